@@ -1,1 +1,33 @@
-//! ml-connector core (skeleton)
+//! The decisions of ml-connector, with no I/O: a WooCommerce order in, the X3 documents to post
+//! out.
+//!
+//! Built twice: natively (the tests and benchmarks call this plain Rust API) and for
+//! `wasm32-unknown-unknown`, where the small `wit` module exports it as the component the host
+//! runs. The component imports nothing; every input arrives as an argument.
+//!
+//! Layout:
+//! - [`webhook`]: signature check and classification of deliveries.
+//! - [`order`]: the WooCommerce order model (REST v3 JSON, exact decimals).
+//! - [`mapping`]: the mapping table (CSV/JSON), precedence and coverage.
+//! - [`customer`]: matching customers by e-mail and the X3 customer to create.
+//! - [`plan`]: an order, the mapping and the settings become ordered X3 operations.
+//! - [`literal`]: escaping values into SData `where` clauses and GraphQL filter strings.
+//! - [`inventory`]: status changes and refunds become stock intents.
+//! - [`text`]: fitting text into X3 field lengths, reporting what was shortened.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod customer;
+pub mod inventory;
+pub mod literal;
+pub mod mapping;
+pub mod order;
+pub mod plan;
+pub mod text;
+pub mod webhook;
+
+#[cfg(target_arch = "wasm32")]
+mod wit;
+
+#[cfg(test)]
+pub(crate) mod testdata;

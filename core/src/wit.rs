@@ -1,0 +1,527 @@
+//! The component's exports: a thin adapter from the WIT types to the native API, compiled for
+//! wasm32 only. No rule lives here; every `match` on an error is exhaustive so a new case cannot be
+//! hidden behind a catch-all.
+
+// The generated canonical-ABI glue exports `extern "C"` functions and reads linear memory: that
+// is what `unsafe_code` (denied everywhere else) is for, and it is confined to this module.
+#![allow(unsafe_code)]
+
+wit_bindgen::generate!({
+    world: "core",
+    path: "../wit",
+});
+
+use exports::ml::connector::{inventory as wi, mapping as wm, orders as wo, webhook as ww};
+
+use crate::{inventory, literal, mapping, plan, webhook};
+
+struct Component;
+
+export!(Component);
+
+// ---- webhook ----
+
+fn webhook_error(e: webhook::Error) -> ww::Error {
+    match e {
+        webhook::Error::MissingSignature => ww::Error::MissingSignature,
+        webhook::Error::MalformedSignature(m) => ww::Error::MalformedSignature(m),
+        webhook::Error::SignatureMismatch => ww::Error::SignatureMismatch,
+        webhook::Error::EmptySecret => ww::Error::EmptySecret,
+        webhook::Error::InvalidJson(m) => ww::Error::InvalidJson(m),
+        webhook::Error::LegacyPayload => ww::Error::LegacyPayload,
+        webhook::Error::Unrecognised(m) => ww::Error::Unrecognised(m),
+    }
+}
+
+fn headers(h: ww::Headers) -> webhook::Headers {
+    webhook::Headers {
+        topic: h.topic,
+        resource: h.resource,
+        event: h.event,
+        signature: h.signature,
+        webhook_id: h.webhook_id,
+        delivery_id: h.delivery_id,
+        content_type: h.content_type,
+    }
+}
+
+fn delivery(d: webhook::Delivery) -> ww::Delivery {
+    match d {
+        webhook::Delivery::Ping(id) => ww::Delivery::Ping(id),
+        webhook::Delivery::Resource(r) => ww::Delivery::Resource(ww::ResourceEvent {
+            resource: r.resource,
+            event: r.event,
+            id: r.id,
+            status: r.status,
+            date_modified_gmt: r.date_modified_gmt,
+        }),
+        webhook::Delivery::Deleted { resource, id } => {
+            ww::Delivery::Deleted(ww::DeletedEvent { resource, id })
+        }
+        webhook::Delivery::Action { hook, arg } => {
+            ww::Delivery::Action(ww::ActionEvent { hook, arg })
+        }
+        webhook::Delivery::RestError(e) => ww::Delivery::RestError(ww::RestError {
+            code: e.code,
+            message: e.message,
+            status: e.status,
+        }),
+    }
+}
+
+impl ww::Guest for Component {
+    fn verify_signature(
+        body: Vec<u8>,
+        signature: Option<String>,
+        secret: String,
+    ) -> Result<(), ww::Error> {
+        webhook::verify_signature(&body, signature.as_deref(), &secret).map_err(webhook_error)
+    }
+
+    fn classify(body: Vec<u8>, h: ww::Headers) -> Result<ww::Delivery, ww::Error> {
+        webhook::classify(&body, &headers(h))
+            .map(delivery)
+            .map_err(webhook_error)
+    }
+
+    fn accept(body: Vec<u8>, h: ww::Headers, secret: String) -> Result<ww::Delivery, ww::Error> {
+        webhook::accept(&body, &headers(h), &secret)
+            .map(delivery)
+            .map_err(webhook_error)
+    }
+}
+
+// ---- mapping ----
+
+fn mapping_error(e: mapping::Error) -> wm::Error {
+    match e {
+        mapping::Error::InvalidRows(rows) => wm::Error::InvalidRows(
+            rows.into_iter()
+                .map(|r| wm::RowError {
+                    row: r.row,
+                    field: r.field,
+                    message: r.message,
+                })
+                .collect(),
+        ),
+        mapping::Error::Malformed(m) => wm::Error::Malformed(m),
+    }
+}
+
+fn key_out(k: mapping::MappingKey) -> wm::MappingKey {
+    match k {
+        mapping::MappingKey::Variation(id) => wm::MappingKey::Variation(id),
+        mapping::MappingKey::Product(id) => wm::MappingKey::Product(id),
+        mapping::MappingKey::Sku(s) => wm::MappingKey::Sku(s),
+        mapping::MappingKey::Shipping(s) => wm::MappingKey::Shipping(s),
+        mapping::MappingKey::Fee(s) => wm::MappingKey::Fee(s),
+        mapping::MappingKey::Default => wm::MappingKey::Default,
+    }
+}
+
+fn key_in(k: wm::MappingKey) -> mapping::MappingKey {
+    match k {
+        wm::MappingKey::Variation(id) => mapping::MappingKey::Variation(id),
+        wm::MappingKey::Product(id) => mapping::MappingKey::Product(id),
+        wm::MappingKey::Sku(s) => mapping::MappingKey::Sku(s),
+        wm::MappingKey::Shipping(s) => mapping::MappingKey::Shipping(s),
+        wm::MappingKey::Fee(s) => mapping::MappingKey::Fee(s),
+        wm::MappingKey::Default => mapping::MappingKey::Default,
+    }
+}
+
+fn row_out(r: mapping::MappingRow) -> wm::MappingRow {
+    wm::MappingRow {
+        key: key_out(r.key),
+        item_code: r.item_code,
+        sales_unit: r.sales_unit,
+        gl_account: r.gl_account,
+        dimensions: r
+            .dimensions
+            .into_iter()
+            .map(|d| wm::Dimension {
+                dimension_type: d.dimension_type,
+                value: d.value,
+            })
+            .collect(),
+        site: r.site,
+    }
+}
+
+fn row_in(r: wm::MappingRow) -> mapping::MappingRow {
+    mapping::MappingRow {
+        key: key_in(r.key),
+        item_code: r.item_code,
+        sales_unit: r.sales_unit,
+        gl_account: r.gl_account,
+        dimensions: r
+            .dimensions
+            .into_iter()
+            .map(|d| mapping::Dimension {
+                dimension_type: d.dimension_type,
+                value: d.value,
+            })
+            .collect(),
+        site: r.site,
+    }
+}
+
+fn entry_in(e: wm::CatalogueEntry) -> mapping::CatalogueEntry {
+    mapping::CatalogueEntry {
+        product_id: e.product_id,
+        variation_id: e.variation_id,
+        sku: e.sku,
+        name: e.name,
+    }
+}
+
+fn entry_out(e: mapping::CatalogueEntry) -> wm::CatalogueEntry {
+    wm::CatalogueEntry {
+        product_id: e.product_id,
+        variation_id: e.variation_id,
+        sku: e.sku,
+        name: e.name,
+    }
+}
+
+impl wm::Guest for Component {
+    fn parse_csv(
+        text: String,
+        dimension_types: Vec<String>,
+    ) -> Result<Vec<wm::MappingRow>, wm::Error> {
+        mapping::parse_csv(&text, &dimension_types)
+            .map(|rows| rows.into_iter().map(row_out).collect())
+            .map_err(mapping_error)
+    }
+
+    fn parse_json(
+        text: String,
+        dimension_types: Vec<String>,
+    ) -> Result<Vec<wm::MappingRow>, wm::Error> {
+        mapping::parse_json(&text, &dimension_types)
+            .map(|rows| rows.into_iter().map(row_out).collect())
+            .map_err(mapping_error)
+    }
+
+    fn to_csv(rows: Vec<wm::MappingRow>) -> String {
+        let rows: Vec<_> = rows.into_iter().map(row_in).collect();
+        mapping::to_csv(&rows)
+    }
+
+    fn coverage(
+        rows: Vec<wm::MappingRow>,
+        catalogue: Vec<wm::CatalogueEntry>,
+    ) -> wm::CoverageReport {
+        let rows: Vec<_> = rows.into_iter().map(row_in).collect();
+        let catalogue: Vec<_> = catalogue.into_iter().map(entry_in).collect();
+        let c = mapping::coverage(&rows, &catalogue);
+        wm::CoverageReport {
+            unmapped: c.unmapped.into_iter().map(entry_out).collect(),
+            by_default: c.by_default.into_iter().map(entry_out).collect(),
+            mapped: c.mapped,
+            total: c.total,
+        }
+    }
+}
+
+// ---- orders ----
+
+fn plan_error(e: plan::Error) -> wo::Error {
+    match e {
+        plan::Error::InvalidJson(m) => wo::Error::InvalidJson(m),
+        plan::Error::LegacyPayload => wo::Error::LegacyPayload,
+        plan::Error::RestError(m) => wo::Error::RestError(m),
+        plan::Error::InvalidOrder(m) => wo::Error::InvalidOrder(m),
+        plan::Error::InvalidSettings(m) => wo::Error::InvalidSettings(m),
+    }
+}
+
+fn wire_out(w: plan::WireNames) -> wo::WireNames {
+    wo::WireNames {
+        customer_class: w.customer_class,
+        customer_representation: w.customer_representation,
+        order_class: w.order_class,
+        order_representation: w.order_representation,
+        invoice_class: w.invoice_class,
+        invoice_representation: w.invoice_representation,
+        order_lines_field: w.order_lines_field,
+        invoice_lines_field: w.invoice_lines_field,
+        customer_email_field: w.customer_email_field,
+        gl_account_field: w.gl_account_field,
+        rest_dimension_field: w.rest_dimension_field,
+        graphql_dimension_field: w.graphql_dimension_field,
+    }
+}
+
+fn wire_in(w: wo::WireNames) -> plan::WireNames {
+    plan::WireNames {
+        customer_class: w.customer_class,
+        customer_representation: w.customer_representation,
+        order_class: w.order_class,
+        order_representation: w.order_representation,
+        invoice_class: w.invoice_class,
+        invoice_representation: w.invoice_representation,
+        order_lines_field: w.order_lines_field,
+        invoice_lines_field: w.invoice_lines_field,
+        customer_email_field: w.customer_email_field,
+        gl_account_field: w.gl_account_field,
+        rest_dimension_field: w.rest_dimension_field,
+        graphql_dimension_field: w.graphql_dimension_field,
+    }
+}
+
+fn settings_out(s: plan::Settings) -> wo::Settings {
+    wo::Settings {
+        store_id: s.store_id,
+        reference_prefix: s.reference_prefix,
+        customer_prefix: s.customer_prefix,
+        guest_customer: s.guest_customer,
+        sales_site: s.sales_site,
+        shipment_site: s.shipment_site,
+        order_type: s.order_type,
+        invoice_type: s.invoice_type,
+        customer_category: s.customer_category,
+        document_kind: match s.document_kind {
+            plan::DocumentKind::Order => wo::DocumentKind::Order,
+            plan::DocumentKind::Invoice => wo::DocumentKind::Invoice,
+        },
+        price_basis: match s.price_basis {
+            plan::PriceBasis::Net => wo::PriceBasis::Net,
+            plan::PriceBasis::Gross => wo::PriceBasis::Gross,
+        },
+        default_sales_unit: s.default_sales_unit,
+        currency_decimals: s.currency_decimals,
+        dimension_types: s.dimension_types,
+        field_limits: s.field_limits,
+        wire: wire_out(s.wire),
+    }
+}
+
+fn settings_in(s: wo::Settings) -> plan::Settings {
+    plan::Settings {
+        store_id: s.store_id,
+        reference_prefix: s.reference_prefix,
+        customer_prefix: s.customer_prefix,
+        guest_customer: s.guest_customer,
+        sales_site: s.sales_site,
+        shipment_site: s.shipment_site,
+        order_type: s.order_type,
+        invoice_type: s.invoice_type,
+        customer_category: s.customer_category,
+        document_kind: match s.document_kind {
+            wo::DocumentKind::Order => plan::DocumentKind::Order,
+            wo::DocumentKind::Invoice => plan::DocumentKind::Invoice,
+        },
+        price_basis: match s.price_basis {
+            wo::PriceBasis::Net => plan::PriceBasis::Net,
+            wo::PriceBasis::Gross => plan::PriceBasis::Gross,
+        },
+        default_sales_unit: s.default_sales_unit,
+        currency_decimals: s.currency_decimals,
+        dimension_types: s.dimension_types,
+        field_limits: s.field_limits,
+        wire: wire_in(s.wire),
+    }
+}
+
+fn lookup_out(l: plan::Lookup) -> wo::Lookup {
+    wo::Lookup {
+        rest_class: l.rest_class,
+        rest_representation: l.rest_representation,
+        rest_where: l.rest_where,
+        graphql_query: l.graphql_query,
+        graphql_variables: l.graphql_variables,
+        rest_key_field: l.rest_key_field,
+        graphql_key_field: l.graphql_key_field,
+    }
+}
+
+fn operation_out(o: plan::Operation) -> wo::Operation {
+    wo::Operation {
+        kind: match o.kind {
+            plan::OperationKind::EnsureCustomer => wo::OperationKind::EnsureCustomer,
+            plan::OperationKind::CreateSalesOrder => wo::OperationKind::CreateSalesOrder,
+            plan::OperationKind::CreateSalesInvoice => wo::OperationKind::CreateSalesInvoice,
+        },
+        idempotency_key: o.idempotency_key,
+        reference: o.reference,
+        rest_class: o.rest_class,
+        rest_representation: o.rest_representation,
+        rest_body: o.rest_body,
+        graphql_mutation: o.graphql_mutation,
+        graphql_variables: o.graphql_variables,
+        lookup: lookup_out(o.lookup),
+    }
+}
+
+fn outcome_out(o: plan::Outcome) -> wo::PlanOutcome {
+    match o {
+        plan::Outcome::Ready(p) => wo::PlanOutcome::Ready(wo::OrderPlan {
+            order_id: p.order_id,
+            customer_code: p.customer_code,
+            customer_key: p.customer_key,
+            operations: p.operations.into_iter().map(operation_out).collect(),
+            shortened: p
+                .shortened
+                .into_iter()
+                .map(|s| wo::ShortenedField {
+                    field: s.field,
+                    original: s.original,
+                    sent: s.sent,
+                })
+                .collect(),
+            warnings: p.warnings,
+        }),
+        plan::Outcome::Hold(h) => wo::PlanOutcome::Hold(wo::Hold {
+            order_id: h.order_id,
+            missing: h
+                .missing
+                .into_iter()
+                .map(|m| wo::MissingMapping {
+                    line_id: m.line_id,
+                    line_kind: m.line_kind,
+                    name: m.name,
+                    tried: m.tried,
+                })
+                .collect(),
+            reasons: h.reasons,
+        }),
+    }
+}
+
+impl wo::Guest for Component {
+    fn default_settings() -> wo::Settings {
+        settings_out(plan::Settings::default())
+    }
+
+    fn plan(
+        order: Vec<u8>,
+        mapping: Vec<wo::MappingRow>,
+        settings: wo::Settings,
+        known: wo::KnownState,
+    ) -> Result<wo::PlanOutcome, wo::Error> {
+        let rows: Vec<_> = mapping.into_iter().map(row_in).collect();
+        let known = plan::Known {
+            customer_code: known.customer_code,
+        };
+        plan::plan(&order, &rows, &settings_in(settings), &known)
+            .map(outcome_out)
+            .map_err(plan_error)
+    }
+
+    fn customer_key(email: String) -> String {
+        crate::customer::customer_key(&email)
+    }
+
+    fn sdata_literal(value: String) -> String {
+        literal::sdata_literal(&value)
+    }
+
+    fn graphql_literal(value: String) -> String {
+        literal::graphql_literal(&value)
+    }
+}
+
+// ---- inventory ----
+
+fn inventory_error(e: inventory::Error) -> wi::Error {
+    match e {
+        inventory::Error::InvalidStatusMap(m) => wi::Error::InvalidStatusMap(m),
+        inventory::Error::InvalidRefund(m) => wi::Error::InvalidRefund(m),
+    }
+}
+
+fn stage_in(s: wi::Stage) -> inventory::Stage {
+    match s {
+        wi::Stage::None => inventory::Stage::None,
+        wi::Stage::Posted => inventory::Stage::Posted,
+        wi::Stage::Shipped => inventory::Stage::Shipped,
+        wi::Stage::Delivered => inventory::Stage::Delivered,
+        wi::Stage::Cancelled => inventory::Stage::Cancelled,
+    }
+}
+
+fn stage_out(s: inventory::Stage) -> wi::Stage {
+    match s {
+        inventory::Stage::None => wi::Stage::None,
+        inventory::Stage::Posted => wi::Stage::Posted,
+        inventory::Stage::Shipped => wi::Stage::Shipped,
+        inventory::Stage::Delivered => wi::Stage::Delivered,
+        inventory::Stage::Cancelled => wi::Stage::Cancelled,
+    }
+}
+
+fn rules_in(rules: Vec<wi::StatusRule>) -> Vec<inventory::StatusRule> {
+    rules
+        .into_iter()
+        .map(|r| inventory::StatusRule {
+            status: r.status,
+            stage: stage_in(r.stage),
+        })
+        .collect()
+}
+
+fn intent_out(i: inventory::StockIntent) -> wi::StockIntent {
+    wi::StockIntent {
+        kind: match i.kind {
+            inventory::IntentKind::Post => wi::IntentKind::Post,
+            inventory::IntentKind::Allocate => wi::IntentKind::Allocate,
+            inventory::IntentKind::Ship => wi::IntentKind::Ship,
+            inventory::IntentKind::Deliver => wi::IntentKind::Deliver,
+            inventory::IntentKind::Cancel => wi::IntentKind::Cancel,
+            inventory::IntentKind::Restock => wi::IntentKind::Restock,
+        },
+        idempotency_key: i.idempotency_key,
+        line_id: i.line_id,
+        quantity: i.quantity,
+    }
+}
+
+impl wi::Guest for Component {
+    fn default_status_map() -> Vec<wi::StatusRule> {
+        inventory::default_status_map()
+            .into_iter()
+            .map(|r| wi::StatusRule {
+                status: r.status,
+                stage: stage_out(r.stage),
+            })
+            .collect()
+    }
+
+    fn validate_status_map(rules: Vec<wi::StatusRule>) -> Result<(), wi::Error> {
+        inventory::validate_status_map(&rules_in(rules)).map_err(inventory_error)
+    }
+
+    fn transition(
+        store_id: String,
+        order_id: u64,
+        previous: Option<String>,
+        current: String,
+        rules: Vec<wi::StatusRule>,
+        allocate_on_post: bool,
+    ) -> Result<wi::StockTransition, wi::Error> {
+        inventory::transition(
+            &store_id,
+            order_id,
+            previous.as_deref(),
+            &current,
+            &rules_in(rules),
+            allocate_on_post,
+        )
+        .map(|t| wi::StockTransition {
+            intents: t.intents.into_iter().map(intent_out).collect(),
+            attention: t.attention,
+        })
+        .map_err(inventory_error)
+    }
+
+    fn refund_intents(
+        store_id: String,
+        order_id: u64,
+        refund: Vec<u8>,
+    ) -> Result<Vec<wi::StockIntent>, wi::Error> {
+        inventory::refund_intents(&store_id, order_id, &refund)
+            .map(|v| v.into_iter().map(intent_out).collect())
+            .map_err(inventory_error)
+    }
+}

@@ -2,3 +2,4 @@
 //! and by the host's sandbox mode, and as the `x3-sim` / `woo-sim` binaries.
 
 pub mod http;
+pub mod x3;

@@ -1,1 +1,145 @@
-fn main() {}
+//! `x3-sim`: the Sage X3 simulator as a process. Prints one JSON line with its port and the
+//! test credentials a client needs, then serves until killed. Flags and behaviour:
+//! `docs/simulators-x3.md`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Parser;
+use mlc_sim::x3::{X3Config, X3Sim};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "x3-sim",
+    about = "Sage X3 simulator (REST api1, GraphQL, auth, faults)"
+)]
+struct Args {
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// X3 folder = Syracuse endpoint name.
+    #[arg(long)]
+    folder: Option<String>,
+    /// HTTP Basic user.
+    #[arg(long)]
+    user: Option<String>,
+    /// HTTP Basic password.
+    #[arg(long)]
+    password: Option<String>,
+    /// Connected-app client id (JWT `iss`).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Connected-app secret (HS256 key).
+    #[arg(long)]
+    secret: Option<String>,
+    /// Connected-app allowed user (JWT `sub`).
+    #[arg(long)]
+    jwt_user: Option<String>,
+    /// Expected JWT `aud` (empty: "" or absent).
+    #[arg(long)]
+    jwt_audience: Option<String>,
+    /// Largest accepted JWT `exp - iat`, seconds.
+    #[arg(long)]
+    token_validity_secs: Option<u64>,
+    /// Accepted clock skew for JWT `iat`, seconds.
+    #[arg(long)]
+    clock_skew_secs: Option<u64>,
+    /// OAuth2 client id for POST /v1/token.
+    #[arg(long)]
+    oauth_client_id: Option<String>,
+    /// OAuth2 client secret.
+    #[arg(long)]
+    oauth_client_secret: Option<String>,
+    /// OAuth2 access-token lifetime, seconds.
+    #[arg(long)]
+    oauth_token_validity_secs: Option<u64>,
+    /// Let deliveries take stock below zero.
+    #[arg(long)]
+    allow_negative_stock: bool,
+    /// Class names as CLASS or CLASS:REPRESENTATION.
+    #[arg(long)]
+    class_customer: Option<String>,
+    #[arg(long)]
+    class_item: Option<String>,
+    #[arg(long)]
+    class_order: Option<String>,
+    #[arg(long)]
+    class_delivery: Option<String>,
+    #[arg(long)]
+    class_invoice: Option<String>,
+    #[arg(long)]
+    class_stock: Option<String>,
+    /// JSON state file: loaded at start if present, written after every change.
+    #[arg(long)]
+    state_file: Option<PathBuf>,
+    /// Worker threads.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn class(v: Option<String>, slot: &mut (String, String)) {
+    if let Some(v) = v {
+        *slot = match v.split_once(':') {
+            Some((c, r)) => (c.to_string(), r.to_string()),
+            None => (v.clone(), v),
+        };
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let mut cfg = X3Config {
+        port: a.port,
+        allow_negative_stock: a.allow_negative_stock,
+        state_file: a.state_file,
+        ..X3Config::default()
+    };
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = a.$f { cfg.$f = v; } )* };
+    }
+    set!(
+        folder,
+        user,
+        password,
+        client_id,
+        secret,
+        jwt_user,
+        jwt_audience,
+        token_validity_secs,
+        clock_skew_secs,
+        oauth_client_id,
+        oauth_client_secret,
+        oauth_token_validity_secs,
+        threads
+    );
+    class(a.class_customer, &mut cfg.classes.customer);
+    class(a.class_item, &mut cfg.classes.item);
+    class(a.class_order, &mut cfg.classes.order);
+    class(a.class_delivery, &mut cfg.classes.delivery);
+    class(a.class_invoice, &mut cfg.classes.invoice);
+    class(a.class_stock, &mut cfg.classes.stock);
+    let sim = X3Sim::start(cfg).map_err(|e| anyhow::anyhow!("cannot start x3-sim: {e}"))?;
+    let c = sim.config();
+    let base = sim.base_url();
+    let line = serde_json::json!({
+        "port": sim.port(),
+        "base_url": base,
+        "folder": c.folder,
+        "user": c.user,
+        "password": c.password,
+        "client_id": c.client_id,
+        "secret": c.secret,
+        "jwt_user": c.jwt_user,
+        "jwt_audience": c.jwt_audience,
+        "oauth_client_id": c.oauth_client_id,
+        "oauth_client_secret": c.oauth_client_secret,
+        "token_url": format!("{base}/v1/token"),
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    drop(out);
+    loop {
+        std::thread::park();
+    }
+}

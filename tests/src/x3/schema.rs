@@ -1,0 +1,616 @@
+//! The six business objects x3-sim knows, described once: REST field codes with their types, and
+//! the GraphQL property name of each field code. The record store keeps field codes only; the
+//! GraphQL layer translates through these tables, so REST and GraphQL always show the same record.
+//!
+//! Names come from `docs/x3-wire-format.md` (what the connector sends) and x3-api.md §3.7, §5.
+//! Where the reference gives no GraphQL name, the one chosen here is listed in
+//! `docs/simulators-x3.md` as UNCONFIRMED.
+
+/// Logical object kinds; each maps to a configurable (CLASS, REPRESENTATION) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Customer,
+    Item,
+    Order,
+    Delivery,
+    Invoice,
+    Stock,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Customer,
+        Kind::Item,
+        Kind::Order,
+        Kind::Delivery,
+        Kind::Invoice,
+        Kind::Stock,
+    ];
+
+    pub fn def(self) -> &'static NodeDef {
+        match self {
+            Kind::Customer => &CUSTOMER,
+            Kind::Item => &ITEM,
+            Kind::Order => &ORDER,
+            Kind::Delivery => &DELIVERY,
+            Kind::Invoice => &INVOICE,
+            Kind::Stock => &STOCK,
+        }
+    }
+}
+
+/// Type of a REST field, used to normalise what clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Str,
+    /// `YYYY-MM-DD` (X3 JSON date, x3-api.md §1.5).
+    Date,
+    /// `YYYY-MM-DDThh:mm:ssZ`, read-only stamps.
+    DateTime,
+    /// Local menus, statuses, line numbers.
+    Int,
+    /// Quantities and prices; accepted as JSON numbers or strings.
+    Dec,
+    /// X3 dimensioned field (`BPAADDLIG` has 3 elements), a JSON array of strings.
+    Arr(usize),
+}
+
+/// How a GraphQL property shows a field value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conv {
+    Plain,
+    /// A reference to another node: a code on input; `{ _id code }` when sub-selected.
+    Ref,
+    /// X3 yes/no local menu (1 = no, 2 = yes, x3-api.md §5) shown as a Boolean.
+    YesNo,
+}
+
+#[derive(Debug)]
+pub struct FieldDef {
+    pub code: &'static str,
+    pub ty: Ty,
+}
+
+/// One GraphQL property: dotted path (`shipToAddress.city`) ↔ field code (and array index).
+#[derive(Debug)]
+pub struct GqlProp {
+    pub path: &'static str,
+    pub code: &'static str,
+    pub idx: Option<usize>,
+    pub conv: Conv,
+}
+
+#[derive(Debug)]
+pub struct LineDef {
+    pub type_name: &'static str,
+    /// Auto-numbered line number field (1000, 2000, …), if the lines have one.
+    pub line_no: Option<&'static str>,
+    pub fields: &'static [FieldDef],
+    pub gql: &'static [GqlProp],
+    /// Fields a client may not set (computed by X3).
+    pub read_only: &'static [&'static str],
+}
+
+#[derive(Debug)]
+pub struct CollDef {
+    pub code: &'static str,
+    pub gql: &'static str,
+    pub line: &'static LineDef,
+}
+
+#[derive(Debug)]
+pub struct NodeDef {
+    pub kind: Kind,
+    pub logical: &'static str,
+    pub default_class: &'static str,
+    pub package: &'static str,
+    pub node: &'static str,
+    pub type_name: &'static str,
+    pub keys: &'static [&'static str],
+    pub fields: &'static [FieldDef],
+    pub gql: &'static [GqlProp],
+    pub collections: &'static [CollDef],
+    pub read_only: &'static [&'static str],
+}
+
+impl NodeDef {
+    pub fn field(&self, code: &str) -> Option<&'static FieldDef> {
+        self.fields.iter().find(|f| f.code == code)
+    }
+
+    pub fn collection(&self, code: &str) -> Option<&'static CollDef> {
+        self.collections.iter().find(|c| c.code == code)
+    }
+
+    pub fn collection_by_gql(&self, name: &str) -> Option<&'static CollDef> {
+        self.collections.iter().find(|c| c.gql == name)
+    }
+}
+
+impl LineDef {
+    pub fn field(&self, code: &str) -> Option<&'static FieldDef> {
+        self.fields.iter().find(|f| f.code == code)
+    }
+}
+
+const fn f(code: &'static str, ty: Ty) -> FieldDef {
+    FieldDef { code, ty }
+}
+const fn g(path: &'static str, code: &'static str) -> GqlProp {
+    GqlProp {
+        path,
+        code,
+        idx: None,
+        conv: Conv::Plain,
+    }
+}
+const fn r(path: &'static str, code: &'static str) -> GqlProp {
+    GqlProp {
+        path,
+        code,
+        idx: None,
+        conv: Conv::Ref,
+    }
+}
+const fn yn(path: &'static str, code: &'static str) -> GqlProp {
+    GqlProp {
+        path,
+        code,
+        idx: None,
+        conv: Conv::YesNo,
+    }
+}
+const fn gi(path: &'static str, code: &'static str, idx: usize) -> GqlProp {
+    GqlProp {
+        path,
+        code,
+        idx: Some(idx),
+        conv: Conv::Plain,
+    }
+}
+
+use Ty::*;
+
+const STAMPS: [&str; 2] = ["CREDATTIM", "UPDDATTIM"];
+
+// ---- customer: BPCUSTOMER + BPADDRESS (x3-api.md §5.1, wire format "Customers")
+
+static ADDRESS: LineDef = LineDef {
+    type_name: "CustomerAddress",
+    line_no: None,
+    fields: &[
+        f("BPAADD", Str),
+        f("BPADES", Str),
+        f("BPAADDLIG", Arr(3)),
+        f("POSCOD", Str),
+        f("CTY", Str),
+        f("SAT", Str),
+        f("CRY", Str),
+        f("TEL", Str),
+        f("WEB", Str),
+        f("BPAADDFLG", Int),
+    ],
+    gql: &[
+        g("code", "BPAADD"),
+        g("description", "BPADES"),
+        gi("addressLine1", "BPAADDLIG", 0),
+        gi("addressLine2", "BPAADDLIG", 1),
+        gi("addressLine3", "BPAADDLIG", 2),
+        g("zipCode", "POSCOD"),
+        g("city", "CTY"),
+        g("state", "SAT"),
+        r("country", "CRY"),
+        g("telephone", "TEL"),
+        g("email", "WEB"),
+        yn("isDefault", "BPAADDFLG"),
+    ],
+    read_only: &[],
+};
+
+pub static CUSTOMER: NodeDef = NodeDef {
+    kind: Kind::Customer,
+    logical: "customer",
+    default_class: "BPCUSTOMER",
+    package: "x3MasterData",
+    node: "customer",
+    type_name: "Customer",
+    keys: &["BPCNUM"],
+    fields: &[
+        f("BPCNUM", Str),
+        f("BCGCOD", Str),
+        f("BPRNAM", Str),
+        f("BPRSHO", Str),
+        f("CUR", Str),
+        f("WEB", Str),
+        f("BPAINV", Str),
+        f("BPAADD", Str),
+        f("BPDADD", Str),
+        f("BPCSTA", Int),
+        f("CREDATTIM", DateTime),
+        f("UPDDATTIM", DateTime),
+    ],
+    gql: &[
+        g("code", "BPCNUM"),
+        r("customerCategory", "BCGCOD"),
+        g("companyName1", "BPRNAM"),
+        g("shortCompanyName", "BPRSHO"),
+        r("currency", "CUR"),
+        g("email", "WEB"),
+        g("billToAddress", "BPAINV"),
+        g("defaultAddress", "BPAADD"),
+        g("shipToAddress", "BPDADD"),
+        yn("isActive", "BPCSTA"),
+    ],
+    collections: &[CollDef {
+        code: "BPADDRESS",
+        gql: "addresses",
+        line: &ADDRESS,
+    }],
+    read_only: &STAMPS,
+};
+
+// ---- item: ITMMASTER (x3-api.md §5.2, §3.7 product)
+
+pub static ITEM: NodeDef = NodeDef {
+    kind: Kind::Item,
+    logical: "item",
+    default_class: "ITMMASTER",
+    package: "x3MasterData",
+    node: "product",
+    type_name: "Product",
+    keys: &["ITMREF"],
+    fields: &[
+        f("ITMREF", Str),
+        f("DES1AXX", Str),
+        f("DES2AXX", Str),
+        f("DES3AXX", Str),
+        f("TCLCOD", Str),
+        f("STU", Str),
+        f("SAU", Str),
+        f("ACCCOD", Str),
+        f("CREDATTIM", DateTime),
+        f("UPDDATTIM", DateTime),
+    ],
+    gql: &[
+        g("code", "ITMREF"),
+        g("description1", "DES1AXX"),
+        g("description2", "DES2AXX"),
+        g("description3", "DES3AXX"),
+        r("productCategory", "TCLCOD"),
+        r("stockUnit", "STU"),
+        r("salesUnit", "SAU"),
+        r("accountingCode", "ACCCOD"),
+    ],
+    collections: &[],
+    read_only: &STAMPS,
+};
+
+// ---- sales order: SORDER, lines SOHSOP (x3-api.md §5.3, §3.7; wire format "Sales orders")
+
+const DOC_LINE_FIELDS: [FieldDef; 21] = [
+    f("ITMREF", Str),
+    f("ITMDES", Str),
+    f("QTY", Dec),
+    f("SAU", Str),
+    f("GROPRI", Dec),
+    f("DISCRGVAL1", Dec),
+    f("DISCRGVAL2", Dec),
+    f("DISCRGVAL3", Dec),
+    f("STOFCY", Str),
+    f("ACC", Str),
+    f("CCE1", Str),
+    f("CCE2", Str),
+    f("CCE3", Str),
+    f("CCE4", Str),
+    f("CCE5", Str),
+    f("CCE6", Str),
+    f("CCE7", Str),
+    f("CCE8", Str),
+    f("CCE9", Str),
+    f("SOPLIN", Int),
+    f("DLVQTY", Dec),
+];
+
+const DOC_LINE_GQL: [GqlProp; 21] = [
+    r("product", "ITMREF"),
+    g("description", "ITMDES"),
+    g("quantityInSalesUnitOrdered", "QTY"),
+    r("salesUnit", "SAU"),
+    g("grossPrice", "GROPRI"),
+    g("discount1", "DISCRGVAL1"),
+    g("discount2", "DISCRGVAL2"),
+    g("discount3", "DISCRGVAL3"),
+    r("shippingSite", "STOFCY"),
+    g("accountingCode", "ACC"),
+    g("dimension1", "CCE1"),
+    g("dimension2", "CCE2"),
+    g("dimension3", "CCE3"),
+    g("dimension4", "CCE4"),
+    g("dimension5", "CCE5"),
+    g("dimension6", "CCE6"),
+    g("dimension7", "CCE7"),
+    g("dimension8", "CCE8"),
+    g("dimension9", "CCE9"),
+    g("lineNumber", "SOPLIN"),
+    g("quantityInSalesUnitDelivered", "DLVQTY"),
+];
+
+static ORDER_LINE: LineDef = LineDef {
+    type_name: "SalesOrderLine",
+    line_no: Some("SOPLIN"),
+    fields: &DOC_LINE_FIELDS,
+    gql: &DOC_LINE_GQL,
+    read_only: &["DLVQTY"],
+};
+
+pub static ORDER: NodeDef = NodeDef {
+    kind: Kind::Order,
+    logical: "order",
+    default_class: "SORDER",
+    package: "x3Sales",
+    node: "salesOrder",
+    type_name: "SalesOrder",
+    keys: &["SOHNUM"],
+    fields: &[
+        f("SOHNUM", Str),
+        f("SALFCY", Str),
+        f("SOHTYP", Str),
+        f("BPCORD", Str),
+        f("ORDDAT", Date),
+        f("STOFCY", Str),
+        f("CUR", Str),
+        f("CUSORDREF", Str),
+        f("BPDNAM", Arr(2)),
+        f("BPDADDLIG", Arr(3)),
+        f("BPDPOSCOD", Str),
+        f("BPDCTY", Str),
+        f("BPDSAT", Str),
+        f("BPDCRY", Str),
+        f("BPINAM", Arr(2)),
+        f("BPIADDLIG", Arr(3)),
+        f("BPIPOSCOD", Str),
+        f("BPICTY", Str),
+        f("BPISAT", Str),
+        f("BPICRY", Str),
+        f("ORDSTA", Int),
+        f("DLVSTA", Int),
+        f("CREDATTIM", DateTime),
+        f("UPDDATTIM", DateTime),
+    ],
+    gql: &[
+        g("id", "SOHNUM"),
+        r("salesSite", "SALFCY"),
+        r("salesOrderType", "SOHTYP"),
+        r("soldToCustomer", "BPCORD"),
+        g("orderDate", "ORDDAT"),
+        r("shippingSite", "STOFCY"),
+        r("currency", "CUR"),
+        g("customerOrderReference", "CUSORDREF"),
+        gi("shipToAddress.name", "BPDNAM", 0),
+        gi("shipToAddress.companyName", "BPDNAM", 1),
+        gi("shipToAddress.addressLine1", "BPDADDLIG", 0),
+        gi("shipToAddress.addressLine2", "BPDADDLIG", 1),
+        gi("shipToAddress.addressLine3", "BPDADDLIG", 2),
+        g("shipToAddress.zipCode", "BPDPOSCOD"),
+        g("shipToAddress.city", "BPDCTY"),
+        g("shipToAddress.state", "BPDSAT"),
+        r("shipToAddress.country", "BPDCRY"),
+        gi("billToAddress.name", "BPINAM", 0),
+        gi("billToAddress.companyName", "BPINAM", 1),
+        gi("billToAddress.addressLine1", "BPIADDLIG", 0),
+        gi("billToAddress.addressLine2", "BPIADDLIG", 1),
+        gi("billToAddress.addressLine3", "BPIADDLIG", 2),
+        g("billToAddress.zipCode", "BPIPOSCOD"),
+        g("billToAddress.city", "BPICTY"),
+        g("billToAddress.state", "BPISAT"),
+        r("billToAddress.country", "BPICRY"),
+        g("orderStatus", "ORDSTA"),
+        g("deliveryStatus", "DLVSTA"),
+    ],
+    collections: &[CollDef {
+        code: "SOHSOP",
+        gql: "lines",
+        line: &ORDER_LINE,
+    }],
+    read_only: &["CREDATTIM", "UPDDATTIM", "DLVSTA"],
+};
+
+// ---- sales invoice: SINVOICE, lines SINVOICED (x3-api.md §5.5; wire format "Sales invoices")
+
+const INVOICE_LINE_FIELDS: [FieldDef; 20] = [
+    f("ITMREF", Str),
+    f("ITMDES", Str),
+    f("QTY", Dec),
+    f("SAU", Str),
+    f("GROPRI", Dec),
+    f("DISCRGVAL1", Dec),
+    f("DISCRGVAL2", Dec),
+    f("DISCRGVAL3", Dec),
+    f("STOFCY", Str),
+    f("ACC", Str),
+    f("CCE1", Str),
+    f("CCE2", Str),
+    f("CCE3", Str),
+    f("CCE4", Str),
+    f("CCE5", Str),
+    f("CCE6", Str),
+    f("CCE7", Str),
+    f("CCE8", Str),
+    f("CCE9", Str),
+    f("SIDLIN", Int),
+];
+
+const INVOICE_LINE_GQL: [GqlProp; 20] = [
+    r("product", "ITMREF"),
+    g("description", "ITMDES"),
+    g("quantityInSalesUnitOrdered", "QTY"),
+    r("salesUnit", "SAU"),
+    g("grossPrice", "GROPRI"),
+    g("discount1", "DISCRGVAL1"),
+    g("discount2", "DISCRGVAL2"),
+    g("discount3", "DISCRGVAL3"),
+    r("shippingSite", "STOFCY"),
+    g("accountingCode", "ACC"),
+    g("dimension1", "CCE1"),
+    g("dimension2", "CCE2"),
+    g("dimension3", "CCE3"),
+    g("dimension4", "CCE4"),
+    g("dimension5", "CCE5"),
+    g("dimension6", "CCE6"),
+    g("dimension7", "CCE7"),
+    g("dimension8", "CCE8"),
+    g("dimension9", "CCE9"),
+    g("lineNumber", "SIDLIN"),
+];
+
+static INVOICE_LINE: LineDef = LineDef {
+    type_name: "SalesInvoiceLine",
+    line_no: Some("SIDLIN"),
+    fields: &INVOICE_LINE_FIELDS,
+    gql: &INVOICE_LINE_GQL,
+    read_only: &[],
+};
+
+pub static INVOICE: NodeDef = NodeDef {
+    kind: Kind::Invoice,
+    logical: "invoice",
+    default_class: "SINVOICE",
+    package: "x3Sales",
+    node: "salesInvoice",
+    type_name: "SalesInvoice",
+    keys: &["NUM"],
+    fields: &[
+        f("NUM", Str),
+        f("SIVTYP", Str),
+        f("SALFCY", Str),
+        f("BPCINV", Str),
+        f("INVDAT", Date),
+        f("CUR", Str),
+        f("CUSORDREF", Str),
+        f("BPINAM", Arr(2)),
+        f("BPIADDLIG", Arr(3)),
+        f("BPIPOSCOD", Str),
+        f("BPICTY", Str),
+        f("BPISAT", Str),
+        f("BPICRY", Str),
+        f("CREDATTIM", DateTime),
+        f("UPDDATTIM", DateTime),
+    ],
+    gql: &[
+        g("id", "NUM"),
+        r("invoiceType", "SIVTYP"),
+        r("salesSite", "SALFCY"),
+        r("billToCustomer", "BPCINV"),
+        g("invoiceDate", "INVDAT"),
+        r("currency", "CUR"),
+        g("customerOrderReference", "CUSORDREF"),
+        gi("billToAddress.name", "BPINAM", 0),
+        gi("billToAddress.companyName", "BPINAM", 1),
+        gi("billToAddress.addressLine1", "BPIADDLIG", 0),
+        gi("billToAddress.addressLine2", "BPIADDLIG", 1),
+        gi("billToAddress.addressLine3", "BPIADDLIG", 2),
+        g("billToAddress.zipCode", "BPIPOSCOD"),
+        g("billToAddress.city", "BPICTY"),
+        g("billToAddress.state", "BPISAT"),
+        r("billToAddress.country", "BPICRY"),
+    ],
+    collections: &[CollDef {
+        code: "SINVOICED",
+        gql: "lines",
+        line: &INVOICE_LINE,
+    }],
+    read_only: &STAMPS,
+};
+
+// ---- delivery: SDELIVERY, lines SDELIVERYD (x3-api.md §5.4)
+
+static DELIVERY_LINE: LineDef = LineDef {
+    type_name: "SalesDeliveryLine",
+    line_no: Some("SDDLIN"),
+    fields: &[
+        f("SDDLIN", Int),
+        f("SOHNUM", Str),
+        f("SOPLIN", Int),
+        f("ITMREF", Str),
+        f("QTY", Dec),
+    ],
+    gql: &[
+        g("lineNumber", "SDDLIN"),
+        r("salesOrder", "SOHNUM"),
+        g("salesOrderLine", "SOPLIN"),
+        r("product", "ITMREF"),
+        g("quantityInSalesUnitDelivered", "QTY"),
+    ],
+    read_only: &[],
+};
+
+pub static DELIVERY: NodeDef = NodeDef {
+    kind: Kind::Delivery,
+    logical: "delivery",
+    default_class: "SDELIVERY",
+    package: "x3Sales",
+    node: "salesDelivery",
+    type_name: "SalesDelivery",
+    keys: &["SDHNUM"],
+    fields: &[
+        f("SDHNUM", Str),
+        f("SALFCY", Str),
+        f("STOFCY", Str),
+        f("BPCORD", Str),
+        f("DLVDAT", Date),
+        f("SOHNUM", Str),
+        f("CREDATTIM", DateTime),
+        f("UPDDATTIM", DateTime),
+    ],
+    gql: &[
+        g("id", "SDHNUM"),
+        r("salesSite", "SALFCY"),
+        r("shippingSite", "STOFCY"),
+        r("soldToCustomer", "BPCORD"),
+        g("deliveryDate", "DLVDAT"),
+        r("salesOrder", "SOHNUM"),
+    ],
+    collections: &[CollDef {
+        code: "SDELIVERYD",
+        gql: "lines",
+        line: &DELIVERY_LINE,
+    }],
+    read_only: &STAMPS,
+};
+
+// ---- stock: STOCK (x3-api.md §1.1 `$lookup`, §3.7 x3StockData.stock)
+
+pub static STOCK: NodeDef = NodeDef {
+    kind: Kind::Stock,
+    logical: "stock",
+    default_class: "STOCK",
+    package: "x3StockData",
+    node: "stock",
+    type_name: "Stock",
+    keys: &["STOFCY", "ITMREF"],
+    fields: &[
+        f("STOFCY", Str),
+        f("ITMREF", Str),
+        f("QTYSTU", Dec),
+        f("CREDATTIM", DateTime),
+        f("UPDDATTIM", DateTime),
+    ],
+    gql: &[
+        r("stockSite", "STOFCY"),
+        r("product", "ITMREF"),
+        g("quantityInStockUnit", "QTYSTU"),
+    ],
+    collections: &[],
+    read_only: &STAMPS,
+};
+
+/// GraphQL packages and the nodes under each (x3-api.md §3.2, 2024R1+ names).
+pub fn node_by_gql(package: &str, node: &str) -> Option<Kind> {
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.def().package == package && k.def().node == node)
+}
+
+pub fn is_package(name: &str) -> bool {
+    Kind::ALL.iter().any(|k| k.def().package == name)
+}

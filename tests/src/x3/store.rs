@@ -1,0 +1,762 @@
+//! The record store and X3's business rules. Records are kept as REST field codes (the `$details`
+//! form, x3-api.md §1.5) in one place, whichever API wrote them; REST and GraphQL both read and
+//! write through `create`, `update` and `delete` here, so the rules apply the same way to both.
+//!
+//! Rules (x3-api.md §5, §10 items 11–12): mandatory fields per object, references that must
+//! exist, auto-numbered documents and lines 1000, 2000…, `CUSORDREF` deliberately *not* unique,
+//! deliveries validated at once (stock decreases, order `DLVSTA` 1 → 2 → 3).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value, json};
+
+use super::schema::{CollDef, FieldDef, Kind, NodeDef, Ty};
+use super::util::{decimal_json, is_date, is_datetime, iso, to_decimal, uuid};
+
+pub type Rec = Map<String, Value>;
+
+/// A refused write: HTTP status for REST and the message both APIs show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BizErr {
+    pub status: u16,
+    pub message: String,
+}
+
+pub fn bad(message: impl Into<String>) -> BizErr {
+    BizErr {
+        status: 400,
+        message: message.into(),
+    }
+}
+
+pub fn not_found(message: impl Into<String>) -> BizErr {
+    BizErr {
+        status: 404,
+        message: message.into(),
+    }
+}
+
+pub type BizResult<T> = Result<T, BizErr>;
+
+/// All records, by kind and key (key components joined by `~`, as in REST URLs, x3-api.md §1.1).
+#[derive(Debug, Default)]
+pub struct Store {
+    pub recs: BTreeMap<Kind, BTreeMap<String, Rec>>,
+    /// Next number per document prefix (`SOHFR011` → 3).
+    pub counters: BTreeMap<String, u64>,
+    /// When non-empty, a customer's `BCGCOD` must be one of these (X3 checks it exists, §5.1).
+    pub categories: BTreeSet<String>,
+    pub allow_negative_stock: bool,
+}
+
+pub fn key_of(def: &NodeDef, rec: &Rec) -> String {
+    def.keys
+        .iter()
+        .map(|k| scalar_str(rec.get(*k)).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("~")
+}
+
+/// A field as text (strings as they are, numbers printed), `None` when absent, null or empty.
+pub fn scalar_str(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn required(rec: &Rec, code: &str, what: &str) -> BizResult<String> {
+    scalar_str(rec.get(code)).ok_or_else(|| bad(format!("{code}: {what} is mandatory")))
+}
+
+fn dec(rec: &Rec, code: &str) -> Decimal {
+    rec.get(code).and_then(to_decimal).unwrap_or_default()
+}
+
+fn int(rec: &Rec, code: &str) -> i64 {
+    rec.get(code).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Convert one client value to the stored form of a field type.
+fn convert(ty: Ty, v: &Value, code: &str) -> BizResult<Value> {
+    let wrong = |what: &str| bad(format!("{code}: {what} expected, got {v}"));
+    match ty {
+        Ty::Str => match v {
+            Value::String(s) => Ok(Value::String(s.clone())),
+            Value::Number(n) => Ok(Value::String(n.to_string())),
+            _ => Err(wrong("text")),
+        },
+        Ty::Date => {
+            let s = v.as_str().ok_or_else(|| wrong("date"))?;
+            // The import format is YYYYMMDD (x3-api.md §5.3); JSON uses YYYY-MM-DD.
+            let s = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{}-{}-{}", &s[..4], &s[4..6], &s[6..])
+            } else {
+                s.to_string()
+            };
+            if is_date(&s) {
+                Ok(Value::String(s))
+            } else {
+                Err(wrong("date YYYY-MM-DD"))
+            }
+        }
+        Ty::DateTime => match v.as_str() {
+            Some(s) if is_datetime(s) => Ok(Value::String(s.to_string())),
+            _ => Err(wrong("datetime YYYY-MM-DDThh:mm:ssZ")),
+        },
+        Ty::Int => match to_decimal(v) {
+            Some(d) if d.fract().is_zero() => Ok(decimal_json(d)),
+            _ => Err(wrong("integer")),
+        },
+        Ty::Dec => to_decimal(v)
+            .map(decimal_json)
+            .ok_or_else(|| wrong("number")),
+        Ty::Arr(n) => {
+            let items: Vec<Value> = match v {
+                Value::Array(a) => a.clone(),
+                Value::String(_) => vec![v.clone()],
+                _ => return Err(wrong("array of text")),
+            };
+            if items.len() > n {
+                return Err(bad(format!("{code}: at most {n} elements")));
+            }
+            items
+                .iter()
+                .map(|i| convert(Ty::Str, i, code))
+                .collect::<BizResult<Vec<_>>>()
+                .map(Value::Array)
+        }
+    }
+}
+
+/// Check and convert a client body: unknown properties are refused (so a misspelt field code in
+/// the connector fails loudly instead of being dropped), `$…` keys are ignored (template keys may
+/// be echoed back, x3-api.md §1.2), computed fields are ignored, null means "not given".
+fn normalize(
+    fields: &[FieldDef],
+    colls: &[CollDef],
+    read_only: &[&str],
+    input: &Map<String, Value>,
+) -> BizResult<Rec> {
+    let mut out = Rec::new();
+    for (k, v) in input {
+        if k.starts_with('$') || read_only.contains(&k.as_str()) || v.is_null() {
+            continue;
+        }
+        if let Some(fd) = fields.iter().find(|f| f.code == k) {
+            out.insert(k.clone(), convert(fd.ty, v, k)?);
+        } else if let Some(cd) = colls.iter().find(|c| c.code == k) {
+            let arr = v
+                .as_array()
+                .ok_or_else(|| bad(format!("{k}: array of lines expected")))?;
+            let mut lines = Vec::new();
+            for line in arr {
+                let obj = line
+                    .as_object()
+                    .ok_or_else(|| bad(format!("{k}: each line must be an object")))?;
+                let mut l = Rec::new();
+                l.insert("$uuid".into(), Value::String(uuid()));
+                l.extend(normalize(cd.line.fields, &[], cd.line.read_only, obj)?);
+                lines.push(Value::Object(l));
+            }
+            out.insert(k.clone(), Value::Array(lines));
+        } else {
+            return Err(bad(format!("{k}: unknown property")));
+        }
+    }
+    Ok(out)
+}
+
+/// Rebuild a record in schema order (`$uuid`, fields, collections) so output order is stable.
+fn ordered(def: &NodeDef, rec: Rec) -> Rec {
+    let mut out = Rec::new();
+    if let Some(u) = rec.get("$uuid") {
+        out.insert("$uuid".into(), u.clone());
+    }
+    for f in def.fields {
+        if let Some(v) = rec.get(f.code) {
+            out.insert(f.code.into(), v.clone());
+        }
+    }
+    for c in def.collections {
+        if let Some(v) = rec.get(c.code) {
+            out.insert(c.code.into(), v.clone());
+        }
+    }
+    out
+}
+
+fn lines_mut<'a>(rec: &'a mut Rec, code: &str) -> Vec<&'a mut Rec> {
+    match rec.get_mut(code) {
+        Some(Value::Array(a)) => a.iter_mut().filter_map(Value::as_object_mut).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn lines<'a>(rec: &'a Rec, code: &str) -> Vec<&'a Rec> {
+    match rec.get(code) {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_object).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Give lines without a number the next multiple of 1000 (X3 numbers SOPLIN 1000, 2000…, §5.3).
+fn number_lines(rec: &mut Rec, coll: &str, field: &str) -> BizResult<()> {
+    let mut seen = BTreeSet::new();
+    for l in lines(rec, coll) {
+        if let Some(n) = l.get(field).and_then(Value::as_i64) {
+            if n <= 0 || !seen.insert(n) {
+                return Err(bad(format!(
+                    "{field}: line number {n} is invalid or repeated"
+                )));
+            }
+        }
+    }
+    let mut next = seen.iter().max().map_or(1000, |m| (m / 1000 + 1) * 1000);
+    for l in lines_mut(rec, coll) {
+        if !l.contains_key(field) {
+            l.insert(field.into(), Value::from(next));
+            next += 1000;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    pub fn new(allow_negative_stock: bool) -> Store {
+        Store {
+            allow_negative_stock,
+            ..Store::default()
+        }
+    }
+
+    pub fn get(&self, kind: Kind, key: &str) -> Option<&Rec> {
+        self.recs.get(&kind)?.get(key)
+    }
+
+    pub fn all(&self, kind: Kind) -> Vec<&Rec> {
+        self.recs
+            .get(&kind)
+            .map(|m| m.values().collect())
+            .unwrap_or_default()
+    }
+
+    fn exists(&self, kind: Kind, key: &str) -> bool {
+        self.get(kind, key).is_some()
+    }
+
+    fn next_number(&mut self, prefix: &str) -> String {
+        let c = self.counters.entry(prefix.to_string()).or_insert(0);
+        *c += 1;
+        format!("{prefix}{:06}", *c)
+    }
+
+    fn put(&mut self, kind: Kind, key: String, rec: Rec) {
+        let rec = ordered(kind.def(), rec);
+        self.recs.entry(kind).or_default().insert(key, rec);
+    }
+
+    /// Create a record from a client body; returns its key.
+    pub fn create(
+        &mut self,
+        kind: Kind,
+        input: &Map<String, Value>,
+        now: i64,
+    ) -> BizResult<String> {
+        let def = kind.def();
+        let mut rec = normalize(def.fields, def.collections, def.read_only, input)?;
+        match kind {
+            Kind::Customer => {
+                self.check_customer(&rec)?;
+                rec.entry("BPCSTA").or_insert(Value::from(2));
+            }
+            Kind::Item => {
+                for (c, w) in [
+                    ("ITMREF", "product code"),
+                    ("DES1AXX", "description"),
+                    ("TCLCOD", "product category"),
+                    ("STU", "stock unit"),
+                ] {
+                    required(&rec, c, w)?;
+                }
+            }
+            Kind::Stock => {
+                required(&rec, "STOFCY", "stock site")?;
+                let itm = required(&rec, "ITMREF", "product")?;
+                if !self.exists(Kind::Item, &itm) {
+                    return Err(bad(format!("ITMREF: product {itm} does not exist")));
+                }
+                rec.entry("QTYSTU").or_insert(Value::from(0));
+            }
+            Kind::Order => {
+                self.check_order(&rec)?;
+                number_lines(&mut rec, "SOHSOP", "SOPLIN")?;
+                for l in lines_mut(&mut rec, "SOHSOP") {
+                    l.insert("DLVQTY".into(), Value::from(0));
+                }
+                rec.insert("ORDSTA".into(), Value::from(1));
+                rec.insert("DLVSTA".into(), Value::from(1));
+                if scalar_str(rec.get("SOHNUM")).is_none() {
+                    let site = required(&rec, "SALFCY", "sales site")?;
+                    let n = self.next_number(&format!("SOH{site}"));
+                    rec.insert("SOHNUM".into(), Value::String(n));
+                }
+            }
+            Kind::Invoice => {
+                self.check_invoice(&rec)?;
+                number_lines(&mut rec, "SINVOICED", "SIDLIN")?;
+                if scalar_str(rec.get("NUM")).is_none() {
+                    let site = required(&rec, "SALFCY", "sales site")?;
+                    let n = self.next_number(&format!("SIH{site}"));
+                    rec.insert("NUM".into(), Value::String(n));
+                }
+            }
+            Kind::Delivery => {
+                // Validates and applies the stock and order effects; nothing changes on error.
+                self.deliver(&mut rec, now)?;
+                number_lines(&mut rec, "SDELIVERYD", "SDDLIN")?;
+                if scalar_str(rec.get("SDHNUM")).is_none() {
+                    let site = required(&rec, "SALFCY", "sales site")?;
+                    let n = self.next_number(&format!("SDH{site}"));
+                    rec.insert("SDHNUM".into(), Value::String(n));
+                }
+            }
+        }
+        let key = key_of(def, &rec);
+        if self.exists(kind, &key) {
+            return Err(bad(format!(
+                "{}: {key} Record already exists",
+                def.keys.join("~")
+            )));
+        }
+        rec.insert("$uuid".into(), Value::String(uuid()));
+        rec.insert("CREDATTIM".into(), Value::String(iso(now)));
+        rec.insert("UPDDATTIM".into(), Value::String(iso(now)));
+        self.put(kind, key.clone(), rec);
+        Ok(key)
+    }
+
+    fn check_customer(&self, rec: &Rec) -> BizResult<()> {
+        let cat = required(rec, "BCGCOD", "customer category")?;
+        if !self.categories.is_empty() && !self.categories.contains(&cat) {
+            return Err(bad(format!("BCGCOD: category {cat} does not exist")));
+        }
+        required(rec, "BPCNUM", "customer code")?;
+        required(rec, "BPRNAM", "company name")?;
+        let addrs = lines(rec, "BPADDRESS");
+        if addrs.is_empty() {
+            // "At least one address must already exist to define the invoice customer address" (§5.1).
+            return Err(bad("BPADDRESS: at least one address is mandatory"));
+        }
+        let mut codes = BTreeSet::new();
+        for a in &addrs {
+            let code = required(a, "BPAADD", "address code")?;
+            if !codes.insert(code.clone()) {
+                return Err(bad(format!("BPAADD: address {code} repeated")));
+            }
+        }
+        for f in ["BPAINV", "BPAADD", "BPDADD"] {
+            if let Some(c) = scalar_str(rec.get(f))
+                && !codes.contains(&c)
+            {
+                return Err(bad(format!("{f}: address {c} is not in BPADDRESS")));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_doc_lines(&self, rec: &Rec, coll: &str) -> BizResult<()> {
+        let ls = lines(rec, coll);
+        if ls.is_empty() {
+            return Err(bad(format!("{coll}: at least one line is mandatory")));
+        }
+        for l in ls {
+            let itm = required(l, "ITMREF", "product")?;
+            if !self.exists(Kind::Item, &itm) {
+                return Err(bad(format!("ITMREF: product {itm} does not exist")));
+            }
+            let qty = l.get("QTY").and_then(to_decimal);
+            if qty.is_none_or(|q| q <= Decimal::ZERO) {
+                return Err(bad(format!("QTY: quantity must be greater than 0 ({itm})")));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_order(&self, rec: &Rec) -> BizResult<()> {
+        for (c, w) in [
+            ("SALFCY", "sales site"),
+            ("SOHTYP", "order type"),
+            ("ORDDAT", "order date"),
+            ("STOFCY", "shipment site"),
+            ("CUR", "currency"),
+        ] {
+            required(rec, c, w)?;
+        }
+        let bpc = required(rec, "BPCORD", "sold-to customer")?;
+        if !self.exists(Kind::Customer, &bpc) {
+            return Err(bad(format!("BPCORD: customer {bpc} does not exist")));
+        }
+        if let Some(s) = rec.get("ORDSTA").and_then(Value::as_i64)
+            && s != 1
+            && s != 2
+        {
+            return Err(bad("ORDSTA: 1 (open) or 2 (closed) expected"));
+        }
+        self.check_doc_lines(rec, "SOHSOP")
+    }
+
+    fn check_invoice(&self, rec: &Rec) -> BizResult<()> {
+        for (c, w) in [
+            ("SIVTYP", "invoice type"),
+            ("SALFCY", "sales site"),
+            ("CUR", "currency"),
+            ("INVDAT", "invoice date"),
+        ] {
+            required(rec, c, w)?;
+        }
+        let bpc = required(rec, "BPCINV", "bill-to customer")?;
+        if !self.exists(Kind::Customer, &bpc) {
+            return Err(bad(format!("BPCINV: customer {bpc} does not exist")));
+        }
+        self.check_doc_lines(rec, "SINVOICED")
+    }
+
+    /// Validate a delivery and apply it: stock decreases at validation (GESSDH, x3-api.md §5.4),
+    /// delivered quantities go onto the order lines and the order's DLVSTA moves 1 → 2 → 3.
+    fn deliver(&mut self, rec: &mut Rec, now: i64) -> BizResult<()> {
+        let stofcy = required(rec, "STOFCY", "shipment site")?;
+        let bpc = required(rec, "BPCORD", "sold-to customer")?;
+        required(rec, "DLVDAT", "delivery date")?;
+        let header_soh = scalar_str(rec.get("SOHNUM"));
+        if lines(rec, "SDELIVERYD").is_empty() {
+            return Err(bad("SDELIVERYD: at least one line is mandatory"));
+        }
+        // (order, order line) → quantity, and item → quantity, checked before anything changes.
+        let mut per_line: BTreeMap<(String, i64), Decimal> = BTreeMap::new();
+        let mut per_item: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut first_order: Option<Rec> = None;
+        for l in lines_mut(rec, "SDELIVERYD") {
+            let soh = scalar_str(l.get("SOHNUM"))
+                .or_else(|| header_soh.clone())
+                .ok_or_else(|| bad("SOHNUM: sales order is mandatory"))?;
+            let order = self
+                .get(Kind::Order, &soh)
+                .ok_or_else(|| bad(format!("SOHNUM: order {soh} does not exist")))?;
+            if int(order, "ORDSTA") == 2 {
+                return Err(bad(format!("SOHNUM: order {soh} is closed")));
+            }
+            if scalar_str(order.get("BPCORD")).as_deref() != Some(bpc.as_str()) {
+                return Err(bad(format!(
+                    "BPCORD: order {soh} belongs to another customer"
+                )));
+            }
+            let soplin = l
+                .get("SOPLIN")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| bad("SOPLIN: order line is mandatory"))?;
+            let ol = lines(order, "SOHSOP")
+                .into_iter()
+                .find(|ol| int(ol, "SOPLIN") == soplin)
+                .ok_or_else(|| bad(format!("SOPLIN: order {soh} has no line {soplin}")))?;
+            let itm = scalar_str(ol.get("ITMREF")).unwrap_or_default();
+            if let Some(given) = scalar_str(l.get("ITMREF"))
+                && given != itm
+            {
+                return Err(bad(format!(
+                    "ITMREF: {given} is not the product of order line {soh} {soplin}"
+                )));
+            }
+            let qty = l.get("QTY").and_then(to_decimal).unwrap_or_default();
+            if qty <= Decimal::ZERO {
+                return Err(bad(format!("QTY: quantity must be greater than 0 ({itm})")));
+            }
+            let planned = per_line.entry((soh.clone(), soplin)).or_default();
+            *planned += qty;
+            let remaining = dec(ol, "QTY") - dec(ol, "DLVQTY");
+            if *planned > remaining {
+                return Err(bad(format!(
+                    "QTY: {planned} exceeds the quantity left to deliver on {soh} {soplin} ({remaining})"
+                )));
+            }
+            *per_item.entry(itm.clone()).or_default() += qty;
+            if first_order.is_none() {
+                first_order = Some(order.clone());
+            }
+            l.insert("SOHNUM".into(), Value::String(soh));
+            l.insert("ITMREF".into(), Value::String(itm));
+        }
+        if !self.allow_negative_stock {
+            for (itm, need) in &per_item {
+                let have = self
+                    .get(Kind::Stock, &format!("{stofcy}~{itm}"))
+                    .map(|s| dec(s, "QTYSTU"))
+                    .unwrap_or_default();
+                if have < *need {
+                    return Err(bad(format!(
+                        "Insufficient stock for {itm} on site {stofcy}: {have} available, {need} required"
+                    )));
+                }
+            }
+        }
+        // Everything checked: apply.
+        let stamp = Value::String(iso(now));
+        for (itm, need) in per_item {
+            let key = format!("{stofcy}~{itm}");
+            let stocks = self.recs.entry(Kind::Stock).or_default();
+            let s = stocks.entry(key).or_insert_with(|| {
+                let mut s = Rec::new();
+                s.insert("$uuid".into(), Value::String(uuid()));
+                s.insert("STOFCY".into(), Value::String(stofcy.clone()));
+                s.insert("ITMREF".into(), Value::String(itm.clone()));
+                s.insert("QTYSTU".into(), Value::from(0));
+                s.insert("CREDATTIM".into(), stamp.clone());
+                s
+            });
+            let left = dec(s, "QTYSTU") - need;
+            s.insert("QTYSTU".into(), decimal_json(left));
+            s.insert("UPDDATTIM".into(), stamp.clone());
+        }
+        let orders = self.recs.entry(Kind::Order).or_default();
+        for ((soh, soplin), qty) in per_line {
+            if let Some(o) = orders.get_mut(&soh) {
+                for ol in lines_mut(o, "SOHSOP") {
+                    if int(ol, "SOPLIN") == soplin {
+                        let done = dec(ol, "DLVQTY") + qty;
+                        ol.insert("DLVQTY".into(), decimal_json(done));
+                    }
+                }
+                let ls = lines(o, "SOHSOP");
+                let all = ls.iter().all(|l| dec(l, "DLVQTY") >= dec(l, "QTY"));
+                let any = ls.iter().any(|l| dec(l, "DLVQTY") > Decimal::ZERO);
+                let sta = if all {
+                    3
+                } else if any {
+                    2
+                } else {
+                    1
+                };
+                o.insert("DLVSTA".into(), Value::from(sta));
+                o.insert("UPDDATTIM".into(), stamp.clone());
+            }
+        }
+        if let Some(o) = first_order {
+            if header_soh.is_none()
+                && let Some(n) = o.get("SOHNUM")
+            {
+                rec.insert("SOHNUM".into(), n.clone());
+            }
+            if scalar_str(rec.get("SALFCY")).is_none()
+                && let Some(s) = o.get("SALFCY")
+            {
+                rec.insert("SALFCY".into(), s.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Partial update (`$edit` PUT, x3-api.md §1.2: "missing properties did not change").
+    /// Collections given replace the old lines.
+    pub fn update(
+        &mut self,
+        kind: Kind,
+        key: &str,
+        input: &Map<String, Value>,
+        now: i64,
+    ) -> BizResult<()> {
+        let def = kind.def();
+        let old = self
+            .get(kind, key)
+            .cloned()
+            .ok_or_else(|| not_found(format!("{key}: Record does not exist")))?;
+        if matches!(kind, Kind::Delivery | Kind::Invoice) {
+            return Err(bad(format!(
+                "{key}: a validated {} cannot be modified",
+                def.logical
+            )));
+        }
+        let patch = normalize(def.fields, def.collections, def.read_only, input)?;
+        for k in def.keys {
+            if let Some(v) = patch.get(*k)
+                && Some(v) != old.get(*k)
+            {
+                return Err(bad(format!("{k}: the key cannot be changed")));
+            }
+        }
+        let mut rec = old.clone();
+        for (k, v) in patch.clone() {
+            rec.insert(k, v);
+        }
+        match kind {
+            Kind::Customer => self.check_customer(&rec)?,
+            Kind::Item | Kind::Stock => {}
+            Kind::Order => {
+                self.check_order(&rec)?;
+                if patch.contains_key("SOHSOP") {
+                    if int(&old, "DLVSTA") > 1 {
+                        return Err(bad(format!(
+                            "{key}: lines of a delivered order cannot be replaced"
+                        )));
+                    }
+                    number_lines(&mut rec, "SOHSOP", "SOPLIN")?;
+                    for l in lines_mut(&mut rec, "SOHSOP") {
+                        l.insert("DLVQTY".into(), Value::from(0));
+                    }
+                }
+                if int(&rec, "ORDSTA") == 2 && int(&old, "ORDSTA") != 2 && int(&old, "DLVSTA") == 3
+                {
+                    return Err(bad(format!("{key}: a delivered order cannot be closed")));
+                }
+            }
+            Kind::Delivery | Kind::Invoice => {}
+        }
+        rec.insert("UPDDATTIM".into(), Value::String(iso(now)));
+        self.put(kind, key.to_string(), rec);
+        Ok(())
+    }
+
+    /// `$edit` DELETE; refused where X3 keeps history (validated documents, used master data).
+    pub fn delete(&mut self, kind: Kind, key: &str) -> BizResult<()> {
+        let rec = self
+            .get(kind, key)
+            .ok_or_else(|| not_found(format!("{key}: Record does not exist")))?;
+        let used = |k: Kind, f: &str, coll: Option<&str>| {
+            self.all(k).iter().any(|r| match coll {
+                None => scalar_str(r.get(f)).as_deref() == Some(key),
+                Some(c) => lines(r, c)
+                    .iter()
+                    .any(|l| scalar_str(l.get(f)).as_deref() == Some(key)),
+            })
+        };
+        let refusal = match kind {
+            Kind::Customer => (used(Kind::Order, "BPCORD", None)
+                || used(Kind::Invoice, "BPCINV", None))
+            .then_some("the customer is used by documents"),
+            Kind::Item => (used(Kind::Order, "ITMREF", Some("SOHSOP"))
+                || used(Kind::Invoice, "ITMREF", Some("SINVOICED")))
+            .then_some("the product is used by documents"),
+            Kind::Order => (int(rec, "DLVSTA") > 1).then_some("the order has deliveries"),
+            Kind::Delivery | Kind::Invoice => Some("a validated document cannot be deleted"),
+            Kind::Stock => None,
+        };
+        if let Some(why) = refusal {
+            return Err(bad(format!("{key}: {why}")));
+        }
+        if let Some(m) = self.recs.get_mut(&kind) {
+            m.remove(key);
+        }
+        Ok(())
+    }
+
+    /// Load master data (`POST /__sim/seed`): `customers`, `items`, `stock` as REST records,
+    /// `customer_categories` as codes. Upserts by key; only keys are required, so tests can seed
+    /// lean records.
+    pub fn seed(&mut self, v: &Value, now: i64) -> Result<(), String> {
+        let obj = v.as_object().ok_or("seed: a JSON object expected")?;
+        for (k, val) in obj {
+            let kind = match k.as_str() {
+                "customer_categories" => {
+                    let arr = val
+                        .as_array()
+                        .ok_or("customer_categories: array expected")?;
+                    for c in arr {
+                        let c = c.as_str().ok_or("customer_categories: codes expected")?;
+                        self.categories.insert(c.to_string());
+                    }
+                    continue;
+                }
+                "customers" => Kind::Customer,
+                "items" => Kind::Item,
+                "stock" => Kind::Stock,
+                other => return Err(format!("seed: unknown key {other}")),
+            };
+            let def = kind.def();
+            for r in val.as_array().ok_or(format!("{k}: array expected"))? {
+                let input = r.as_object().ok_or(format!("{k}: objects expected"))?;
+                let mut rec = normalize(def.fields, def.collections, def.read_only, input)
+                    .map_err(|e| format!("{k}: {}", e.message))?;
+                for key in def.keys {
+                    if scalar_str(rec.get(*key)).is_none() {
+                        return Err(format!("{k}: {key} is mandatory"));
+                    }
+                }
+                if kind == Kind::Customer {
+                    rec.entry("BPCSTA").or_insert(Value::from(2));
+                }
+                let key = key_of(def, &rec);
+                let old = self.get(kind, &key);
+                let cre = old
+                    .and_then(|o| o.get("CREDATTIM").cloned())
+                    .unwrap_or(Value::String(iso(now)));
+                let uid = old
+                    .and_then(|o| o.get("$uuid").cloned())
+                    .unwrap_or(Value::String(uuid()));
+                rec.insert("$uuid".into(), uid);
+                rec.insert("CREDATTIM".into(), cre);
+                rec.insert("UPDDATTIM".into(), Value::String(iso(now)));
+                self.put(kind, key, rec);
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything, by class name (the `/__sim/state` and state-file format).
+    pub fn to_json(&self, class_of: &dyn Fn(Kind) -> String) -> Value {
+        let mut counts = Map::new();
+        let mut records = Map::new();
+        for k in Kind::ALL {
+            let all: Vec<Value> = self
+                .all(k)
+                .into_iter()
+                .cloned()
+                .map(Value::Object)
+                .collect();
+            counts.insert(class_of(k), Value::from(all.len()));
+            records.insert(class_of(k), Value::Array(all));
+        }
+        json!({
+            "counts": counts,
+            "records": records,
+            "customer_categories": self.categories,
+            "counters": self.counters,
+        })
+    }
+
+    /// Inverse of `to_json` (state file). Records are taken as they were saved.
+    pub fn load_json(
+        &mut self,
+        v: &Value,
+        kind_of: &dyn Fn(&str) -> Option<Kind>,
+    ) -> Result<(), String> {
+        let mut fresh = Store::new(self.allow_negative_stock);
+        if let Some(recs) = v.get("records").and_then(Value::as_object) {
+            for (class, arr) in recs {
+                let kind = kind_of(class).ok_or(format!("state: unknown class {class}"))?;
+                for r in arr.as_array().ok_or("state: arrays of records expected")? {
+                    let rec = r
+                        .as_object()
+                        .ok_or("state: records must be objects")?
+                        .clone();
+                    let key = key_of(kind.def(), &rec);
+                    fresh.put(kind, key, rec);
+                }
+            }
+        }
+        if let Some(c) = v.get("customer_categories").and_then(Value::as_array) {
+            fresh.categories = c
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect();
+        }
+        if let Some(c) = v.get("counters").and_then(Value::as_object) {
+            fresh.counters = c
+                .iter()
+                .filter_map(|(k, n)| Some((k.clone(), n.as_u64()?)))
+                .collect();
+        }
+        *self = fresh;
+        Ok(())
+    }
+}

@@ -3,3 +3,4 @@
 
 pub mod http;
 pub mod x3;
+pub mod woo;

@@ -568,15 +568,22 @@ impl WooSim {
 
     /// A checkout, same as `POST /__sim/orders`; the order as `GET /orders/<id>` answers it.
     pub fn place_order(&self, v: &Value) -> Result<Value, String> {
-        control::place_order(&self.inner, v)
+        let r = control::place_order(&self.inner, v);
+        self.inner.persist();
+        r
     }
 
     pub fn set_status(&self, id: u64, status: &str) -> Result<Value, String> {
-        control::set_status(&self.inner, id, status)
+        let r = control::set_status(&self.inner, id, status);
+        self.inner.persist();
+        r
     }
 
+    /// A refund as the admin screen makes it (no gateway call unless `"api_refund": true`).
     pub fn refund(&self, id: u64, v: &Value) -> Result<Value, String> {
-        control::refund(&self.inner, id, v)
+        let r = control::refund(&self.inner, id, v);
+        self.inner.persist();
+        r
     }
 
     pub fn trash(&self, id: u64) -> Result<(), String> {

@@ -239,6 +239,9 @@ fn run(ctx: &mut Ctx, body: &Value) -> Result<Value, String> {
     } else {
         "Mutation"
     };
+    // Validate the whole document first (as GraphQL servers do), so a bad selection fails even
+    // when there is no data, and a mutation never half-runs.
+    validate(&op.sel, op.kind, root)?;
     let mut data = Map::new();
     for f in &op.sel {
         if f.name == "__typename" {
@@ -299,7 +302,7 @@ fn query(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
         .into_iter()
         .map(|r| node_view(def, r))
         .collect();
-    connection(ctx, items, f, def.type_name, def.collections)
+    connection(ctx, items, f, def.type_name, def.gql, def.collections)
 }
 
 fn read(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
@@ -417,6 +420,7 @@ fn connection(
     items: Vec<Value>,
     f: &Field,
     type_name: &str,
+    props: &[GqlProp],
     colls: &[CollDef],
 ) -> Result<Value, String> {
     if f.arg("last").is_some() || f.arg("before").is_some() {
@@ -438,16 +442,14 @@ fn connection(
         other => xfilter::parse_order_by(&other.to_string())
             .map_err(|e| format!("Invalid orderBy: {e}"))?,
     };
+    check_filter(&filter, props, colls, "")?;
     let mut kept = Vec::new();
     for it in items {
         if filter.is_null() || xfilter::eval(&filter, &it)? {
             kept.push(it);
         }
     }
-    if let Some((p, _)) = order
-        .iter()
-        .find(|(p, _)| get_path_checked(&kept, p).is_err())
-    {
+    if let Some((p, _)) = order.iter().find(|(p, _)| !path_exists(p, props)) {
         return Err(format!(
             "Invalid orderBy: unknown property '{}'",
             p.join(".")
@@ -548,21 +550,74 @@ fn connection(
     Ok(Value::Object(out))
 }
 
-/// An orderBy path must name properties that exist (checked on a sample node).
-fn get_path_checked(items: &[Value], path: &[String]) -> Result<(), ()> {
-    let Some(first) = items.first() else {
-        return Ok(());
-    };
-    let mut cur = first;
-    for seg in path {
-        cur = match cur {
-            Value::Object(m) => m.get(seg).ok_or(())?,
-            Value::Null => return Ok(()),
-            _ if matches!(seg.as_str(), "_id" | "code" | "id") => cur,
-            _ => return Err(()),
-        };
+/// An orderBy path must name a property (or a reference's `code`/`_id`).
+fn path_exists(path: &[String], props: &[GqlProp]) -> bool {
+    let joined = path.join(".");
+    if matches!(
+        joined.as_str(),
+        "_id" | "_createStamp" | "_updateStamp" | "_etag"
+    ) {
+        return true;
     }
-    Ok(())
+    props.iter().any(|p| {
+        p.path == joined
+            || (p.conv == Conv::Ref
+                && joined
+                    .strip_prefix(p.path)
+                    .is_some_and(|rest| matches!(rest, "._id" | ".code" | ".id")))
+    })
+}
+
+/// Refuse filters naming properties the node does not have, even when there is no data
+/// (Xtrem validates the filter against the node's schema).
+fn check_filter(
+    v: &Value,
+    props: &[GqlProp],
+    colls: &[CollDef],
+    prefix: &str,
+) -> Result<(), String> {
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .try_for_each(|x| check_filter(x, props, colls, prefix)),
+        Value::Object(m) => {
+            for (k, sub) in m {
+                if matches!(k.as_str(), "_and" | "_or" | "_not") {
+                    check_filter(sub, props, colls, prefix)?;
+                    continue;
+                }
+                if k.starts_with('_') {
+                    continue;
+                }
+                if prefix.is_empty()
+                    && let Some(cd) = colls.iter().find(|c| c.gql == k)
+                {
+                    check_filter(sub, cd.line.gql, &[], "")?;
+                    continue;
+                }
+                let path = format!("{prefix}{k}");
+                if let Some(p) = props.iter().find(|p| p.path == path) {
+                    if p.conv == Conv::Ref
+                        && let Value::Object(o) = sub
+                        && let Some(bad) = o
+                            .keys()
+                            .find(|x| !x.starts_with('_') && !matches!(x.as_str(), "code" | "id"))
+                    {
+                        return Err(format!("unknown property '{path}.{bad}' in filter"));
+                    }
+                    continue;
+                }
+                let nested = format!("{path}.");
+                if props.iter().any(|p| p.path.starts_with(&nested)) {
+                    check_filter(sub, props, &[], &nested)?;
+                    continue;
+                }
+                return Err(format!("unknown property '{path}' in filter"));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn project(
@@ -601,7 +656,9 @@ fn project(
             for cs in &f.sel {
                 let cv = match cs.name.as_str() {
                     "__typename" => Value::String(coll_type.clone()),
-                    "query" => connection(ctx, items.clone(), cs, cd.line.type_name, &[])?,
+                    "query" => {
+                        connection(ctx, items.clone(), cs, cd.line.type_name, cd.line.gql, &[])?
+                    }
                     other => {
                         return Err(format!(
                             "Cannot query field \"{other}\" on type \"{coll_type}\"."
@@ -631,4 +688,160 @@ fn project(
         out.insert(f.out_name().into(), val);
     }
     Ok(Value::Object(out))
+}
+
+fn no_field(name: &str, type_name: &str) -> String {
+    format!("Cannot query field \"{name}\" on type \"{type_name}\".")
+}
+
+fn need_sel(f: &Field, type_name: &str) -> Result<(), String> {
+    if f.sel.is_empty() {
+        return Err(format!(
+            "Field \"{}\" of type \"{type_name}\" must have a selection of subfields.",
+            f.name
+        ));
+    }
+    Ok(())
+}
+
+fn leaf(f: &Field, type_name: &str) -> Result<(), String> {
+    if !f.sel.is_empty() {
+        return Err(format!(
+            "Field \"{}\" must not have a selection since type \"{type_name}\" has no subfields.",
+            f.name
+        ));
+    }
+    Ok(())
+}
+
+fn validate(sel: &[Field], kind: OpKind, root: &str) -> Result<(), String> {
+    for f in sel {
+        if f.name == "__typename" {
+            continue;
+        }
+        if !is_package(&f.name) {
+            return Err(no_field(&f.name, root));
+        }
+        need_sel(f, &f.name)?;
+        for nf in &f.sel {
+            if nf.name == "__typename" {
+                continue;
+            }
+            let k = node_by_gql(&f.name, &nf.name).ok_or_else(|| no_field(&nf.name, &f.name))?;
+            let def = k.def();
+            need_sel(nf, def.type_name)?;
+            for opf in &nf.sel {
+                match (kind, opf.name.as_str()) {
+                    (_, "__typename") => {}
+                    (OpKind::Query, "query") => {
+                        check_connection(opf, def.gql, def.collections, def.type_name)?
+                    }
+                    (OpKind::Query, "read") | (OpKind::Mutation, "create" | "update") => {
+                        need_sel(opf, def.type_name)?;
+                        check_object(&opf.sel, def.gql, def.collections, "", def.type_name, true)?;
+                    }
+                    (OpKind::Mutation, "delete") => leaf(opf, "Boolean")?,
+                    _ => return Err(no_field(&opf.name, def.type_name)),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_connection(
+    f: &Field,
+    props: &[GqlProp],
+    colls: &[CollDef],
+    type_name: &str,
+) -> Result<(), String> {
+    let conn = format!("{type_name}Connection");
+    need_sel(f, &conn)?;
+    for s in &f.sel {
+        match s.name.as_str() {
+            "__typename" | "totalCount" => leaf(s, "Int")?,
+            "edges" => {
+                need_sel(s, &format!("{type_name}Edge"))?;
+                for e in &s.sel {
+                    match e.name.as_str() {
+                        "__typename" | "cursor" => leaf(e, "String")?,
+                        "node" => {
+                            need_sel(e, type_name)?;
+                            check_object(&e.sel, props, colls, "", type_name, true)?;
+                        }
+                        other => return Err(no_field(other, &format!("{type_name}Edge"))),
+                    }
+                }
+            }
+            "pageInfo" => {
+                need_sel(s, "PageInfo")?;
+                for p in &s.sel {
+                    match p.name.as_str() {
+                        "__typename" | "endCursor" | "startCursor" | "hasNextPage"
+                        | "hasPreviousPage" => leaf(p, "PageInfo field")?,
+                        other => return Err(no_field(other, "PageInfo")),
+                    }
+                }
+            }
+            other => return Err(no_field(other, &conn)),
+        }
+    }
+    Ok(())
+}
+
+/// Check a selection on a node, a line or a nested object (`prefix` = `shipToAddress.`).
+fn check_object(
+    sel: &[Field],
+    props: &[GqlProp],
+    colls: &[CollDef],
+    prefix: &str,
+    type_name: &str,
+    is_record: bool,
+) -> Result<(), String> {
+    for f in sel {
+        let name = f.name.as_str();
+        if name == "__typename" {
+            continue;
+        }
+        if is_record && matches!(name, "_id" | "_createStamp" | "_updateStamp" | "_etag") {
+            leaf(f, "String")?;
+            continue;
+        }
+        if prefix.is_empty()
+            && let Some(cd) = colls.iter().find(|c| c.gql == name)
+        {
+            let ct = format!("{}Collection", cd.line.type_name);
+            need_sel(f, &ct)?;
+            for cs in &f.sel {
+                match cs.name.as_str() {
+                    "__typename" => {}
+                    "query" => check_connection(cs, cd.line.gql, &[], cd.line.type_name)?,
+                    other => return Err(no_field(other, &ct)),
+                }
+            }
+            continue;
+        }
+        let path = format!("{prefix}{name}");
+        if let Some(p) = props.iter().find(|p| p.path == path) {
+            if p.conv == Conv::Ref {
+                for r in &f.sel {
+                    if !matches!(r.name.as_str(), "_id" | "code" | "id" | "__typename") {
+                        return Err(no_field(&r.name, name));
+                    }
+                    leaf(r, "String")?;
+                }
+            } else {
+                leaf(f, "scalar")?;
+            }
+            continue;
+        }
+        let sub = format!("{path}.");
+        if props.iter().any(|p| p.path.starts_with(&sub)) {
+            need_sel(f, name)?;
+            check_object(&f.sel, props, &[], &sub, name, false)?;
+            continue;
+        }
+        return Err(no_field(name, type_name));
+    }
+    Ok(())
 }

@@ -387,15 +387,18 @@ fn expand(sels: &[Sel], frags: &[(String, Vec<Sel>)], depth: usize) -> Result<Ve
     Ok(out)
 }
 
+/// An operation before fragment expansion: kind, name, variable defaults, selections.
+type RawOp = (
+    OpKind,
+    Option<String>,
+    Vec<(String, Option<GValue>)>,
+    Vec<Sel>,
+);
+
 /// Parse a document and pick the operation (by name when several).
 pub fn parse(src: &str, operation_name: Option<&str>) -> Result<Operation, String> {
     let mut p = P { t: lex(src)?, i: 0 };
-    let mut ops: Vec<(
-        OpKind,
-        Option<String>,
-        Vec<(String, Option<GValue>)>,
-        Vec<Sel>,
-    )> = Vec::new();
+    let mut ops: Vec<RawOp> = Vec::new();
     let mut frags: Vec<(String, Vec<Sel>)> = Vec::new();
     while p.peek().is_some() {
         if p.peek() == Some(&Tok::Punct('{')) {

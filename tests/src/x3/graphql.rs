@@ -500,13 +500,13 @@ fn connection(
             "totalCount" => Value::from(total),
             "edges" => {
                 let mut edges = Vec::new();
-                for i in start..end {
+                for (i, item) in kept.iter().enumerate().take(end).skip(start) {
                     let mut e = Map::new();
                     for es in &s.sel {
                         let v = match es.name.as_str() {
                             "__typename" => Value::String(format!("{type_name}Edge")),
                             "cursor" => Value::String(cursor(i)),
-                            "node" => project(ctx, &kept[i], &es.sel, type_name, colls)?,
+                            "node" => project(ctx, item, &es.sel, type_name, colls)?,
                             other => {
                                 return Err(format!(
                                     "Cannot query field \"{other}\" on type \"{type_name}Edge\"."

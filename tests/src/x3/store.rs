@@ -206,12 +206,12 @@ fn lines<'a>(rec: &'a Rec, code: &str) -> Vec<&'a Rec> {
 fn number_lines(rec: &mut Rec, coll: &str, field: &str) -> BizResult<()> {
     let mut seen = BTreeSet::new();
     for l in lines(rec, coll) {
-        if let Some(n) = l.get(field).and_then(Value::as_i64) {
-            if n <= 0 || !seen.insert(n) {
-                return Err(bad(format!(
-                    "{field}: line number {n} is invalid or repeated"
-                )));
-            }
+        if let Some(n) = l.get(field).and_then(Value::as_i64)
+            && (n <= 0 || !seen.insert(n))
+        {
+            return Err(bad(format!(
+                "{field}: line number {n} is invalid or repeated"
+            )));
         }
     }
     let mut next = seen.iter().max().map_or(1000, |m| (m / 1000 + 1) * 1000);

@@ -1,1 +1,14 @@
-fn main() {}
+//! The `ml-connector` binary.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = ml_connector::cli::Cli::parse();
+    match ml_connector::cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

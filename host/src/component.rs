@@ -17,6 +17,7 @@ use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 wasmtime::component::bindgen!({
     world: "core",
     path: "../wit",
+    additional_derives: [PartialEq, Eq],
 });
 
 pub use exports::ml::connector::{inventory, mapping, orders, webhook};
@@ -133,11 +134,14 @@ fn cache_path(dir: &Path, engine: &Engine, bytes: &[u8]) -> PathBuf {
 
 #[allow(unsafe_code)]
 fn load_cached(engine: &Engine, path: &Path) -> Option<Component> {
-    // SAFETY: `deserialize_file` trusts the file to be wasmtime's own output. The file lives in
-    // the host's private data directory, is written by `compile_and_cache` below under a name
-    // derived from the engine's compatibility hash, and wasmtime still checks its header and
-    // version; anything it rejects is recompiled.
-    unsafe { Component::deserialize_file(engine, path) }.ok()
+    // Read into memory rather than `deserialize_file`: that one maps the file, and a file
+    // replaced or truncated under a running host would then crash it (SIGBUS).
+    let bytes = std::fs::read(path).ok()?;
+    // SAFETY: `deserialize` trusts the bytes to be wasmtime's own output. The file lives in the
+    // host's private data directory, is written by `write_cache` below (to a temporary name,
+    // then renamed) under a name derived from the engine's compatibility hash, and wasmtime
+    // still checks its header and version; anything it rejects is recompiled.
+    unsafe { Component::deserialize(engine, &bytes) }.ok()
 }
 
 impl CoreRuntime {

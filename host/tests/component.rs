@@ -1,0 +1,668 @@
+//! Boundary tests: the real component, built by `build.rs` and embedded in the host, loaded in
+//! wasmtime and called through every export — including each error variant — so a type that
+//! does not survive the trip across the boundary fails here, not in production.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use ml_connector::component::{
+    Compiled, CoreRuntime, EMBEDDED, check_export_names, exported_functions, inventory as wi,
+    mapping as wm, orders as wo, webhook as ww,
+};
+use wasmtime::component::Component;
+
+fn core() -> CoreRuntime {
+    CoreRuntime::embedded(None)
+        .expect("the embedded component loads")
+        .0
+}
+
+fn testdata(rel: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/testdata")
+        .join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn headers(topic: &str, signature: Option<&str>) -> ww::Headers {
+    ww::Headers {
+        topic: Some(topic.into()),
+        resource: None,
+        event: None,
+        signature: signature.map(Into::into),
+        webhook_id: Some("15".into()),
+        delivery_id: None,
+        content_type: Some("application/json".into()),
+    }
+}
+
+/// The signature header of a captured delivery.
+fn captured_signature(name: &str) -> String {
+    let http = String::from_utf8(testdata(&format!("captures/{name}.http"))).unwrap();
+    http.lines()
+        .find_map(|l| l.strip_prefix("X-WC-Webhook-Signature: "))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Every export this file calls. `every_export_has_a_boundary_test` fails when the component
+/// gains an export that is not listed (and so not tested) here.
+const COVERED: [&str; 16] = [
+    "webhook#verify-signature",
+    "webhook#classify",
+    "webhook#accept",
+    "mapping#parse-csv",
+    "mapping#parse-json",
+    "mapping#to-csv",
+    "mapping#coverage",
+    "orders#default-settings",
+    "orders#plan",
+    "orders#customer-key",
+    "orders#sdata-literal",
+    "orders#graphql-literal",
+    "inventory#default-status-map",
+    "inventory#validate-status-map",
+    "inventory#transition",
+    "inventory#refund-intents",
+];
+
+#[test]
+fn component_imports_nothing_and_exports_the_four_interfaces() {
+    let core = core();
+    let component = Component::new(core.engine(), EMBEDDED).unwrap();
+    let ty = component.component_type();
+    assert_eq!(
+        ty.imports(core.engine()).count(),
+        0,
+        "the core must import nothing"
+    );
+    let exports: BTreeSet<String> = ty
+        .exports(core.engine())
+        .map(|(n, _)| n.to_string())
+        .collect();
+    let want: BTreeSet<String> = ["webhook", "mapping", "orders", "inventory"]
+        .iter()
+        .map(|i| format!("ml:connector/{i}@0.1.0"))
+        .collect();
+    assert_eq!(exports, want);
+}
+
+#[test]
+fn every_export_has_a_boundary_test() {
+    let core = core();
+    let component = Component::new(core.engine(), EMBEDDED).unwrap();
+    let exported = exported_functions(core.engine(), &component);
+    let covered: BTreeSet<String> = COVERED.iter().map(|s| s.to_string()).collect();
+    assert_eq!(exported, covered);
+}
+
+/// A component for the same world but another package version, made from the WIT text.
+fn component_with_version(version: &str) -> Vec<u8> {
+    let wit_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit/connector.wit");
+    let text = std::fs::read_to_string(wit_dir)
+        .unwrap()
+        .replace("ml:connector@0.1.0", &format!("ml:connector@{version}"));
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_str("connector.wit", &text).unwrap();
+    let world = resolve.select_world(&[pkg], Some("core")).unwrap();
+    let mut module =
+        wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .encode()
+        .unwrap()
+}
+
+#[test]
+fn a_component_of_another_wit_version_is_refused() {
+    let bytes = component_with_version("0.2.0");
+    let err = CoreRuntime::load(&bytes, None)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("ml:connector@0.2.0") && err.contains("supports ml:connector@0.1.0"),
+        "{err}"
+    );
+    // The same world at our version passes the check (its functions are dummies, never called).
+    assert!(CoreRuntime::load(&component_with_version("0.1.0"), None).is_ok());
+    let missing: BTreeSet<String> = ["webhook", "orders", "inventory"]
+        .iter()
+        .map(|i| format!("ml:connector/{i}@0.1.0"))
+        .collect();
+    let err = check_export_names(&missing).unwrap_err().to_string();
+    assert!(err.contains("ml:connector/mapping@0.1.0"), "{err}");
+}
+
+#[test]
+fn cache_file_overwritten_under_a_loaded_runtime_does_not_crash_and_is_rebuilt() {
+    let dir = std::env::temp_dir().join(format!("mlc-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (_, first) = CoreRuntime::embedded(Some(&dir)).unwrap();
+    assert_eq!(first, Compiled::Fresh);
+    let (core, second) = CoreRuntime::embedded(Some(&dir)).unwrap();
+    assert_eq!(second, Compiled::FromCache);
+    // The cached one works.
+    assert_eq!(
+        core.call(|c, s| c.ml_connector_orders().call_customer_key(s, " A@B.C "))
+            .unwrap(),
+        "a@b.c"
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    std::fs::write(&files[0], b"not a compiled component").unwrap();
+    let (core, third) = CoreRuntime::embedded(Some(&dir)).unwrap();
+    assert_eq!(third, Compiled::Fresh);
+    assert_eq!(
+        core.call(|c, s| c.ml_connector_orders().call_sdata_literal(s, "'"))
+            .unwrap(),
+        "''''"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn runaway_calls_are_stopped_by_fuel_as_an_outer_error() {
+    let mut core = core();
+    core.set_fuel(10_000);
+    let body = testdata("captures/delivery-order.created.body");
+    let settings = core_settings(&core);
+    let result = core.call(|c, s| {
+        c.ml_connector_orders().call_plan(
+            s,
+            &body,
+            &[],
+            &settings,
+            &wo::KnownState {
+                customer_code: None,
+            },
+        )
+    });
+    assert!(
+        result.is_err(),
+        "a trap is the outer error, not a business outcome"
+    );
+}
+
+// ---- webhook ----
+
+#[test]
+fn webhook_verify_signature_each_outcome() {
+    let core = core();
+    let body = testdata("captures/delivery-order.created.body");
+    let sig = captured_signature("delivery-order.created");
+    let verify = |sig: Option<&str>, secret: &str| {
+        core.call(|c, s| {
+            c.ml_connector_webhook()
+                .call_verify_signature(s, &body, sig, secret)
+        })
+        .unwrap()
+    };
+    assert_eq!(verify(Some(&sig), "realwoo-secret-A"), Ok(()));
+    assert_eq!(
+        verify(Some(&sig), "realwoo-secret-B"),
+        Err(ww::Error::SignatureMismatch)
+    );
+    assert_eq!(
+        verify(None, "realwoo-secret-A"),
+        Err(ww::Error::MissingSignature)
+    );
+    assert_eq!(verify(Some(&sig), ""), Err(ww::Error::EmptySecret));
+    assert!(matches!(
+        verify(Some("%%%"), "realwoo-secret-A"),
+        Err(ww::Error::MalformedSignature(_))
+    ));
+    // The entity-encoded secret of the second capture.
+    let body = testdata("captures/delivery-order.updated.body");
+    let sig = captured_signature("delivery-order.updated");
+    let ok = core
+        .call(|c, s| {
+            c.ml_connector_webhook().call_verify_signature(
+                s,
+                &body,
+                Some(&sig),
+                "rw&amp;<\"'>B-secret",
+            )
+        })
+        .unwrap();
+    assert_eq!(ok, Ok(()));
+}
+
+#[test]
+fn webhook_classify_each_kind_and_error() {
+    let core = core();
+    let classify = |body: &[u8], topic: &str| {
+        core.call(|c, s| {
+            c.ml_connector_webhook()
+                .call_classify(s, body, &headers(topic, None))
+        })
+        .unwrap()
+    };
+    match classify(
+        &testdata("captures/delivery-order.created.body"),
+        "order.created",
+    ) {
+        Ok(ww::Delivery::Resource(r)) => {
+            assert_eq!(
+                (r.resource.as_str(), r.event.as_str(), r.id),
+                ("order", "created", 39)
+            );
+            assert_eq!(r.status.as_deref(), Some("processing"));
+            assert_eq!(r.date_modified_gmt.as_deref(), Some("2026-11-27T08:59:07"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(classify(b"{\"id\":38}", "order.deleted"), Ok(ww::Delivery::Deleted(d)) if d.id == 38 && d.resource == "order")
+    );
+    assert!(matches!(
+        classify(b"webhook_id=19", "order.created"),
+        Ok(ww::Delivery::Ping(19))
+    ));
+    assert!(matches!(
+        classify(br#"{"action":"woocommerce_x","arg":7}"#, "action.woocommerce_x"),
+        Ok(ww::Delivery::Action(a)) if a.hook == "woocommerce_x" && a.arg == "7"
+    ));
+    assert!(matches!(
+        classify(br#"{"code":"woocommerce_rest_shop_order_invalid_id","message":"Invalid ID.","data":{"status":404}}"#, "order.updated"),
+        Ok(ww::Delivery::RestError(e)) if e.status == Some(404) && e.code == "woocommerce_rest_shop_order_invalid_id"
+    ));
+    assert_eq!(
+        classify(&testdata("samples/order.legacy-v3.json"), "order.updated"),
+        Err(ww::Error::LegacyPayload)
+    );
+    assert!(matches!(
+        classify(b"{\"id\":", "order.updated"),
+        Err(ww::Error::InvalidJson(_))
+    ));
+    assert!(matches!(
+        classify(b"{\"name\":1}", "order.updated"),
+        Err(ww::Error::Unrecognised(_))
+    ));
+}
+
+#[test]
+fn webhook_accept_pings_unsigned_and_verifies_the_rest() {
+    let core = core();
+    let body = testdata("captures/delivery-order.created.body");
+    let sig = captured_signature("delivery-order.created");
+    let accept = |body: &[u8], sig: Option<&str>, secret: &str| {
+        core.call(|c, s| {
+            c.ml_connector_webhook()
+                .call_accept(s, body, &headers("order.created", sig), secret)
+        })
+        .unwrap()
+    };
+    assert!(
+        matches!(accept(&body, Some(&sig), "realwoo-secret-A"), Ok(ww::Delivery::Resource(r)) if r.id == 39)
+    );
+    assert_eq!(
+        accept(&body, Some(&sig), "secret-e"),
+        Err(ww::Error::SignatureMismatch)
+    );
+    assert!(matches!(
+        accept(b"webhook_id=5", None, "realwoo-secret-A"),
+        Ok(ww::Delivery::Ping(5))
+    ));
+}
+
+// ---- mapping ----
+
+const CSV: &str = "key_type,key,item_code,sales_unit,gl_account,dimensions,site
+product,13,TSHIRT,UN,706100,CCT=WEB,
+variation,17,HOODIE-RED,UN,706100,CCT=WEB,FR012
+sku,RW-CAP,CAP01,,,,
+shipping,flat_rate,CARRIAGE,,708500,,
+";
+
+fn dims() -> Vec<String> {
+    vec!["CCT".into()]
+}
+
+fn rows(core: &CoreRuntime) -> Vec<wm::MappingRow> {
+    core.call(|c, s| c.ml_connector_mapping().call_parse_csv(s, CSV, &dims()))
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn mapping_parse_csv_json_and_to_csv_round_trip_through_the_boundary() {
+    let core = core();
+    let rows = rows(&core);
+    assert_eq!(rows.len(), 4);
+    assert!(matches!(rows[1].key, wm::MappingKey::Variation(17)));
+    assert_eq!(rows[1].site.as_deref(), Some("FR012"));
+    assert_eq!(rows[0].dimensions[0].dimension_type, "CCT");
+    let csv = core
+        .call(|c, s| c.ml_connector_mapping().call_to_csv(s, &rows))
+        .unwrap();
+    let again = core
+        .call(|c, s| c.ml_connector_mapping().call_parse_csv(s, &csv, &dims()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, rows);
+    let json = r#"[{"key_type":"default","item_code":"MISC"},{"key_type":"fee","key":"Gift wrap","item_code":"GIFT"}]"#;
+    let parsed = core
+        .call(|c, s| c.ml_connector_mapping().call_parse_json(s, json, &[]))
+        .unwrap()
+        .unwrap();
+    assert!(matches!(parsed[0].key, wm::MappingKey::Default));
+    assert!(matches!(&parsed[1].key, wm::MappingKey::Fee(n) if n == "Gift wrap"));
+}
+
+#[test]
+fn mapping_errors_carry_every_row() {
+    let core = core();
+    let bad = "key_type,key,item_code\nproduct,x,A\nsku,,B\nsku,OK,C\n";
+    match core
+        .call(|c, s| c.ml_connector_mapping().call_parse_csv(s, bad, &[]))
+        .unwrap()
+    {
+        Err(wm::Error::InvalidRows(errs)) => {
+            assert_eq!(
+                errs.iter()
+                    .map(|e| (e.row, e.field.as_str()))
+                    .collect::<Vec<_>>(),
+                vec![(1, "key"), (2, "key")]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        core.call(|c, s| c.ml_connector_mapping().call_parse_csv(s, "a,b\n", &[]))
+            .unwrap(),
+        Err(wm::Error::Malformed(_))
+    ));
+    assert!(matches!(
+        core.call(|c, s| c.ml_connector_mapping().call_parse_json(s, "{", &[]))
+            .unwrap(),
+        Err(wm::Error::Malformed(_))
+    ));
+}
+
+#[test]
+fn mapping_coverage_through_the_boundary() {
+    let core = core();
+    let rows = rows(&core);
+    let entry = |p, v, sku: Option<&str>| wm::CatalogueEntry {
+        product_id: p,
+        variation_id: v,
+        sku: sku.map(Into::into),
+        name: format!("{p}/{v}"),
+    };
+    let catalogue = vec![
+        entry(13, 0, Some("RW-TSHIRT")),
+        entry(15, 17, None),
+        entry(15, 18, Some("X")),
+        entry(14, 0, Some("RW-CAP")),
+    ];
+    let cov = core
+        .call(|c, s| c.ml_connector_mapping().call_coverage(s, &rows, &catalogue))
+        .unwrap();
+    assert_eq!((cov.mapped, cov.total), (3, 4));
+    assert_eq!(cov.unmapped.len(), 1);
+    assert_eq!(cov.unmapped[0].variation_id, 18);
+    assert!(cov.by_default.is_empty());
+}
+
+// ---- orders ----
+
+fn core_settings(core: &CoreRuntime) -> wo::Settings {
+    let mut s = core
+        .call(|c, s| c.ml_connector_orders().call_default_settings(s))
+        .unwrap();
+    s.store_id = "shop1".into();
+    s.sales_site = "FR011".into();
+    s.order_type = "WEB".into();
+    s.customer_category = "WEBCU".into();
+    s.dimension_types = dims();
+    s
+}
+
+#[test]
+fn orders_default_settings_are_the_documented_ones() {
+    let core = core();
+    let s = core
+        .call(|c, s| c.ml_connector_orders().call_default_settings(s))
+        .unwrap();
+    assert_eq!(s.reference_prefix, "WC-");
+    assert_eq!(s.currency_decimals, 2);
+    assert_eq!(s.document_kind, wo::DocumentKind::Order);
+    assert_eq!(s.price_basis, wo::PriceBasis::Net);
+    assert_eq!(s.wire.order_lines_field, "SOHSOP");
+    assert_eq!(s.wire.customer_class, "BPCUSTOMER");
+    assert!(s.sales_site.is_empty() && s.order_type.is_empty());
+}
+
+#[test]
+fn orders_plan_a_captured_order_through_the_boundary() {
+    let core = core();
+    let settings = core_settings(&core);
+    let rows = rows(&core);
+    let body = testdata("captures/delivery-order.created.body");
+    let none = wo::KnownState {
+        customer_code: None,
+    };
+    let outcome = core
+        .call(|c, s| {
+            c.ml_connector_orders()
+                .call_plan(s, &body, &rows, &settings, &none)
+        })
+        .unwrap();
+    // The hoodie variation maps, the t-shirt by product, the cap by SKU, shipping by method.
+    let wo::PlanOutcome::Ready(plan) = outcome.unwrap() else {
+        panic!("expected a ready plan")
+    };
+    assert_eq!(plan.order_id, 39);
+    assert_eq!(plan.operations.len(), 2);
+    assert_eq!(plan.operations[0].kind, wo::OperationKind::EnsureCustomer);
+    let doc = &plan.operations[1];
+    assert_eq!(doc.kind, wo::OperationKind::CreateSalesOrder);
+    assert_eq!(doc.reference, "WC-39");
+    assert_eq!(doc.idempotency_key, "shop1/order/39/document");
+    assert_eq!(doc.lookup.rest_where, "CUSORDREF eq 'WC-39'");
+    let body: serde_json::Value = serde_json::from_str(&doc.rest_body).unwrap();
+    let items: Vec<&str> = body["SOHSOP"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ITMREF"].as_str().unwrap())
+        .collect();
+    assert_eq!(items, vec!["TSHIRT", "HOODIE-RED", "CAP01", "CARRIAGE"]);
+    assert_eq!(body["SOHSOP"][1]["GROPRI"], 47);
+    let gql: serde_json::Value = serde_json::from_str(&doc.graphql_variables).unwrap();
+    assert_eq!(gql["data"]["lines"][1]["grossPrice"], "47");
+    assert!(plan.shortened.is_empty());
+    // Known customer: one operation only.
+    let known = wo::KnownState {
+        customer_code: Some("C1".into()),
+    };
+    let outcome = core
+        .call(|c, s| {
+            c.ml_connector_orders()
+                .call_plan(s, &body_bytes(), &rows, &settings, &known)
+        })
+        .unwrap();
+    assert!(
+        matches!(outcome, Ok(wo::PlanOutcome::Ready(p)) if p.operations.len() == 1 && p.customer_code == "C1")
+    );
+}
+
+fn body_bytes() -> Vec<u8> {
+    testdata("captures/delivery-order.created.body")
+}
+
+#[test]
+fn orders_plan_holds_with_every_missing_key() {
+    let core = core();
+    let settings = core_settings(&core);
+    let rows: Vec<wm::MappingRow> = rows(&core)
+        .into_iter()
+        .filter(|r| !matches!(r.key, wm::MappingKey::Variation(_)))
+        .collect();
+    let none = wo::KnownState {
+        customer_code: None,
+    };
+    let outcome = core
+        .call(|c, s| {
+            c.ml_connector_orders()
+                .call_plan(s, &body_bytes(), &rows, &settings, &none)
+        })
+        .unwrap();
+    let Ok(wo::PlanOutcome::Hold(hold)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(hold.missing.len(), 1);
+    assert_eq!(hold.missing[0].line_id, 70);
+    assert_eq!(
+        hold.missing[0].tried,
+        vec!["variation:17", "product:15", "sku:RW-HOODIE-RED"]
+    );
+}
+
+#[test]
+fn orders_plan_each_error_variant() {
+    let core = core();
+    let good = core_settings(&core);
+    let rows = rows(&core);
+    let none = wo::KnownState {
+        customer_code: None,
+    };
+    let plan = |body: &[u8], s: &wo::Settings| {
+        core.call(|c, st| c.ml_connector_orders().call_plan(st, body, &rows, s, &none))
+            .unwrap()
+    };
+    assert!(matches!(
+        plan(b"<html>", &good),
+        Err(wo::Error::InvalidJson(_))
+    ));
+    assert_eq!(
+        plan(&testdata("samples/order.legacy-v3.json"), &good),
+        Err(wo::Error::LegacyPayload)
+    );
+    assert!(matches!(
+        plan(br#"{"code":"woocommerce_rest_cannot_view","message":"Sorry","data":{"status":401}}"#, &good),
+        Err(wo::Error::RestError(m)) if m.contains("401")
+    ));
+    assert!(
+        matches!(plan(br#"{"id":5,"line_items":[{"id":1,"quantity":-1}]}"#, &good), Err(wo::Error::InvalidOrder(m)) if m.contains("quantity"))
+    );
+    let mut bad = good.clone();
+    bad.reference_prefix = "much-too-long".into();
+    assert!(
+        matches!(plan(&body_bytes(), &bad), Err(wo::Error::InvalidSettings(m)) if m.contains("reference-prefix"))
+    );
+}
+
+#[test]
+fn orders_customer_key_and_literals() {
+    let core = core();
+    let o = |f: &dyn Fn(
+        &ml_connector::component::Core,
+        &mut wasmtime::Store<ml_connector::component::State>,
+    ) -> wasmtime::Result<String>| { core.call(f).unwrap() };
+    assert_eq!(
+        o(&|c, s| c
+            .ml_connector_orders()
+            .call_customer_key(s, "  ZOË@Example.FR ")),
+        "zoë@example.fr"
+    );
+    assert_eq!(
+        o(&|c, s| c
+            .ml_connector_orders()
+            .call_sdata_literal(s, "o'brien@example.com")),
+        "'o''brien@example.com'"
+    );
+    assert_eq!(
+        o(&|c, s| c.ml_connector_orders().call_graphql_literal(s, "o'brien\n")),
+        r"'o\'brien\u000a'"
+    );
+}
+
+// ---- inventory ----
+
+#[test]
+fn inventory_status_map_transition_and_refunds_through_the_boundary() {
+    let core = core();
+    let map = core
+        .call(|c, s| c.ml_connector_inventory().call_default_status_map(s))
+        .unwrap();
+    assert!(
+        map.iter()
+            .any(|r| r.status == "completed" && r.stage == wi::Stage::Shipped)
+    );
+    assert_eq!(
+        core.call(|c, s| c.ml_connector_inventory().call_validate_status_map(s, &map))
+            .unwrap(),
+        Ok(())
+    );
+    let mut dup = map.clone();
+    dup.push(map[0].clone());
+    assert!(matches!(
+        core.call(|c, s| c.ml_connector_inventory().call_validate_status_map(s, &dup)).unwrap(),
+        Err(wi::Error::InvalidStatusMap(m)) if m.contains("twice")
+    ));
+    let t = core
+        .call(|c, s| {
+            c.ml_connector_inventory().call_transition(
+                s,
+                "shop1",
+                39,
+                Some("pending"),
+                "completed",
+                &map,
+                true,
+            )
+        })
+        .unwrap()
+        .unwrap();
+    let kinds: Vec<wi::IntentKind> = t.intents.iter().map(|i| i.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            wi::IntentKind::Post,
+            wi::IntentKind::Allocate,
+            wi::IntentKind::Ship
+        ]
+    );
+    assert_eq!(t.intents[2].idempotency_key, "shop1/order/39/ship");
+    assert!(matches!(
+        core.call(|c, s| c
+            .ml_connector_inventory()
+            .call_transition(s, "shop1", 39, None, "x", &dup, false))
+            .unwrap(),
+        Err(wi::Error::InvalidStatusMap(_))
+    ));
+    let refund = br#"{"id":900,"amount":"19.99","line_items":[{"id":901,"quantity":-1,"total":"-19.99","meta_data":[{"key":"_refunded_item_id","value":69}]}]}"#;
+    let intents = core
+        .call(|c, s| {
+            c.ml_connector_inventory()
+                .call_refund_intents(s, "shop1", 39, refund)
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(intents.len(), 1);
+    assert_eq!(
+        (intents[0].kind, intents[0].line_id, intents[0].quantity),
+        (wi::IntentKind::Restock, Some(69), Some(1))
+    );
+    assert!(matches!(
+        core.call(|c, s| c
+            .ml_connector_inventory()
+            .call_refund_intents(s, "shop1", 39, b"nope"))
+            .unwrap(),
+        Err(wi::Error::InvalidRefund(_))
+    ));
+}

@@ -31,7 +31,10 @@ pub struct Request {
 impl Request {
     /// First value of a query parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All values of a query parameter (also `name[]` forms, as WordPress accepts arrays).

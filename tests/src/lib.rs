@@ -2,5 +2,5 @@
 //! and by the host's sandbox mode, and as the `x3-sim` / `woo-sim` binaries.
 
 pub mod http;
-pub mod x3;
 pub mod woo;
+pub mod x3;

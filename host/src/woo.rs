@@ -1,0 +1,1 @@
+//! The WooCommerce REST client (being written).

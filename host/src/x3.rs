@@ -1,0 +1,1 @@
+//! The Sage X3 client (being written).

@@ -80,7 +80,7 @@ struct Server {
     got: Received,
 }
 
-fn serve(status: &'static str, content_type: &'static str, body: &'static str) -> Server {
+fn serve(status: &'static str, extra_headers: &'static str, body: &'static str) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
     let got: Received = Arc::new(Mutex::new(Vec::new()));
@@ -119,7 +119,7 @@ fn serve(status: &'static str, content_type: &'static str, body: &'static str) -
             log.lock().expect("log").push((head, received));
             let _ = write!(
                 s,
-                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+                "HTTP/1.1 {status}\r\n{extra_headers}Content-Length: {}\r\n\
                  Connection: close\r\n\r\n{body}",
                 body.len()
             );
@@ -338,7 +338,7 @@ fn secrets_stay_out_of_transport_errors_and_debug_output() {
 fn webhooks_create_list_pause_delete_and_deliveries_verify_with_our_secret() {
     let sim = sim();
     let c = client(&sim);
-    let receiver = serve("200 OK", "text/plain", "ok");
+    let receiver = serve("200 OK", "Content-Type: text/plain\r\n", "ok");
     let url = format!("{}hooks/woocommerce", receiver.url);
     let secret = "ml-connector-webhook-secret";
     let w = c
@@ -562,7 +562,11 @@ fn ping_gives_a_precise_verdict() {
         other => panic!("{other:?}"),
     }
 
-    let html = serve("404 Not Found", "text/html", "<html>nope</html>");
+    let html = serve(
+        "404 Not Found",
+        "Content-Type: text/html\r\n",
+        "<html>nope</html>",
+    );
     let s = WooSettings::new(&html.url, "ck_x", "cs_x");
     match WooClient::new(s).expect("client").ping() {
         Err(WooError::Rejected {
@@ -604,4 +608,39 @@ fn one_client_serves_many_threads_with_fresh_nonces() {
             });
         }
     });
+}
+
+#[test]
+fn a_404_without_woocommerce_invalid_id_is_not_a_deleted_order() {
+    let html = serve(
+        "404 Not Found",
+        "Content-Type: text/html\r\n",
+        "<html>nope</html>",
+    );
+    let c = WooClient::new(WooSettings::new(&html.url, "ck_x", "cs_x")).expect("client");
+    match c.get_order(17) {
+        Err(WooError::Rejected { status: 404, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_redirect_is_reported_not_followed_and_its_query_not_echoed() {
+    let moved = serve(
+        "301 Moved Permanently",
+        "Location: https://shop.example/wp-json/wc/v3/orders/17?oauth_signature=abc\r\n",
+        "",
+    );
+    let c = WooClient::new(WooSettings::new(&moved.url, "ck_x", "cs_x")).expect("client");
+    match c.get_order(17) {
+        Err(WooError::Config(m)) => {
+            assert!(
+                m.contains("https://shop.example/wp-json/wc/v3/orders/17"),
+                "{m}"
+            );
+            assert!(!m.contains("oauth_signature") && !m.contains("abc"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(moved.got.lock().expect("log").len(), 1, "not followed");
 }

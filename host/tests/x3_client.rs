@@ -247,6 +247,19 @@ fn canned(status: &str, content_type: &str, body: &str) -> String {
     base
 }
 
+/// A server that reads each request and hangs up without answering (a reset after sending).
+fn hangup() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", l.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 65536];
+            let _ = s.read(&mut buf);
+        }
+    });
+    base
+}
+
 // ---- create + lookup, both APIs, each auth mode ----
 
 /// Customer and sales order created and found again; the e-mail carries an apostrophe, so the
@@ -553,6 +566,27 @@ fn html_error_page_from_a_proxy_is_unknown_for_a_create() {
     faults(&sim, json!({"html_error": {"count": 1, "status": 502}}));
     assert!(matches!(
         x3.lookup(&find_order("WC-H").req()),
+        Err(X3Error::Transient { .. })
+    ));
+}
+
+#[test]
+fn connection_closed_after_sending_is_unknown_for_a_create_only() {
+    let base = hangup();
+    let auth = X3Auth::Basic {
+        user: "u".into(),
+        password: "p".into(),
+    };
+    let x3 = X3Client::new(settings(&base, ApiMode::Rest, auth)).expect("client");
+    assert!(
+        matches!(
+            x3.create(&order("C", "WC-R").req()),
+            Err(X3Error::Unknown { .. })
+        ),
+        "the create may have been committed"
+    );
+    assert!(matches!(
+        x3.lookup(&find_order("WC-R").req()),
         Err(X3Error::Transient { .. })
     ));
 }

@@ -17,6 +17,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the connector: receive WooCommerce webhooks and post orders to Sage X3.
+    Serve {
+        /// The configuration file (TOML; see docs/configuration.md).
+        #[arg(long, short, value_name = "FILE", env = "ML_CONNECTOR_CONFIG")]
+        config: PathBuf,
+    },
     /// Work with the embedded core component (the WebAssembly module that makes every decision).
     Component {
         /// Write the embedded component to this file (inspect it with `wasm-tools component wit`).
@@ -31,6 +37,7 @@ pub enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Serve { config } => crate::serve::run(&config),
         Command::Component { emit, check } => {
             if let Some(path) = emit {
                 std::fs::write(&path, EMBEDDED)

@@ -1,12 +1,27 @@
 //! ml-connector's host: everything that does I/O around the pure core.
 //!
 //! # Layout
-//! - [`component`]: loads the core WebAssembly component and calls it, sandboxed.
 //! - [`cli`]: the command line (`ml-connector …`).
+//! - [`config`]: the TOML configuration and secrets that never print.
+//! - [`component`]: loads the core WebAssembly component and calls it, sandboxed.
+//! - [`store`]: SQLite — inbox, orders (the job queue), idempotency ledger, timeline.
+//! - [`intake`] and [`server`]: the HTTP side — webhook deliveries, stored before they are acknowledged.
+//! - [`pipeline`]: the workers that post orders to X3 exactly once.
 //! - [`x3`]: the Sage X3 client (REST api1 and GraphQL, three auth modes).
 //! - [`woo`]: the WooCommerce REST client (orders, refunds, webhooks).
+//! - [`serve`]: `ml-connector serve`, which wires the above together.
+//! - [`log`]: one line per event on stderr.
+
+#[macro_use]
+pub mod log;
 
 pub mod cli;
 pub mod component;
+pub mod config;
+pub mod intake;
+pub mod pipeline;
+pub mod serve;
+pub mod server;
+pub mod store;
 pub mod woo;
 pub mod x3;

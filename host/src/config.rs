@@ -1,0 +1,420 @@
+//! The configuration file (TOML) of `ml-connector serve`, and secrets.
+//!
+//! A secret may be written inline, or — better — read from a file (`{ file = "/etc/…" }`) or an
+//! environment variable (`{ env = "NAME" }`), so the file itself can be world-readable. Once
+//! loaded, a secret is a [`Secret`], whose `Debug` and `Display` print `***`: it cannot reach a
+//! log line, an error message or a status page by accident.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// A secret value. Only [`Secret::expose`] gives the text.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "(unset)" } else { "***" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Where a secret comes from, as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SecretSource {
+    Inline(String),
+    File { file: PathBuf },
+    Env { env: String },
+}
+
+impl SecretSource {
+    fn load(&self, base: &Path, what: &str) -> Result<Secret> {
+        match self {
+            SecretSource::Inline(v) => Ok(Secret::new(v.clone())),
+            SecretSource::File { file } => {
+                let path = base.join(file);
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("{what}: reading {}", path.display()))?;
+                // Editors add a final newline; a secret never ends with one.
+                Ok(Secret::new(text.trim_end_matches(['\n', '\r']).to_string()))
+            }
+            SecretSource::Env { env } => std::env::var(env)
+                .map(Secret::new)
+                .with_context(|| format!("{what}: environment variable {env} is not set")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiMode {
+    Rest,
+    Graphql,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    Basic,
+    ConnectedApp,
+    Oauth2,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct X3File {
+    pub base_url: String,
+    pub folder: String,
+    #[serde(default = "default_api")]
+    pub api: ApiMode,
+    #[serde(default = "default_auth")]
+    pub auth: AuthMode,
+    pub user: Option<String>,
+    pub password: Option<SecretSource>,
+    pub client_id: Option<String>,
+    pub secret: Option<SecretSource>,
+    pub jwt_user: Option<String>,
+    #[serde(default)]
+    pub audience: String,
+    #[serde(default = "default_jwt_lifetime")]
+    pub jwt_lifetime_secs: u64,
+    pub token_url: Option<String>,
+    pub oauth_client_id: Option<String>,
+    pub oauth_client_secret: Option<SecretSource>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_x3_timeout")]
+    pub timeout_secs: u64,
+    /// Requests to X3 at once: on-premise X3 serves web services from a small pool.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_api() -> ApiMode {
+    ApiMode::Rest
+}
+fn default_auth() -> AuthMode {
+    AuthMode::Basic
+}
+fn default_jwt_lifetime() -> u64 {
+    // Sage's sample mints 60-second tokens; X3 rejects exp − iat above the app's validity.
+    60
+}
+fn default_x3_timeout() -> u64 {
+    30
+}
+fn default_concurrency() -> usize {
+    3
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WooFile {
+    /// The site's home URL (`https://shop.example/`).
+    pub url: String,
+    pub consumer_key: String,
+    pub consumer_secret: SecretSource,
+    /// The secret our webhooks are registered with.
+    pub webhook_secret: SecretSource,
+    #[serde(default)]
+    pub auth: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_woo_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_woo_timeout() -> u64 {
+    30
+}
+
+/// Defaults for the documents: the core's settings, all optional here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OrdersFile {
+    pub store_id: Option<String>,
+    pub reference_prefix: Option<String>,
+    pub customer_prefix: Option<String>,
+    pub guest_customer: Option<String>,
+    pub sales_site: Option<String>,
+    pub shipment_site: Option<String>,
+    pub order_type: Option<String>,
+    pub invoice_type: Option<String>,
+    pub customer_category: Option<String>,
+    /// `order` or `invoice`.
+    pub document_kind: Option<String>,
+    /// `net` or `gross`.
+    pub price_basis: Option<String>,
+    pub default_sales_unit: Option<String>,
+    pub currency_decimals: Option<u8>,
+    pub dimension_types: Option<Vec<String>>,
+    /// A mapping table (CSV or JSON by extension) loaded at start when the store has none.
+    pub mapping_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RetryFile {
+    #[serde(default = "default_base_backoff_ms")]
+    pub base_backoff_ms: u64,
+    #[serde(default = "default_max_backoff_secs")]
+    pub max_backoff_secs: u64,
+    /// Give up after this long (0: never). Transient failures only: X3 being down for a
+    /// weekend must not lose an order.
+    #[serde(default)]
+    pub horizon_secs: u64,
+}
+
+fn default_base_backoff_ms() -> u64 {
+    1000
+}
+fn default_max_backoff_secs() -> u64 {
+    300
+}
+
+impl Default for RetryFile {
+    fn default() -> Self {
+        RetryFile {
+            base_backoff_ms: default_base_backoff_ms(),
+            max_backoff_secs: default_max_backoff_secs(),
+            horizon_secs: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigFile {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// Largest webhook body accepted (bytes).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    pub x3: X3File,
+    pub woocommerce: WooFile,
+    #[serde(default)]
+    pub orders: OrdersFile,
+    #[serde(default)]
+    pub retry: RetryFile,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8787".into()
+}
+fn default_max_body() -> usize {
+    // A 500-line order is about 600 KB; 4 MB leaves room without inviting abuse.
+    4 << 20
+}
+
+/// The configuration with secrets loaded and values checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub max_body_bytes: usize,
+    pub x3: X3File,
+    pub x3_password: Secret,
+    pub x3_secret: Secret,
+    pub x3_oauth_secret: Secret,
+    pub woo: WooFile,
+    pub woo_consumer_secret: Secret,
+    pub webhook_secret: Secret,
+    pub orders: OrdersFile,
+    pub retry: RetryFile,
+    /// The directory relative paths are resolved against (the config file's).
+    pub base_dir: PathBuf,
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::parse(&text, &base).with_context(|| format!("in {}", path.display()))
+    }
+
+    pub fn parse(text: &str, base: &Path) -> Result<Config> {
+        let file: ConfigFile = toml::from_str(text)?;
+        let listen: SocketAddr = file.listen.parse().with_context(|| {
+            format!(
+                "listen: {:?} is not an address like 127.0.0.1:8787",
+                file.listen
+            )
+        })?;
+        let load = |s: &Option<SecretSource>, what: &str| -> Result<Secret> {
+            s.as_ref()
+                .map(|s| s.load(base, what))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
+        let x3_password = load(&file.x3.password, "x3.password")?;
+        let x3_secret = load(&file.x3.secret, "x3.secret")?;
+        let x3_oauth_secret = load(&file.x3.oauth_client_secret, "x3.oauth-client-secret")?;
+        match file.x3.auth {
+            AuthMode::Basic => {
+                if file.x3.user.is_none() || x3_password.is_empty() {
+                    bail!("x3: auth = \"basic\" needs user and password");
+                }
+            }
+            AuthMode::ConnectedApp => {
+                if file.x3.client_id.is_none() || x3_secret.is_empty() || file.x3.jwt_user.is_none()
+                {
+                    bail!("x3: auth = \"connected-app\" needs client-id, secret and jwt-user");
+                }
+            }
+            AuthMode::Oauth2 => {
+                if file.x3.token_url.is_none()
+                    || file.x3.oauth_client_id.is_none()
+                    || x3_oauth_secret.is_empty()
+                {
+                    bail!(
+                        "x3: auth = \"oauth2\" needs token-url, oauth-client-id and oauth-client-secret"
+                    );
+                }
+            }
+        }
+        if file.x3.concurrency == 0 {
+            bail!("x3.concurrency must be at least 1");
+        }
+        let woo_consumer_secret = file
+            .woocommerce
+            .consumer_secret
+            .load(base, "woocommerce.consumer-secret")?;
+        let webhook_secret = file
+            .woocommerce
+            .webhook_secret
+            .load(base, "woocommerce.webhook-secret")?;
+        if webhook_secret.is_empty() {
+            bail!("woocommerce.webhook-secret is empty: no delivery could be verified");
+        }
+        Ok(Config {
+            listen,
+            data_dir: base.join(&file.data_dir),
+            max_body_bytes: file.max_body_bytes,
+            x3: file.x3,
+            x3_password,
+            x3_secret,
+            x3_oauth_secret,
+            woo: file.woocommerce,
+            woo_consumer_secret,
+            webhook_secret,
+            orders: file.orders,
+            retry: file.retry,
+            base_dir: base.to_path_buf(),
+        })
+    }
+
+    pub fn x3_timeout(&self) -> Duration {
+        Duration::from_secs(self.x3.timeout_secs.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+data-dir = "data"
+[x3]
+base-url = "http://127.0.0.1:8124"
+folder = "SEED"
+user = "admin"
+password = "pw-inline"
+[woocommerce]
+url = "http://127.0.0.1:8080/"
+consumer-key = "ck_x"
+consumer-secret = { env = "PATH" }
+webhook-secret = { file = "hook.secret" }
+"#;
+
+    #[test]
+    fn secrets_come_from_inline_files_and_env_and_never_print() {
+        let dir = std::env::temp_dir().join(format!("mlc-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("hook.secret"), "hook-s3cret\n").unwrap();
+        let c = Config::parse(MINIMAL, &dir).unwrap();
+        assert_eq!(c.webhook_secret.expose(), "hook-s3cret");
+        // Read from the environment (PATH is set wherever tests run; set_var would need unsafe).
+        assert_eq!(
+            c.woo_consumer_secret.expose(),
+            std::env::var("PATH").unwrap()
+        );
+        assert_eq!(c.x3_password.expose(), "pw-inline");
+        assert_eq!(c.data_dir, dir.join("data"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8787");
+        let shown = format!("{c:?}");
+        for secret in ["hook-s3cret", "pw-inline"] {
+            assert!(!shown.contains(secret), "{secret} leaked into Debug");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn missing_pieces_are_named() {
+        let dir = std::env::temp_dir();
+        for (edit, want) in [
+            (
+                MINIMAL.replace("password = \"pw-inline\"", ""),
+                "needs user and password",
+            ),
+            (
+                MINIMAL.replace(
+                    "webhook-secret = { file = \"hook.secret\" }",
+                    "webhook-secret = \"\"",
+                ),
+                "webhook-secret is empty",
+            ),
+            (
+                MINIMAL.replace("folder = \"SEED\"", "folder = \"SEED\"\nfoldr = 1"),
+                "unknown field",
+            ),
+            (
+                MINIMAL.replace(
+                    "data-dir = \"data\"",
+                    "data-dir = \"data\"\nlisten = \"localhost\"",
+                ),
+                "listen",
+            ),
+            (
+                MINIMAL
+                    .replace(
+                        "consumer-secret = { env = \"PATH\" }",
+                        "consumer-secret = { env = \"MLC_SURELY_UNSET\" }",
+                    )
+                    .replace(
+                        "webhook-secret = { file = \"hook.secret\" }",
+                        "webhook-secret = \"w\"",
+                    ),
+                "MLC_SURELY_UNSET is not set",
+            ),
+        ] {
+            let err = format!("{:#}", Config::parse(&edit, &dir).unwrap_err());
+            assert!(err.contains(want), "{want}: {err}");
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The HTTP side of the host: WooCommerce's webhook deliveries come in here.
+//!
+//! A delivery is acknowledged (2xx) only after it is committed to SQLite; a delivery that cannot be
+//! stored gets 503 so it is not lost silently (WooCommerce does not retry, but counts the failure,
+//! and the catch-up poll finds the order). No X3 call happens on this path: answering takes
+//! milliseconds, far inside WooCommerce's 60-second timeout.
+//!
+//! Answers (`docs/webhooks.md`):
+//! - ping `webhook_id=N` → 200, nothing stored;
+//! - verified order, deletion, other resource, or a REST error object as payload → 200 and stored
+//!   (the error object only raises a counter: it names no order);
+//! - the same revision again → 200 `duplicate`, not processed again;
+//! - missing, malformed or wrong signature → 401; a `legacy_v3` body → 400; a verified body that is
+//!   not a WooCommerce payload → 400; a body over the size limit → 413; another method → 405;
+//!   storage failing → 503. None of these store anything but a counter.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use serde_json::json;
+use sha2::Digest;
+
+use crate::component::{CoreRuntime, webhook};
+use crate::config::Secret;
+use crate::pipeline::Pipeline;
+use crate::store::{Inserted, NewDelivery, Store};
+
+/// What the intake needs.
+pub struct Intake {
+    pub store: Arc<Store>,
+    pub core: Arc<CoreRuntime>,
+    pub secret: Secret,
+    pub max_body: usize,
+    pub pipeline: Option<Arc<Pipeline>>,
+}
+
+/// A response before it becomes a tiny_http one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    pub fn json(status: u16, v: &serde_json::Value) -> Answer {
+        Answer {
+            status,
+            content_type: "application/json",
+            body: v.to_string().into_bytes(),
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(status: u16, message: &str) -> Answer {
+        Answer::json(status, &json!({ "error": message }))
+    }
+}
+
+/// The header names the core looks at, from a list of (name, value).
+pub fn webhook_headers(headers: &[(String, String)]) -> webhook::Headers {
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    webhook::Headers {
+        topic: get("x-wc-webhook-topic"),
+        resource: get("x-wc-webhook-resource"),
+        event: get("x-wc-webhook-event"),
+        signature: get("x-wc-webhook-signature"),
+        webhook_id: get("x-wc-webhook-id"),
+        delivery_id: get("x-wc-webhook-delivery-id"),
+        content_type: get("content-type"),
+    }
+}
+
+impl Intake {
+    /// Reads at most `max_body + 1` bytes: a larger body is refused without reading it all.
+    pub fn read_body(
+        &self,
+        declared: Option<usize>,
+        reader: &mut dyn Read,
+    ) -> Result<Vec<u8>, Answer> {
+        if declared.is_some_and(|n| n > self.max_body) {
+            let _ = self.store.bump_counter("rejected_too_large");
+            return Err(Answer::error(
+                413,
+                &format!("body larger than {} bytes", self.max_body),
+            ));
+        }
+        let mut body = Vec::with_capacity(declared.unwrap_or(0).min(self.max_body));
+        let limit = u64::try_from(self.max_body)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        if let Err(e) = reader.take(limit).read_to_end(&mut body) {
+            let _ = self.store.bump_counter("rejected_unreadable");
+            return Err(Answer::error(400, &format!("could not read the body: {e}")));
+        }
+        if body.len() > self.max_body {
+            let _ = self.store.bump_counter("rejected_too_large");
+            return Err(Answer::error(
+                413,
+                &format!("body larger than {} bytes", self.max_body),
+            ));
+        }
+        Ok(body)
+    }
+
+    /// Handles one delivery whose body has been read.
+    pub fn deliver(&self, headers: &[(String, String)], body: &[u8]) -> Answer {
+        let h = webhook_headers(headers);
+        let secret = self.secret.expose();
+        let verdict = self
+            .core
+            .call(|c, s| c.ml_connector_webhook().call_accept(s, body, &h, secret));
+        let delivery = match verdict {
+            Err(e) => {
+                // A trap: the input made the core fail. Not acknowledged, nothing stored.
+                warn!(
+                    "the core failed on a delivery ({} bytes): {e:#}",
+                    body.len()
+                );
+                let _ = self.store.bump_counter("rejected_core_failure");
+                return Answer::error(500, "the delivery could not be examined");
+            }
+            Ok(Err(e)) => return self.refuse(&e),
+            Ok(Ok(d)) => d,
+        };
+        let mut d = NewDelivery {
+            webhook_id: h.webhook_id.clone(),
+            delivery_id: h.delivery_id.clone(),
+            topic: h.topic.clone(),
+            headers_json: headers_json(headers),
+            body: body.to_vec(),
+            ..NewDelivery::default()
+        };
+        match &delivery {
+            webhook::Delivery::Ping(id) => {
+                let _ = self.store.bump_counter("pings");
+                return Answer::json(200, &json!({ "status": "pong", "webhook_id": id }));
+            }
+            webhook::Delivery::Resource(r) => {
+                d.kind = if r.resource == "order" {
+                    "order".into()
+                } else {
+                    "other".into()
+                };
+                d.resource = Some(r.resource.clone());
+                d.resource_id = Some(r.id);
+                d.modified_gmt = r.date_modified_gmt.clone();
+                d.status = r.status.clone();
+                d.restored = r.event == "restored";
+                let revision = match &r.date_modified_gmt {
+                    Some(m) => m.clone(),
+                    None => hex(&sha2::Sha256::digest(body)),
+                };
+                d.dedup_key = Some(format!(
+                    "{}/{}/{}/{}/{revision}",
+                    h.webhook_id.as_deref().unwrap_or("-"),
+                    r.resource,
+                    r.id,
+                    r.event
+                ));
+            }
+            webhook::Delivery::Deleted(del) => {
+                d.kind = if del.resource == "order" {
+                    "deleted".into()
+                } else {
+                    "other".into()
+                };
+                d.resource = Some(del.resource.clone());
+                d.resource_id = Some(del.id);
+            }
+            webhook::Delivery::Action(_) => d.kind = "other".into(),
+            webhook::Delivery::RestError(e) => {
+                warn!(
+                    "webhook {} delivered a WooCommerce error instead of a resource: {} ({})",
+                    h.webhook_id.as_deref().unwrap_or("?"),
+                    e.code,
+                    e.message
+                );
+                let _ = self.store.bump_counter("payload_rest_error");
+                d.kind = "rest-error".into();
+            }
+        }
+        match self.store.insert_delivery(&d) {
+            Ok(Inserted::New) => {
+                if let Some(p) = &self.pipeline {
+                    p.notify();
+                }
+                Answer::json(200, &json!({ "status": "stored" }))
+            }
+            Ok(Inserted::Duplicate) => {
+                let _ = self.store.bump_counter("duplicates");
+                Answer::json(200, &json!({ "status": "duplicate" }))
+            }
+            Err(e) => {
+                warn!("could not store a delivery, answering 503: {e:#}");
+                Answer::error(503, "the delivery could not be stored; it was not accepted")
+            }
+        }
+    }
+
+    fn refuse(&self, e: &webhook::Error) -> Answer {
+        let (status, counter, message) = match e {
+            webhook::Error::MissingSignature => (
+                401,
+                "rejected_signature",
+                "missing X-WC-Webhook-Signature".to_string(),
+            ),
+            webhook::Error::MalformedSignature(m) => (
+                401,
+                "rejected_signature",
+                format!("malformed signature: {m}"),
+            ),
+            webhook::Error::SignatureMismatch => (
+                401,
+                "rejected_signature",
+                "signature does not match".to_string(),
+            ),
+            webhook::Error::EmptySecret => (
+                500,
+                "rejected_no_secret",
+                "no webhook secret is configured".to_string(),
+            ),
+            webhook::Error::InvalidJson(m) => {
+                (400, "rejected_body", format!("body is not JSON: {m}"))
+            }
+            webhook::Error::LegacyPayload => (
+                400,
+                "rejected_legacy",
+                "legacy_v3 payload: set the webhook's API version to WP REST API Integration v3"
+                    .to_string(),
+            ),
+            webhook::Error::Unrecognised(m) => (
+                400,
+                "rejected_body",
+                format!("not a WooCommerce payload: {m}"),
+            ),
+        };
+        let _ = self.store.bump_counter(counter);
+        Answer::error(status, &message)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The headers worth keeping with a delivery (the WooCommerce ones and the transport basics).
+fn headers_json(headers: &[(String, String)]) -> String {
+    let kept: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            k.starts_with("x-wc-") || k == "content-type" || k == "user-agent"
+        })
+        .map(|(k, v)| (k.to_ascii_lowercase(), json!(v)))
+        .collect();
+    serde_json::Value::Object(kept).to_string()
+}

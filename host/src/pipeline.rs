@@ -1,0 +1,760 @@
+//! The workers: take an order whose job is due, ask the core what to post, post it to X3 exactly
+//! once, record the outcome.
+//!
+//! Exactly-once without help from X3: before a create, the ledger gets an `intent` row keyed by
+//! the core's idempotency key, committed before the request leaves. A create that succeeds marks
+//! it `done` with the X3 key. A row that exists but is not `done` — a timeout, a reset, a crash,
+//! a `kill -9` between request and answer — means "this may be in X3": the next attempt looks X3
+//! up by the document's reference (CUSORDREF) and adopts what it finds before creating anything.
+//!
+//! One job per order at a time (an in-memory set of orders in flight), a bounded number of
+//! workers (= X3 concurrency), exponential backoff with jitter for transient failures, and a
+//! circuit breaker so a dead X3 is probed, not hammered.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::component::{CoreRuntime, inventory, mapping, orders};
+use crate::config::RetryFile;
+use crate::store::{Finish, Store, now_ms};
+use crate::woo::WooClient;
+use crate::x3::{CreateRequest, LookupRequest, X3Client, X3Error};
+
+/// Consecutive transient failures that open the breaker.
+const BREAKER_THRESHOLD: u32 = 5;
+/// Longest the breaker stays open before one probe is let through.
+const BREAKER_MAX_OPEN_MS: i64 = 30_000;
+
+/// Stops calls to an X3 that keeps failing; lets one probe through when the cool-down ends.
+#[derive(Default)]
+pub struct Breaker {
+    inner: Mutex<BreakerState>,
+}
+
+#[derive(Default)]
+struct BreakerState {
+    failures: u32,
+    open_until: i64,
+    probing: bool,
+}
+
+impl Breaker {
+    /// May a worker call X3 now? While open, no; after the cool-down, one probe at a time.
+    pub fn allow(&self, now: i64) -> bool {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if s.failures < BREAKER_THRESHOLD {
+            return true;
+        }
+        if now < s.open_until || s.probing {
+            return false;
+        }
+        s.probing = true;
+        true
+    }
+
+    pub fn success(&self) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        *s = BreakerState::default();
+    }
+
+    pub fn failure(&self, now: i64) {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.failures = s.failures.saturating_add(1);
+        s.probing = false;
+        if s.failures >= BREAKER_THRESHOLD {
+            let exp = (s.failures - BREAKER_THRESHOLD).min(10);
+            s.open_until = now + (1000i64 << exp).min(BREAKER_MAX_OPEN_MS);
+        }
+    }
+
+    /// When the breaker opens for calls again (0: closed).
+    pub fn open_until(&self) -> i64 {
+        let s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if s.failures >= BREAKER_THRESHOLD {
+            s.open_until
+        } else {
+            0
+        }
+    }
+}
+
+/// Everything the workers share.
+pub struct Pipeline {
+    pub store: Arc<Store>,
+    pub core: Arc<CoreRuntime>,
+    pub x3: Arc<X3Client>,
+    pub woo: Arc<WooClient>,
+    pub settings: RwLock<orders::Settings>,
+    pub status_map: RwLock<Vec<inventory::StatusRule>>,
+    pub mapping: RwLock<Vec<mapping::MappingRow>>,
+    pub retry: RetryFile,
+    pub breaker: Breaker,
+    in_flight: Mutex<HashSet<u64>>,
+    wake: Condvar,
+    stopping: AtomicBool,
+}
+
+/// How one attempt at an order ended.
+enum Step {
+    Done(Finish),
+    /// Try again later (transient); the error is recorded.
+    Retry(String),
+}
+
+impl Pipeline {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<Store>,
+        core: Arc<CoreRuntime>,
+        x3: Arc<X3Client>,
+        woo: Arc<WooClient>,
+        settings: orders::Settings,
+        status_map: Vec<inventory::StatusRule>,
+        mapping: Vec<mapping::MappingRow>,
+        retry: RetryFile,
+    ) -> Pipeline {
+        Pipeline {
+            store,
+            core,
+            x3,
+            woo,
+            settings: RwLock::new(settings),
+            status_map: RwLock::new(status_map),
+            mapping: RwLock::new(mapping),
+            retry,
+            breaker: Breaker::default(),
+            in_flight: Mutex::new(HashSet::new()),
+            wake: Condvar::new(),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// Wakes idle workers (a delivery arrived, a replay was asked for).
+    pub fn notify(&self) {
+        self.wake.notify_all();
+    }
+
+    /// Asks workers to stop after their current job.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify_all();
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Orders being worked on now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// Picks a due order nobody is working on, and claims it.
+    fn claim(&self) -> Result<Option<u64>> {
+        let now = now_ms();
+        let mut flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let due = self.store.due_orders(now, 64)?;
+        let Some(pick) = due.into_iter().find(|id| !flight.contains(id)) else {
+            return Ok(None);
+        };
+        // Asked only with a job in hand: a probe slot taken here is always used.
+        if !self.breaker.allow(now) {
+            return Ok(None);
+        }
+        flight.insert(pick);
+        Ok(Some(pick))
+    }
+
+    fn release(&self, order_id: u64) {
+        let mut flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        flight.remove(&order_id);
+        drop(flight);
+        self.wake.notify_all();
+    }
+
+    /// A worker's loop: runs until [`Pipeline::stop`].
+    pub fn run_worker(&self) {
+        while !self.stopping() {
+            match self.claim() {
+                Ok(Some(order_id)) => {
+                    if let Err(e) = self.process(order_id) {
+                        // The store failed (disk full, locked): leave the order queued and back off.
+                        warn!("order {order_id}: could not record progress: {e:#}");
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                    self.release(order_id);
+                }
+                Ok(None) => self.idle(),
+                Err(e) => {
+                    warn!("reading the job queue failed: {e:#}");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    fn idle(&self) {
+        let now = now_ms();
+        let next = self
+            .store
+            .next_due_at()
+            .ok()
+            .flatten()
+            .unwrap_or(now + 1000);
+        let next = next.max(self.breaker.open_until());
+        let wait = (next - now).clamp(5, 1000);
+        let flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self.wake.wait_timeout(
+            flight,
+            Duration::from_millis(u64::try_from(wait).unwrap_or(1000)),
+        );
+    }
+
+    /// Runs every due job until none is left (tests, `orders replay --wait`).
+    pub fn drain(&self) -> Result<()> {
+        while let Some(id) = self.claim()? {
+            self.process(id)?;
+            self.release(id);
+        }
+        Ok(())
+    }
+
+    fn backoff(&self, attempts: i64) -> i64 {
+        let base = i64::try_from(self.retry.base_backoff_ms)
+            .unwrap_or(1000)
+            .max(1);
+        let max =
+            i64::try_from(self.retry.max_backoff_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let exp = attempts.clamp(0, 20);
+        let delay = base.saturating_mul(1 << exp).min(max);
+        // Jitter between 50% and 100% so orders that failed together do not retry together.
+        let jitter = 50 + (now_ms().rem_euclid(51));
+        now_ms() + delay * jitter / 100
+    }
+
+    /// One attempt at one order.
+    pub fn process(&self, order_id: u64) -> Result<()> {
+        let Some(mut row) = self.store.load_order(order_id)? else {
+            return Ok(());
+        };
+        if row.refetch || row.body.is_none() {
+            match self.woo.get_order(order_id) {
+                Ok(Some(body)) => {
+                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let status = v.get("status").and_then(|s| s.as_str()).map(str::to_string);
+                    let modified = v
+                        .get("date_modified_gmt")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string);
+                    self.store.apply_fetched_order(
+                        order_id,
+                        &body,
+                        status.as_deref(),
+                        modified.as_deref(),
+                    )?;
+                    self.store.timeline_add(
+                        order_id,
+                        "fetched",
+                        "order read from the WooCommerce REST API",
+                    )?;
+                    match self.store.load_order(order_id)? {
+                        Some(r) => row = r,
+                        None => return Ok(()),
+                    }
+                }
+                Ok(None) => {
+                    let state = if row.document_no.is_some() {
+                        "attention"
+                    } else {
+                        "deleted"
+                    };
+                    let error = row.document_no.as_ref().map(|d| {
+                        format!("deleted in WooCommerce after it was posted to X3 as {d}")
+                    });
+                    self.store.timeline_add(
+                        order_id,
+                        "deleted",
+                        "WooCommerce no longer has this order",
+                    )?;
+                    self.store.finish_order(
+                        order_id,
+                        row.rev,
+                        &Finish {
+                            state: state.into(),
+                            last_error: error,
+                            ..Finish::default()
+                        },
+                    )?;
+                    return Ok(());
+                }
+                Err(e) => {
+                    let msg = format!("reading the order from WooCommerce failed: {e}");
+                    let retry_at = self.backoff(row.attempts);
+                    self.store.finish_order(
+                        order_id,
+                        row.rev,
+                        &Finish {
+                            state: "retrying".into(),
+                            retry_at: Some(retry_at),
+                            last_error: Some(msg),
+                            ..Finish::default()
+                        },
+                    )?;
+                    return Ok(());
+                }
+            }
+        }
+        let step = self.attempt(&row)?;
+        let finish = match step {
+            Step::Done(f) => f,
+            Step::Retry(error) => {
+                let horizon =
+                    i64::try_from(self.retry.horizon_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+                let first = row.first_failure_at.unwrap_or_else(now_ms);
+                if self.retry.horizon_secs > 0 && now_ms() - first > horizon {
+                    self.store.timeline_add(
+                        order_id,
+                        "failed",
+                        &format!("gave up after retrying: {error}"),
+                    )?;
+                    Finish {
+                        state: "failed".into(),
+                        last_error: Some(error),
+                        ..Finish::default()
+                    }
+                } else {
+                    Finish {
+                        state: "retrying".into(),
+                        retry_at: Some(self.backoff(row.attempts)),
+                        last_error: Some(error),
+                        ..Finish::default()
+                    }
+                }
+            }
+        };
+        self.store.finish_order(order_id, row.rev, &finish)?;
+        Ok(())
+    }
+
+    fn attempt(&self, row: &crate::store::OrderRow) -> Result<Step> {
+        let order_id = row.order_id;
+        let status = row.status.clone().unwrap_or_default();
+        if row.trashed {
+            if let Some(doc) = &row.document_no {
+                let msg = format!("trashed in WooCommerce after it was posted to X3 as {doc}");
+                self.store.timeline_add(order_id, "attention", &msg)?;
+                return Ok(Step::Done(Finish {
+                    state: "attention".into(),
+                    last_error: Some(msg),
+                    ..Finish::default()
+                }));
+            }
+            return Ok(Step::Done(Finish {
+                state: "trashed".into(),
+                ..Finish::default()
+            }));
+        }
+        if row.document_no.is_some() {
+            // Posted already. Later stages (ship, deliver, cancel) belong to the stock pipeline.
+            return Ok(Step::Done(Finish {
+                state: "posted".into(),
+                processed_status: Some(status),
+                ..Finish::default()
+            }));
+        }
+        let settings = self
+            .settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let map = self
+            .status_map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let store_id = settings.store_id.clone();
+        let transition = self.core.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_transition(s, &store_id, order_id, None, &status, &map, false)
+        });
+        let post = match transition {
+            Ok(Ok(t)) => t
+                .intents
+                .iter()
+                .any(|i| i.kind == inventory::IntentKind::Post),
+            Ok(Err(e)) => {
+                return Ok(attention(
+                    &self.store,
+                    order_id,
+                    &format!("status map: {e:?}"),
+                )?);
+            }
+            Err(e) => {
+                return Ok(attention(
+                    &self.store,
+                    order_id,
+                    &format!("the core failed on this order: {e:#}"),
+                )?);
+            }
+        };
+        if !post {
+            return Ok(Step::Done(Finish {
+                state: "waiting".into(),
+                processed_status: Some(status),
+                ..Finish::default()
+            }));
+        }
+        let body = row.body.clone().unwrap_or_default();
+        let mut known_code = self.known_customer(&body)?;
+        // At most one re-plan: when X3 already has the customer under another code.
+        for _ in 0..2 {
+            let mapping = self
+                .mapping
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let known = orders::KnownState {
+                customer_code: known_code.clone(),
+            };
+            let outcome = self.core.call(|c, s| {
+                c.ml_connector_orders()
+                    .call_plan(s, &body, &mapping, &settings, &known)
+            });
+            let plan = match outcome {
+                Err(e) => {
+                    return Ok(attention(
+                        &self.store,
+                        order_id,
+                        &format!("the core failed on this order: {e:#}"),
+                    )?);
+                }
+                Ok(Err(e)) => return Ok(attention(&self.store, order_id, &plan_error(&e))?),
+                Ok(Ok(orders::PlanOutcome::Hold(h))) => {
+                    let hold = hold_json(&h);
+                    let summary = hold_summary(&h);
+                    if row.state != "held" || row.hold.as_deref() != Some(hold.as_str()) {
+                        self.store.timeline_add(order_id, "held", &summary)?;
+                    }
+                    return Ok(Step::Done(Finish {
+                        state: "held".into(),
+                        hold: Some(hold),
+                        last_error: Some(summary),
+                        ..Finish::default()
+                    }));
+                }
+                Ok(Ok(orders::PlanOutcome::Ready(p))) => p,
+            };
+            for w in &plan.warnings {
+                self.store.timeline_add(order_id, "warning", w)?;
+            }
+            for s in &plan.shortened {
+                self.store.timeline_add(
+                    order_id,
+                    "shortened",
+                    &format!("{}: {:?} sent as {:?}", s.field, s.original, s.sent),
+                )?;
+            }
+            match self.execute(&plan, &status)? {
+                Exec::Replan(code) => known_code = Some(code),
+                Exec::Step(step) => return Ok(step),
+            }
+        }
+        Ok(Step::Retry(
+            "the customer code kept changing between plans".into(),
+        ))
+    }
+
+    fn known_customer(&self, body: &[u8]) -> Result<Option<String>> {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let email = v
+            .pointer("/billing/email")
+            .and_then(|e| e.as_str())
+            .unwrap_or("")
+            .to_string();
+        if email.trim().is_empty() {
+            return Ok(None);
+        }
+        let key = self
+            .core
+            .call(|c, s| c.ml_connector_orders().call_customer_key(s, &email))?;
+        self.store.customer_code(&key)
+    }
+
+    /// Runs a ready plan's operations in order.
+    fn execute(&self, plan: &orders::OrderPlan, status: &str) -> Result<Exec> {
+        let order_id = plan.order_id;
+        let mut customer_code = plan.customer_code.clone();
+        let mut document_no = None;
+        for op in &plan.operations {
+            let lookup = lookup_request(&op.lookup);
+            match op.kind {
+                orders::OperationKind::EnsureCustomer => {
+                    if let Some(row) = self.store.ledger_get(&op.idempotency_key)?
+                        && row.state == "done"
+                        && let Some(code) = row.x3_key
+                    {
+                        self.store.remember_customer(&plan.customer_key, &code)?;
+                        if code != customer_code {
+                            return Ok(Exec::Replan(code));
+                        }
+                        continue;
+                    }
+                    // X3 first: the customer may exist already (created by hand, or by an
+                    // earlier attempt whose answer was lost).
+                    let found = match self.x3_call(|| self.x3.lookup(&lookup)) {
+                        Ok(found) => found,
+                        Err(step) => return Ok(Exec::Step(step)),
+                    };
+                    if let Some(code) = found.first() {
+                        self.store.remember_customer(&plan.customer_key, code)?;
+                        self.store.timeline_add(
+                            order_id,
+                            "customer",
+                            &format!("matched X3 customer {code} by e-mail"),
+                        )?;
+                        if *code != customer_code {
+                            return Ok(Exec::Replan(code.clone()));
+                        }
+                        continue;
+                    }
+                    match self.create(order_id, op, "customer")? {
+                        Ok(code) => {
+                            self.store.remember_customer(&plan.customer_key, &code)?;
+                            self.store.timeline_add(
+                                order_id,
+                                "customer",
+                                &format!("created X3 customer {code}"),
+                            )?;
+                            customer_code = code;
+                        }
+                        Err(step) => return Ok(Exec::Step(step)),
+                    }
+                }
+                orders::OperationKind::CreateSalesOrder
+                | orders::OperationKind::CreateSalesInvoice => {
+                    let existing = self.store.ledger_get(&op.idempotency_key)?;
+                    if let Some(row) = &existing
+                        && row.state == "done"
+                    {
+                        document_no = row.x3_key.clone();
+                        continue;
+                    }
+                    if existing.is_some() {
+                        // An earlier attempt may have reached X3: look before creating.
+                        let found = match self.x3_call(|| self.x3.lookup(&lookup)) {
+                            Ok(found) => found,
+                            Err(step) => return Ok(Exec::Step(step)),
+                        };
+                        if let Some(doc) = found.first() {
+                            if found.len() > 1 {
+                                warn!(
+                                    "order {order_id}: X3 holds {} documents with reference {}",
+                                    found.len(),
+                                    op.reference
+                                );
+                                self.store.timeline_add(
+                                    order_id,
+                                    "attention",
+                                    &format!(
+                                        "X3 holds {} documents with reference {}: {}",
+                                        found.len(),
+                                        op.reference,
+                                        found.join(", ")
+                                    ),
+                                )?;
+                            }
+                            self.store.ledger_done(&op.idempotency_key, doc)?;
+                            info!(
+                                "order {order_id}: adopted X3 document {doc} ({}) created by an earlier attempt",
+                                op.reference
+                            );
+                            self.store.timeline_add(
+                                order_id,
+                                "adopted",
+                                &format!("found {doc} ({}) from an earlier attempt", op.reference),
+                            )?;
+                            document_no = Some(doc.clone());
+                            continue;
+                        }
+                    }
+                    let kind = if op.kind == orders::OperationKind::CreateSalesOrder {
+                        "sales order"
+                    } else {
+                        "sales invoice"
+                    };
+                    match self.create(order_id, op, kind)? {
+                        Ok(doc) => {
+                            info!("order {order_id}: posted as X3 {kind} {doc}");
+                            self.store.timeline_add(
+                                order_id,
+                                "posted",
+                                &format!("X3 {kind} {doc} ({})", op.reference),
+                            )?;
+                            document_no = Some(doc);
+                        }
+                        Err(step) => return Ok(Exec::Step(step)),
+                    }
+                }
+            }
+        }
+        Ok(Exec::Step(Step::Done(Finish {
+            state: "posted".into(),
+            document_no,
+            customer_code: Some(customer_code),
+            processed_status: Some(status.to_string()),
+            ..Finish::default()
+        })))
+    }
+
+    /// One X3 read through the breaker; a failure becomes the step to take.
+    fn x3_call<T>(&self, f: impl FnOnce() -> Result<T, X3Error>) -> std::result::Result<T, Step> {
+        match f() {
+            Ok(v) => {
+                self.breaker.success();
+                Ok(v)
+            }
+            Err(e) => Err(self.failure_step(&e)),
+        }
+    }
+
+    fn failure_step(&self, e: &X3Error) -> Step {
+        match e {
+            X3Error::Rejected { .. } | X3Error::Config(_) => {
+                // X3 answered; it is not down.
+                self.breaker.success();
+                Step::Done(Finish {
+                    state: "attention".into(),
+                    last_error: Some(e.to_string()),
+                    ..Finish::default()
+                })
+            }
+            X3Error::Transient { .. } | X3Error::Unknown { .. } | X3Error::Auth { .. } => {
+                self.breaker.failure(now_ms());
+                Step::Retry(e.to_string())
+            }
+        }
+    }
+
+    /// Writes the intent, sends the create, records what happened.
+    fn create(
+        &self,
+        order_id: u64,
+        op: &orders::Operation,
+        what: &str,
+    ) -> Result<std::result::Result<String, Step>> {
+        self.store
+            .ledger_intent(&op.idempotency_key, order_id, what, &op.reference)?;
+        let req = CreateRequest {
+            rest_class: &op.rest_class,
+            rest_representation: &op.rest_representation,
+            rest_body: &op.rest_body,
+            graphql_mutation: &op.graphql_mutation,
+            graphql_variables: &op.graphql_variables,
+            rest_key_field: &op.lookup.rest_key_field,
+            graphql_key_field: &op.lookup.graphql_key_field,
+        };
+        match self.x3.create(&req) {
+            Ok(key) => {
+                self.breaker.success();
+                self.store.ledger_done(&op.idempotency_key, &key)?;
+                Ok(Ok(key))
+            }
+            Err(e) => {
+                let state = if matches!(e, X3Error::Unknown { .. }) {
+                    "unknown"
+                } else {
+                    "failed"
+                };
+                self.store
+                    .ledger_not_done(&op.idempotency_key, state, &e.to_string())?;
+                let event = if state == "unknown" {
+                    "unknown"
+                } else {
+                    "error"
+                };
+                self.store.timeline_add(
+                    order_id,
+                    event,
+                    &format!("{what} {}: {e}", op.reference),
+                )?;
+                if let X3Error::Rejected { .. } = e {
+                    warn!("order {order_id}: X3 refused the {what}: {e}");
+                }
+                Ok(Err(self.failure_step(&e)))
+            }
+        }
+    }
+}
+
+enum Exec {
+    Step(Step),
+    Replan(String),
+}
+
+fn attention(store: &Store, order_id: u64, message: &str) -> Result<Step> {
+    store.timeline_add(order_id, "attention", message)?;
+    Ok(Step::Done(Finish {
+        state: "attention".into(),
+        last_error: Some(message.to_string()),
+        ..Finish::default()
+    }))
+}
+
+fn lookup_request(l: &orders::Lookup) -> LookupRequest<'_> {
+    LookupRequest {
+        rest_class: &l.rest_class,
+        rest_representation: &l.rest_representation,
+        rest_where: &l.rest_where,
+        graphql_query: &l.graphql_query,
+        graphql_variables: &l.graphql_variables,
+        rest_key_field: &l.rest_key_field,
+        graphql_key_field: &l.graphql_key_field,
+    }
+}
+
+/// The core's business errors in words for the order's page.
+pub fn plan_error(e: &orders::Error) -> String {
+    match e {
+        orders::Error::InvalidJson(m) => format!("the order body is not JSON: {m}"),
+        orders::Error::LegacyPayload => {
+            "a legacy_v3 body: set the webhook's API version to WP REST API v3".into()
+        }
+        orders::Error::RestError(m) => {
+            format!("WooCommerce answered with an error instead of the order: {m}")
+        }
+        orders::Error::InvalidOrder(m) => format!("the order cannot be posted: {m}"),
+        orders::Error::InvalidSettings(m) => format!("the settings are incomplete: {m}"),
+    }
+}
+
+fn hold_json(h: &orders::Hold) -> String {
+    json!({
+        "missing": h.missing.iter().map(|m| json!({
+            "line_id": m.line_id, "line_kind": m.line_kind, "name": m.name, "tried": m.tried,
+        })).collect::<Vec<_>>(),
+        "reasons": h.reasons,
+    })
+    .to_string()
+}
+
+fn hold_summary(h: &orders::Hold) -> String {
+    let mut parts: Vec<String> = h
+        .missing
+        .iter()
+        .map(|m| {
+            format!(
+                "no mapping for {} {} ({})",
+                m.line_kind,
+                m.name,
+                m.tried.join(" ")
+            )
+        })
+        .collect();
+    parts.extend(h.reasons.iter().cloned());
+    parts.join("; ")
+}

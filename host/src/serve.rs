@@ -1,0 +1,320 @@
+//! `ml-connector serve`: wires the configuration, the store, the core, the clients, the intake
+//! and the workers together, and runs until SIGTERM or SIGINT.
+//!
+//! Shutdown drains: the intake stops taking deliveries, workers finish the order in hand, then
+//! the process exits. A `kill -9` at any moment is also safe (everything acknowledged is in
+//! SQLite; the ledger covers writes that were in flight), it just skips the drain.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::component::{CoreRuntime, mapping, orders};
+use crate::config::{ApiMode, AuthMode, Config};
+use crate::intake::{Answer, Intake};
+use crate::pipeline::Pipeline;
+use crate::server::{HttpServer, headers_of};
+use crate::store::Store;
+use crate::woo::{WooAuth, WooClient, WooSettings};
+use crate::x3::{X3Auth, X3Client, X3Settings};
+
+/// The running host: what tests and the sandbox hold on to.
+pub struct Host {
+    pub http: HttpServer,
+    pub pipeline: Arc<Pipeline>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Host {
+    /// Stops the intake, lets workers finish what they hold, and returns.
+    pub fn shutdown(self) {
+        self.http.stop();
+        self.pipeline.stop();
+        for w in self.workers {
+            let _ = w.join();
+        }
+    }
+}
+
+pub fn x3_client(cfg: &Config) -> Result<X3Client> {
+    let x = &cfg.x3;
+    let auth = match x.auth {
+        AuthMode::Basic => X3Auth::Basic {
+            user: x.user.clone().unwrap_or_default(),
+            password: cfg.x3_password.expose().to_string(),
+        },
+        AuthMode::ConnectedApp => X3Auth::ConnectedApp {
+            client_id: x.client_id.clone().unwrap_or_default(),
+            secret: cfg.x3_secret.expose().to_string(),
+            user: x.jwt_user.clone().unwrap_or_default(),
+            audience: x.audience.clone(),
+            lifetime: Duration::from_secs(x.jwt_lifetime_secs.max(1)),
+        },
+        AuthMode::Oauth2 => X3Auth::OAuth2 {
+            token_url: x.token_url.clone().unwrap_or_default(),
+            client_id: x.oauth_client_id.clone().unwrap_or_default(),
+            client_secret: cfg.x3_oauth_secret.expose().to_string(),
+        },
+    };
+    X3Client::new(X3Settings {
+        base_url: x.base_url.clone(),
+        folder: x.folder.clone(),
+        api: match x.api {
+            ApiMode::Rest => crate::x3::ApiMode::Rest,
+            ApiMode::Graphql => crate::x3::ApiMode::Graphql,
+        },
+        auth,
+        ca_file: x.ca_file.as_ref().map(|p| cfg.base_dir.join(p)),
+        timeout: cfg.x3_timeout(),
+        connect_timeout: Duration::from_secs(5),
+    })
+    .map_err(|e| anyhow::anyhow!("X3 client: {e}"))
+}
+
+pub fn woo_client(cfg: &Config) -> Result<WooClient> {
+    let auth = match cfg.woo.auth.as_deref().unwrap_or("auto") {
+        "oauth1" => WooAuth::OAuth1,
+        "basic" => WooAuth::Basic,
+        "query-string" => WooAuth::QueryString,
+        _ => WooAuth::Auto,
+    };
+    WooClient::new(WooSettings {
+        site_url: cfg.woo.url.clone(),
+        consumer_key: cfg.woo.consumer_key.clone(),
+        consumer_secret: cfg.woo_consumer_secret.expose().to_string(),
+        auth,
+        ca_file: cfg.woo.ca_file.as_ref().map(|p| cfg.base_dir.join(p)),
+        timeout: Duration::from_secs(cfg.woo.timeout_secs.max(1)),
+        connect_timeout: Duration::from_secs(5),
+    })
+    .map_err(|e| anyhow::anyhow!("WooCommerce client: {e}"))
+}
+
+/// The core's settings: its defaults, then the config file's `[orders]`.
+pub fn order_settings(core: &CoreRuntime, cfg: &Config) -> Result<orders::Settings> {
+    let mut s = core.call(|c, st| c.ml_connector_orders().call_default_settings(st))?;
+    let o = &cfg.orders;
+    let set = |field: &mut String, v: &Option<String>| {
+        if let Some(v) = v {
+            field.clone_from(v);
+        }
+    };
+    set(&mut s.store_id, &o.store_id);
+    set(&mut s.reference_prefix, &o.reference_prefix);
+    set(&mut s.customer_prefix, &o.customer_prefix);
+    set(&mut s.sales_site, &o.sales_site);
+    set(&mut s.shipment_site, &o.shipment_site);
+    set(&mut s.order_type, &o.order_type);
+    set(&mut s.invoice_type, &o.invoice_type);
+    set(&mut s.customer_category, &o.customer_category);
+    if o.guest_customer.is_some() {
+        s.guest_customer.clone_from(&o.guest_customer);
+    }
+    if o.default_sales_unit.is_some() {
+        s.default_sales_unit.clone_from(&o.default_sales_unit);
+    }
+    if let Some(d) = o.currency_decimals {
+        s.currency_decimals = d;
+    }
+    if let Some(d) = &o.dimension_types {
+        s.dimension_types.clone_from(d);
+    }
+    match o.document_kind.as_deref() {
+        None | Some("order") => s.document_kind = orders::DocumentKind::Order,
+        Some("invoice") => s.document_kind = orders::DocumentKind::Invoice,
+        Some(other) => {
+            anyhow::bail!("orders.document-kind: {other:?} is not \"order\" or \"invoice\"")
+        }
+    }
+    match o.price_basis.as_deref() {
+        None | Some("net") => s.price_basis = orders::PriceBasis::Net,
+        Some("gross") => s.price_basis = orders::PriceBasis::Gross,
+        Some(other) => anyhow::bail!("orders.price-basis: {other:?} is not \"net\" or \"gross\""),
+    }
+    Ok(s)
+}
+
+/// Parses a mapping table through the core (CSV, or JSON when it starts with `[`).
+pub fn parse_mapping(
+    core: &CoreRuntime,
+    text: &str,
+    dims: &[String],
+) -> Result<Vec<mapping::MappingRow>> {
+    let parsed = if text.trim_start().starts_with('[') {
+        core.call(|c, s| c.ml_connector_mapping().call_parse_json(s, text, dims))?
+    } else {
+        core.call(|c, s| c.ml_connector_mapping().call_parse_csv(s, text, dims))?
+    };
+    parsed.map_err(|e| anyhow::anyhow!("{}", mapping_error(&e)))
+}
+
+pub fn mapping_error(e: &mapping::Error) -> String {
+    match e {
+        mapping::Error::Malformed(m) => format!("not a mapping table: {m}"),
+        mapping::Error::InvalidRows(rows) => rows
+            .iter()
+            .map(|r| format!("row {}, {}: {}", r.row, r.field, r.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// The mapping in force: the stored one, else the configured file (stored from then on).
+fn load_mapping(
+    core: &CoreRuntime,
+    store: &Store,
+    cfg: &Config,
+    dims: &[String],
+) -> Result<Vec<mapping::MappingRow>> {
+    if let Some(text) = store.kv_get("mapping")? {
+        return parse_mapping(core, &text, dims).context("the stored mapping table");
+    }
+    let Some(file) = &cfg.orders.mapping_file else {
+        return Ok(Vec::new());
+    };
+    let path = cfg.base_dir.join(file);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let rows =
+        parse_mapping(core, &text, dims).with_context(|| format!("in {}", path.display()))?;
+    let csv = core.call(|c, s| c.ml_connector_mapping().call_to_csv(s, &rows))?;
+    store.kv_set("mapping", &csv)?;
+    Ok(rows)
+}
+
+/// Starts everything; returns the running host.
+pub fn start(cfg: &Config) -> Result<Host> {
+    let store = Arc::new(Store::open(&cfg.data_dir)?);
+    let (core, compiled) = CoreRuntime::embedded(Some(&cfg.data_dir.join("cache")))?;
+    info!("core component loaded ({compiled:?})");
+    let core = Arc::new(core);
+    let settings = order_settings(&core, cfg)?;
+    let mapping = load_mapping(&core, &store, cfg, &settings.dimension_types)?;
+    let status_map = core.call(|c, s| c.ml_connector_inventory().call_default_status_map(s))?;
+    let x3 = Arc::new(x3_client(cfg)?);
+    let woo = Arc::new(woo_client(cfg)?);
+    let pipeline = Arc::new(Pipeline::new(
+        Arc::clone(&store),
+        Arc::clone(&core),
+        x3,
+        woo,
+        settings,
+        status_map,
+        mapping,
+        cfg.retry.clone(),
+    ));
+    // Orders held for a mapping that has changed since get another look.
+    let released = store.requeue_held()?;
+    if released > 0 {
+        info!("{released} held order(s) queued again");
+    }
+    let intake = Arc::new(Intake {
+        store: Arc::clone(&store),
+        core: Arc::clone(&core),
+        secret: cfg.webhook_secret.clone(),
+        max_body: cfg.max_body_bytes,
+        pipeline: Some(Arc::clone(&pipeline)),
+    });
+    let handler_intake = Arc::clone(&intake);
+    let handler = Arc::new(move |req: &mut tiny_http::Request| route(&handler_intake, req));
+    let http = HttpServer::start(cfg.listen, 16, handler)?;
+    let workers = (0..cfg.x3.concurrency)
+        .map(|_| {
+            let p = Arc::clone(&pipeline);
+            std::thread::spawn(move || p.run_worker())
+        })
+        .collect();
+    Ok(Host {
+        http,
+        pipeline,
+        workers,
+    })
+}
+
+fn route(intake: &Intake, req: &mut tiny_http::Request) -> Answer {
+    let path = req.url().split('?').next().unwrap_or("").to_string();
+    let method = req.method().as_str().to_ascii_uppercase();
+    match (method.as_str(), path.as_str()) {
+        ("POST", "/webhooks/woocommerce") => {
+            let headers = headers_of(req);
+            let declared = req.body_length();
+            match intake.read_body(declared, req.as_reader()) {
+                Ok(body) => intake.deliver(&headers, &body),
+                Err(answer) => answer,
+            }
+        }
+        (_, "/webhooks/woocommerce") => {
+            let mut a = Answer::json(405, &json!({ "error": "use POST" }));
+            a.headers.push(("Allow".into(), "POST".into()));
+            a
+        }
+        ("GET", "/healthz") => Answer::json(200, &json!({ "status": "ok" })),
+        ("GET", "/api/status") => match status_json(intake) {
+            Ok(v) => Answer::json(200, &v),
+            Err(e) => Answer::json(503, &json!({ "error": format!("{e:#}") })),
+        },
+        _ => Answer::json(404, &json!({ "error": "not found" })),
+    }
+}
+
+/// What the status page shows, as JSON: orders by state, delivery counters.
+fn status_json(intake: &Intake) -> Result<serde_json::Value> {
+    let states: serde_json::Map<String, serde_json::Value> = intake
+        .store
+        .state_counts()?
+        .into_iter()
+        .map(|(k, v)| (k, json!(v)))
+        .collect();
+    let counters: serde_json::Map<String, serde_json::Value> = intake
+        .store
+        .counters()?
+        .into_iter()
+        .map(|(k, v)| (k, json!(v)))
+        .collect();
+    Ok(json!({
+        "orders": states,
+        "deliveries": { "stored": intake.store.inbox_count()?, "counters": counters },
+    }))
+}
+
+/// Tells systemd (`Type=notify`) that the service is ready, when it runs under systemd.
+fn notify_ready() {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    // Abstract sockets (leading '@') are not reachable through std; systemd uses a path by default.
+    let path = Path::new(&path);
+    if let Err(e) = sock.send_to(b"READY=1", path) {
+        warn!("could not notify systemd: {e}");
+    }
+}
+
+/// Runs `serve` until SIGTERM or SIGINT.
+pub fn run(config_path: &Path) -> Result<()> {
+    let cfg = Config::load(config_path)?;
+    let host = start(&cfg)?;
+    let term = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&term))?;
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&term))?;
+    // One line on stdout, for scripts and tests that started us with port 0.
+    println!(
+        "{}",
+        json!({ "event": "ready", "listen": host.http.addr().to_string() })
+    );
+    info!("listening on {}", host.http.addr());
+    notify_ready();
+    while !term.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    info!("stopping: finishing the orders in hand");
+    host.shutdown();
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,889 @@
+//! The durable state of the host, in one SQLite file (WAL, `synchronous=FULL`: a committed write
+//! survives power loss, which is what lets the intake acknowledge a delivery).
+//!
+//! - `inbox`: every verified delivery, raw, before it is acknowledged; duplicates (same webhook,
+//!   resource and `date_modified_gmt`) are recognised by a unique key.
+//! - `orders`: the newest known revision of each order and where it stands; it is also the job
+//!   queue (`dirty`, `next_attempt_at`), so one order is one job however many deliveries came.
+//! - `ledger`: one row per X3 write, keyed by the core's idempotency key. A row is written as an
+//!   `intent` before the request goes out; a row that is not `done` means "look X3 up before
+//!   trying again". This is what makes posting exactly-once without help from X3.
+//! - `customers`: e-mail match key → X3 customer code, so X3 is asked once per customer.
+//! - `timeline`: what happened to each order, for the status page and `orders show`.
+//! - `counters`, `kv`: rejected deliveries and small settings (the mapping table).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    webhook_id TEXT,
+    delivery_id TEXT,
+    topic TEXT,
+    resource TEXT,
+    resource_id INTEGER,
+    modified_gmt TEXT,
+    dedup_key TEXT UNIQUE,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id INTEGER PRIMARY KEY,
+    body BLOB,
+    status TEXT,
+    modified_gmt TEXT,
+    trashed INTEGER NOT NULL DEFAULT 0,
+    rev INTEGER NOT NULL DEFAULT 0,
+    dirty INTEGER NOT NULL DEFAULT 0,
+    refetch INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'new',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    first_failure_at INTEGER,
+    last_error TEXT,
+    hold TEXT,
+    document_no TEXT,
+    customer_code TEXT,
+    processed_status TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_due ON orders(dirty, next_attempt_at);
+CREATE INDEX IF NOT EXISTS orders_state ON orders(state);
+CREATE TABLE IF NOT EXISTS ledger (
+    idempotency_key TEXT PRIMARY KEY,
+    order_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    state TEXT NOT NULL,
+    x3_key TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_order ON ledger(order_id);
+CREATE TABLE IF NOT EXISTS customers (
+    email_key TEXT PRIMARY KEY,
+    code TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS timeline (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timeline_order ON timeline(order_id, id);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// A verified delivery to store.
+#[derive(Debug, Clone, Default)]
+pub struct NewDelivery {
+    /// `order`, `deleted`, `ping`, `rest-error`, `other`.
+    pub kind: String,
+    pub webhook_id: Option<String>,
+    pub delivery_id: Option<String>,
+    pub topic: Option<String>,
+    pub resource: Option<String>,
+    pub resource_id: Option<u64>,
+    pub modified_gmt: Option<String>,
+    /// `None`: not deduplicated (deletions are idempotent anyway).
+    pub dedup_key: Option<String>,
+    pub headers_json: String,
+    pub body: Vec<u8>,
+    /// The order status in the body, for `kind = order`.
+    pub status: Option<String>,
+    /// `restored` clears the trashed flag.
+    pub restored: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    pub order_id: u64,
+    pub body: Option<Vec<u8>>,
+    pub status: Option<String>,
+    pub modified_gmt: Option<String>,
+    pub trashed: bool,
+    pub rev: i64,
+    pub dirty: bool,
+    pub refetch: bool,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub first_failure_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub hold: Option<String>,
+    pub document_no: Option<String>,
+    pub customer_code: Option<String>,
+    pub processed_status: Option<String>,
+    pub updated_at: i64,
+}
+
+/// What a worker decided for an order.
+#[derive(Debug, Clone, Default)]
+pub struct Finish {
+    pub state: String,
+    /// Keep the job queued (a retry), due at `next_attempt_at`.
+    pub retry_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub hold: Option<String>,
+    pub document_no: Option<String>,
+    pub customer_code: Option<String>,
+    pub processed_status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub idempotency_key: String,
+    pub order_id: u64,
+    pub kind: String,
+    pub reference: String,
+    pub state: String,
+    pub x3_key: Option<String>,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: i64,
+    pub event: String,
+    pub detail: String,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+fn id(v: u64) -> i64 {
+    // WooCommerce ids are far below i64::MAX; a larger one was refused by the core already.
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("ml-connector.sqlite3");
+        let conn =
+            Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        Store::init(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Store> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores a delivery durably and applies it to its order, in one transaction.
+    pub fn insert_delivery(&self, d: &NewDelivery) -> Result<Inserted> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let now = now_ms();
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO inbox (received_at, kind, webhook_id, delivery_id, topic, resource,
+                resource_id, modified_gmt, dedup_key, headers, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                now,
+                d.kind,
+                d.webhook_id,
+                d.delivery_id,
+                d.topic,
+                d.resource,
+                d.resource_id.map(id),
+                d.modified_gmt,
+                d.dedup_key,
+                d.headers_json,
+                d.body
+            ],
+        )?;
+        if inserted == 0 {
+            tx.commit()?;
+            return Ok(Inserted::Duplicate);
+        }
+        match (d.kind.as_str(), d.resource_id) {
+            ("order", Some(order_id)) => apply_order_body(
+                &tx,
+                order_id,
+                &d.body,
+                d.status.as_deref(),
+                d.modified_gmt.as_deref(),
+                d.restored,
+                now,
+            )?,
+            ("deleted", Some(order_id)) => {
+                tx.execute(
+                    "INSERT INTO orders (order_id, trashed, rev, dirty, created_at, updated_at)
+                     VALUES (?1, 1, 1, 1, ?2, ?2)
+                     ON CONFLICT(order_id) DO UPDATE SET trashed = 1, rev = rev + 1, dirty = 1,
+                        next_attempt_at = 0, updated_at = ?2",
+                    params![id(order_id), now],
+                )?;
+                add_timeline(
+                    &tx,
+                    order_id,
+                    "trashed",
+                    "WooCommerce moved the order to the trash",
+                )?;
+            }
+            _ => {}
+        }
+        tx.commit()?;
+        Ok(Inserted::New)
+    }
+
+    /// Applies an order body fetched from the REST API (refetch, catch-up).
+    pub fn apply_fetched_order(
+        &self,
+        order_id: u64,
+        body: &[u8],
+        status: Option<&str>,
+        modified_gmt: Option<&str>,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE orders SET refetch = 0 WHERE order_id = ?1",
+            params![id(order_id)],
+        )?;
+        apply_order_body(&tx, order_id, body, status, modified_gmt, false, now_ms())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn bump_counter(&self, name: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO counters (name, value) VALUES (?1, 1)
+             ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            params![name],
+        )?;
+        Ok(())
+    }
+
+    pub fn counters(&self) -> Result<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, value FROM counters ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn inbox_count(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM inbox", [], |r| r.get(0))?)
+    }
+
+    /// Orders whose job is due, oldest first.
+    pub fn due_orders(&self, now: i64, limit: usize) -> Result<Vec<u64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT order_id FROM orders WHERE dirty = 1 AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, order_id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| r.get::<_, i64>(0),
+        )?;
+        Ok(rows
+            .map(|r| r.map(|v| u64::try_from(v).unwrap_or(0)))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// When the next queued job is due, if any.
+    pub fn next_due_at(&self) -> Result<Option<i64>> {
+        Ok(self.conn().query_row(
+            "SELECT MIN(next_attempt_at) FROM orders WHERE dirty = 1",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn load_order(&self, order_id: u64) -> Result<Option<OrderRow>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT order_id, body, status, modified_gmt, trashed, rev, dirty, refetch, state,
+                        attempts, next_attempt_at, first_failure_at, last_error, hold, document_no,
+                        customer_code, processed_status, updated_at
+                 FROM orders WHERE order_id = ?1",
+                params![id(order_id)],
+                order_row,
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    pub fn orders_in_state(&self, state: &str, limit: usize) -> Result<Vec<OrderRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT order_id, body, status, modified_gmt, trashed, rev, dirty, refetch, state,
+                    attempts, next_attempt_at, first_failure_at, last_error, hold, document_no,
+                    customer_code, processed_status, updated_at
+             FROM orders WHERE state = ?1 ORDER BY updated_at DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![state, i64::try_from(limit).unwrap_or(i64::MAX)],
+            order_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Counts of orders per state.
+    pub fn state_counts(&self) -> Result<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT state, COUNT(*) FROM orders GROUP BY state ORDER BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records a worker's decision. The job leaves the queue only if no newer revision arrived
+    /// while it ran (`rev` unchanged); otherwise it stays dirty and runs again on the new body.
+    pub fn finish_order(&self, order_id: u64, rev: i64, f: &Finish) -> Result<()> {
+        let conn = self.conn();
+        let now = now_ms();
+        let (dirty_if_same, next) = match f.retry_at {
+            Some(at) => (1, at),
+            None => (0, 0),
+        };
+        conn.execute(
+            "UPDATE orders SET
+                state = ?3,
+                dirty = CASE WHEN rev = ?2 THEN ?4 ELSE 1 END,
+                next_attempt_at = CASE WHEN rev = ?2 THEN ?5 ELSE 0 END,
+                attempts = CASE WHEN ?6 IS NOT NULL THEN attempts + 1 ELSE 0 END,
+                first_failure_at = CASE WHEN ?6 IS NOT NULL THEN COALESCE(first_failure_at, ?9) ELSE NULL END,
+                last_error = ?7,
+                hold = ?8,
+                document_no = COALESCE(?10, document_no),
+                customer_code = COALESCE(?11, customer_code),
+                processed_status = COALESCE(?12, processed_status),
+                updated_at = ?9
+             WHERE order_id = ?1",
+            params![
+                id(order_id),
+                rev,
+                f.state,
+                dirty_if_same,
+                next,
+                f.retry_at,
+                f.last_error,
+                f.hold,
+                now,
+                f.document_no,
+                f.customer_code,
+                f.processed_status
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Puts orders back in the queue now (replay, hold release). Returns how many.
+    pub fn requeue(&self, order_ids: &[u64]) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        for o in order_ids {
+            n += tx.execute(
+                "UPDATE orders SET dirty = 1, next_attempt_at = 0, rev = rev + 1, attempts = 0,
+                    first_failure_at = NULL WHERE order_id = ?1",
+                params![id(*o)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Every held order back in the queue (after the mapping changed).
+    pub fn requeue_held(&self) -> Result<usize> {
+        Ok(self.conn().execute(
+            "UPDATE orders SET dirty = 1, next_attempt_at = 0, rev = rev + 1 WHERE state = 'held'",
+            [],
+        )?)
+    }
+
+    pub fn mark_refetch(&self, order_id: u64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE orders SET refetch = 1, dirty = 1, next_attempt_at = 0 WHERE order_id = ?1",
+            params![id(order_id)],
+        )?;
+        Ok(())
+    }
+
+    // ---- ledger ----
+
+    pub fn ledger_get(&self, key: &str) -> Result<Option<LedgerRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT idempotency_key, order_id, kind, reference, state, x3_key, attempts
+                 FROM ledger WHERE idempotency_key = ?1",
+                params![key],
+                |r| {
+                    Ok(LedgerRow {
+                        idempotency_key: r.get(0)?,
+                        order_id: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                        kind: r.get(2)?,
+                        reference: r.get(3)?,
+                        state: r.get(4)?,
+                        x3_key: r.get(5)?,
+                        attempts: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records that a create is about to be sent. Committed (and synced) before the request
+    /// leaves, so after a crash the row says "this may have reached X3".
+    pub fn ledger_intent(
+        &self,
+        key: &str,
+        order_id: u64,
+        kind: &str,
+        reference: &str,
+    ) -> Result<()> {
+        let now = now_ms();
+        self.conn().execute(
+            "INSERT INTO ledger (idempotency_key, order_id, kind, reference, state, attempts, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'intent', 1, ?5, ?5)
+             ON CONFLICT(idempotency_key) DO UPDATE SET
+                state = CASE WHEN state = 'done' THEN state ELSE 'intent' END,
+                attempts = attempts + 1, updated_at = ?5",
+            params![key, id(order_id), kind, reference, now],
+        )?;
+        Ok(())
+    }
+
+    pub fn ledger_done(&self, key: &str, x3_key: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE ledger SET state = 'done', x3_key = ?2, last_error = NULL, updated_at = ?3
+             WHERE idempotency_key = ?1",
+            params![key, x3_key, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a create whose outcome is unknown, or one that certainly did not happen
+    /// (`state = 'failed'`). Either way the next attempt looks X3 up first.
+    pub fn ledger_not_done(&self, key: &str, state: &str, error: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE ledger SET state = ?2, last_error = ?3, updated_at = ?4
+             WHERE idempotency_key = ?1 AND state <> 'done'",
+            params![key, state, error, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    pub fn ledger_for_order(&self, order_id: u64) -> Result<Vec<LedgerRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT idempotency_key, order_id, kind, reference, state, x3_key, attempts
+             FROM ledger WHERE order_id = ?1 ORDER BY created_at",
+        )?;
+        let rows = stmt.query_map(params![id(order_id)], |r| {
+            Ok(LedgerRow {
+                idempotency_key: r.get(0)?,
+                order_id: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                kind: r.get(2)?,
+                reference: r.get(3)?,
+                state: r.get(4)?,
+                x3_key: r.get(5)?,
+                attempts: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    // ---- customers ----
+
+    pub fn customer_code(&self, email_key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT code FROM customers WHERE email_key = ?1",
+                params![email_key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn remember_customer(&self, email_key: &str, code: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO customers (email_key, code, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(email_key) DO UPDATE SET code = ?2, updated_at = ?3",
+            params![email_key, code, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    // ---- timeline ----
+
+    pub fn timeline_add(&self, order_id: u64, event: &str, detail: &str) -> Result<()> {
+        add_timeline(&self.conn(), order_id, event, detail)
+    }
+
+    pub fn timeline(&self, order_id: u64) -> Result<Vec<TimelineEntry>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT at, event, detail FROM timeline WHERE order_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![id(order_id)], |r| {
+            Ok(TimelineEntry {
+                at: r.get(0)?,
+                event: r.get(1)?,
+                detail: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    // ---- kv ----
+
+    pub fn kv_get(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM kv WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn kv_set(&self, key: &str, value: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        anyhow::bail!(
+            "the data directory was written by a newer ml-connector (schema {version}, this one knows {SCHEMA_VERSION})"
+        );
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+fn add_timeline(conn: &Connection, order_id: u64, event: &str, detail: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO timeline (order_id, at, event, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![id(order_id), now_ms(), event, detail],
+    )?;
+    Ok(())
+}
+
+/// A newer body replaces the stored one and queues the order; an older or equal one changes
+/// nothing (deliveries arrive late and out of order; `date_modified_gmt` orders them).
+fn apply_order_body(
+    conn: &Connection,
+    order_id: u64,
+    body: &[u8],
+    status: Option<&str>,
+    modified_gmt: Option<&str>,
+    restored: bool,
+    now: i64,
+) -> Result<()> {
+    let stored: Option<Option<String>> = conn
+        .query_row(
+            "SELECT modified_gmt FROM orders WHERE order_id = ?1",
+            params![id(order_id)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let newer = match (&stored, modified_gmt) {
+        (None, _) => true,
+        (Some(None), _) => true,
+        (Some(Some(_)), None) => false,
+        (Some(Some(old)), Some(new)) => new > old.as_str(),
+    };
+    if stored.is_none() {
+        conn.execute(
+            "INSERT INTO orders (order_id, body, status, modified_gmt, rev, dirty, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 1, 1, ?5, ?5)",
+            params![id(order_id), body, status, modified_gmt, now],
+        )?;
+    } else if newer {
+        conn.execute(
+            "UPDATE orders SET body = ?2, status = ?3, modified_gmt = ?4, rev = rev + 1, dirty = 1,
+                next_attempt_at = 0, trashed = CASE WHEN ?6 THEN 0 ELSE trashed END, updated_at = ?5
+             WHERE order_id = ?1",
+            params![id(order_id), body, status, modified_gmt, now, restored],
+        )?;
+    } else if restored {
+        conn.execute(
+            "UPDATE orders SET trashed = 0, rev = rev + 1, dirty = 1, next_attempt_at = 0, updated_at = ?2
+             WHERE order_id = ?1",
+            params![id(order_id), now],
+        )?;
+    }
+    Ok(())
+}
+
+fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {
+    Ok(OrderRow {
+        order_id: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+        body: r.get(1)?,
+        status: r.get(2)?,
+        modified_gmt: r.get(3)?,
+        trashed: r.get::<_, i64>(4)? != 0,
+        rev: r.get(5)?,
+        dirty: r.get::<_, i64>(6)? != 0,
+        refetch: r.get::<_, i64>(7)? != 0,
+        state: r.get(8)?,
+        attempts: r.get(9)?,
+        next_attempt_at: r.get(10)?,
+        first_failure_at: r.get(11)?,
+        last_error: r.get(12)?,
+        hold: r.get(13)?,
+        document_no: r.get(14)?,
+        customer_code: r.get(15)?,
+        processed_status: r.get(16)?,
+        updated_at: r.get(17)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order_delivery(order: u64, modified: &str, status: &str, webhook: &str) -> NewDelivery {
+        NewDelivery {
+            kind: "order".into(),
+            webhook_id: Some(webhook.into()),
+            topic: Some("order.updated".into()),
+            resource: Some("order".into()),
+            resource_id: Some(order),
+            modified_gmt: Some(modified.into()),
+            dedup_key: Some(format!("{webhook}/order/{order}/{modified}")),
+            headers_json: "{}".into(),
+            body: format!("{{\"id\":{order},\"status\":\"{status}\"}}").into_bytes(),
+            status: Some(status.into()),
+            ..NewDelivery::default()
+        }
+    }
+
+    #[test]
+    fn migrations_apply_twice_and_refuse_a_newer_schema() {
+        let dir = std::env::temp_dir().join(format!("mlc-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        s.insert_delivery(&order_delivery(1, "2026-01-01T00:00:00", "processing", "7"))
+            .unwrap();
+        drop(s);
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.inbox_count().unwrap(), 1, "reopening keeps the data");
+        s.conn().pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        let err = Store::open(&dir).err().unwrap().to_string();
+        assert!(err.contains("newer ml-connector"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn duplicate_deliveries_are_recognised_and_change_nothing() {
+        let s = Store::open_in_memory().unwrap();
+        let d = order_delivery(39, "2026-11-27T08:59:07", "processing", "15");
+        assert_eq!(s.insert_delivery(&d).unwrap(), Inserted::New);
+        let rev = s.load_order(39).unwrap().unwrap().rev;
+        assert_eq!(s.insert_delivery(&d).unwrap(), Inserted::Duplicate);
+        assert_eq!(s.inbox_count().unwrap(), 1);
+        assert_eq!(s.load_order(39).unwrap().unwrap().rev, rev);
+        // The same revision from another webhook (order.created + order.updated) is stored but
+        // does not queue the order again.
+        s.finish_order(
+            39,
+            rev,
+            &Finish {
+                state: "posted".into(),
+                ..Finish::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            s.insert_delivery(&order_delivery(
+                39,
+                "2026-11-27T08:59:07",
+                "processing",
+                "16"
+            ))
+            .unwrap(),
+            Inserted::New
+        );
+        let o = s.load_order(39).unwrap().unwrap();
+        assert!(!o.dirty);
+        assert_eq!(o.rev, rev);
+    }
+
+    #[test]
+    fn older_revisions_never_replace_newer_ones() {
+        let s = Store::open_in_memory().unwrap();
+        s.insert_delivery(&order_delivery(5, "2026-11-27T10:00:00", "completed", "1"))
+            .unwrap();
+        s.insert_delivery(&order_delivery(5, "2026-11-27T09:00:00", "processing", "1"))
+            .unwrap();
+        let o = s.load_order(5).unwrap().unwrap();
+        assert_eq!(o.status.as_deref(), Some("completed"));
+        assert_eq!(o.rev, 1);
+        s.insert_delivery(&order_delivery(5, "2026-11-27T11:00:00", "delivered", "1"))
+            .unwrap();
+        let o = s.load_order(5).unwrap().unwrap();
+        assert_eq!((o.status.as_deref(), o.rev), (Some("delivered"), 2));
+    }
+
+    #[test]
+    fn a_revision_arriving_during_a_job_keeps_the_order_queued() {
+        let s = Store::open_in_memory().unwrap();
+        s.insert_delivery(&order_delivery(8, "2026-11-27T10:00:00", "processing", "1"))
+            .unwrap();
+        let seen = s.load_order(8).unwrap().unwrap();
+        s.insert_delivery(&order_delivery(8, "2026-11-27T10:05:00", "completed", "1"))
+            .unwrap();
+        s.finish_order(
+            8,
+            seen.rev,
+            &Finish {
+                state: "posted".into(),
+                ..Finish::default()
+            },
+        )
+        .unwrap();
+        let o = s.load_order(8).unwrap().unwrap();
+        assert!(o.dirty, "the newer revision still needs processing");
+        assert_eq!(s.due_orders(now_ms(), 10).unwrap(), vec![8]);
+        s.finish_order(
+            8,
+            o.rev,
+            &Finish {
+                state: "posted".into(),
+                ..Finish::default()
+            },
+        )
+        .unwrap();
+        assert!(s.due_orders(now_ms(), 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn retries_wait_until_due_and_count_attempts() {
+        let s = Store::open_in_memory().unwrap();
+        s.insert_delivery(&order_delivery(9, "2026-11-27T10:00:00", "processing", "1"))
+            .unwrap();
+        let o = s.load_order(9).unwrap().unwrap();
+        let later = now_ms() + 60_000;
+        s.finish_order(
+            9,
+            o.rev,
+            &Finish {
+                state: "retrying".into(),
+                retry_at: Some(later),
+                last_error: Some("X3 down".into()),
+                ..Finish::default()
+            },
+        )
+        .unwrap();
+        assert!(s.due_orders(now_ms(), 10).unwrap().is_empty());
+        assert_eq!(s.due_orders(later, 10).unwrap(), vec![9]);
+        let o = s.load_order(9).unwrap().unwrap();
+        assert_eq!((o.attempts, o.last_error.as_deref()), (1, Some("X3 down")));
+        assert!(o.first_failure_at.is_some());
+        assert_eq!(s.next_due_at().unwrap(), Some(later));
+    }
+
+    #[test]
+    fn deletions_mark_the_order_trashed_and_restores_clear_it() {
+        let s = Store::open_in_memory().unwrap();
+        s.insert_delivery(&order_delivery(3, "2026-11-27T10:00:00", "processing", "1"))
+            .unwrap();
+        let del = NewDelivery {
+            kind: "deleted".into(),
+            resource_id: Some(3),
+            headers_json: "{}".into(),
+            body: b"{\"id\":3}".to_vec(),
+            ..NewDelivery::default()
+        };
+        s.insert_delivery(&del).unwrap();
+        s.insert_delivery(&del).unwrap();
+        assert!(s.load_order(3).unwrap().unwrap().trashed);
+        let mut restore = order_delivery(3, "2026-11-27T10:00:00", "processing", "2");
+        restore.restored = true;
+        s.insert_delivery(&restore).unwrap();
+        assert!(!s.load_order(3).unwrap().unwrap().trashed);
+    }
+
+    #[test]
+    fn ledger_intent_then_done_survives_and_never_regresses() {
+        let s = Store::open_in_memory().unwrap();
+        s.ledger_intent("s/order/1/document", 1, "document", "WC-1")
+            .unwrap();
+        assert_eq!(
+            s.ledger_get("s/order/1/document").unwrap().unwrap().state,
+            "intent"
+        );
+        s.ledger_not_done("s/order/1/document", "unknown", "timeout")
+            .unwrap();
+        s.ledger_intent("s/order/1/document", 1, "document", "WC-1")
+            .unwrap();
+        s.ledger_done("s/order/1/document", "SOH001").unwrap();
+        s.ledger_not_done("s/order/1/document", "unknown", "late")
+            .unwrap();
+        s.ledger_intent("s/order/1/document", 1, "document", "WC-1")
+            .unwrap();
+        let row = s.ledger_get("s/order/1/document").unwrap().unwrap();
+        assert_eq!(
+            (row.state.as_str(), row.x3_key.as_deref(), row.attempts),
+            ("done", Some("SOH001"), 3)
+        );
+    }
+}

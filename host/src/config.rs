@@ -44,12 +44,23 @@ impl fmt::Display for Secret {
 }
 
 /// Where a secret comes from, as written in the file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(untagged)]
 pub enum SecretSource {
     Inline(String),
     File { file: PathBuf },
     Env { env: String },
+}
+
+/// Regression: the derived `Debug` printed inline secrets through `Config`'s `Debug`.
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Inline(_) => f.write_str("Inline(***)"),
+            SecretSource::File { file } => write!(f, "File({})", file.display()),
+            SecretSource::Env { env } => write!(f, "Env({env})"),
+        }
+    }
 }
 
 impl SecretSource {

@@ -22,9 +22,21 @@ use crate::store::Store;
 use crate::woo::{WooAuth, WooClient, WooSettings};
 use crate::x3::{X3Auth, X3Client, X3Settings};
 
+/// What every HTTP route can reach.
+pub struct Ctx {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub core: Arc<CoreRuntime>,
+    pub pipeline: Arc<Pipeline>,
+    pub intake: Arc<Intake>,
+    /// When this process started (ms since the epoch).
+    pub started_at: i64,
+}
+
 /// The running host: what tests and the sandbox hold on to.
 pub struct Host {
     pub http: HttpServer,
+    pub ctx: Arc<Ctx>,
     pub pipeline: Arc<Pipeline>,
     workers: Vec<std::thread::JoinHandle<()>>,
 }
@@ -219,8 +231,16 @@ pub fn start(cfg: &Config) -> Result<Host> {
         max_body: cfg.max_body_bytes,
         pipeline: Some(Arc::clone(&pipeline)),
     });
-    let handler_intake = Arc::clone(&intake);
-    let handler = Arc::new(move |req: &mut tiny_http::Request| route(&handler_intake, req));
+    let ctx = Arc::new(Ctx {
+        config: cfg.clone(),
+        store: Arc::clone(&store),
+        core: Arc::clone(&core),
+        pipeline: Arc::clone(&pipeline),
+        intake,
+        started_at: crate::store::now_ms(),
+    });
+    let handler_ctx = Arc::clone(&ctx);
+    let handler = Arc::new(move |req: &mut tiny_http::Request| route(&handler_ctx, req));
     let http = HttpServer::start(cfg.listen, 16, handler)?;
     let workers = (0..cfg.x3.concurrency)
         .map(|_| {
@@ -230,14 +250,17 @@ pub fn start(cfg: &Config) -> Result<Host> {
         .collect();
     Ok(Host {
         http,
+        ctx,
         pipeline,
         workers,
     })
 }
 
-fn route(intake: &Intake, req: &mut tiny_http::Request) -> Answer {
+/// Every HTTP route. The status page and the admin API live in their own modules.
+fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
     let path = req.url().split('?').next().unwrap_or("").to_string();
     let method = req.method().as_str().to_ascii_uppercase();
+    let intake = &ctx.intake;
     match (method.as_str(), path.as_str()) {
         ("POST", "/webhooks/woocommerce") => {
             let headers = headers_of(req);

@@ -1,6 +1,6 @@
 //! `woo-sim`: the WooCommerce simulator as a process. Prints one JSON line with the port and the
 //! credentials a client needs (its fixed test keys — printing them is this tool's job), then
-//! serves until killed. Every flag is described in docs/simulators-woo.md.
+//! serves until killed. Every flag is described in docs/simulators.md (woo-sim).
 
 use anyhow::Context;
 use clap::Parser;

@@ -1,6 +1,6 @@
 //! `x3-sim`: the Sage X3 simulator as a process. Prints one JSON line with its port and the
 //! test credentials a client needs, then serves until killed. Flags and behaviour:
-//! `docs/simulators-x3.md`.
+//! `docs/simulators.md (x3-sim)`.
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! The control API under `/__sim/` (no auth): what a shopper or a shop manager would do in the
 //! storefront and admin, plus the test levers (flush the queue, read the delivery log, move the
-//! clock, reset). Request and answer shapes are listed in docs/simulators-woo.md.
+//! clock, reset). Request and answer shapes are listed in docs/simulators.md (woo-sim).
 
 use super::{Inner, json_response, new_webhook, render, rest};
 use crate::http::{Request, Response};

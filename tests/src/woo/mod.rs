@@ -9,7 +9,7 @@
 //! [`control`] the two request surfaces. This module ties them together: configuration, the
 //! delivery runner (flush, ping, failure counting) and the in-process API.
 //!
-//! Knobs and the fact behind each one: `docs/simulators-woo.md`.
+//! Knobs and the fact behind each one: `docs/simulators.md (woo-sim)`.
 
 pub mod auth;
 mod control;

@@ -297,7 +297,7 @@ fn addr(v: &Value, with_email: bool) -> Map<String, Value> {
 }
 
 impl State {
-    /// A fresh shop with the default catalogue (documented in docs/simulators-woo.md).
+    /// A fresh shop with the default catalogue (documented in docs/simulators.md (woo-sim)).
     pub fn new(now: i64) -> State {
         let mut s = State {
             products: BTreeMap::new(),

@@ -6,7 +6,7 @@
 //! `sdata` (REST `where`/`orderBy`), `rest`, `gqlparse` + `graphql`, `xfilter` (GraphQL filters),
 //! `auth`, `util`. This file owns configuration, the server's life (including going down and
 //! up on the same port), fault injection and the `/__sim/` control API.
-//! Every knob is listed in `docs/simulators-x3.md`.
+//! Every knob is listed in `docs/simulators.md (x3-sim)`.
 
 pub mod auth;
 pub mod gqlparse;
@@ -329,7 +329,7 @@ fn count_of(v: &Value, what: &str) -> Result<u32, String> {
     }
 }
 
-/// Merge a faults document into the current faults (see docs/simulators-x3.md for each key).
+/// Merge a faults document into the current faults (see docs/simulators.md (x3-sim) for each key).
 fn apply_faults(shared: &Arc<Shared>, v: &Value, from_worker: bool) -> Result<(), String> {
     let obj = v.as_object().ok_or("faults: a JSON object expected")?;
     for k in obj.keys() {

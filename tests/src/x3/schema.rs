@@ -4,7 +4,7 @@
 //!
 //! Names come from `docs/x3-wire-format.md` (what the connector sends) and x3-api.md §3.7, §5.
 //! Where the reference gives no GraphQL name, the one chosen here is listed in
-//! `docs/simulators-x3.md` as UNCONFIRMED.
+//! `docs/simulators.md (x3-sim)` as UNCONFIRMED.
 
 /// Logical object kinds; each maps to a configurable (CLASS, REPRESENTATION) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

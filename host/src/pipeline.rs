@@ -83,17 +83,58 @@ impl Breaker {
     }
 }
 
+/// What the host last heard from a remote system since it started: for the status page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contact {
+    /// The last answer (ms since the epoch); a business refusal is an answer.
+    pub last_success_at: Option<i64>,
+    /// The last call that got no usable answer, and why.
+    pub last_failure_at: Option<i64>,
+    pub last_failure: Option<String>,
+}
+
+/// [`Contact`]s with X3 and the WooCommerce REST API, recorded by the workers.
+#[derive(Default)]
+pub struct Health {
+    x3: Mutex<Contact>,
+    woo: Mutex<Contact>,
+}
+
+impl Health {
+    pub fn x3(&self) -> Contact {
+        self.x3.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn woo(&self) -> Contact {
+        self.woo.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record(c: &Mutex<Contact>, failure: Option<String>) {
+        let mut c = c.lock().unwrap_or_else(|e| e.into_inner());
+        match failure {
+            None => c.last_success_at = Some(now_ms()),
+            Some(m) => {
+                c.last_failure_at = Some(now_ms());
+                c.last_failure = Some(m);
+            }
+        }
+    }
+}
+
 /// Everything the workers share.
 pub struct Pipeline {
     pub store: Arc<Store>,
     pub core: Arc<CoreRuntime>,
-    pub x3: Arc<X3Client>,
-    pub woo: Arc<WooClient>,
+    /// The clients, swapped whole when the admin API changes the connection settings: a worker
+    /// takes its own `Arc` per call, so a request in flight finishes on the client it began with.
+    x3: RwLock<Arc<X3Client>>,
+    woo: RwLock<Arc<WooClient>>,
     pub settings: RwLock<orders::Settings>,
     pub status_map: RwLock<Vec<inventory::StatusRule>>,
     pub mapping: RwLock<Vec<mapping::MappingRow>>,
     pub retry: RetryFile,
     pub breaker: Breaker,
+    pub health: Health,
     in_flight: Mutex<HashSet<u64>>,
     wake: Condvar,
     stopping: AtomicBool,
@@ -102,8 +143,9 @@ pub struct Pipeline {
 /// How one attempt at an order ended.
 enum Step {
     Done(Finish),
-    /// Try again later (transient); the error is recorded.
-    Retry(String),
+    /// Try again later (transient); the error is recorded. X3's `Retry-After`, when it gave one,
+    /// is a floor under the backoff.
+    Retry(String, Option<Duration>),
 }
 
 impl Pipeline {
@@ -121,17 +163,40 @@ impl Pipeline {
         Pipeline {
             store,
             core,
-            x3,
-            woo,
+            x3: RwLock::new(x3),
+            woo: RwLock::new(woo),
             settings: RwLock::new(settings),
             status_map: RwLock::new(status_map),
             mapping: RwLock::new(mapping),
             retry,
             breaker: Breaker::default(),
+            health: Health::default(),
             in_flight: Mutex::new(HashSet::new()),
             wake: Condvar::new(),
             stopping: AtomicBool::new(false),
         }
+    }
+
+    /// The X3 client in use now.
+    pub fn x3(&self) -> Arc<X3Client> {
+        Arc::clone(&self.x3.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The WooCommerce client in use now.
+    pub fn woo(&self) -> Arc<WooClient> {
+        Arc::clone(&self.woo.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Replaces the X3 client (new connection settings). The breaker is reset: its failures were
+    /// the old settings'.
+    pub fn set_x3(&self, client: Arc<X3Client>) {
+        *self.x3.write().unwrap_or_else(|e| e.into_inner()) = client;
+        self.breaker.success();
+    }
+
+    /// Replaces the WooCommerce client (new connection settings).
+    pub fn set_woo(&self, client: Arc<WooClient>) {
+        *self.woo.write().unwrap_or_else(|e| e.into_inner()) = client;
     }
 
     /// Wakes idle workers (a delivery arrived, a replay was asked for).
@@ -243,8 +308,9 @@ impl Pipeline {
             return Ok(());
         };
         if row.refetch || row.body.is_none() {
-            match self.woo.get_order(order_id) {
+            match self.woo().get_order(order_id) {
                 Ok(Some(body)) => {
+                    Health::record(&self.health.woo, None);
                     let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                     let status = v.get("status").and_then(|s| s.as_str()).map(str::to_string);
                     let modified = v
@@ -268,6 +334,7 @@ impl Pipeline {
                     }
                 }
                 Ok(None) => {
+                    Health::record(&self.health.woo, None);
                     let state = if row.document_no.is_some() {
                         "attention"
                     } else {
@@ -294,6 +361,7 @@ impl Pipeline {
                 }
                 Err(e) => {
                     let msg = format!("reading the order from WooCommerce failed: {e}");
+                    Health::record(&self.health.woo, Some(msg.clone()));
                     let retry_at = self.backoff(row.attempts);
                     self.store.finish_order(
                         order_id,
@@ -312,7 +380,7 @@ impl Pipeline {
         let step = self.attempt(&row)?;
         let finish = match step {
             Step::Done(f) => f,
-            Step::Retry(error) => {
+            Step::Retry(error, retry_after) => {
                 let horizon =
                     i64::try_from(self.retry.horizon_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
                 let first = row.first_failure_at.unwrap_or_else(now_ms);
@@ -328,9 +396,22 @@ impl Pipeline {
                         ..Finish::default()
                     }
                 } else {
+                    let floor = retry_after.map_or(0, |d| {
+                        now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+                    });
+                    let retry_at = self.backoff(row.attempts).max(floor);
+                    self.store.timeline_add(
+                        order_id,
+                        "retrying",
+                        &format!(
+                            "attempt {} failed, retrying in {} s: {error}",
+                            row.attempts + 1,
+                            (retry_at - now_ms()).max(0) / 1000
+                        ),
+                    )?;
                     Finish {
                         state: "retrying".into(),
-                        retry_at: Some(self.backoff(row.attempts)),
+                        retry_at: Some(retry_at),
                         last_error: Some(error),
                         ..Finish::default()
                     }
@@ -449,6 +530,15 @@ impl Pipeline {
                 }
                 Ok(Ok(orders::PlanOutcome::Ready(p))) => p,
             };
+            self.store.timeline_add(
+                order_id,
+                "planned",
+                &format!(
+                    "{} X3 operation(s) for customer {}",
+                    plan.operations.len(),
+                    plan.customer_code
+                ),
+            )?;
             for w in &plan.warnings {
                 self.store.timeline_add(order_id, "warning", w)?;
             }
@@ -466,6 +556,7 @@ impl Pipeline {
         }
         Ok(Step::Retry(
             "the customer code kept changing between plans".into(),
+            None,
         ))
     }
 
@@ -506,7 +597,7 @@ impl Pipeline {
                     }
                     // X3 first: the customer may exist already (created by hand, or by an
                     // earlier attempt whose answer was lost).
-                    let found = match self.x3_call(|| self.x3.lookup(&lookup)) {
+                    let found = match self.x3_call(|| self.x3().lookup(&lookup)) {
                         Ok(found) => found,
                         Err(step) => return Ok(Exec::Step(step)),
                     };
@@ -546,7 +637,7 @@ impl Pipeline {
                     }
                     if existing.is_some() {
                         // An earlier attempt may have reached X3: look before creating.
-                        let found = match self.x3_call(|| self.x3.lookup(&lookup)) {
+                        let found = match self.x3_call(|| self.x3().lookup(&lookup)) {
                             Ok(found) => found,
                             Err(step) => return Ok(Exec::Step(step)),
                         };
@@ -616,6 +707,7 @@ impl Pipeline {
         match f() {
             Ok(v) => {
                 self.breaker.success();
+                Health::record(&self.health.x3, None);
                 Ok(v)
             }
             Err(e) => Err(self.failure_step(&e)),
@@ -623,19 +715,30 @@ impl Pipeline {
     }
 
     fn failure_step(&self, e: &X3Error) -> Step {
+        if !matches!(e, X3Error::Rejected { .. } | X3Error::Config(_)) {
+            Health::record(&self.health.x3, Some(e.to_string()));
+        }
         match e {
             X3Error::Rejected { .. } | X3Error::Config(_) => {
                 // X3 answered; it is not down.
                 self.breaker.success();
+                Health::record(
+                    &self.health.x3,
+                    matches!(e, X3Error::Config(_)).then(|| e.to_string()),
+                );
                 Step::Done(Finish {
                     state: "attention".into(),
                     last_error: Some(e.to_string()),
                     ..Finish::default()
                 })
             }
-            X3Error::Transient { .. } | X3Error::Unknown { .. } | X3Error::Auth { .. } => {
+            X3Error::Transient { retry_after, .. } => {
                 self.breaker.failure(now_ms());
-                Step::Retry(e.to_string())
+                Step::Retry(e.to_string(), *retry_after)
+            }
+            X3Error::Unknown { .. } | X3Error::Auth { .. } => {
+                self.breaker.failure(now_ms());
+                Step::Retry(e.to_string(), None)
             }
         }
     }
@@ -658,9 +761,10 @@ impl Pipeline {
             rest_key_field: &op.lookup.rest_key_field,
             graphql_key_field: &op.lookup.graphql_key_field,
         };
-        match self.x3.create(&req) {
+        match self.x3().create(&req) {
             Ok(key) => {
                 self.breaker.success();
+                Health::record(&self.health.x3, None);
                 self.store.ledger_done(&op.idempotency_key, &key)?;
                 Ok(Ok(key))
             }

@@ -93,6 +93,9 @@ CREATE TABLE IF NOT EXISTS timeline (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS timeline_order ON timeline(order_id, id);
+-- The status page: orders posted in the last hour, and the delivery each was posted after.
+CREATE INDEX IF NOT EXISTS timeline_event_at ON timeline(event, at);
+CREATE INDEX IF NOT EXISTS inbox_resource ON inbox(resource_id, received_at);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -376,6 +379,19 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The most recently updated orders, whatever their state (admin API, `orders list`).
+    pub fn recent_orders(&self, limit: usize) -> Result<Vec<OrderRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT order_id, body, status, modified_gmt, trashed, rev, dirty, refetch, state,
+                    attempts, next_attempt_at, first_failure_at, last_error, hold, document_no,
+                    customer_code, processed_status, updated_at
+             FROM orders ORDER BY updated_at DESC, order_id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], order_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Counts of orders per state.
     pub fn state_counts(&self) -> Result<Vec<(String, i64)>> {
         let conn = self.conn();
@@ -605,6 +621,117 @@ impl Store {
     }
 }
 
+/// A webhook as the host has seen it: what it delivered and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSeen {
+    pub webhook_id: Option<String>,
+    pub topic: Option<String>,
+    pub deliveries: i64,
+    pub last_received_at: i64,
+}
+
+/// A delivery of one order, for its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliverySeen {
+    pub received_at: i64,
+    pub kind: String,
+    pub topic: Option<String>,
+    pub webhook_id: Option<String>,
+    pub modified_gmt: Option<String>,
+}
+
+/// Read-only queries for the status page and `/metrics`.
+impl Store {
+    /// Answers when SQLite does (`/healthz`).
+    pub fn ping(&self) -> Result<()> {
+        self.conn().query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+        Ok(())
+    }
+
+    /// Orders waiting for a worker, and since when the longest-waiting one has waited (a retried
+    /// order counts from its first failure, not its last attempt).
+    pub fn queue_depth(&self) -> Result<(i64, Option<i64>)> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*), MIN(COALESCE(first_failure_at, updated_at)) FROM orders WHERE dirty = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// When the last delivery was stored (pings and refused deliveries are not stored).
+    pub fn last_delivery_at(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT received_at FROM inbox ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Deliveries per webhook and topic among the last 10,000 (a bounded scan per page view).
+    pub fn webhooks_seen(&self) -> Result<Vec<WebhookSeen>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT webhook_id, topic, COUNT(*), MAX(received_at) FROM inbox
+             WHERE id > (SELECT COALESCE(MAX(id), 0) FROM inbox) - 10000
+             GROUP BY webhook_id, topic ORDER BY MAX(received_at) DESC LIMIT 50",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(WebhookSeen {
+                webhook_id: r.get(0)?,
+                topic: r.get(1)?,
+                deliveries: r.get(2)?,
+                last_received_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Orders posted to X3 since `since`: (when, lag in ms from the last delivery of the order
+    /// received before that). Adopted documents count: they are in X3 once, by this host.
+    pub fn posted_since(&self, since: i64) -> Result<Vec<(i64, Option<i64>)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT t.at, t.at - (SELECT MAX(i.received_at) FROM inbox i
+                                  WHERE i.kind = 'order' AND i.resource_id = t.order_id
+                                    AND i.received_at <= t.at)
+             FROM timeline t WHERE t.event IN ('posted', 'adopted') AND t.at >= ?1 ORDER BY t.at",
+        )?;
+        let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Orders that have an X3 document.
+    pub fn posted_total(&self) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM orders WHERE document_no IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The deliveries that named an order, oldest first.
+    pub fn deliveries_of(&self, order_id: u64) -> Result<Vec<DeliverySeen>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT received_at, kind, topic, webhook_id, modified_gmt FROM inbox
+             WHERE resource_id = ?1 AND kind IN ('order', 'deleted') ORDER BY id LIMIT 200",
+        )?;
+        let rows = stmt.query_map(params![id(order_id)], |r| {
+            Ok(DeliverySeen {
+                received_at: r.get(0)?,
+                kind: r.get(1)?,
+                topic: r.get(2)?,
+                webhook_id: r.get(3)?,
+                modified_gmt: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
 fn migrate(conn: &Connection) -> Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -649,13 +776,27 @@ fn apply_order_body(
         (Some(Some(_)), None) => false,
         (Some(Some(old)), Some(new)) => new > old.as_str(),
     };
+    let received = || {
+        add_timeline(
+            conn,
+            order_id,
+            "received",
+            &format!(
+                "verified revision {} ({})",
+                modified_gmt.unwrap_or("without a date"),
+                status.unwrap_or("no status")
+            ),
+        )
+    };
     if stored.is_none() {
         conn.execute(
             "INSERT INTO orders (order_id, body, status, modified_gmt, rev, dirty, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 1, 1, ?5, ?5)",
             params![id(order_id), body, status, modified_gmt, now],
         )?;
+        received()?;
     } else if newer {
+        received()?;
         conn.execute(
             "UPDATE orders SET body = ?2, status = ?3, modified_gmt = ?4, rev = rev + 1, dirty = 1,
                 next_attempt_at = 0, trashed = CASE WHEN ?6 THEN 0 ELSE trashed END, updated_at = ?5

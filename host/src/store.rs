@@ -483,17 +483,7 @@ impl Store {
                 "SELECT idempotency_key, order_id, kind, reference, state, x3_key, attempts
                  FROM ledger WHERE idempotency_key = ?1",
                 params![key],
-                |r| {
-                    Ok(LedgerRow {
-                        idempotency_key: r.get(0)?,
-                        order_id: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                        kind: r.get(2)?,
-                        reference: r.get(3)?,
-                        state: r.get(4)?,
-                        x3_key: r.get(5)?,
-                        attempts: r.get(6)?,
-                    })
-                },
+                ledger_row,
             )
             .optional()?)
     }
@@ -545,17 +535,7 @@ impl Store {
             "SELECT idempotency_key, order_id, kind, reference, state, x3_key, attempts
              FROM ledger WHERE order_id = ?1 ORDER BY created_at",
         )?;
-        let rows = stmt.query_map(params![id(order_id)], |r| {
-            Ok(LedgerRow {
-                idempotency_key: r.get(0)?,
-                order_id: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                kind: r.get(2)?,
-                reference: r.get(3)?,
-                state: r.get(4)?,
-                x3_key: r.get(5)?,
-                attempts: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![id(order_id)], ledger_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -644,7 +624,8 @@ pub struct DeliverySeen {
 impl Store {
     /// Answers when SQLite does (`/healthz`).
     pub fn ping(&self) -> Result<()> {
-        self.conn().query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+        self.conn()
+            .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
         Ok(())
     }
 
@@ -811,6 +792,18 @@ fn apply_order_body(
         )?;
     }
     Ok(())
+}
+
+fn ledger_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
+    Ok(LedgerRow {
+        idempotency_key: r.get(0)?,
+        order_id: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        kind: r.get(2)?,
+        reference: r.get(3)?,
+        state: r.get(4)?,
+        x3_key: r.get(5)?,
+        attempts: r.get(6)?,
+    })
 }
 
 fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {

@@ -8,10 +8,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use woo_sim_support::*;
 
-const CAPTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/reference/woocommerce-captures"
-);
+/// The captures, copied into the repository from `shared/reference/` so the tests do not
+/// depend on where the repository sits.
+const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/testdata/captures");
 
 fn capture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{CAPTURES}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))

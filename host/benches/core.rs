@@ -17,7 +17,10 @@ shipping,flat_rate,CARRIAGE,,708500,,
 ";
 
 fn body(lines: usize) -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/testdata/captures/delivery-order.created.body");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/testdata/captures/delivery-order.created.body"
+    );
     let raw = std::fs::read(path).expect("capture");
     if lines <= 3 {
         return raw;
@@ -60,18 +63,28 @@ fn main() {
     };
     let native_rows = parse_csv(MAPPING, &native_settings.dimension_types).expect("mapping");
     let (core, _) = CoreRuntime::embedded(None).expect("component");
-    let mut settings = core.call(|c, s| c.ml_connector_orders().call_default_settings(s)).expect("defaults");
+    let mut settings = core
+        .call(|c, s| c.ml_connector_orders().call_default_settings(s))
+        .expect("defaults");
     settings.store_id = "bench".into();
     settings.sales_site = "FR011".into();
     settings.order_type = "WEB".into();
     settings.customer_category = "WEBCU".into();
     settings.dimension_types = vec!["CCT".into(), "DEP".into()];
     let rows: Vec<wm::MappingRow> = core
-        .call(|c, s| c.ml_connector_mapping().call_parse_csv(s, MAPPING, &settings.dimension_types))
+        .call(|c, s| {
+            c.ml_connector_mapping()
+                .call_parse_csv(s, MAPPING, &settings.dimension_types)
+        })
         .expect("call")
         .expect("mapping");
-    let known = wo::KnownState { customer_code: None };
-    for (name, lines) in [("typical order (3 lines + shipping)", 3), ("200-line order", 200)] {
+    let known = wo::KnownState {
+        customer_code: None,
+    };
+    for (name, lines) in [
+        ("typical order (3 lines + shipping)", 3),
+        ("200-line order", 200),
+    ] {
         let body = body(lines);
         let (native, n1) = measure(|| {
             let out = plan(&body, &native_rows, &native_settings, &Known::default()).expect("plan");
@@ -79,7 +92,10 @@ fn main() {
         });
         let (component, n2) = measure(|| {
             let out = core
-                .call(|c, s| c.ml_connector_orders().call_plan(s, &body, &rows, &settings, &known))
+                .call(|c, s| {
+                    c.ml_connector_orders()
+                        .call_plan(s, &body, &rows, &settings, &known)
+                })
                 .expect("call");
             std::hint::black_box(out.expect("plan"));
         });

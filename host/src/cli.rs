@@ -1,27 +1,100 @@
-//! The command line. One `main` maps errors to exit codes and prints the cause chain once.
+//! The command line. Each command is a thin call into [`crate::serve`], [`crate::sandbox`] or
+//! [`crate::ops`]; one `main` maps errors to exit codes and prints the cause chain once.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::component::{CoreRuntime, EMBEDDED};
 
 /// ml-connector: every WooCommerce order in Sage X3, exactly once.
 #[derive(Debug, Parser)]
-#[command(name = "ml-connector", version, about, long_about = None)]
+#[command(
+    name = "ml-connector",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status: 0 success; 1 the command failed (the message says why and what to \
+                  do); 2 the command line is wrong. See docs/cli.md."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The configuration file every operator command reads.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The configuration file (TOML; see docs/install.md).
+    #[arg(
+        long,
+        short,
+        value_name = "FILE",
+        env = "ML_CONNECTOR_CONFIG",
+        default_value = "/etc/ml-connector/config.toml"
+    )]
+    pub config: PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the connector: receive WooCommerce webhooks and post orders to Sage X3.
+    ///
+    /// Runs until SIGTERM or SIGINT, then finishes the orders in hand. Under systemd
+    /// (Type=notify) it reports readiness once it listens.
     Serve {
-        /// The configuration file (TOML; see docs/configuration.md).
-        #[arg(long, short, value_name = "FILE", env = "ML_CONNECTOR_CONFIG")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Try the whole product on this machine: simulated X3 and WooCommerce, real connector.
+    ///
+    /// Starts an X3 simulator and a WooCommerce simulator in this process, a connector wired to
+    /// them, registers the shop's webhooks, and places realistic orders (guests and registered
+    /// customers, variations, coupons, unicode names, pending → processing → completed). Prints
+    /// the status page's URL and runs until Ctrl-C.
+    ///
+    /// With --orders N --exit-when-done it is a self-check: places N orders, waits until each
+    /// has settled, prints one line of JSON (orders_placed, documents_in_x3, duplicates, held,
+    /// failed, elapsed_ms) and exits 0 only if X3 holds exactly one sales document per order.
+    Sandbox {
+        /// Place this many orders (default: one every few seconds until Ctrl-C).
+        #[arg(long, value_name = "N")]
+        orders: Option<u64>,
+        /// Exit once the --orders have settled, with the JSON summary (needs --orders).
+        #[arg(long, requires = "orders")]
+        exit_when_done: bool,
+        /// Port of the connector (default 8788, or any free one when taken; 0: any free one).
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+        /// Keep the data here (a new, empty directory) instead of a temporary one.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Test the connections to X3 and to the shop with the configured credentials.
+    ///
+    /// Reads one record from X3 and one page of orders from WooCommerce, and says precisely
+    /// what is wrong when one fails: DNS, connection refused, TLS certificate, wrong user or
+    /// password (401), wrong X3 folder, missing rights, read-only WooCommerce key. Changes
+    /// nothing. Exits 1 when either test fails.
+    Ping {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Look at orders, find out why one did not reach X3, and replay it.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
+    /// Import, export and check the mapping table (WooCommerce products → X3 items).
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
+    /// Check the configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Work with the embedded core component (the WebAssembly module that makes every decision).
     Component {
@@ -34,10 +107,132 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// List orders with their state, X3 document and last error, newest change first.
+    ///
+    /// States: new, waiting (status not posted yet, e.g. pending payment), retrying (X3 or the
+    /// shop unreachable, retried with backoff), held (a line has no mapping), attention (X3
+    /// refused the document; needs a person), failed (gave up retrying), posted, trashed,
+    /// deleted.
+    List {
+        /// Only orders in this state.
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Everything known about one order: state, X3 document, last error, hold, timeline, the
+    /// X3 writes made for it.
+    Show {
+        /// The WooCommerce order id.
+        id: u64,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Queue orders again: a running service picks them up within a second.
+    ///
+    /// Safe for any order: one already in X3 is not posted twice (the ledger knows its
+    /// document). Use it after fixing what X3 refused, or after an outage that outlasted the
+    /// retry horizon.
+    Replay {
+        /// WooCommerce order ids.
+        #[arg(required_unless_present = "state", conflicts_with = "state")]
+        ids: Vec<u64>,
+        /// Every order in this state (e.g. attention, failed, held).
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Validate a mapping table (CSV or JSON) and make it the one in force.
+    ///
+    /// CSV header: key_type,key,item_code,sales_unit,gl_account,dimensions,site. Every bad row
+    /// is reported with its number and nothing is stored then. On success the table is stored
+    /// in the data directory and held orders are queued again.
+    Import {
+        /// The table (`-`: standard input).
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Write the mapping in force as CSV (to standard output without FILE).
+    Export {
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Compare the mapping with the shop's catalogue: list products and variations no row
+    /// covers (their orders would be held). Exits 1 when some are not covered.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the configuration as `serve` would (secrets read, settings checked by
+    /// the core, mapping file parsed) and print a summary without any secret. Exits 1 with
+    /// the precise problem otherwise.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
+    use crate::ops;
     match cli.command {
-        Command::Serve { config } => crate::serve::run(&config),
+        Command::Serve { config } => crate::serve::run(&config.config),
+        Command::Sandbox {
+            orders,
+            exit_when_done,
+            port,
+            data_dir,
+        } => crate::sandbox::run(&crate::sandbox::Options {
+            orders,
+            exit_when_done,
+            port,
+            data_dir,
+        }),
+        Command::Ping { config } => ops::ping(&config.config),
+        Command::Orders { command } => match command {
+            OrdersCommand::List {
+                state,
+                limit,
+                json,
+                config,
+            } => ops::orders_list(&config.config, state.as_deref(), limit, json),
+            OrdersCommand::Show { id, json, config } => ops::orders_show(&config.config, id, json),
+            OrdersCommand::Replay { ids, state, config } => {
+                ops::orders_replay(&config.config, &ids, state.as_deref())
+            }
+        },
+        Command::Mapping { command } => match command {
+            MappingCommand::Import { file, config } => ops::mapping_import(&config.config, &file),
+            MappingCommand::Export { file, config } => {
+                ops::mapping_export(&config.config, file.as_deref())
+            }
+            MappingCommand::Check { config } => ops::mapping_check(&config.config),
+        },
+        Command::Config { command } => match command {
+            ConfigCommand::Check { config } => ops::config_check(&config.config),
+        },
         Command::Component { emit, check } => {
             if let Some(path) = emit {
                 std::fs::write(&path, EMBEDDED)

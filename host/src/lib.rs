@@ -10,6 +10,8 @@
 //! - [`x3`]: the Sage X3 client (REST api1 and GraphQL, three auth modes).
 //! - [`woo`]: the WooCommerce REST client (orders, refunds, webhooks).
 //! - [`serve`]: `ml-connector serve`, which wires the above together.
+//! - [`sandbox`]: `ml-connector sandbox` — the host against in-process simulators.
+//! - [`ops`]: the operator commands (`ping`, `orders`, `mapping`, `config check`).
 //! - [`log`]: one line per event on stderr.
 
 #[macro_use]
@@ -19,7 +21,9 @@ pub mod cli;
 pub mod component;
 pub mod config;
 pub mod intake;
+pub mod ops;
 pub mod pipeline;
+pub mod sandbox;
 pub mod serve;
 pub mod server;
 pub mod store;

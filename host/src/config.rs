@@ -216,6 +216,32 @@ impl Default for RetryFile {
     }
 }
 
+/// The status page (`/status`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StatusFile {
+    /// Origins allowed to show the page in a frame (the WordPress admin), besides the host
+    /// itself: `["https://shop.example"]`. Sent as CSP `frame-ancestors`.
+    #[serde(default)]
+    pub frame_origins: Vec<String>,
+}
+
+/// An origin is `scheme://host[:port]` and nothing else: it is copied into a header.
+fn check_origin(o: &str) -> Result<()> {
+    let rest = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))
+        .unwrap_or("");
+    let ok = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !ok {
+        bail!("status.frame-origins: {o:?} is not an origin like \"https://shop.example\"");
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ConfigFile {
@@ -231,6 +257,8 @@ pub struct ConfigFile {
     pub orders: OrdersFile,
     #[serde(default)]
     pub retry: RetryFile,
+    #[serde(default)]
+    pub status: StatusFile,
 }
 
 fn default_listen() -> String {
@@ -256,6 +284,7 @@ pub struct Config {
     pub webhook_secret: Secret,
     pub orders: OrdersFile,
     pub retry: RetryFile,
+    pub status: StatusFile,
     /// The directory relative paths are resolved against (the config file's).
     pub base_dir: PathBuf,
 }
@@ -323,6 +352,9 @@ impl Config {
         if webhook_secret.is_empty() {
             bail!("woocommerce.webhook-secret is empty: no delivery could be verified");
         }
+        for o in &file.status.frame_origins {
+            check_origin(o)?;
+        }
         Ok(Config {
             listen,
             data_dir: base.join(&file.data_dir),
@@ -336,6 +368,7 @@ impl Config {
             webhook_secret,
             orders: file.orders,
             retry: file.retry,
+            status: file.status,
             base_dir: base.to_path_buf(),
         })
     }

@@ -10,6 +10,7 @@
 //! - [`x3`]: the Sage X3 client (REST api1 and GraphQL, three auth modes).
 //! - [`woo`]: the WooCommerce REST client (orders, refunds, webhooks).
 //! - [`serve`]: `ml-connector serve`, which wires the above together.
+//! - [`status`]: the status page, `/api/status`, `/metrics` and `/healthz`.
 //! - [`sandbox`]: `ml-connector sandbox` — the host against in-process simulators.
 //! - [`ops`]: the operator commands (`ping`, `orders`, `mapping`, `config check`).
 //! - [`log`]: one line per event on stderr.
@@ -25,6 +26,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod sandbox;
 pub mod serve;
+pub mod status;
 pub mod server;
 pub mod store;
 pub mod woo;

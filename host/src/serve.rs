@@ -275,33 +275,12 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
             a.headers.push(("Allow".into(), "POST".into()));
             a
         }
-        ("GET", "/healthz") => Answer::json(200, &json!({ "status": "ok" })),
-        ("GET", "/api/status") => match status_json(intake) {
-            Ok(v) => Answer::json(200, &v),
-            Err(e) => Answer::json(503, &json!({ "error": format!("{e:#}") })),
-        },
+        ("GET", "/healthz") => crate::status::healthz(ctx),
+        ("GET", "/metrics") => crate::status::metrics(ctx),
+        ("GET", "/api/status") => crate::status::api(ctx),
+        ("GET", p) if p == "/status" || p.starts_with("/status/") => crate::status::page(ctx, p),
         _ => Answer::json(404, &json!({ "error": "not found" })),
     }
-}
-
-/// What the status page shows, as JSON: orders by state, delivery counters.
-fn status_json(intake: &Intake) -> Result<serde_json::Value> {
-    let states: serde_json::Map<String, serde_json::Value> = intake
-        .store
-        .state_counts()?
-        .into_iter()
-        .map(|(k, v)| (k, json!(v)))
-        .collect();
-    let counters: serde_json::Map<String, serde_json::Value> = intake
-        .store
-        .counters()?
-        .into_iter()
-        .map(|(k, v)| (k, json!(v)))
-        .collect();
-    Ok(json!({
-        "orders": states,
-        "deliveries": { "stored": intake.store.inbox_count()?, "counters": counters },
-    }))
 }
 
 /// Tells systemd (`Type=notify`) that the service is ready, when it runs under systemd.

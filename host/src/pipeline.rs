@@ -40,7 +40,10 @@ pub struct Breaker {
 struct BreakerState {
     failures: u32,
     open_until: i64,
-    probing: bool,
+    /// When the probe in flight was let through (0: none). A probe whose job ends without
+    /// calling X3 (the order was held, say) reports nothing, so a probe expires after the
+    /// longest cool-down instead of blocking every later call.
+    probe_since: i64,
 }
 
 impl Breaker {
@@ -50,10 +53,11 @@ impl Breaker {
         if s.failures < BREAKER_THRESHOLD {
             return true;
         }
-        if now < s.open_until || s.probing {
+        let probing = s.probe_since != 0 && now < s.probe_since + BREAKER_MAX_OPEN_MS;
+        if now < s.open_until || probing {
             return false;
         }
-        s.probing = true;
+        s.probe_since = now;
         true
     }
 
@@ -65,7 +69,7 @@ impl Breaker {
     pub fn failure(&self, now: i64) {
         let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         s.failures = s.failures.saturating_add(1);
-        s.probing = false;
+        s.probe_since = 0;
         if s.failures >= BREAKER_THRESHOLD {
             let exp = (s.failures - BREAKER_THRESHOLD).min(10);
             s.open_until = now + (1000i64 << exp).min(BREAKER_MAX_OPEN_MS);
@@ -861,4 +865,47 @@ fn hold_summary(h: &orders::Hold) -> String {
         .collect();
     parts.extend(h.reasons.iter().cloned());
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_after_repeated_failures_and_lets_one_probe_through() {
+        let b = Breaker::default();
+        let t = 1_000_000;
+        for _ in 0..BREAKER_THRESHOLD {
+            assert!(b.allow(t));
+            b.failure(t);
+        }
+        assert!(!b.allow(t + 10), "open right after the threshold");
+        let reopen = b.open_until();
+        assert!(reopen > t);
+        assert!(b.allow(reopen), "one probe after the cool-down");
+        assert!(!b.allow(reopen + 1), "only one probe at a time");
+        b.success();
+        assert!(
+            b.allow(reopen + 2) && b.allow(reopen + 3),
+            "closed again after a success"
+        );
+    }
+
+    #[test]
+    fn a_probe_that_never_reports_does_not_block_the_breaker_forever() {
+        // Regression: a probe job that ended without calling X3 (a held order) left the
+        // breaker refusing every call.
+        let b = Breaker::default();
+        let t = 1_000_000;
+        for _ in 0..BREAKER_THRESHOLD {
+            b.failure(t);
+        }
+        let reopen = b.open_until();
+        assert!(b.allow(reopen));
+        assert!(!b.allow(reopen + 1));
+        assert!(
+            b.allow(reopen + BREAKER_MAX_OPEN_MS),
+            "the silent probe expired"
+        );
+    }
 }

@@ -562,8 +562,11 @@ pub fn run(opts: &Options) -> Result<()> {
     // Absolute: the config written into it names it, and messages print it.
     let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
     let stop = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The first Ctrl-C stops cleanly (drains the host); a second one exits at once.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
 
     eprintln!("ml-connector sandbox: starting simulated Sage X3 and WooCommerce…");
     let sandbox = Sandbox::start(&data_dir, opts.port)?;

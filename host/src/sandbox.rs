@@ -452,10 +452,8 @@ impl Progress {
                 Some(n) => {
                     let b = ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr());
                     b.set_style(
-                        ProgressStyle::with_template(
-                            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} settled · {msg}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        ProgressStyle::with_template("{spinner} {bar:24} {pos}/{len} · {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
                     );
                     b
                 }
@@ -493,6 +491,7 @@ impl Progress {
             }
             // Plain lines: one when something changed, at most one a second.
             None => {
+                let text = format!("{settled} settled · {text}");
                 if text != self.last_text && self.last_line.elapsed() >= Duration::from_secs(1) {
                     eprintln!("{text}");
                     self.last_line = Instant::now();
@@ -727,7 +726,7 @@ fn drive(sandbox: &Sandbox, opts: &Options, stop: &AtomicBool) -> Result<Summary
         progress.update(
             t.settled,
             format!(
-                "placed {} · posted {} · held {} · failed {}",
+                "{} placed · {} posted · {} held · {} failed",
                 placed.len(),
                 t.posted,
                 t.held,

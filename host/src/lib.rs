@@ -11,6 +11,7 @@
 //! - [`woo`]: the WooCommerce REST client (orders, refunds, webhooks).
 //! - [`serve`]: `ml-connector serve`, which wires the above together.
 //! - [`status`]: the status page, `/api/status`, `/metrics` and `/healthz`.
+//! - [`admin`]: the admin API (`/api/admin/…`): settings, mapping, holds, replay, connection test.
 //! - [`sandbox`]: `ml-connector sandbox` — the host against in-process simulators.
 //! - [`ops`]: the operator commands (`ping`, `orders`, `mapping`, `config check`).
 //! - [`log`]: one line per event on stderr.
@@ -18,6 +19,7 @@
 #[macro_use]
 pub mod log;
 
+pub mod admin;
 pub mod cli;
 pub mod component;
 pub mod config;
@@ -26,8 +28,8 @@ pub mod ops;
 pub mod pipeline;
 pub mod sandbox;
 pub mod serve;
-pub mod status;
 pub mod server;
+pub mod status;
 pub mod store;
 pub mod woo;
 pub mod x3;

@@ -31,6 +31,8 @@ pub struct Ctx {
     pub intake: Arc<Intake>,
     /// When this process started (ms since the epoch).
     pub started_at: i64,
+    /// The admin API: its token, and the configuration in force (`config` is the one at start).
+    pub admin: crate::admin::Admin,
 }
 
 /// The running host: what tests and the sandbox hold on to.
@@ -201,12 +203,18 @@ fn load_mapping(
 /// Starts everything; returns the running host.
 pub fn start(cfg: &Config) -> Result<Host> {
     let store = Arc::new(Store::open(&cfg.data_dir)?);
+    // Settings changed through the admin API override the file's.
+    let (cfg, stored_status_map) = crate::admin::stored_config(&store, cfg)?;
+    let cfg = &cfg;
     let (core, compiled) = CoreRuntime::embedded(Some(&cfg.data_dir.join("cache")))?;
     info!("core component loaded ({compiled:?})");
     let core = Arc::new(core);
     let settings = order_settings(&core, cfg)?;
     let mapping = load_mapping(&core, &store, cfg, &settings.dimension_types)?;
-    let status_map = core.call(|c, s| c.ml_connector_inventory().call_default_status_map(s))?;
+    let status_map = match stored_status_map {
+        Some(map) => map,
+        None => core.call(|c, s| c.ml_connector_inventory().call_default_status_map(s))?,
+    };
     let x3 = Arc::new(x3_client(cfg)?);
     let woo = Arc::new(woo_client(cfg)?);
     let pipeline = Arc::new(Pipeline::new(
@@ -238,6 +246,7 @@ pub fn start(cfg: &Config) -> Result<Host> {
         pipeline: Arc::clone(&pipeline),
         intake,
         started_at: crate::store::now_ms(),
+        admin: crate::admin::Admin::new(cfg)?,
     });
     let handler_ctx = Arc::clone(&ctx);
     let handler = Arc::new(move |req: &mut tiny_http::Request| route(&handler_ctx, req));
@@ -279,6 +288,7 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
         ("GET", "/metrics") => crate::status::metrics(ctx),
         ("GET", "/api/status") => crate::status::api(ctx),
         ("GET", p) if p == "/status" || p.starts_with("/status/") => crate::status::page(ctx, p),
+        (_, p) if p.starts_with("/api/admin/") => crate::admin::route(ctx, req),
         _ => Answer::json(404, &json!({ "error": "not found" })),
     }
 }

@@ -279,7 +279,7 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
         .chain(store.orders_in_state("failed", LIST_LIMIT)?.iter())
         .map(summary)
         .collect();
-    attention.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    attention.sort_by_key(|a| std::cmp::Reverse(a.updated_at));
     attention.truncate(LIST_LIMIT);
     let held = store
         .orders_in_state("held", LIST_LIMIT)?

@@ -153,9 +153,12 @@ impl Intake {
                 d.modified_gmt = r.date_modified_gmt.clone();
                 d.status = r.status.clone();
                 d.restored = r.event == "restored";
+                // The body's hash too: WooCommerce's modification time has one-second
+                // resolution, and a checkout paid in the same second is a second revision.
+                let digest = hex(&sha2::Sha256::digest(body));
                 let revision = match &r.date_modified_gmt {
-                    Some(m) => m.clone(),
-                    None => hex(&sha2::Sha256::digest(body)),
+                    Some(m) => format!("{m}/{}", &digest[..16]),
+                    None => digest,
                 };
                 d.dedup_key = Some(format!(
                     "{}/{}/{}/{}/{revision}",

@@ -744,18 +744,25 @@ fn apply_order_body(
     restored: bool,
     now: i64,
 ) -> Result<()> {
-    let stored: Option<Option<String>> = conn
+    let row: Option<(Option<String>, Option<Vec<u8>>)> = conn
         .query_row(
-            "SELECT modified_gmt FROM orders WHERE order_id = ?1",
+            "SELECT modified_gmt, body FROM orders WHERE order_id = ?1",
             params![id(order_id)],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
+    let stored = row.as_ref().map(|(m, _)| m.clone());
+    // Regression: a status change in the same second as the previous revision (a checkout paid
+    // at once) has the same `date_modified_gmt`; it was dropped and the order never posted. A
+    // different body with the same time is a new revision too.
+    let same_second_change = |old: &str, new: &str| {
+        new == old && row.as_ref().and_then(|(_, b)| b.as_deref()) != Some(body)
+    };
     let newer = match (&stored, modified_gmt) {
         (None, _) => true,
         (Some(None), _) => true,
         (Some(Some(_)), None) => false,
-        (Some(Some(old)), Some(new)) => new > old.as_str(),
+        (Some(Some(old)), Some(new)) => new > old.as_str() || same_second_change(old, new),
     };
     let received = || {
         add_timeline(
@@ -915,6 +922,18 @@ mod tests {
             .unwrap();
         let o = s.load_order(5).unwrap().unwrap();
         assert_eq!((o.status.as_deref(), o.rev), (Some("delivered"), 2));
+    }
+
+    #[test]
+    fn a_status_change_in_the_same_second_is_a_new_revision() {
+        let s = Store::open_in_memory().unwrap();
+        s.insert_delivery(&order_delivery(12, "2026-11-27T10:00:00", "pending", "1"))
+            .unwrap();
+        let mut paid = order_delivery(12, "2026-11-27T10:00:00", "processing", "1");
+        paid.dedup_key = Some("1/order/12/2026-11-27T10:00:00/paid".into());
+        s.insert_delivery(&paid).unwrap();
+        let o = s.load_order(12).unwrap().unwrap();
+        assert_eq!((o.status.as_deref(), o.rev), (Some("processing"), 2));
     }
 
     #[test]

@@ -240,6 +240,12 @@ pub fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
             Ok(body) => test_connection(ctx, &body),
             Err(a) => Ok(a),
         },
+        ("GET", "/api/admin/webhooks") => Ok(crate::lifecycle::admin_webhooks(ctx)),
+        ("POST", "/api/admin/webhooks/register") => Ok(crate::lifecycle::admin_register(ctx)),
+        ("POST", "/api/admin/backfill") => match read_json(req) {
+            Ok(body) => Ok(crate::lifecycle::admin_backfill(ctx, &body)),
+            Err(a) => Ok(a),
+        },
         (_, p) => Ok(match allowed(p) {
             Some(allow) => {
                 let mut a = Answer::json(405, &json!({ "error": format!("use {allow}") }));
@@ -265,9 +271,12 @@ fn allowed(path: &str) -> Option<&'static str> {
     Some(match path {
         "/api/admin/settings" | "/api/admin/mapping" => "GET, PUT",
         "/api/admin/mapping/coverage" | "/api/admin/orders" => "GET",
-        "/api/admin/holds/release" | "/api/admin/orders/replay" | "/api/admin/test-connection" => {
-            "POST"
-        }
+        "/api/admin/holds/release"
+        | "/api/admin/orders/replay"
+        | "/api/admin/test-connection"
+        | "/api/admin/webhooks/register"
+        | "/api/admin/backfill" => "POST",
+        "/api/admin/webhooks" => "GET",
         p if p.starts_with("/api/admin/orders/") => "GET",
         _ => return None,
     })
@@ -420,6 +429,7 @@ fn settings_document(cfg: &Config, s: &orders::Settings, map: &[inventory::Statu
             "auth": w.auth.as_deref().unwrap_or("auto"),
             "ca-file": path(&w.ca_file),
             "timeout-secs": w.timeout_secs,
+            "delivery-url": cfg.delivery_url(),
         },
         "inventory": {
             "status-map": map.iter().map(|r| json!({
@@ -722,6 +732,15 @@ fn apply_woo(cfg: &mut Config, name: &str, v: &Value) -> std::result::Result<(),
         }
         "ca-file" => w.ca_file = ca_file(v, &base)?,
         "timeout-secs" => w.timeout_secs = uint(v, 1, 600)?,
+        "delivery-url" => {
+            w.delivery_url = if v.is_null() || v.as_str() == Some("") {
+                None
+            } else {
+                let u = url(v)?;
+                crate::config::check_delivery_url(&u).map_err(|e| Invalid(format!("{e:#}")))?;
+                Some(u)
+            }
+        }
         _ => return Err(Unknown),
     }
     Ok(())
@@ -1028,6 +1047,7 @@ fn put_settings(ctx: &Ctx, doc: &Value) -> Result<Answer> {
     if let Some(woo) = cand.woo {
         p.set_woo(Arc::new(woo));
     }
+    ctx.lifecycle.set_delivery_url(cand.config.delivery_url());
     *ctx.admin.config.write().unwrap_or_else(|e| e.into_inner()) = cand.config;
     // A setting (a guest customer, a site) may be what held orders waited for.
     let released = ctx.store.requeue_held()?;

@@ -91,6 +91,23 @@ pub enum Command {
         #[command(subcommand)]
         command: MappingCommand,
     },
+    /// Create, repair and inspect the shop's webhooks that deliver to this host.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+    /// Read every order modified since a date from the WooCommerce REST API and take in what the
+    /// webhooks did not bring (the same exactly-once path: nothing is posted twice).
+    ///
+    /// A running service posts what was found within a second. Use it after an outage, after
+    /// installing on a shop that already has orders, or when a webhook was disabled for a while.
+    Backfill {
+        /// GMT date or time: 2026-11-01, 2026-11-01T08:00:00Z.
+        #[arg(long, value_name = "DATE")]
+        since: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Check the configuration file.
     Config {
         #[command(subcommand)]
@@ -184,6 +201,27 @@ pub enum MappingCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Create our webhooks (order.created, order.updated, order.deleted, order.restored; with
+    /// `[webhooks] master-data`, customer.* and product.* too) or repair them: the delivery URL,
+    /// the status (a disabled one is re-enabled) and the secret are put back. Safe to re-run: it
+    /// never creates a second webhook for a topic and removes duplicates of ours.
+    Register {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List the shop's webhooks, which are ours, and what is wrong with them. Exits 1 when one
+    /// of ours is disabled, paused or missing.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Load and validate the configuration as `serve` would (secrets read, settings checked by
     /// the core, mapping file parsed) and print a summary without any secret. Exits 1 with
@@ -230,6 +268,13 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             MappingCommand::Check { config } => ops::mapping_check(&config.config),
         },
+        Command::Webhooks { command } => match command {
+            WebhooksCommand::Register { config } => crate::lifecycle::cli_register(&config.config),
+            WebhooksCommand::List { json, config } => {
+                crate::lifecycle::cli_list(&config.config, json)
+            }
+        },
+        Command::Backfill { since, config } => crate::lifecycle::cli_backfill(&config.config, &since),
         Command::Config { command } => match command {
             ConfigCommand::Check { config } => ops::config_check(&config.config),
         },

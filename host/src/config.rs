@@ -156,10 +156,74 @@ pub struct WooFile {
     pub ca_file: Option<PathBuf>,
     #[serde(default = "default_woo_timeout")]
     pub timeout_secs: u64,
+    /// Where WooCommerce delivers our webhooks: this host as the shop reaches it, path
+    /// `/webhooks/woocommerce` included. Default `http://<listen>/webhooks/woocommerce`.
+    #[serde(default)]
+    pub delivery_url: Option<String>,
 }
 
 fn default_woo_timeout() -> u64 {
     30
+}
+
+/// The store's webhooks: which ones `webhooks register` creates, and the monitor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WebhooksFile {
+    /// How often the monitor reads the webhooks' status (0: never).
+    #[serde(default = "default_monitor_interval")]
+    pub monitor_interval_secs: u64,
+    /// Re-enable a disabled or paused webhook of ours and catch up the gap.
+    #[serde(default = "default_true")]
+    pub repair: bool,
+    /// Also register `customer.*` and `product.*` (master-data sync).
+    #[serde(default)]
+    pub master_data: bool,
+}
+
+fn default_monitor_interval() -> u64 {
+    300
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for WebhooksFile {
+    fn default() -> Self {
+        WebhooksFile {
+            monitor_interval_secs: default_monitor_interval(),
+            repair: true,
+            master_data: false,
+        }
+    }
+}
+
+/// Catch-up polling: orders modified since the watermark, read over REST.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CatchUpFile {
+    /// How often to poll (0: only on demand, `backfill` and after a webhook repair).
+    #[serde(default = "default_catch_up_interval")]
+    pub interval_secs: u64,
+    /// Each poll starts this long before the newest modification it saw last time.
+    #[serde(default = "default_overlap")]
+    pub overlap_secs: u64,
+}
+
+fn default_catch_up_interval() -> u64 {
+    600
+}
+fn default_overlap() -> u64 {
+    300
+}
+
+impl Default for CatchUpFile {
+    fn default() -> Self {
+        CatchUpFile {
+            interval_secs: default_catch_up_interval(),
+            overlap_secs: default_overlap(),
+        }
+    }
 }
 
 /// Defaults for the documents: the core's settings, all optional here.
@@ -242,6 +306,22 @@ fn check_origin(o: &str) -> Result<()> {
     Ok(())
 }
 
+/// A delivery URL is an absolute http(s) URL with a host; WooCommerce refuses anything else.
+pub fn check_delivery_url(u: &str) -> Result<()> {
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .unwrap_or("");
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || u.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        bail!(
+            "woocommerce.delivery-url: {u:?} is not a URL like \
+             \"https://connector.shop.example/webhooks/woocommerce\""
+        );
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ConfigFile {
@@ -259,6 +339,10 @@ pub struct ConfigFile {
     pub retry: RetryFile,
     #[serde(default)]
     pub status: StatusFile,
+    #[serde(default)]
+    pub webhooks: WebhooksFile,
+    #[serde(default)]
+    pub catch_up: CatchUpFile,
 }
 
 fn default_listen() -> String {
@@ -285,6 +369,8 @@ pub struct Config {
     pub orders: OrdersFile,
     pub retry: RetryFile,
     pub status: StatusFile,
+    pub webhooks: WebhooksFile,
+    pub catch_up: CatchUpFile,
     /// The directory relative paths are resolved against (the config file's).
     pub base_dir: PathBuf,
 }
@@ -355,6 +441,9 @@ impl Config {
         for o in &file.status.frame_origins {
             check_origin(o)?;
         }
+        if let Some(u) = &file.woocommerce.delivery_url {
+            check_delivery_url(u)?;
+        }
         Ok(Config {
             listen,
             data_dir: base.join(&file.data_dir),
@@ -369,8 +458,18 @@ impl Config {
             orders: file.orders,
             retry: file.retry,
             status: file.status,
+            webhooks: file.webhooks,
+            catch_up: file.catch_up,
             base_dir: base.to_path_buf(),
         })
+    }
+
+    /// Where WooCommerce delivers our webhooks.
+    pub fn delivery_url(&self) -> String {
+        match &self.woo.delivery_url {
+            Some(u) if !u.trim().is_empty() => u.trim().to_string(),
+            _ => format!("http://{}/webhooks/woocommerce", self.listen),
+        }
     }
 
     pub fn x3_timeout(&self) -> Duration {

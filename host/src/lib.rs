@@ -24,6 +24,7 @@ pub mod cli;
 pub mod component;
 pub mod config;
 pub mod intake;
+pub mod lifecycle;
 pub mod ops;
 pub mod pipeline;
 pub mod sandbox;

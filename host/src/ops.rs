@@ -43,7 +43,7 @@ pub fn load_config(path: &Path) -> Result<Config> {
 
 /// The service's database. Refuses to create one: a command pointed at the wrong config would
 /// otherwise look at an empty new database and report "no orders".
-fn open_store(cfg: &Config) -> Result<Store> {
+pub(crate) fn open_store(cfg: &Config) -> Result<Store> {
     let db = cfg.data_dir.join("ml-connector.sqlite3");
     if !db.exists() {
         bail!(

@@ -113,6 +113,11 @@ impl Health {
         self.woo.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Records a contact with WooCommerce made outside the workers (monitor, catch-up).
+    pub fn record_woo(&self, failure: Option<String>) {
+        Health::record(&self.woo, failure);
+    }
+
     fn record(c: &Mutex<Contact>, failure: Option<String>) {
         let mut c = c.lock().unwrap_or_else(|e| e.into_inner());
         match failure {

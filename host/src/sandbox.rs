@@ -146,22 +146,12 @@ impl Sandbox {
                 .set_stock(product, variation, 1_000_000)
                 .with_context(|| format!("raising the stock of product {product}"))?;
         }
-        let delivery_url = format!("http://{addr}/webhooks/woocommerce");
-        for topic in [
-            "order.created",
-            "order.updated",
-            "order.deleted",
-            "order.restored",
-        ] {
-            client
-                .create_webhook(
-                    &format!("ml-connector {topic}"),
-                    topic,
-                    &delivery_url,
-                    WEBHOOK_SECRET,
-                )
-                .with_context(|| format!("registering the {topic} webhook"))?;
-        }
+        // As an operator would: `ml-connector webhooks register` (which also runs the monitor's
+        // first check, so the status page has no stale "no webhook" alert).
+        host.ctx
+            .lifecycle
+            .register()
+            .map_err(|e| anyhow::anyhow!("registering the webhooks: {e}"))?;
         Ok(Sandbox {
             x3,
             woo,

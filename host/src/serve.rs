@@ -33,6 +33,8 @@ pub struct Ctx {
     pub started_at: i64,
     /// The admin API: its token, and the configuration in force (`config` is the one at start).
     pub admin: crate::admin::Admin,
+    /// The webhook monitor and the catch-up poller.
+    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
 }
 
 /// The running host: what tests and the sandbox hold on to.
@@ -41,13 +43,18 @@ pub struct Host {
     pub ctx: Arc<Ctx>,
     pub pipeline: Arc<Pipeline>,
     workers: Vec<std::thread::JoinHandle<()>>,
+    lifecycle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Host {
     /// Stops the intake, lets workers finish what they hold, and returns.
     pub fn shutdown(self) {
         self.http.stop();
+        self.ctx.lifecycle.stop();
         self.pipeline.stop();
+        if let Some(l) = self.lifecycle {
+            let _ = l.join();
+        }
         for w in self.workers {
             let _ = w.join();
         }
@@ -247,21 +254,34 @@ pub fn start(cfg: &Config) -> Result<Host> {
         intake,
         started_at: crate::store::now_ms(),
         admin: crate::admin::Admin::new(cfg)?,
+        lifecycle: Arc::new(crate::lifecycle::Lifecycle::new(
+            cfg,
+            Arc::clone(&store),
+            Arc::clone(&pipeline),
+        )),
     });
     let handler_ctx = Arc::clone(&ctx);
     let handler = Arc::new(move |req: &mut tiny_http::Request| route(&handler_ctx, req));
     let http = HttpServer::start(cfg.listen, 16, handler)?;
+    if cfg.listen.port() == 0 && cfg.woo.delivery_url.is_none() {
+        // Any free port was asked for: the default delivery URL is the one actually bound.
+        ctx.lifecycle
+            .set_delivery_url(format!("http://{}/webhooks/woocommerce", http.addr()));
+    }
     let workers = (0..cfg.x3.concurrency)
         .map(|_| {
             let p = Arc::clone(&pipeline);
             std::thread::spawn(move || p.run_worker())
         })
         .collect();
+    let l = Arc::clone(&ctx.lifecycle);
+    let lifecycle = Some(std::thread::spawn(move || l.run()));
     Ok(Host {
         http,
         ctx,
         pipeline,
         workers,
+        lifecycle,
     })
 }
 

@@ -59,6 +59,25 @@ pub struct Status {
     pub attention: Vec<OrderSummary>,
     /// Orders on hold, with what is missing.
     pub held: Vec<OrderSummary>,
+    /// Problems a person should know about now, in words (a webhook of ours disabled, paused or
+    /// missing; the webhooks unreadable). Empty when all is well. The plugin shows them as an
+    /// admin notice.
+    pub alerts: Vec<String>,
+    /// The webhook monitor and the catch-up poll.
+    pub lifecycle: LifecycleStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LifecycleStatus {
+    pub delivery_url: String,
+    /// When the monitor last read the webhooks.
+    pub webhooks_checked_at: Option<i64>,
+    /// What the monitor did lately (re-enabled a webhook, caught up), newest first.
+    pub repairs: Vec<String>,
+    /// The newest WooCommerce modification time (GMT) the catch-up has taken in.
+    pub catch_up_watermark: Option<String>,
+    /// The last catch-up: when, and what it found or why it failed.
+    pub catch_up_last: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -231,6 +250,8 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
                 .to_string(),
         );
     }
+    let monitor = ctx.lifecycle.state();
+    notes.extend(monitor.alerts.iter().cloned());
     let rest_failing = verdict(woo.last_success_at, woo.last_failure_at) == "failing";
     if rest_failing {
         notes.push("Reading orders from the WooCommerce REST API is failing.".to_string());
@@ -298,6 +319,14 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
         throughput,
         attention,
         held,
+        alerts: monitor.alerts,
+        lifecycle: LifecycleStatus {
+            delivery_url: ctx.lifecycle.delivery_url(),
+            webhooks_checked_at: monitor.checked_at,
+            repairs: monitor.repairs,
+            catch_up_watermark: crate::lifecycle::watermark(store),
+            catch_up_last: crate::lifecycle::last_catch_up(store),
+        },
     })
 }
 
@@ -827,6 +856,14 @@ fn render_status(s: &Status) -> String {
         esc(&duration(now - s.started_at))
     );
 
+    if !s.alerts.is_empty() {
+        h.push_str("<section id=\"alerts\" class=\"alerts\" role=\"alert\"><h2>Alerts</h2><ul>");
+        for a in &s.alerts {
+            let _ = write!(h, "<li>{}</li>", esc(a));
+        }
+        h.push_str("</ul></section>");
+    }
+
     // Connections.
     let x = &s.x3;
     let _ = write!(
@@ -1048,7 +1085,49 @@ fn render_status(s: &Status) -> String {
         h.push_str("</table>");
     }
     h.push_str("</div></div></section>");
+
+    // Webhooks and catch-up.
+    let l = &s.lifecycle;
+    let _ = write!(
+        h,
+        "<section id=\"catch-up\"><h2>Webhook monitor and catch-up</h2><dl>\
+         <dt>Delivery URL</dt><dd><code>{}</code></dd>\
+         <dt>Webhooks checked</dt><dd>{}</dd>\
+         <dt>Catch-up watermark</dt><dd>{}</dd><dt>Last catch-up</dt><dd>{}</dd></dl>",
+        esc(&l.delivery_url),
+        when(now, l.webhooks_checked_at),
+        opt(l.catch_up_watermark.as_deref()),
+        esc(&catch_up_summary(l.catch_up_last.as_ref()))
+    );
+    if !l.repairs.is_empty() {
+        h.push_str("<ul>");
+        for r in &l.repairs {
+            let _ = write!(h, "<li>{}</li>", esc(r));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</section>");
     layout("Status", true, &h)
+}
+
+fn catch_up_summary(last: Option<&serde_json::Value>) -> String {
+    let Some(v) = last else {
+        return "none yet".into();
+    };
+    let at = v
+        .get("at")
+        .and_then(serde_json::Value::as_i64)
+        .map_or_else(String::new, |a| format!("{}: ", utc(a)));
+    if let Some(e) = v.get("error").and_then(serde_json::Value::as_str) {
+        return format!("{at}{e}");
+    }
+    let r = &v["report"];
+    format!(
+        "{at}since {}, {} order(s) read, {} new to us",
+        r["since"].as_str().unwrap_or("?"),
+        r["found"].as_u64().unwrap_or(0),
+        r["taken-in"].as_u64().unwrap_or(0)
+    )
 }
 
 fn ms_opt(v: Option<i64>) -> String {

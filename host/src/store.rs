@@ -601,6 +601,42 @@ impl Store {
     }
 }
 
+/// What the store holds of an order's latest revision (catch-up compares with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRevision {
+    pub modified_gmt: Option<String>,
+    pub status: Option<String>,
+    pub trashed: bool,
+}
+
+impl Store {
+    pub fn order_revision(&self, order_id: u64) -> Result<Option<OrderRevision>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT modified_gmt, status, trashed FROM orders WHERE order_id = ?1",
+                params![id(order_id)],
+                |r| {
+                    Ok(OrderRevision {
+                        modified_gmt: r.get(0)?,
+                        status: r.get(1)?,
+                        trashed: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// When the last delivery from one webhook was stored (ms), if ever.
+    pub fn last_received_from(&self, webhook_id: &str) -> Result<Option<i64>> {
+        Ok(self.conn().query_row(
+            "SELECT MAX(received_at) FROM inbox WHERE webhook_id = ?1",
+            params![webhook_id],
+            |r| r.get(0),
+        )?)
+    }
+}
+
 /// A webhook as the host has seen it: what it delivered and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookSeen {

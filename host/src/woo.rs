@@ -330,6 +330,18 @@ impl WooClient {
         page: u32,
         per_page: u32,
     ) -> Result<OrdersPage, WooError> {
+        self.orders_modified_after_in(after_gmt, "any", page, per_page)
+    }
+
+    /// As [`WooClient::orders_modified_after`], for one status (`any` leaves out `trash`, as in
+    /// WordPress; ask for `trash` separately).
+    pub fn orders_modified_after_in(
+        &self,
+        after_gmt: &str,
+        status: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<OrdersPage, WooError> {
         let per_page = per_page.clamp(1, MAX_PER_PAGE);
         let page = page.max(1);
         let query = [
@@ -339,7 +351,7 @@ impl WooClient {
             ("order", "asc".to_string()),
             ("per_page", per_page.to_string()),
             ("page", page.to_string()),
-            ("status", "any".to_string()),
+            ("status", status.to_string()),
         ];
         let (items, total, total_pages) = self.page("orders", &query, page, per_page)?;
         Ok(OrdersPage {
@@ -407,6 +419,13 @@ impl WooClient {
     pub fn set_webhook_status(&self, id: u64, status: &str) -> Result<Webhook, WooError> {
         let body = json!({ "status": status });
         let v = self.json(Method::Put, &format!("webhooks/{id}"), &[], Some(&body))?;
+        self.webhook(&v)
+    }
+
+    /// `PUT /webhooks/<id>` with some of `name`, `delivery_url`, `secret`, `status`: repairs a
+    /// webhook in place (its id, and so the deliveries already queued, are kept).
+    pub fn update_webhook(&self, id: u64, changes: &Value) -> Result<Webhook, WooError> {
+        let v = self.json(Method::Put, &format!("webhooks/{id}"), &[], Some(changes))?;
         self.webhook(&v)
     }
 

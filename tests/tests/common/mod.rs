@@ -126,6 +126,8 @@ pub struct Options {
     pub orders_extra: String,
     pub x3: X3Config,
     pub woo_auto_deliver: Option<Duration>,
+    /// Extra TOML appended to the host's config (whole sections, e.g. `[webhooks]`).
+    pub extra_config: String,
 }
 
 impl Default for Options {
@@ -141,6 +143,7 @@ impl Default for Options {
                 ..X3Config::default()
             },
             woo_auto_deliver: Some(Duration::from_millis(50)),
+            extra_config: String::new(),
         }
     }
 }
@@ -160,7 +163,8 @@ impl Env {
         let dir = scratch_dir(name);
         let x3 = X3Sim::start(opts.x3.clone()).unwrap();
         x3.seed(&x3_items()).unwrap();
-        // https_assumed: the harness raises stock with Basic auth; the host still signs with OAuth 1.0a.
+        // https_assumed: as behind a TLS-terminating proxy, so Basic auth works over plain HTTP (the
+        // harness raises stock with it, and the host uses it: `auth = "basic"` below).
         let woo = WooSim::start(WooConfig {
             port: 0,
             auto_deliver: opts.woo_auto_deliver,
@@ -199,7 +203,7 @@ impl Env {
 
     pub fn create_webhook(&self, topic: &str, url: &str) {
         let resp = ureq::post(&format!("{}/__sim/webhooks", self.woo.base_url()))
-            .send_json(json!({"name": format!("ml-connector {topic}"), "topic": topic, "delivery_url": url, "secret": WEBHOOK_SECRET, "status": "active"}))
+            .send_json(json!({"name": format!("ml-connector: {topic}"), "topic": topic, "delivery_url": url, "secret": WEBHOOK_SECRET, "status": "active"}))
             .unwrap();
         assert!(resp.status().is_success());
     }
@@ -239,6 +243,8 @@ url = "{woo}"
 consumer-key = "{ck}"
 consumer-secret = "{cs}"
 webhook-secret = {{ file = "webhook.secret" }}
+# woo-sim assumes HTTPS (a TLS-terminating proxy), where WooCommerce takes Basic auth.
+auth = "basic"
 
 [orders]
 store-id = "e2e"
@@ -253,6 +259,7 @@ mapping-file = "mapping.csv"
 [retry]
 base-backoff-ms = 100
 max-backoff-secs = 2
+{extra_config}
 "#,
             port = self.host_port,
             x3url = self.x3.base_url(),
@@ -264,6 +271,7 @@ max-backoff-secs = 2
             ck = w.consumer_key,
             cs = w.consumer_secret,
             extra = self.opts.orders_extra,
+            extra_config = self.opts.extra_config,
         )
     }
 

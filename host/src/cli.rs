@@ -274,7 +274,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::lifecycle::cli_list(&config.config, json)
             }
         },
-        Command::Backfill { since, config } => crate::lifecycle::cli_backfill(&config.config, &since),
+        Command::Backfill { since, config } => {
+            crate::lifecycle::cli_backfill(&config.config, &since)
+        }
         Command::Config { command } => match command {
             ConfigCommand::Check { config } => ops::config_check(&config.config),
         },

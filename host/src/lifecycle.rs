@@ -30,7 +30,7 @@ use sha2::Digest;
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::store::{NewDelivery, Store, now_ms};
-use crate::woo::{WooClient, WooError, Webhook};
+use crate::woo::{Webhook, WooClient, WooError};
 
 /// The topics every installation needs.
 pub const ORDER_TOPICS: [&str; 4] = [
@@ -53,6 +53,9 @@ pub const MASTER_DATA_TOPICS: [&str; 6] = [
 /// Our webhooks are named `ml-connector: <topic>` (shown in WooCommerce → Settings → Advanced →
 /// Webhooks, so the merchant knows who made them).
 pub const NAME_PREFIX: &str = "ml-connector: ";
+
+/// How soon the monitor looks again while it has alerts.
+const ALERT_RECHECK: Duration = Duration::from_secs(30);
 
 /// `kv` keys.
 const WATERMARK: &str = "catch_up.watermark";
@@ -536,8 +539,15 @@ impl Lifecycle {
     /// Creates or repairs our webhooks now (the admin API's and the CLI's `register`).
     pub fn register(&self) -> Result<Vec<Registered>, WooError> {
         let woo = self.pipeline.woo();
-        let r = register(&woo, &self.delivery_url(), self.secret.expose(), &self.topics);
-        self.pipeline.health.record_woo(r.as_ref().err().map(ToString::to_string));
+        let r = register(
+            &woo,
+            &self.delivery_url(),
+            self.secret.expose(),
+            &self.topics,
+        );
+        self.pipeline
+            .health
+            .record_woo(r.as_ref().err().map(ToString::to_string));
         if r.is_ok() {
             let _ = self.check();
         }
@@ -658,7 +668,9 @@ impl Lifecycle {
         let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let woo = self.pipeline.woo();
         let pipeline = Arc::clone(&self.pipeline);
-        let r = catch_up(&woo, &self.store, since_gmt, &self.stop, |_| pipeline.notify());
+        let r = catch_up(&woo, &self.store, since_gmt, &self.stop, |_| {
+            pipeline.notify()
+        });
         let last = match &r {
             Ok(rep) => {
                 self.pipeline.health.record_woo(None);
@@ -699,10 +711,17 @@ impl Lifecycle {
         while !self.stop.load(Ordering::SeqCst) {
             let now = now_ms();
             if !self.monitor_every.is_zero() && now >= next_check {
-                if let Err(e) = self.check() {
-                    warn!("webhook monitor: {e:#}");
-                }
-                next_check = now_ms() + ms(self.monitor_every);
+                let every = match self.check() {
+                    // While something is wrong, look again sooner: an alert that a person has
+                    // since fixed (webhooks added by hand, the shop back) should not linger.
+                    Ok(st) if !st.alerts.is_empty() => self.monitor_every.min(ALERT_RECHECK),
+                    Ok(_) => self.monitor_every,
+                    Err(e) => {
+                        warn!("webhook monitor: {e:#}");
+                        self.monitor_every.min(ALERT_RECHECK)
+                    }
+                };
+                next_check = now_ms() + ms(every);
             }
             if !self.poll_every.is_zero() && now >= next_poll {
                 match self.poll() {
@@ -797,7 +816,10 @@ pub fn cli_register(path: &std::path::Path) -> Result<()> {
         &topics(cfg.webhooks.master_data),
     )
     .map_err(|e| anyhow::anyhow!("registering the webhooks failed: {e}"))?;
-    println!("{:<8} {:<18} {:<9} {:<18} delivery URL", "id", "topic", "status", "action");
+    println!(
+        "{:<8} {:<18} {:<9} {:<18} delivery URL",
+        "id", "topic", "status", "action"
+    );
     for r in &list {
         println!(
             "{:<8} {:<18} {:<9} {:<18} {}",
@@ -841,9 +863,16 @@ pub fn cli_list(path: &std::path::Path, as_json: bool) -> Result<()> {
             json!({"delivery-url": url, "webhooks": hooks, "problems": problems})
         );
     } else {
-        println!("{:<8} {:<18} {:<9} {:<5} delivery URL", "id", "topic", "status", "ours");
+        println!(
+            "{:<8} {:<18} {:<9} {:<5} delivery URL",
+            "id", "topic", "status", "ours"
+        );
         for w in &list {
-            let ours = if same_url(&w.delivery_url, &url) { "yes" } else { "" };
+            let ours = if same_url(&w.delivery_url, &url) {
+                "yes"
+            } else {
+                ""
+            };
             println!(
                 "{:<8} {:<18} {:<9} {:<5} {}",
                 w.id, w.topic, w.status, ours, w.delivery_url
@@ -866,7 +895,9 @@ pub fn cli_list(path: &std::path::Path, as_json: bool) -> Result<()> {
 /// `ml-connector backfill --since DATE`.
 pub fn cli_backfill(path: &std::path::Path, since: &str) -> Result<()> {
     let Some(secs) = parse_gmt(since) else {
-        anyhow::bail!("--since {since:?}: a GMT date like 2026-11-01 or 2026-11-01T08:00:00Z expected");
+        anyhow::bail!(
+            "--since {since:?}: a GMT date like 2026-11-01 or 2026-11-01T08:00:00Z expected"
+        );
     };
     let (cfg, store) = service_config(path)?;
     let Some(store) = store else {
@@ -880,7 +911,10 @@ pub fn cli_backfill(path: &std::path::Path, since: &str) -> Result<()> {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let r = catch_up(&woo, &store, &since, &stop, |r| {
         if tty {
-            eprint!("\r{} order(s) read, {} new, page {}", r.found, r.taken_in, r.pages);
+            eprint!(
+                "\r{} order(s) read, {} new, page {}",
+                r.found, r.taken_in, r.pages
+            );
         }
     })?;
     if tty {
@@ -910,7 +944,13 @@ mod tests {
         assert_eq!(parse_gmt("2026-11-27"), parse_gmt("2026-11-27T00:00:00"));
         assert_eq!(parse_gmt("2026-11-27T09:01:01Z"), Some(1_795_770_061));
         assert_eq!(parse_gmt("2026-11-27 09:01"), Some(1_795_770_060));
-        for bad in ["", "yesterday", "2026-13-01", "2026-11-27T25:00", "2026-11-27T1:2:3:4"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-11-27T25:00",
+            "2026-11-27T1:2:3:4",
+        ] {
             assert_eq!(parse_gmt(bad), None, "{bad}");
         }
     }

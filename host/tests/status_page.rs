@@ -123,13 +123,10 @@ frame-origins = ["{FRAME_ORIGIN}", "http://127.0.0.1:{embed}"]
         let path = dir.join("config.toml");
         std::fs::write(&path, toml).unwrap();
         let host = start(&Config::load(&path).unwrap()).unwrap();
-        let url = format!("http://{}/webhooks/woocommerce", host.http.addr());
-        for topic in ["order.created", "order.updated"] {
-            let resp = ureq::post(&format!("{}/__sim/webhooks", woo.base_url()))
-                .send_json(json!({"name": topic, "topic": topic, "delivery_url": url, "secret": WEBHOOK_SECRET, "status": "active"}))
-                .unwrap();
-            assert!(resp.status().is_success());
-        }
+        // As an operator would after starting the service: `ml-connector webhooks register`.
+        let registered = host.ctx.lifecycle.register().unwrap();
+        assert_eq!(registered.len(), 4);
+        assert!(registered.iter().all(|r| r.action == "created"));
         World { x3, woo, host, dir }
     }
 

@@ -194,9 +194,12 @@ fn disabled_webhooks_are_noticed_re_enabled_and_the_gap_caught_up() {
     }
     assert!(
         wait_until(Duration::from_secs(30), || {
-            env.woo.deliveries().as_array().unwrap().iter().any(|d| {
-                d["webhook_status"] == "disabled" && d["topic"] == "order.created"
-            })
+            env.woo
+                .deliveries()
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["webhook_status"] == "disabled" && d["topic"] == "order.created")
         }),
         "WooCommerce never disabled the webhook"
     );
@@ -259,11 +262,14 @@ fn a_paused_webhook_raises_an_alert_and_the_scheduled_catch_up_still_brings_orde
         .map(|w| w["id"].as_u64().unwrap())
         .collect();
     for id in &paused {
-        let resp = ureq::put(&format!("{}/wp-json/wc/v3/webhooks/{id}", env.woo.base_url()))
-            .query("consumer_key", &c.consumer_key)
-            .query("consumer_secret", &c.consumer_secret)
-            .send_json(json!({"status": "paused"}))
-            .unwrap();
+        let resp = ureq::put(&format!(
+            "{}/wp-json/wc/v3/webhooks/{id}",
+            env.woo.base_url()
+        ))
+        .query("consumer_key", &c.consumer_key)
+        .query("consumer_secret", &c.consumer_secret)
+        .send_json(json!({"status": "paused"}))
+        .unwrap();
         assert!(resp.status().is_success());
     }
     let mut rng = Lcg(9);
@@ -271,9 +277,12 @@ fn a_paused_webhook_raises_an_alert_and_the_scheduled_catch_up_still_brings_orde
     let pending = place(&env, &mut rng, 2, "pending");
     assert!(
         wait_until(Duration::from_secs(30), || {
-            host.status()["alerts"]
-                .as_array()
-                .is_some_and(|a| a.iter().filter(|t| t.to_string().contains("paused")).count() == 4)
+            host.status()["alerts"].as_array().is_some_and(|a| {
+                a.iter()
+                    .filter(|t| t.to_string().contains("paused"))
+                    .count()
+                    == 4
+            })
         }),
         "{:#}",
         host.status()["alerts"]
@@ -294,7 +303,11 @@ fn a_paused_webhook_raises_an_alert_and_the_scheduled_catch_up_still_brings_orde
         host.log()
     );
     // Repair off: still paused, and nothing was delivered.
-    assert!(ours(&env, &env.delivery_url()).iter().all(|w| w["status"] == "paused"));
+    assert!(
+        ours(&env, &env.delivery_url())
+            .iter()
+            .all(|w| w["status"] == "paused")
+    );
     assert_eq!(
         env.woo
             .deliveries()
@@ -320,8 +333,8 @@ fn backfill_takes_in_what_no_webhook_brought_once() {
     let env = Env::new(
         "lifecycle-backfill",
         Options {
-            extra_config: "[webhooks]\nmonitor-interval-secs = 0\n\n[catch-up]\ninterval-secs = 0\n"
-                .into(),
+            extra_config:
+                "[webhooks]\nmonitor-interval-secs = 0\n\n[catch-up]\ninterval-secs = 0\n".into(),
             ..Options::default()
         },
     );

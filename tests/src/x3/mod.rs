@@ -173,6 +173,9 @@ struct Shared {
     stopped: AtomicBool,
     /// Bumped on every down/up so a stale `down_ms` timer does not bring the server up.
     generation: AtomicU64,
+    /// API requests received (not `/__sim/`), whatever their answer: calls per order in
+    /// benchmarks.
+    api_requests: AtomicU64,
 }
 
 /// Lock, recovering from a poisoned mutex (a panicking handler must not wedge the simulator).
@@ -207,6 +210,7 @@ impl X3Sim {
             server: Mutex::new(None),
             stopped: AtomicBool::new(false),
             generation: AtomicU64::new(0),
+            api_requests: AtomicU64::new(0),
         });
         let server = bind(&shared, Duration::ZERO)?;
         // Later re-binds (after "down") reuse the port the first bind got.
@@ -240,7 +244,13 @@ impl X3Sim {
         Ok(())
     }
 
+    /// API requests received so far (`GET /__sim/stats`).
+    pub fn api_requests(&self) -> u64 {
+        self.shared.api_requests.load(Ordering::SeqCst)
+    }
+
     /// Same as `POST /__sim/faults`; `down` takes effect before this returns.
+
     pub fn set_faults(&self, v: &Value) -> Result<(), String> {
         apply_faults(&self.shared, v, false)
     }
@@ -463,6 +473,7 @@ fn handle(shared: &Arc<Shared>, req: Request) -> Reply {
     if let Some(rest) = req.path.strip_prefix("/__sim/") {
         return control(shared, rest, &req).into();
     }
+    shared.api_requests.fetch_add(1, Ordering::SeqCst);
     // Faults that answer before the request is looked at, in a fixed order.
     let (latency, early) = {
         let mut f = lock(&shared.faults);
@@ -607,6 +618,10 @@ fn control(shared: &Arc<Shared>, rest: &str, req: &Request) -> Response {
             reset(shared);
             ok()
         }
+        ("GET", "stats") => Response::json(
+            200,
+            &json!({"api_requests": shared.api_requests.load(Ordering::SeqCst)}),
+        ),
         ("GET", "faults") => Response::json(200, &lock(&shared.faults).to_json()),
         ("POST", "faults") => {
             let v = match req.json() {

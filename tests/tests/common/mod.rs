@@ -355,6 +355,10 @@ impl HostProc {
         format!("http://{}{path}", self.addr)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9`: no drain, no goodbye.
     pub fn kill9(mut self) {
         let _ = self.child.kill();

@@ -1,0 +1,221 @@
+//! Issue 8's pipeline, footprint and catch-up benchmarks, on the real release binary against both
+//! simulators (BENCHMARKS.md has the figures and how to read them).
+//!
+//! ```sh
+//! cargo build --release -p ml-connector && cargo bench -p ml-connector-sim --bench flow [pipeline|backlog]
+//! ```
+//!
+//! - `pipeline`: orders per second from webhook to X3 document with x3-sim answering every call in
+//!   50 ms and X3 concurrency 3, against the bound those allow: X3 calls made × 50 ms ÷ 3.
+//! - `backlog`: binary size; start-up time to ready with the compiled component cached; resident
+//!   memory idle; `backfill` of 10,000 orders against the time woo-sim takes to serve the same
+//!   pages to a bare client; resident memory (peak) while draining that backlog into X3.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+fn main() {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let all = which.is_empty();
+    println!(
+        "machine: {} cores, load average before: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
+    if all || which.iter().any(|w| w == "pipeline") {
+        pipeline(300);
+    }
+    if all || which.iter().any(|w| w == "backlog") {
+        backlog(10_000);
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `VmRSS` and `VmHWM` (peak) of a process, in MiB.
+fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (kib("VmRSS:"), kib("VmHWM:"))
+}
+
+fn posted(host: &HostProc) -> u64 {
+    host.status()["orders"]["posted"].as_u64().unwrap_or(0)
+}
+
+fn quiet() -> String {
+    "[webhooks]\nmonitor-interval-secs = 0\n\n[catch-up]\ninterval-secs = 0\n".into()
+}
+
+fn pipeline(n: u64) {
+    let env = Env::new(
+        "bench-pipeline",
+        Options {
+            concurrency: 3,
+            woo_auto_deliver: Some(Duration::from_millis(10)),
+            extra_config: quiet(),
+            ..Options::default()
+        },
+    );
+    let host = HostProc::start(&env);
+    env.x3.set_faults(&json!({"latency_ms": 50})).unwrap();
+    let mut rng = Lcg(8);
+    // One order first, so the figures below are the steady state.
+    env.woo.place_order(&checkout(&mut rng, 0)).unwrap();
+    assert!(wait_until(Duration::from_secs(60), || posted(&host) == 1));
+    let calls_before = env.x3.api_requests();
+    let load = loadavg();
+    let t0 = Instant::now();
+    for i in 1..=n {
+        env.woo.place_order(&checkout(&mut rng, i)).unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(600), || posted(&host) == n + 1),
+        "not all posted: {}",
+        posted(&host)
+    );
+    let elapsed = t0.elapsed().as_secs_f64();
+    let calls = env.x3.api_requests() - calls_before;
+    let bound = calls as f64 * 0.050 / 3.0;
+    assert_eq!(env.x3_orders_by_reference().len() as u64, n + 1);
+    println!(
+        "pipeline: {n} orders in {elapsed:.2} s = {:.2} orders/s; X3 calls {calls} ({:.2}/order); \
+         bound {bound:.2} s = {:.2} orders/s; measured/bound time {:.3} ({:.1} % of the bound's \
+         throughput); load average at start {load}",
+        n as f64 / elapsed,
+        calls as f64 / n as f64,
+        n as f64 / bound,
+        elapsed / bound,
+        100.0 * bound / elapsed
+    );
+    let _ = host.terminate();
+}
+
+fn backlog(n: u64) {
+    let env = Env::new(
+        "bench-backlog",
+        Options {
+            // No deliveries at all: the backlog comes in through the catch-up.
+            woo_auto_deliver: None,
+            extra_config: quiet(),
+            ..Options::default()
+        },
+    );
+    let bin = host_binary();
+    let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0);
+    // The first start compiles the component into the data directory's cache.
+    let cold = Instant::now();
+    let first = HostProc::start(&env);
+    let cold = cold.elapsed();
+    let _ = first.terminate();
+    let warm = Instant::now();
+    let host = HostProc::start(&env);
+    let warm = warm.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let (idle_rss, _) = memory(host.pid());
+    let _ = host.terminate();
+    println!(
+        "footprint: binary {:.1} MiB; start-up to ready {:.0} ms with the component cached \
+         ({:.0} ms compiling it on the first start); idle RSS {idle_rss:.1} MiB",
+        size as f64 / 1_048_576.0,
+        warm.as_secs_f64() * 1000.0,
+        cold.as_secs_f64() * 1000.0
+    );
+
+    let mut rng = Lcg(10);
+    for i in 0..n {
+        env.woo.place_order(&checkout(&mut rng, i)).unwrap();
+    }
+    // Baseline: the same pages, read by a bare client that does nothing with them.
+    let c = env.woo.config();
+    let load = loadavg();
+    let t = Instant::now();
+    let mut pages = 0;
+    let mut seen = 0;
+    for page in 1.. {
+        let mut resp = ureq::get(&format!("{}/wp-json/wc/v3/orders", env.woo.base_url()))
+            .query("modified_after", "2000-01-01T00:00:00")
+            .query("dates_are_gmt", "true")
+            .query("orderby", "modified")
+            .query("order", "asc")
+            .query("per_page", "100")
+            .query("page", page.to_string())
+            .query("status", "any")
+            .query("consumer_key", &c.consumer_key)
+            .query("consumer_secret", &c.consumer_secret)
+            .call()
+            .unwrap();
+        let v: Value = resp.body_mut().read_json().unwrap();
+        pages += 1;
+        seen += v.as_array().map_or(0, Vec::len);
+        if v.as_array().is_none_or(Vec::is_empty) || seen as u64 >= n {
+            break;
+        }
+    }
+    let serve = t.elapsed().as_secs_f64();
+    assert_eq!(seen as u64, n);
+    let t = Instant::now();
+    let out = Command::new(&bin)
+        .args(["backfill", "--since", "2000-01-01", "--config"])
+        .arg(&env.config)
+        .output()
+        .unwrap();
+    let catch_up = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["taken-in"], n, "{report}");
+    println!(
+        "catch-up: backfill of {n} orders ({} pages) {catch_up:.2} s; the same pages served to a \
+         bare client {serve:.2} s ({pages} requests); ratio {:.2}; load average at start {load}",
+        report["pages"],
+        catch_up / serve
+    );
+
+    let host = HostProc::start(&env);
+    let t = Instant::now();
+    let mut peak_rss: f64 = 0.0;
+    let mut samples = 0;
+    let drained = wait_until(Duration::from_secs(1800), || {
+        let (rss, _) = memory(host.pid());
+        peak_rss = peak_rss.max(rss);
+        samples += 1;
+        posted(&host) == n
+    });
+    assert!(drained, "not drained: {}", posted(&host));
+    let drain = t.elapsed().as_secs_f64();
+    let (rss_after, hwm) = memory(host.pid());
+    println!(
+        "footprint: draining {n} orders into X3 took {drain:.1} s ({:.0} orders/s); RSS while \
+         draining: peak sampled {peak_rss:.1} MiB ({samples} samples), VmHWM {hwm:.1} MiB, after \
+         {rss_after:.1} MiB",
+        n as f64 / drain
+    );
+    let _ = host.terminate();
+}

@@ -259,6 +259,11 @@ pub struct ConfigFile {
     pub retry: RetryFile,
     #[serde(default)]
     pub status: StatusFile,
+    /// Present: X3 is polled for changes (docs/x3-polling.md).
+    #[serde(default, rename = "x3-poll")]
+    pub x3_poll: Option<crate::x3poll::X3PollFile>,
+    #[serde(default)]
+    pub reconcile: crate::reconcile::ReconcileFile,
 }
 
 fn default_listen() -> String {
@@ -285,6 +290,8 @@ pub struct Config {
     pub orders: OrdersFile,
     pub retry: RetryFile,
     pub status: StatusFile,
+    pub x3_poll: Option<crate::x3poll::X3PollFile>,
+    pub reconcile: crate::reconcile::ReconcileFile,
     /// The directory relative paths are resolved against (the config file's).
     pub base_dir: PathBuf,
 }
@@ -355,6 +362,10 @@ impl Config {
         for o in &file.status.frame_origins {
             check_origin(o)?;
         }
+        if let Some(p) = &file.x3_poll {
+            p.check()?;
+        }
+        file.reconcile.check()?;
         Ok(Config {
             listen,
             data_dir: base.join(&file.data_dir),
@@ -369,6 +380,8 @@ impl Config {
             orders: file.orders,
             retry: file.retry,
             status: file.status,
+            x3_poll: file.x3_poll,
+            reconcile: file.reconcile,
             base_dir: base.to_path_buf(),
         })
     }

@@ -59,6 +59,8 @@ pub struct Status {
     pub attention: Vec<OrderSummary>,
     /// Orders on hold, with what is missing.
     pub held: Vec<OrderSummary>,
+    /// X3 polling (`null` when it never ran): watermarks, errors, stock pushed.
+    pub x3_poll: Value,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -298,6 +300,7 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
         throughput,
         attention,
         held,
+        x3_poll: crate::x3poll::status_json(&ctx.store),
     })
 }
 
@@ -490,7 +493,12 @@ pub fn metrics(ctx: &Ctx) -> Answer {
 /// `GET /status` and `GET /status/orders/{id}`.
 pub fn page(ctx: &Ctx, path: &str) -> Answer {
     let result = match path.trim_end_matches('/') {
-        "/status" => snapshot(ctx).map(|s| Some(render_status(&s))),
+        "/status" => snapshot(ctx).map(|s| {
+            // Sections owned by other modules, appended after the core ones.
+            let extra =
+                crate::x3poll::status_html(&ctx.store) + &crate::reconcile::status_html(&ctx.store);
+            Some(render_status(&s, &extra))
+        }),
         p => match p
             .strip_prefix("/status/orders/")
             .and_then(|id| id.parse::<u64>().ok())
@@ -816,7 +824,7 @@ fn opt(v: Option<&str>) -> String {
     }
 }
 
-fn render_status(s: &Status) -> String {
+fn render_status(s: &Status, extra: &str) -> String {
     let now = s.generated_at;
     let mut h = String::new();
     let _ = write!(
@@ -1048,6 +1056,7 @@ fn render_status(s: &Status) -> String {
         h.push_str("</table>");
     }
     h.push_str("</div></div></section>");
+    h.push_str(extra);
     layout("Status", true, &h)
 }
 
@@ -1273,6 +1282,7 @@ fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
         h.push_str("</table>");
     }
     h.push_str("</section>");
+    h.push_str(&crate::x3poll::order_html(store, order_id)?);
     Ok(Some(layout(&format!("Order #{order_id}"), false, &h)))
 }
 

@@ -221,17 +221,19 @@ pub fn order_id_of(reference: &str, prefix: &str) -> Option<u64> {
 pub enum Target {
     Sku(String),
     Product(u64),
+    /// A variation id; its parent is looked up in the catalogue when needed.
+    Variation(u64),
 }
 
 /// The mapping table read backwards: X3 item code → the SKUs and product ids mapped to it.
-/// Variation-id rows name no SKU and no parent, so they are left out (documented); shipping,
-/// fee and default rows are not products.
+/// Shipping, fee and default rows are not products.
 pub fn reverse_mapping(rows: &[mapping::MappingRow]) -> BTreeMap<String, Vec<Target>> {
     let mut out: BTreeMap<String, Vec<Target>> = BTreeMap::new();
     for r in rows {
         let t = match &r.key {
             mapping::MappingKey::Sku(s) => Target::Sku(s.clone()),
             mapping::MappingKey::Product(id) => Target::Product(*id),
+            mapping::MappingKey::Variation(id) => Target::Variation(*id),
             _ => continue,
         };
         let v = out.entry(r.item_code.clone()).or_default();
@@ -851,7 +853,7 @@ impl Poller {
             .filter(|i| {
                 let known = reverse.contains_key(*i);
                 if !known {
-                    unmatched.push(format!("{i}: no mapping row with a SKU or product id"));
+                    unmatched.push(format!("{i}: no mapping row names a product"));
                 }
                 known
             })
@@ -894,18 +896,37 @@ impl Poller {
             }
         }
         let woo = self.pipeline.woo();
+        // Variation id → parent product id, read from the catalogue once, only when needed.
+        let mut parents: Option<BTreeMap<u64, u64>> = None;
         for item in items {
             let qty = whole_units(totals.get(item).copied().unwrap_or(0));
             let mut done = BTreeSet::new();
             for target in &reverse[item] {
+                let woo_err = |e: crate::woo::WooError| anyhow::anyhow!("WooCommerce: {e}");
                 let product = match target {
-                    Target::Sku(s) => woo.find_product_by_sku(s),
-                    Target::Product(id) => woo.get_product(*id),
-                }
-                .map_err(|e| anyhow::anyhow!("WooCommerce: {e}"))?;
+                    Target::Sku(s) => woo.find_product_by_sku(s).map_err(woo_err)?,
+                    Target::Product(id) => woo.get_product(*id).map_err(woo_err)?,
+                    Target::Variation(vid) => {
+                        if parents.is_none() {
+                            let map = woo
+                                .catalogue()
+                                .map_err(woo_err)?
+                                .into_iter()
+                                .filter(|c| c.variation_id > 0)
+                                .map(|c| (c.variation_id, c.product_id))
+                                .collect();
+                            parents = Some(map);
+                        }
+                        match parents.as_ref().and_then(|m| m.get(vid)) {
+                            Some(pid) => woo.get_variation(*pid, *vid).map_err(woo_err)?,
+                            None => None,
+                        }
+                    }
+                };
                 let name = match target {
                     Target::Sku(s) => format!("SKU {s}"),
                     Target::Product(id) => format!("product {id}"),
+                    Target::Variation(id) => format!("variation {id}"),
                 };
                 let Some(p) = product else {
                     unmatched.push(format!("{item}: no WooCommerce product with {name}"));
@@ -1178,7 +1199,7 @@ mod tests {
     }
 
     #[test]
-    fn the_mapping_reversed_names_skus_and_products_not_shipping_or_variations() {
+    fn the_mapping_reversed_names_skus_products_and_variations_not_shipping() {
         use mapping::MappingKey as K;
         let rows = vec![
             row(K::Sku("WOO-TSHIRT".into()), "TSHIRT"),
@@ -1198,7 +1219,8 @@ mod tests {
             ]
         );
         assert_eq!(r["GIFTWRAP"], vec![Target::Product(16)]);
-        assert_eq!(r.len(), 2);
+        assert_eq!(r["HOODIE-RED"], vec![Target::Variation(14)]);
+        assert_eq!(r.len(), 3);
     }
 
     #[test]

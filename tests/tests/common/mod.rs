@@ -126,6 +126,11 @@ pub struct Options {
     pub orders_extra: String,
     pub x3: X3Config,
     pub woo_auto_deliver: Option<Duration>,
+    /// Extra lines for the `[woocommerce]` section (e.g. `auth = "basic"`: woo-sim assumes
+    /// HTTPS, so the host's OAuth 1.0a over http:// is refused and REST reads need Basic).
+    pub woo_extra: String,
+    /// Whole sections appended to the config (`[x3-poll]`, `[reconcile]`…).
+    pub config_tail: String,
 }
 
 impl Default for Options {
@@ -141,6 +146,8 @@ impl Default for Options {
                 ..X3Config::default()
             },
             woo_auto_deliver: Some(Duration::from_millis(50)),
+            woo_extra: String::new(),
+            config_tail: String::new(),
         }
     }
 }
@@ -239,6 +246,7 @@ url = "{woo}"
 consumer-key = "{ck}"
 consumer-secret = "{cs}"
 webhook-secret = {{ file = "webhook.secret" }}
+{woo_extra}
 
 [orders]
 store-id = "e2e"
@@ -253,6 +261,8 @@ mapping-file = "mapping.csv"
 [retry]
 base-backoff-ms = 100
 max-backoff-secs = 2
+
+{tail}
 "#,
             port = self.host_port,
             x3url = self.x3.base_url(),
@@ -264,6 +274,8 @@ max-backoff-secs = 2
             ck = w.consumer_key,
             cs = w.consumer_secret,
             extra = self.opts.orders_extra,
+            woo_extra = self.opts.woo_extra,
+            tail = self.opts.config_tail,
         )
     }
 

@@ -965,6 +965,7 @@ pub fn cli(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::x3poll::{parse_dec4, round_div};

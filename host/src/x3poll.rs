@@ -1137,6 +1137,7 @@ pub fn status_html(store: &Store) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

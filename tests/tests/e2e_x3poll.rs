@@ -3,6 +3,8 @@
 //! deliveries made in X3 show on the order; `reconcile` finds exactly the order deleted in X3
 //! and the one whose total was altered there.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed assertion
+
 mod common;
 
 use std::collections::BTreeMap;

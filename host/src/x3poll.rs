@@ -1225,6 +1225,31 @@ mod tests {
     }
 
     #[test]
+    fn what_polling_learns_is_stored_and_found_by_document_number() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.x3_order(5).unwrap(), None);
+        let mut s = X3OrderState {
+            order_id: 5,
+            reference: "WC-5".into(),
+            documents: vec!["SOHFR011000001".into()],
+            delivery_status: Some(1),
+            seen_at: 1,
+            ..X3OrderState::default()
+        };
+        store.x3_order_save(&s).unwrap();
+        s.delivery_status = Some(3);
+        s.deliveries.push("SDHFR011000001".into());
+        store.x3_order_save(&s).unwrap();
+        assert_eq!(store.x3_order(5).unwrap(), Some(s));
+        assert_eq!(store.order_of_document("SOHFR011000001").unwrap(), Some(5));
+        // A number that only contains another one is not it.
+        assert_eq!(store.order_of_document("SOHFR01100000").unwrap(), None);
+        assert_eq!(order_json(&store, 5).unwrap()["delivery_status"], 3);
+        assert!(order_html(&store, 5).unwrap().contains("3 (delivered)"));
+        assert_eq!(order_json(&store, 6).unwrap(), Value::Null);
+    }
+
+    #[test]
     fn an_empty_section_means_polling_on_with_defaults() {
         let c: X3PollFile = toml::from_str("").unwrap();
         assert!(c.enabled && c.orders && c.customers && !c.stock);

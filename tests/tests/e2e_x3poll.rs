@@ -477,4 +477,56 @@ fn reconcile_scenario(name: &str, graphql: bool) {
             .starts_with("text/csv")
     );
     assert_eq!(resp.body_mut().read_to_string().unwrap(), csv);
+
+    // The admin API runs the same reconciliation: JSON, and CSV when asked.
+    let token = std::fs::read_to_string(env.dir.join("data/admin.token")).unwrap();
+    let auth = format!("Bearer {}", token.trim());
+    let url = host.url(&format!(
+        "/api/admin/reconcile?from={}&to={}",
+        day(-1),
+        day(1)
+    ));
+    let mut resp = ureq::get(&url)
+        .header("Authorization", &auth)
+        .call()
+        .unwrap();
+    let report: Value = resp.body_mut().read_json().unwrap();
+    assert_eq!(report["orders_checked"], 7, "{report}");
+    assert_eq!(report["discrepancies"], 2, "{report}");
+    let flagged: BTreeMap<u64, Value> = report["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| !l["problems"].as_array().unwrap().is_empty())
+        .map(|l| (l["order_id"].as_u64().unwrap(), l["problems"].clone()))
+        .collect();
+    assert_eq!(
+        flagged,
+        BTreeMap::from([(deleted, json!(["missing"])), (altered, json!(["total"]))])
+    );
+    let mut resp = ureq::get(&url)
+        .header("Authorization", &auth)
+        .header("Accept", "text/csv")
+        .call()
+        .unwrap();
+    let api_csv = resp.body_mut().read_to_string().unwrap();
+    assert_eq!(api_csv.lines().count(), 8, "{api_csv}");
+    assert_eq!(
+        api_csv
+            .lines()
+            .filter(|l| l.contains(",discrepancy,"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        ureq::get(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap()
+            .status(),
+        401,
+        "the admin API needs the token"
+    );
 }

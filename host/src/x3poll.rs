@@ -307,6 +307,21 @@ pub fn whole_units(v: i64) -> i64 {
     v.div_euclid(10_000)
 }
 
+/// Where a poll starts reading: `overlap` seconds before the watermark, inclusive (`ge`), so
+/// the second of the watermark itself — which may hold changes not seen yet — is read again.
+pub fn read_from(watermark: i64, overlap: i64) -> i64 {
+    watermark - overlap.max(0)
+}
+
+/// The watermark after applying `rows`: their newest stamp, never moving back (rows re-read by
+/// the overlap are older), and unchanged when nothing was read.
+pub fn advance(watermark: i64, rows: &[Row]) -> i64 {
+    rows.iter()
+        .filter_map(|r| r.get("UPDDATTIM").and_then(Value::as_str))
+        .filter_map(stamp_secs)
+        .fold(watermark, i64::max)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading X3
 
@@ -637,7 +652,7 @@ impl Poller {
         let lookback = i64::try_from(self.cfg.initial_lookback_secs).unwrap_or(86_400);
         let watermark = stored.unwrap_or_else(|| now_ms() / 1000 - lookback);
         let overlap = i64::try_from(self.cfg.overlap_secs).unwrap_or(0);
-        let since = fmt_stamp(watermark - overlap);
+        let since = fmt_stamp(read_from(watermark, overlap));
         let src = self.source(part, settings);
         let rest_where = format!("UPDDATTIM ge @{since}@");
         let gql_filter = self
@@ -668,13 +683,7 @@ impl Poller {
             _ => self.apply_customers(&rows, stored, st),
         }
         // Everything read is applied: the watermark may move to the newest stamp seen.
-        let newest = rows
-            .iter()
-            .filter_map(|r| r.get("UPDDATTIM").and_then(Value::as_str))
-            .filter_map(stamp_secs)
-            .max();
-        let next = newest.map_or(watermark, |n| n.max(watermark));
-        let text = fmt_stamp(next);
+        let text = fmt_stamp(advance(watermark, &rows));
         self.store.kv_set(&key, &text)?;
         Ok((rows.len(), text))
     }
@@ -1222,6 +1231,26 @@ mod tests {
         assert_eq!(r["GIFTWRAP"], vec![Target::Product(16)]);
         assert_eq!(r["HOODIE-RED"], vec![Target::Variation(14)]);
         assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn the_watermark_moves_to_the_newest_stamp_and_the_next_read_includes_its_second() {
+        let at = |t: &str| -> Row { [("UPDDATTIM".to_string(), json!(t))].into() };
+        let w = stamp_secs("2026-11-27T10:00:00Z").unwrap();
+        // Nothing read: unchanged.
+        assert_eq!(advance(w, &[]), w);
+        // Re-read rows (overlap) are older: never backwards; unreadable stamps are ignored.
+        let rows = [
+            at("2026-11-27T09:59:58Z"),
+            at("garbage"),
+            at("2026-11-27T10:00:07Z"),
+        ];
+        let w2 = advance(w, &rows);
+        assert_eq!(fmt_stamp(w2), "2026-11-27T10:00:07Z");
+        // A change stamped later in that same second 10:00:07 is read by the next poll (ge).
+        assert!(read_from(w2, 0) <= stamp_secs("2026-11-27T10:00:07Z").unwrap());
+        assert_eq!(fmt_stamp(read_from(w2, 5)), "2026-11-27T10:00:02Z");
+        assert_eq!(read_from(w2, -3), w2, "a negative overlap is none");
     }
 
     #[test]

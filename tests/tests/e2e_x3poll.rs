@@ -286,6 +286,17 @@ fn a_delivery_made_in_x3_shows_on_the_order() {
         host.log()
     );
     assert!(page(&format!("/status/orders/{id}")).contains(&sohnum));
+    // The admin API's order JSON carries the same.
+    let token = std::fs::read_to_string(env.dir.join("data/admin.token")).unwrap();
+    let mut resp = ureq::get(&host.url(&format!("/api/admin/orders/{id}")))
+        .header("Authorization", &format!("Bearer {}", token.trim()))
+        .call()
+        .unwrap();
+    let o: Value = resp.body_mut().read_json().unwrap();
+    assert_eq!(o["x3"]["documents"], json!([sohnum]), "{o}");
+    assert_eq!(o["x3"]["deliveries"], json!([sdhnum]), "{o}");
+    assert_eq!(o["x3"]["delivery_status"], 3, "{o}");
+    assert_eq!(o["x3"]["reference"], json!(reference), "{o}");
 }
 
 /// Runs `ml-connector reconcile` and returns (exit success, stdout, stderr).

@@ -541,3 +541,28 @@ fn reconcile_scenario(name: &str, graphql: bool) {
         "the admin API needs the token"
     );
 }
+
+#[test]
+fn reconcile_reads_invoices_when_the_documents_are_invoices() {
+    let mut opts = options(false, "");
+    opts.orders_extra = "document-kind = \"invoice\"".into();
+    let env = Env::new("x3poll-reconcile-invoice", opts);
+    let host = HostProc::start(&env);
+    let mut rng = common::Lcg(11);
+    for i in 0..3 {
+        env.woo.place_order(&common::checkout(&mut rng, i)).unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(60), || env.x3_records("SINVOICE").len()
+            == 3),
+        "{}",
+        host.log()
+    );
+    assert!(env.x3_records("SORDER").is_empty());
+    let (ok, out, err) = reconcile(&env, &["--from", &day(-1), "--to", &day(1)]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("3 order(s)") && out.contains("against 3 X3 document(s): 0 discrepancies"),
+        "{out}"
+    );
+}

@@ -651,6 +651,11 @@ impl Poller {
         let stored = self.store.kv_get(&key)?.and_then(|t| stamp_secs(&t));
         let lookback = i64::try_from(self.cfg.initial_lookback_secs).unwrap_or(86_400);
         let watermark = stored.unwrap_or_else(|| now_ms() / 1000 - lookback);
+        if stored.is_none() {
+            // Kept before the first read: should that read fail, the next poll (or the next
+            // start) resumes from here instead of from a later "now − lookback".
+            self.store.kv_set(&key, &fmt_stamp(watermark))?;
+        }
         let overlap = i64::try_from(self.cfg.overlap_secs).unwrap_or(0);
         let since = fmt_stamp(read_from(watermark, overlap));
         let src = self.source(part, settings);

@@ -566,3 +566,41 @@ fn reconcile_reads_invoices_when_the_documents_are_invoices() {
         "{out}"
     );
 }
+
+#[test]
+fn woocommerce_refusing_is_reported_and_the_change_is_pushed_after_a_restart() {
+    let tail =
+        "[x3-poll]\ninterval-secs = 1\noverlap-secs = 1\ninitial-lookback-secs = 0\nstock = true\n";
+    let env = Env::new("x3poll-woo-refuses", options(false, tail));
+    let good = std::fs::read_to_string(&env.config).unwrap();
+    let secret = &env.woo.config().consumer_secret;
+    std::fs::write(&env.config, good.replace(secret.as_str(), "cs_wrong")).unwrap();
+    let host = HostProc::start(&env);
+    let since_start = env.woo.now();
+    env.x3
+        .seed(&json!({"stock": [{"STOFCY": "FR011", "ITMREF": "TSHIRT", "QTYSTU": 42}]}))
+        .unwrap();
+    let refused = wait_until(Duration::from_secs(30), || {
+        host.status()["x3_poll"]["errors"]["stock"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("WooCommerce"))
+    });
+    assert!(refused, "{}", host.status()["x3_poll"]);
+    let status = host.status()["x3_poll"].to_string();
+    assert!(
+        !status.contains("cs_wrong") && !status.contains(secret.as_str()),
+        "{status}"
+    );
+    assert_eq!(quantity(&env, 10), json!(1_000_000));
+    host.terminate();
+    // Later than the overlap after the change: a watermark recomputed from "now" would miss it.
+    assert!(wait_until(Duration::from_secs(10), || env.woo.now() >= since_start + 3));
+    std::fs::write(&env.config, &good).unwrap();
+    let host = HostProc::start(&env);
+    assert!(
+        wait_until(Duration::from_secs(30), || quantity(&env, 10) == json!(42)),
+        "{}\n{}",
+        host.status()["x3_poll"],
+        host.log()
+    );
+}

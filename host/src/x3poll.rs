@@ -356,6 +356,8 @@ const CUSTOMER_FIELDS: &[(&str, &str)] = &[("BPCNUM", "code")];
 
 /// GraphQL page size when polling.
 const GQL_PAGE: usize = 100;
+/// The most records one part reads in one poll, whatever `max-rows` says (see `run_part`).
+const MAX_READ: usize = 1_000_000;
 
 /// Reads records of `src` matching a REST `where` / GraphQL `filter`, at most `limit`, in
 /// update order when `by_stamp`.
@@ -665,17 +667,19 @@ impl Poller {
             .graphql_since_filter
             .replace("{since}", &self.graphql_literal(&since)?);
         let x3 = self.pipeline.x3();
-        let rows = fetch(
-            &x3,
-            self.api,
-            &src,
-            &rest_where,
-            &gql_filter,
-            true,
-            self.cfg.max_rows,
-        )
-        .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
-        if rows.len() >= self.cfg.max_rows {
+        // A full read whose newest stamp does not pass the watermark (more changes in the
+        // overlap window than max-rows, e.g. a mass stock update stamped in one second) would be
+        // read again and again: read more at once instead, up to a hard bound.
+        let mut limit = self.cfg.max_rows;
+        let rows = loop {
+            let rows = fetch(&x3, self.api, &src, &rest_where, &gql_filter, true, limit)
+                .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+            if rows.len() < limit || advance(watermark, &rows) > watermark || limit >= MAX_READ {
+                break rows;
+            }
+            limit = limit.saturating_mul(4).min(MAX_READ);
+        };
+        if rows.len() >= limit {
             info!(
                 "x3 polling, {part}: {} records changed, more than max-rows; the rest at the next poll",
                 rows.len()

@@ -604,3 +604,22 @@ fn woocommerce_refusing_is_reported_and_the_change_is_pushed_after_a_restart() {
         host.log()
     );
 }
+
+#[test]
+fn more_changes_in_one_second_than_max_rows_are_all_read() {
+    // x3-sim stamps the seven seeded stock records in the same second; two per read would
+    // re-read the same two at every poll without the escalation.
+    let tail = "[x3-poll]\ninterval-secs = 1\nmax-rows = 2\nstock = true\n";
+    let env = Env::new("x3poll-mass-update", options(false, tail));
+    let host = HostProc::start(&env);
+    let aligned = wait_until(Duration::from_secs(60), || {
+        let s = woo_stock(&env);
+        [10, 12, 14, 15].iter().all(|id| s[id].1 == json!(100_000))
+    });
+    assert!(
+        aligned,
+        "{:?}\n{}",
+        woo_stock(&env),
+        host.status()["x3_poll"]
+    );
+}

@@ -236,6 +236,9 @@ pub fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
         ("GET", p) if p.starts_with("/api/admin/orders/") => {
             show_order(ctx, &p["/api/admin/orders/".len()..])
         }
+        ("GET", "/api/admin/reconcile") => {
+            crate::reconcile::admin(ctx, query, header("accept").contains("text/csv"))
+        }
         ("POST", "/api/admin/test-connection") => match read_json(req) {
             Ok(body) => test_connection(ctx, &body),
             Err(a) => Ok(a),
@@ -270,7 +273,7 @@ pub fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
 fn allowed(path: &str) -> Option<&'static str> {
     Some(match path {
         "/api/admin/settings" | "/api/admin/mapping" => "GET, PUT",
-        "/api/admin/mapping/coverage" | "/api/admin/orders" => "GET",
+        "/api/admin/mapping/coverage" | "/api/admin/orders" | "/api/admin/reconcile" => "GET",
         "/api/admin/holds/release"
         | "/api/admin/orders/replay"
         | "/api/admin/test-connection"
@@ -1497,6 +1500,10 @@ fn show_order(ctx: &Ctx, id: &str) -> Result<Answer> {
         o.insert("hold".into(), hold.unwrap_or(Value::Null));
         o.insert("timeline".into(), Value::Array(timeline));
         o.insert("ledger".into(), Value::Array(ledger));
+        o.insert(
+            "x3".into(),
+            crate::x3poll::order_json(&ctx.store, order_id)?,
+        );
     }
     Ok(Answer::json(200, &v))
 }

@@ -108,6 +108,32 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Compare every WooCommerce order of a period with its X3 document(s).
+    ///
+    /// Reads the shop's orders created from --from to --to (both included; GMT) and, for each,
+    /// the X3 documents whose CUSORDREF is the order's reference. Reports orders missing in X3
+    /// (unless the status map says they are not to be posted), posted more than once, or whose
+    /// total, tax or shipping differ by more than the tolerance. Prints the discrepancies as a
+    /// table (or JSON), writes every order to --csv, and exits 1 when there is any.
+    Reconcile {
+        /// First day (2026-11-01) or instant (2026-11-01T10:00:00Z), GMT.
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        /// Last day or instant, included.
+        #[arg(long, value_name = "DATE")]
+        to: String,
+        /// Write every order of the period, with the result, to this CSV file.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// Largest difference that is not a discrepancy (default: [reconcile] tolerance, 0.01).
+        #[arg(long, value_name = "AMOUNT")]
+        tolerance: Option<f64>,
+        /// The whole report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Check the configuration file.
     Config {
         #[command(subcommand)]
@@ -277,6 +303,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Backfill { since, config } => {
             crate::lifecycle::cli_backfill(&config.config, &since)
         }
+        Command::Reconcile {
+            from,
+            to,
+            csv,
+            tolerance,
+            json,
+            config,
+        } => crate::reconcile::cli(&config.config, &from, &to, csv.as_deref(), tolerance, json),
         Command::Config { command } => match command {
             ConfigCommand::Check { config } => ops::config_check(&config.config),
         },

@@ -343,6 +343,11 @@ pub struct ConfigFile {
     pub webhooks: WebhooksFile,
     #[serde(default)]
     pub catch_up: CatchUpFile,
+    /// Present: X3 is polled for changes (docs/x3-polling.md).
+    #[serde(default, rename = "x3-poll")]
+    pub x3_poll: Option<crate::x3poll::X3PollFile>,
+    #[serde(default)]
+    pub reconcile: crate::reconcile::ReconcileFile,
 }
 
 fn default_listen() -> String {
@@ -371,6 +376,8 @@ pub struct Config {
     pub status: StatusFile,
     pub webhooks: WebhooksFile,
     pub catch_up: CatchUpFile,
+    pub x3_poll: Option<crate::x3poll::X3PollFile>,
+    pub reconcile: crate::reconcile::ReconcileFile,
     /// The directory relative paths are resolved against (the config file's).
     pub base_dir: PathBuf,
 }
@@ -444,6 +451,10 @@ impl Config {
         if let Some(u) = &file.woocommerce.delivery_url {
             check_delivery_url(u)?;
         }
+        if let Some(p) = &file.x3_poll {
+            p.check()?;
+        }
+        file.reconcile.check()?;
         Ok(Config {
             listen,
             data_dir: base.join(&file.data_dir),
@@ -460,6 +471,8 @@ impl Config {
             status: file.status,
             webhooks: file.webhooks,
             catch_up: file.catch_up,
+            x3_poll: file.x3_poll,
+            reconcile: file.reconcile,
             base_dir: base.to_path_buf(),
         })
     }

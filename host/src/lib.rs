@@ -14,6 +14,8 @@
 //! - [`admin`]: the admin API (`/api/admin/…`): settings, mapping, holds, replay, connection test.
 //! - [`sandbox`]: `ml-connector sandbox` — the host against in-process simulators.
 //! - [`ops`]: the operator commands (`ping`, `orders`, `mapping`, `config check`).
+//! - [`x3poll`]: reads changes back from X3 (documents, statuses, stock → WooCommerce, customers).
+//! - [`reconcile`]: every WooCommerce order of a period against its X3 document(s).
 //! - [`log`]: one line per event on stderr.
 
 #[macro_use]
@@ -27,6 +29,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod ops;
 pub mod pipeline;
+pub mod reconcile;
 pub mod sandbox;
 pub mod serve;
 pub mod server;
@@ -34,3 +37,4 @@ pub mod status;
 pub mod store;
 pub mod woo;
 pub mod x3;
+pub mod x3poll;

@@ -268,7 +268,7 @@ pub fn start(cfg: &Config) -> Result<Host> {
         ctx.lifecycle
             .set_delivery_url(format!("http://{}/webhooks/woocommerce", http.addr()));
     }
-    let workers = (0..cfg.x3.concurrency)
+    let mut workers: Vec<_> = (0..cfg.x3.concurrency)
         .map(|_| {
             let p = Arc::clone(&pipeline);
             std::thread::spawn(move || p.run_worker())
@@ -276,6 +276,8 @@ pub fn start(cfg: &Config) -> Result<Host> {
         .collect();
     let l = Arc::clone(&ctx.lifecycle);
     let lifecycle = Some(std::thread::spawn(move || l.run()));
+    // X3 polling ([x3-poll]): stops with the workers, joined on shutdown like them.
+    workers.extend(crate::x3poll::spawn(cfg, &store, &pipeline, &core));
     Ok(Host {
         http,
         ctx,
@@ -307,6 +309,7 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
         ("GET", "/healthz") => crate::status::healthz(ctx),
         ("GET", "/metrics") => crate::status::metrics(ctx),
         ("GET", "/api/status") => crate::status::api(ctx),
+        ("GET", "/status/reconcile.csv") => crate::reconcile::last_csv(&ctx.store),
         ("GET", p) if p == "/status" || p.starts_with("/status/") => crate::status::page(ctx, p),
         (_, p) if p.starts_with("/api/admin/") => crate::admin::route(ctx, req),
         _ => Answer::json(404, &json!({ "error": "not found" })),

@@ -59,6 +59,8 @@ pub struct Status {
     pub attention: Vec<OrderSummary>,
     /// Orders on hold, with what is missing.
     pub held: Vec<OrderSummary>,
+    /// X3 polling (`null` when it never ran): watermarks, errors, stock pushed.
+    pub x3_poll: Value,
     /// Problems a person should know about now, in words (a webhook of ours disabled, paused or
     /// missing; the webhooks unreadable). Empty when all is well. The plugin shows them as an
     /// admin notice.
@@ -327,6 +329,7 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
             catch_up_watermark: crate::lifecycle::watermark(store),
             catch_up_last: crate::lifecycle::last_catch_up(store),
         },
+        x3_poll: crate::x3poll::status_json(&ctx.store),
     })
 }
 
@@ -519,7 +522,12 @@ pub fn metrics(ctx: &Ctx) -> Answer {
 /// `GET /status` and `GET /status/orders/{id}`.
 pub fn page(ctx: &Ctx, path: &str) -> Answer {
     let result = match path.trim_end_matches('/') {
-        "/status" => snapshot(ctx).map(|s| Some(render_status(&s))),
+        "/status" => snapshot(ctx).map(|s| {
+            // Sections owned by other modules, appended after the core ones.
+            let extra =
+                crate::x3poll::status_html(&ctx.store) + &crate::reconcile::status_html(&ctx.store);
+            Some(render_status(&s, &extra))
+        }),
         p => match p
             .strip_prefix("/status/orders/")
             .and_then(|id| id.parse::<u64>().ok())
@@ -845,7 +853,7 @@ fn opt(v: Option<&str>) -> String {
     }
 }
 
-fn render_status(s: &Status) -> String {
+fn render_status(s: &Status, extra: &str) -> String {
     let now = s.generated_at;
     let mut h = String::new();
     let _ = write!(
@@ -1107,6 +1115,7 @@ fn render_status(s: &Status) -> String {
         h.push_str("</ul>");
     }
     h.push_str("</section>");
+    h.push_str(extra);
     layout("Status", true, &h)
 }
 
@@ -1352,6 +1361,7 @@ fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
         h.push_str("</table>");
     }
     h.push_str("</section>");
+    h.push_str(&crate::x3poll::order_html(store, order_id)?);
     Ok(Some(layout(&format!("Order #{order_id}"), false, &h)))
 }
 

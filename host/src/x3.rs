@@ -588,6 +588,36 @@ impl X3Client {
         self.finish(r)
     }
 
+    /// One record as REST `$details` (with its lines), for reconciliation; `None` when X3
+    /// answers 404 (the record is gone).
+    pub fn details_rest(
+        &self,
+        class: &str,
+        representation: &str,
+        key: &str,
+    ) -> Result<Option<Value>> {
+        let r = (|| -> Result<Option<Value>> {
+            let url = self.rest_url(class, Some(key), representation, "$details", &[]);
+            let what = format!("read {class} {key}");
+            let a = self.exchange("GET", &url, &[], None, Op::Read)?;
+            if a.status == 404 {
+                return Ok(None);
+            }
+            if !a.ok() {
+                return Err(self.status_error(&a, Op::Read, &what));
+            }
+            a.json().map(Some).ok_or_else(|| X3Error::Transient {
+                message: format!(
+                    "{what}: X3 answered {} with something that is not JSON ({})",
+                    a.status,
+                    a.said()
+                ),
+                retry_after: None,
+            })
+        })();
+        self.finish(r)
+    }
+
     /// Connection test for `ml-connector ping` against the customer class [`PING_CLASS`].
     pub fn ping(&self) -> Result<String> {
         self.ping_with(PING_CLASS, PING_CLASS)

@@ -76,7 +76,7 @@ fn pipeline(n: u64) {
         Options {
             concurrency: 3,
             woo_auto_deliver: Some(Duration::from_millis(10)),
-            extra_config: quiet(),
+            config_tail: quiet(),
             ..Options::default()
         },
     );
@@ -120,7 +120,7 @@ fn backlog(n: u64) {
         Options {
             // No deliveries at all: the backlog comes in through the catch-up.
             woo_auto_deliver: None,
-            extra_config: quiet(),
+            config_tail: quiet(),
             ..Options::default()
         },
     );

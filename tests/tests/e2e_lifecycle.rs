@@ -243,7 +243,7 @@ fn a_paused_webhook_raises_an_alert_and_the_scheduled_catch_up_still_brings_orde
     let env = Env::new(
         "lifecycle-paused",
         Options {
-            extra_config: "[webhooks]\nmonitor-interval-secs = 1\nrepair = false\n\n\
+            config_tail: "[webhooks]\nmonitor-interval-secs = 1\nrepair = false\n\n\
                            [catch-up]\ninterval-secs = 1\noverlap-secs = 5\n"
                 .into(),
             ..Options::default()
@@ -333,8 +333,8 @@ fn backfill_takes_in_what_no_webhook_brought_once() {
     let env = Env::new(
         "lifecycle-backfill",
         Options {
-            extra_config:
-                "[webhooks]\nmonitor-interval-secs = 0\n\n[catch-up]\ninterval-secs = 0\n".into(),
+            config_tail: "[webhooks]\nmonitor-interval-secs = 0\n\n[catch-up]\ninterval-secs = 0\n"
+                .into(),
             ..Options::default()
         },
     );
@@ -404,7 +404,7 @@ fn register_through_the_admin_api_removes_duplicates_and_reports_each_webhook() 
     let env = Env::new(
         "lifecycle-admin",
         Options {
-            extra_config: "[catch-up]\ninterval-secs = 0\n".into(),
+            config_tail: "[catch-up]\ninterval-secs = 0\n".into(),
             ..Options::default()
         },
     );

@@ -126,8 +126,12 @@ pub struct Options {
     pub orders_extra: String,
     pub x3: X3Config,
     pub woo_auto_deliver: Option<Duration>,
-    /// Extra TOML appended to the host's config (whole sections, e.g. `[webhooks]`).
-    pub extra_config: String,
+    /// Extra lines for the `[woocommerce]` section. Default `auth = "basic"`: woo-sim assumes
+    /// HTTPS (a TLS-terminating proxy), where WooCommerce takes Basic auth, while the host's
+    /// OAuth 1.0a over http:// would be refused.
+    pub woo_extra: String,
+    /// Whole sections appended to the config (`[webhooks]`, `[x3-poll]`, `[reconcile]`…).
+    pub config_tail: String,
 }
 
 impl Default for Options {
@@ -143,7 +147,8 @@ impl Default for Options {
                 ..X3Config::default()
             },
             woo_auto_deliver: Some(Duration::from_millis(50)),
-            extra_config: String::new(),
+            woo_extra: "auth = \"basic\"".into(),
+            config_tail: String::new(),
         }
     }
 }
@@ -243,8 +248,7 @@ url = "{woo}"
 consumer-key = "{ck}"
 consumer-secret = "{cs}"
 webhook-secret = {{ file = "webhook.secret" }}
-# woo-sim assumes HTTPS (a TLS-terminating proxy), where WooCommerce takes Basic auth.
-auth = "basic"
+{woo_extra}
 
 [orders]
 store-id = "e2e"
@@ -259,7 +263,8 @@ mapping-file = "mapping.csv"
 [retry]
 base-backoff-ms = 100
 max-backoff-secs = 2
-{extra_config}
+
+{tail}
 "#,
             port = self.host_port,
             x3url = self.x3.base_url(),
@@ -271,7 +276,8 @@ max-backoff-secs = 2
             ck = w.consumer_key,
             cs = w.consumer_secret,
             extra = self.opts.orders_extra,
-            extra_config = self.opts.extra_config,
+            woo_extra = self.opts.woo_extra,
+            tail = self.opts.config_tail,
         )
     }
 

@@ -1,0 +1,1082 @@
+//! Reconciliation (issue 6, part 6; docs/reconcile.md): every WooCommerce order created in a
+//! period against the X3 document(s) carrying its reference (`CUSORDREF`), reporting orders
+//! missing in X3, posted more than once, or whose total, tax or shipping differ beyond a
+//! tolerance. `ml-connector reconcile`, `GET /api/admin/reconcile` and the status page's
+//! "Reconciliation" section all run [`run`]; the last result is kept in `kv` so the status page
+//! can show it and serve it as CSV without any secret.
+//!
+//! Amounts are exact: ten-thousandths in `i64` (see [`crate::x3poll::parse_dec4`]). The X3 side
+//! of each amount:
+//! - total excl. tax: the header's net total field when the document carries one (`ORDNOT` on
+//!   orders, `AMTNOT` on invoices, configurable), else the sum of its lines, each
+//!   `round(QTY × (GROPRI − DISCRGVAL1..3), currency decimals)`;
+//! - tax: header gross minus net (`ORDATI − ORDNOT`) when both are there; otherwise X3 computes
+//!   tax from its own rules and does not show it in the document, so tax is not compared;
+//! - shipping: the lines whose item is mapped to a shipping method.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::component::{CoreRuntime, inventory, mapping, orders};
+use crate::store::{Store, now_ms};
+use crate::woo::WooClient;
+use crate::x3::{ApiMode, X3Client};
+use crate::x3poll::{days_from_civil, dec4, fmt_dec4, fmt_stamp};
+
+/// `[reconcile]` in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReconcileFile {
+    /// Largest difference (in the order currency) that is not a discrepancy.
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+    /// Header fields with the net and gross totals (x3-api.md §5.3 `ORDNOT/ORDATI`, §5.5
+    /// `AMTATI`; `AMTNOT` is UNCONFIRMED). Used when the document carries them (REST).
+    #[serde(default = "default_order_net")]
+    pub order_net_field: String,
+    #[serde(default = "default_order_gross")]
+    pub order_gross_field: String,
+    #[serde(default = "default_invoice_net")]
+    pub invoice_net_field: String,
+    #[serde(default = "default_invoice_gross")]
+    pub invoice_gross_field: String,
+}
+
+fn default_tolerance() -> f64 {
+    0.01
+}
+fn default_order_net() -> String {
+    "ORDNOT".into()
+}
+fn default_order_gross() -> String {
+    "ORDATI".into()
+}
+fn default_invoice_net() -> String {
+    "AMTNOT".into()
+}
+fn default_invoice_gross() -> String {
+    "AMTATI".into()
+}
+
+impl Default for ReconcileFile {
+    fn default() -> Self {
+        ReconcileFile {
+            tolerance: default_tolerance(),
+            order_net_field: default_order_net(),
+            order_gross_field: default_order_gross(),
+            invoice_net_field: default_invoice_net(),
+            invoice_gross_field: default_invoice_gross(),
+        }
+    }
+}
+
+impl ReconcileFile {
+    pub fn check(&self) -> Result<()> {
+        tolerance_dec4(self.tolerance).map(drop)
+    }
+}
+
+/// A tolerance in ten-thousandths; negative or absurd values are refused.
+pub fn tolerance_dec4(t: f64) -> Result<i64> {
+    if !t.is_finite() || !(0.0..=1_000_000.0).contains(&t) {
+        bail!("reconcile tolerance must be between 0 and 1000000, not {t}");
+    }
+    #[allow(clippy::cast_possible_truncation)] // bounded just above
+    Ok((t * 10_000.0).round() as i64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Periods
+
+/// A period as WooCommerce's exclusive `after`/`before` bounds (GMT, seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// First second included.
+    pub from: i64,
+    /// First second excluded.
+    pub until: i64,
+}
+
+/// `2026-11-01` (the whole day) or `2026-11-01T10:00:00[Z]` (that second), GMT.
+fn parse_instant(s: &str) -> Option<(i64, bool)> {
+    let s = s.trim();
+    if s.len() == 10 {
+        let b = s.as_bytes();
+        if b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let y: i64 = s[0..4].parse().ok()?;
+        let m: i64 = s[5..7].parse().ok()?;
+        let d: i64 = s[8..10].parse().ok()?;
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return None;
+        }
+        return Some((days_from_civil(y, m, d) * 86_400, true));
+    }
+    crate::x3poll::stamp_secs(s).map(|v| (v, false))
+}
+
+impl Period {
+    /// `from` and `to` both included: a date means the whole day.
+    pub fn parse(from: &str, to: &str) -> Result<Period> {
+        let bad = |w: &str, v: &str| {
+            anyhow::anyhow!("{w}: {v:?} is not a date like 2026-11-01 or 2026-11-01T10:00:00Z")
+        };
+        let (f, _) = parse_instant(from).ok_or_else(|| bad("--from", from))?;
+        let (t, day) = parse_instant(to).ok_or_else(|| bad("--to", to))?;
+        let until = if day { t + 86_400 } else { t + 1 };
+        if until <= f {
+            bail!("the period is empty: --to {to} is before --from {from}");
+        }
+        Ok(Period { from: f, until })
+    }
+
+    fn woo(secs: i64) -> String {
+        fmt_stamp(secs).trim_end_matches('Z').to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Line {
+    pub order_id: u64,
+    pub number: String,
+    pub created_gmt: String,
+    pub status: String,
+    pub currency: String,
+    /// Whether the status map says the order is to be in X3.
+    pub to_post: bool,
+    pub reference: String,
+    pub documents: Vec<String>,
+    pub woo_total_excl_tax: String,
+    pub x3_total_excl_tax: Option<String>,
+    pub woo_tax: String,
+    pub x3_tax: Option<String>,
+    pub woo_shipping: String,
+    pub x3_shipping: Option<String>,
+    /// `missing`, `duplicated`, `total`, `tax`, `shipping`; empty = matches.
+    pub problems: Vec<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Report {
+    pub from: String,
+    pub to: String,
+    pub tolerance: String,
+    pub generated_at: i64,
+    pub api: String,
+    pub orders_checked: usize,
+    pub documents_found: usize,
+    /// Orders with at least one problem.
+    pub discrepancies: usize,
+    /// Orders per problem.
+    pub by_problem: BTreeMap<String, usize>,
+    pub lines: Vec<Line>,
+}
+
+impl Report {
+    pub fn problem_lines(&self) -> impl Iterator<Item = &Line> {
+        self.lines.iter().filter(|l| !l.problems.is_empty())
+    }
+
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{} order(s) from {} to {} checked against {} X3 document(s): {} discrepanc{}",
+            self.orders_checked,
+            self.from,
+            self.to,
+            self.documents_found,
+            self.discrepancies,
+            if self.discrepancies == 1 { "y" } else { "ies" }
+        );
+        if !self.by_problem.is_empty() {
+            let parts: Vec<String> = self
+                .by_problem
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = write!(s, " ({})", parts.join(", "));
+        }
+        s
+    }
+
+    /// A fixed-width table of the discrepancies, then the summary.
+    pub fn table(&self) -> String {
+        let head = [
+            "ORDER",
+            "STATUS",
+            "X3 DOCUMENTS",
+            "WOO NET",
+            "X3 NET",
+            "WOO TAX",
+            "X3 TAX",
+            "WOO SHIP",
+            "X3 SHIP",
+            "PROBLEMS",
+        ];
+        let dash = || "-".to_string();
+        let rows: Vec<[String; 10]> = self
+            .problem_lines()
+            .map(|l| {
+                [
+                    l.order_id.to_string(),
+                    l.status.clone(),
+                    if l.documents.is_empty() {
+                        dash()
+                    } else {
+                        l.documents.join(" ")
+                    },
+                    l.woo_total_excl_tax.clone(),
+                    l.x3_total_excl_tax.clone().unwrap_or_else(dash),
+                    l.woo_tax.clone(),
+                    l.x3_tax.clone().unwrap_or_else(dash),
+                    l.woo_shipping.clone(),
+                    l.x3_shipping.clone().unwrap_or_else(dash),
+                    l.problems.join(","),
+                ]
+            })
+            .collect();
+        let mut out = String::new();
+        if !rows.is_empty() {
+            let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+            for r in &rows {
+                for (i, c) in r.iter().enumerate() {
+                    w[i] = w[i].max(c.chars().count());
+                }
+            }
+            let line = |cells: Vec<&str>| {
+                let mut s = String::new();
+                for (i, c) in cells.iter().enumerate() {
+                    let pad = w[i] - c.chars().count();
+                    s.push_str(c);
+                    if i + 1 < cells.len() {
+                        s.push_str(&" ".repeat(pad + 2));
+                    }
+                }
+                s.push('\n');
+                s
+            };
+            out.push_str(&line(head.to_vec()));
+            for r in &rows {
+                out.push_str(&line(r.iter().map(String::as_str).collect()));
+            }
+        }
+        out.push_str(&self.summary());
+        out.push('\n');
+        out
+    }
+
+    /// Every order of the period, one CSV row each (RFC 4180; text cells that a spreadsheet
+    /// would run as a formula are prefixed with `'`).
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "order_id,number,created_gmt,status,currency,to_post,reference,x3_documents,\
+             woo_total_excl_tax,x3_total_excl_tax,woo_tax,x3_tax,woo_shipping,x3_shipping,\
+             result,problems,detail\r\n",
+        );
+        for l in &self.lines {
+            let cells = [
+                l.order_id.to_string(),
+                text_cell(&l.number),
+                l.created_gmt.clone(),
+                text_cell(&l.status),
+                text_cell(&l.currency),
+                l.to_post.to_string(),
+                text_cell(&l.reference),
+                text_cell(&l.documents.join(" ")),
+                l.woo_total_excl_tax.clone(),
+                l.x3_total_excl_tax.clone().unwrap_or_default(),
+                l.woo_tax.clone(),
+                l.x3_tax.clone().unwrap_or_default(),
+                l.woo_shipping.clone(),
+                l.x3_shipping.clone().unwrap_or_default(),
+                if l.problems.is_empty() {
+                    "ok"
+                } else {
+                    "discrepancy"
+                }
+                .to_string(),
+                l.problems.join(" "),
+                text_cell(&l.detail),
+            ];
+            let row: Vec<String> = cells.iter().map(|c| csv_quote(c)).collect();
+            out.push_str(&row.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+fn text_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_quote(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparing one order (pure)
+
+/// One X3 document as reconciliation sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X3Doc {
+    pub number: String,
+    /// Net total in ten-thousandths (header or lines).
+    pub net: i64,
+    pub tax: Option<i64>,
+    pub shipping: i64,
+}
+
+/// Amounts of a WooCommerce order in ten-thousandths: (net total, tax, shipping excl. tax).
+pub fn woo_amounts(order: &Value) -> (i64, i64, i64) {
+    let d = |k: &str| order.get(k).and_then(dec4).unwrap_or(0);
+    let total = d("total");
+    let tax = d("total_tax");
+    (total - tax, tax, d("shipping_total"))
+}
+
+/// A document's amounts from its header and lines (REST field codes).
+pub fn doc_amounts(
+    number: &str,
+    header: &Value,
+    lines: &[Value],
+    net_field: &str,
+    gross_field: &str,
+    shipping_items: &BTreeSet<String>,
+    decimals: u8,
+) -> X3Doc {
+    let unit = 10i64.pow(4 - u32::from(decimals.min(4)));
+    let mut sum = 0i64;
+    let mut shipping = 0i64;
+    for l in lines {
+        let q = l.get("QTY").and_then(dec4).unwrap_or(0);
+        let mut price = l.get("GROPRI").and_then(dec4).unwrap_or(0);
+        for d in ["DISCRGVAL1", "DISCRGVAL2", "DISCRGVAL3"] {
+            price -= l.get(d).and_then(dec4).unwrap_or(0);
+        }
+        // q × price is in 1e-8; round to the currency, expressed back in 1e-4.
+        let exact = i128::from(q) * i128::from(price);
+        let per_unit = i128::from(unit) * 10_000;
+        let cents = {
+            let qd = exact / per_unit;
+            let r = exact % per_unit;
+            if r.abs() * 2 >= per_unit {
+                qd + exact.signum()
+            } else {
+                qd
+            }
+        };
+        let amount = i64::try_from(cents).unwrap_or(i64::MAX / 4) * unit;
+        sum += amount;
+        if l["ITMREF"]
+            .as_str()
+            .is_some_and(|i| shipping_items.contains(i))
+        {
+            shipping += amount;
+        }
+    }
+    let net_h = header.get(net_field).and_then(dec4);
+    let gross_h = header.get(gross_field).and_then(dec4);
+    X3Doc {
+        number: number.to_string(),
+        net: net_h.unwrap_or(sum),
+        tax: match (net_h, gross_h) {
+            (Some(n), Some(g)) => Some(g - n),
+            _ => None,
+        },
+        shipping,
+    }
+}
+
+/// Compares one order with its documents.
+pub fn compare(line: &mut Line, woo: (i64, i64, i64), docs: &[X3Doc], tol: i64, decimals: u8) {
+    let f = |v: i64| fmt_dec4(v, decimals);
+    let (net, tax, ship) = woo;
+    line.woo_total_excl_tax = f(net);
+    line.woo_tax = f(tax);
+    line.woo_shipping = f(ship);
+    line.documents = docs.iter().map(|d| d.number.clone()).collect();
+    let mut details = Vec::new();
+    if docs.is_empty() {
+        if line.to_post {
+            line.problems.push("missing".into());
+            details.push(format!("no X3 document with CUSORDREF {}", line.reference));
+        } else {
+            details.push(format!(
+                "not to be posted in status {} (status map)",
+                line.status
+            ));
+        }
+        line.detail = details.join("; ");
+        return;
+    }
+    if docs.len() > 1 {
+        line.problems.push("duplicated".into());
+        details.push(format!(
+            "{} X3 documents carry {}",
+            docs.len(),
+            line.reference
+        ));
+    }
+    let d = &docs[0];
+    line.x3_total_excl_tax = Some(f(d.net));
+    line.x3_tax = d.tax.map(f);
+    line.x3_shipping = Some(f(d.shipping));
+    if (d.net - net).abs() > tol {
+        line.problems.push("total".into());
+        details.push(format!(
+            "total excl. tax {} in WooCommerce, {} in X3 {}",
+            f(net),
+            f(d.net),
+            d.number
+        ));
+    }
+    if let Some(t) = d.tax
+        && (t - tax).abs() > tol
+    {
+        line.problems.push("tax".into());
+        details.push(format!("tax {} in WooCommerce, {} in X3", f(tax), f(t)));
+    }
+    if (d.shipping - ship).abs() > tol {
+        line.problems.push("shipping".into());
+        details.push(format!(
+            "shipping {} in WooCommerce, {} in X3",
+            f(ship),
+            f(d.shipping)
+        ));
+    }
+    line.detail = details.join("; ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running it
+
+/// What a reconciliation needs: the clients and the settings in force.
+pub struct Inputs<'a> {
+    pub x3: &'a X3Client,
+    pub api: ApiMode,
+    pub woo: &'a WooClient,
+    pub core: &'a CoreRuntime,
+    pub settings: &'a orders::Settings,
+    pub status_map: &'a [inventory::StatusRule],
+    pub mapping: &'a [mapping::MappingRow],
+    pub file: &'a ReconcileFile,
+}
+
+/// References looked up per X3 request.
+const CHUNK: usize = 40;
+
+pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
+    let tol = tolerance_dec4(tolerance)?;
+    let s = inp.settings;
+    let decimals = s.currency_decimals;
+    let woo_orders = inp
+        .woo
+        .orders_created_between(&Period::woo(period.from - 1), &Period::woo(period.until))
+        .context("reading the shop's orders")?;
+    let shipping_items: BTreeSet<String> = inp
+        .mapping
+        .iter()
+        .filter(|r| matches!(r.key, mapping::MappingKey::Shipping(_)))
+        .map(|r| r.item_code.clone())
+        .collect();
+    let mut lines = Vec::new();
+    for o in &woo_orders {
+        let Some(order_id) = o["id"].as_u64() else {
+            continue;
+        };
+        let status = o["status"].as_str().unwrap_or("").to_string();
+        let store_id = s.store_id.clone();
+        let transition = inp.core.call(|c, st| {
+            c.ml_connector_inventory().call_transition(
+                st,
+                &store_id,
+                order_id,
+                None,
+                &status,
+                inp.status_map,
+                false,
+            )
+        })?;
+        let to_post = transition.is_ok_and(|t| {
+            t.intents
+                .iter()
+                .any(|i| i.kind == inventory::IntentKind::Post)
+        });
+        lines.push(Line {
+            order_id,
+            number: o["number"].as_str().unwrap_or("").to_string(),
+            created_gmt: o["date_created_gmt"].as_str().unwrap_or("").to_string(),
+            status,
+            currency: o["currency"].as_str().unwrap_or("").to_string(),
+            to_post,
+            reference: format!("{}{order_id}", s.reference_prefix),
+            ..Line::default()
+        });
+    }
+    let invoice = s.document_kind == orders::DocumentKind::Invoice;
+    let (class, rep, lines_field, key_field, net_field, gross_field, gql_node) = if invoice {
+        (
+            &s.wire.invoice_class,
+            &s.wire.invoice_representation,
+            &s.wire.invoice_lines_field,
+            "NUM",
+            &inp.file.invoice_net_field,
+            &inp.file.invoice_gross_field,
+            "salesInvoice",
+        )
+    } else {
+        (
+            &s.wire.order_class,
+            &s.wire.order_representation,
+            &s.wire.order_lines_field,
+            "SOHNUM",
+            &inp.file.order_net_field,
+            &inp.file.order_gross_field,
+            "salesOrder",
+        )
+    };
+    let mut docs: BTreeMap<String, Vec<X3Doc>> = BTreeMap::new();
+    let refs: Vec<String> = lines.iter().map(|l| l.reference.clone()).collect();
+    for chunk in refs.chunks(CHUNK) {
+        match inp.api {
+            ApiMode::Rest => {
+                let list = chunk
+                    .iter()
+                    .map(|r| {
+                        inp.core
+                            .call(|c, st| c.ml_connector_orders().call_sdata_literal(st, r))
+                    })
+                    .collect::<Result<Vec<_>>>()?
+                    .join(",");
+                let headers = inp
+                    .x3
+                    .query_rest(
+                        class,
+                        rep,
+                        Some(&format!("CUSORDREF in ({list})")),
+                        None,
+                        100_000,
+                    )
+                    .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+                for h in headers {
+                    let (Some(r), Some(n)) = (h["CUSORDREF"].as_str(), h[key_field].as_str())
+                    else {
+                        continue;
+                    };
+                    let details = inp
+                        .x3
+                        .details_rest(class, rep, n)
+                        .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+                    // Deleted between the query and the read: it is not there.
+                    let Some(d) = details else { continue };
+                    let ls = d[lines_field.as_str()]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    docs.entry(r.to_string()).or_default().push(doc_amounts(
+                        n,
+                        &d,
+                        &ls,
+                        net_field,
+                        gross_field,
+                        &shipping_items,
+                        decimals,
+                    ));
+                }
+            }
+            ApiMode::Graphql => {
+                let list = chunk
+                    .iter()
+                    .map(|r| {
+                        inp.core
+                            .call(|c, st| c.ml_connector_orders().call_graphql_literal(st, r))
+                    })
+                    .collect::<Result<Vec<_>>>()?
+                    .join(",");
+                for (r, d) in graphql_docs(inp.x3, gql_node, &list, &shipping_items, decimals)? {
+                    docs.entry(r).or_default().push(d);
+                }
+            }
+        }
+    }
+    let mut found = 0;
+    let mut by_problem: BTreeMap<String, usize> = BTreeMap::new();
+    let by_id: BTreeMap<u64, &Value> = woo_orders
+        .iter()
+        .filter_map(|o| Some((o["id"].as_u64()?, o)))
+        .collect();
+    for l in &mut lines {
+        let mut d = docs.remove(&l.reference).unwrap_or_default();
+        d.sort_by(|a, b| a.number.cmp(&b.number));
+        found += d.len();
+        let amounts = by_id.get(&l.order_id).map_or((0, 0, 0), |o| woo_amounts(o));
+        compare(l, amounts, &d, tol, decimals);
+        for p in &l.problems {
+            *by_problem.entry(p.clone()).or_default() += 1;
+        }
+    }
+    let tolerance_text = fmt_dec4(tol, 4)
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string();
+    Ok(Report {
+        from: fmt_stamp(period.from),
+        to: fmt_stamp(period.until - 1),
+        tolerance: tolerance_text,
+        generated_at: now_ms(),
+        api: match inp.api {
+            ApiMode::Rest => "rest",
+            ApiMode::Graphql => "graphql",
+        }
+        .into(),
+        orders_checked: lines.len(),
+        documents_found: found,
+        discrepancies: lines.iter().filter(|l| !l.problems.is_empty()).count(),
+        by_problem,
+        lines,
+    })
+}
+
+/// Documents (with lines) for a list of quoted references, through GraphQL. Header totals are
+/// not part of the GraphQL schema we know, so the net total comes from the lines and tax is
+/// not compared.
+fn graphql_docs(
+    x3: &X3Client,
+    node: &str,
+    quoted_refs: &str,
+    shipping_items: &BTreeSet<String>,
+    decimals: u8,
+) -> Result<Vec<(String, X3Doc)>> {
+    let query = format!(
+        "query($filter: String, $after: String) {{ x3Sales {{ {node} {{ query(first: 100, after: $after, \
+         filter: $filter) {{ edges {{ node {{ id customerOrderReference lines {{ query(first: 1000) {{ \
+         edges {{ node {{ product quantityInSalesUnitOrdered grossPrice discount1 discount2 discount3 \
+         }} }} }} }} }} }} pageInfo {{ endCursor hasNextPage }} }} }} }} }}"
+    );
+    let filter = format!("{{customerOrderReference:{{_in:[{quoted_refs}]}}}}");
+    let mut out = Vec::new();
+    let mut after = Value::Null;
+    for _ in 0..1000 {
+        let data = x3
+            .graphql(&query, &json!({ "filter": filter, "after": after }))
+            .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+        let conn = &data["x3Sales"][node]["query"];
+        let edges = conn["edges"].as_array().cloned().unwrap_or_default();
+        for e in &edges {
+            let n = &e["node"];
+            let (Some(r), Some(id)) = (n["customerOrderReference"].as_str(), n["id"].as_str())
+            else {
+                continue;
+            };
+            let ls: Vec<Value> = n["lines"]["query"]["edges"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    let l = &e["node"];
+                    let item = match &l["product"] {
+                        Value::Object(m) => m.get("code").cloned().unwrap_or(Value::Null),
+                        v => v.clone(),
+                    };
+                    json!({
+                        "ITMREF": item,
+                        "QTY": l["quantityInSalesUnitOrdered"],
+                        "GROPRI": l["grossPrice"],
+                        "DISCRGVAL1": l["discount1"],
+                        "DISCRGVAL2": l["discount2"],
+                        "DISCRGVAL3": l["discount3"],
+                    })
+                })
+                .collect();
+            out.push((
+                r.to_string(),
+                doc_amounts(id, &Value::Null, &ls, "", "", shipping_items, decimals),
+            ));
+        }
+        let more = conn["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false);
+        let cursor = conn["pageInfo"]["endCursor"].clone();
+        if !more || edges.is_empty() || cursor.is_null() || cursor == after {
+            break;
+        }
+        after = cursor;
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the last result is kept and shown
+
+const LAST_KEY: &str = "reconcile.last";
+
+pub fn save_last(store: &Store, r: &Report) -> Result<()> {
+    store.kv_set(LAST_KEY, &serde_json::to_string(r)?)
+}
+
+pub fn load_last(store: &Store) -> Option<Report> {
+    store
+        .kv_get(LAST_KEY)
+        .ok()
+        .flatten()
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
+/// The status page's section: the last run, its discrepancies, and the CSV link.
+pub fn status_html(store: &Store) -> String {
+    use crate::status::{esc, utc};
+    let mut h = String::from("<section id=\"reconcile\"><h2>Reconciliation</h2>");
+    let Some(r) = load_last(store) else {
+        h.push_str(
+            "<p class=\"muted\">Not run yet: <code>ml-connector reconcile --from … --to …</code> \
+             or <code>GET /api/admin/reconcile?from=…&amp;to=…</code>.</p></section>",
+        );
+        return h;
+    };
+    let _ = write!(
+        h,
+        "<p>Run {} over {} – {} (tolerance {}): {} · <a href=\"/status/reconcile.csv\">CSV of every order</a></p>",
+        esc(&utc(r.generated_at)),
+        esc(&r.from),
+        esc(&r.to),
+        esc(&r.tolerance),
+        esc(&r.summary()),
+    );
+    if r.discrepancies > 0 {
+        h.push_str(
+            "<table><tr><th>Order</th><th>Status</th><th>X3 documents</th><th>Problems</th>\
+             <th>Detail</th></tr>",
+        );
+        for l in r.problem_lines().take(50) {
+            let _ = write!(
+                h,
+                "<tr><td><a href=\"/status/orders/{}\">#{}</a></td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td class=\"msg\">{}</td></tr>",
+                l.order_id,
+                l.order_id,
+                esc(&l.status),
+                esc(&l.documents.join(", ")),
+                esc(&l.problems.join(", ")),
+                esc(&l.detail)
+            );
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("</section>");
+    h
+}
+
+/// `GET /status/reconcile.csv`: the last run as CSV (404 when none).
+pub fn last_csv(store: &Store) -> crate::intake::Answer {
+    match load_last(store) {
+        Some(r) => csv_answer(&r),
+        None => crate::intake::Answer::json(404, &json!({ "error": "no reconciliation run yet" })),
+    }
+}
+
+pub fn csv_answer(r: &Report) -> crate::intake::Answer {
+    let mut a = crate::intake::Answer {
+        status: 200,
+        content_type: "text/csv; charset=utf-8",
+        body: r.csv().into_bytes(),
+        headers: Vec::new(),
+    };
+    a.headers.push((
+        "Content-Disposition".into(),
+        "attachment; filename=\"reconcile.csv\"".into(),
+    ));
+    a.headers.push(("Cache-Control".into(), "no-store".into()));
+    a
+}
+
+/// `GET /api/admin/reconcile?from=&to=[&tolerance=]` (behind the admin token).
+pub fn admin(
+    ctx: &crate::serve::Ctx,
+    query: &str,
+    want_csv: bool,
+) -> Result<crate::intake::Answer> {
+    use crate::intake::Answer;
+    let params: BTreeMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let (Some(from), Some(to)) = (params.get("from"), params.get("to")) else {
+        return Ok(Answer::json(
+            400,
+            &json!({ "error": "from and to are required (2026-11-01 or 2026-11-01T10:00:00Z)" }),
+        ));
+    };
+    let period = match Period::parse(from, to) {
+        Ok(p) => p,
+        Err(e) => return Ok(Answer::json(400, &json!({ "error": format!("{e:#}") }))),
+    };
+    let file = ctx.config.reconcile.clone();
+    let tolerance = match params.get("tolerance") {
+        None => file.tolerance,
+        Some(t) => match t.parse::<f64>().ok().filter(|t| tolerance_dec4(*t).is_ok()) {
+            Some(t) => t,
+            None => {
+                return Ok(Answer::json(
+                    400,
+                    &json!({ "error": format!("tolerance {t:?} is not a number ≥ 0") }),
+                ));
+            }
+        },
+    };
+    let p = &ctx.pipeline;
+    let settings = p.settings.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let status_map = p
+        .status_map
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mapping = p.mapping.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let (x3, woo) = (p.x3(), p.woo());
+    let report = match run(
+        &Inputs {
+            x3: &x3,
+            api: api_of(&ctx.config),
+            woo: &woo,
+            core: &ctx.core,
+            settings: &settings,
+            status_map: &status_map,
+            mapping: &mapping,
+            file: &file,
+        },
+        period,
+        tolerance,
+    ) {
+        Ok(r) => r,
+        Err(e) => return Ok(Answer::json(502, &json!({ "error": format!("{e:#}") }))),
+    };
+    save_last(&ctx.store, &report)?;
+    Ok(if want_csv {
+        csv_answer(&report)
+    } else {
+        Answer::json(200, &serde_json::to_value(&report)?)
+    })
+}
+
+fn api_of(cfg: &crate::config::Config) -> ApiMode {
+    match cfg.x3.api {
+        crate::config::ApiMode::Rest => ApiMode::Rest,
+        crate::config::ApiMode::Graphql => ApiMode::Graphql,
+    }
+}
+
+/// `ml-connector reconcile`.
+pub fn cli(
+    config: &Path,
+    from: &str,
+    to: &str,
+    csv: Option<&Path>,
+    tolerance: Option<f64>,
+    as_json: bool,
+) -> Result<()> {
+    let cfg = crate::ops::load_config(config)?;
+    let period = Period::parse(from, to)?;
+    let db = cfg.data_dir.join("ml-connector.sqlite3");
+    let store = if db.exists() {
+        Some(Store::open(&cfg.data_dir)?)
+    } else {
+        None
+    };
+    // The settings in force: the admin API's stored ones win over the file's, as in `serve`.
+    let (cfg, stored_map) = match &store {
+        Some(s) => crate::admin::stored_config(s, &cfg)?,
+        None => (cfg, None),
+    };
+    let cache = cfg.data_dir.join("cache");
+    let (core, _) = CoreRuntime::embedded(cfg.data_dir.exists().then_some(cache.as_path()))?;
+    let settings = crate::serve::order_settings(&core, &cfg)?;
+    let status_map = match stored_map {
+        Some(m) => m,
+        None => core.call(|c, s| c.ml_connector_inventory().call_default_status_map(s))?,
+    };
+    let mapping_text = match store
+        .as_ref()
+        .map(|s| s.kv_get("mapping"))
+        .transpose()?
+        .flatten()
+    {
+        Some(t) => Some(t),
+        None => match &cfg.orders.mapping_file {
+            Some(f) => {
+                let p = cfg.base_dir.join(f);
+                Some(
+                    std::fs::read_to_string(&p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                )
+            }
+            None => None,
+        },
+    };
+    let mapping = match mapping_text {
+        Some(t) => crate::serve::parse_mapping(&core, &t, &settings.dimension_types)?,
+        None => Vec::new(),
+    };
+    let x3 = crate::serve::x3_client(&cfg)?;
+    let woo = crate::serve::woo_client(&cfg)?;
+    let report = run(
+        &Inputs {
+            x3: &x3,
+            api: api_of(&cfg),
+            woo: &woo,
+            core: &core,
+            settings: &settings,
+            status_map: &status_map,
+            mapping: &mapping,
+            file: &cfg.reconcile,
+        },
+        period,
+        tolerance.unwrap_or(cfg.reconcile.tolerance),
+    )?;
+    if let Some(path) = csv {
+        std::fs::write(path, report.csv())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(s) = &store {
+        save_last(s, &report)?;
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if report.discrepancies > 0 {
+        bail!("{}", report.summary());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::x3poll::{parse_dec4, round_div};
+
+    #[test]
+    fn periods_include_both_ends() {
+        let p = Period::parse("2026-11-01", "2026-11-30").unwrap();
+        assert_eq!(fmt_stamp(p.from), "2026-11-01T00:00:00Z");
+        assert_eq!(fmt_stamp(p.until), "2026-12-01T00:00:00Z");
+        assert_eq!(Period::woo(p.from - 1), "2026-10-31T23:59:59");
+        let q = Period::parse("2026-11-01T10:00:00Z", "2026-11-01T10:00:00Z").unwrap();
+        assert_eq!(q.until - q.from, 1);
+        assert!(Period::parse("2026-11-02", "2026-11-01T00:00:00Z").is_err());
+        assert!(Period::parse("yesterday", "2026-11-01").is_err());
+        assert!(Period::parse("2026-13-01", "2026-11-01").is_err());
+    }
+
+    fn line(to_post: bool) -> Line {
+        Line {
+            order_id: 7,
+            status: "processing".into(),
+            to_post,
+            reference: "WC-7".into(),
+            ..Line::default()
+        }
+    }
+
+    fn doc(n: &str, net: i64, tax: Option<i64>, ship: i64) -> X3Doc {
+        X3Doc {
+            number: n.into(),
+            net,
+            tax,
+            shipping: ship,
+        }
+    }
+
+    #[test]
+    fn each_problem_is_named_once_and_tolerance_is_inclusive() {
+        let woo = (500_000, 100_000, 50_000); // 50.00 net, 10.00 tax, 5.00 shipping
+        let mut l = line(true);
+        compare(&mut l, woo, &[], 100, 2);
+        assert_eq!(l.problems, ["missing"]);
+
+        let mut l = line(false);
+        compare(&mut l, woo, &[], 100, 2);
+        assert!(l.problems.is_empty(), "not to be posted is not missing");
+
+        let mut l = line(true);
+        compare(&mut l, woo, &[doc("S1", 500_100, None, 50_000)], 100, 2);
+        assert!(l.problems.is_empty(), "0.01 off is within 0.01: {l:?}");
+        assert_eq!(l.x3_tax, None);
+
+        let mut l = line(true);
+        compare(&mut l, woo, &[doc("S1", 500_200, None, 50_000)], 100, 2);
+        assert_eq!(l.problems, ["total"]);
+
+        let mut l = line(true);
+        compare(
+            &mut l,
+            woo,
+            &[
+                doc("S1", 500_000, Some(90_000), 60_000),
+                doc("S2", 0, None, 0),
+            ],
+            100,
+            2,
+        );
+        assert_eq!(l.problems, ["duplicated", "tax", "shipping"]);
+        assert_eq!(l.documents, ["S1", "S2"]);
+    }
+
+    #[test]
+    fn document_amounts_come_from_lines_or_the_header() {
+        let ship: BTreeSet<String> = ["CARRIAGE".to_string()].into();
+        let lines = vec![
+            json!({"ITMREF": "TSHIRT", "QTY": 3, "GROPRI": "3.3333"}),
+            json!({"ITMREF": "MUG", "QTY": "2", "GROPRI": 10, "DISCRGVAL1": "1.5"}),
+            json!({"ITMREF": "CARRIAGE", "QTY": 1, "GROPRI": 5}),
+        ];
+        let d = doc_amounts("S1", &json!({}), &lines, "ORDNOT", "ORDATI", &ship, 2);
+        // 10.00 (9.9999 rounded) + 17.00 + 5.00
+        assert_eq!((d.net, d.tax, d.shipping), (320_000, None, 50_000));
+        let h = json!({"ORDNOT": "31.99", "ORDATI": 38.39});
+        let d = doc_amounts("S1", &h, &lines, "ORDNOT", "ORDATI", &ship, 2);
+        assert_eq!((d.net, d.tax), (319_900, Some(64_000)));
+        let (net, tax, s) =
+            woo_amounts(&json!({"total": "38.40", "total_tax": "6.40", "shipping_total": "5.00"}));
+        assert_eq!((net, tax, s), (320_000, 64_000, 50_000));
+        assert_eq!(parse_dec4("0.005").map(|v| round_div(v, 100)), Some(1));
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let r = Report {
+            lines: vec![Line {
+                order_id: 1,
+                number: "=1+1".into(),
+                status: "on-hold".into(),
+                detail: "a, \"b\"".into(),
+                problems: vec!["missing".into()],
+                ..Line::default()
+            }],
+            ..Report::default()
+        };
+        let csv = r.csv();
+        let row = csv.lines().nth(1).unwrap();
+        assert!(row.starts_with("1,'=1+1,"), "{row}");
+        assert!(
+            row.ends_with(",discrepancy,missing,\"a, \"\"b\"\"\""),
+            "{row}"
+        );
+        assert!(csv.contains("\r\n"));
+    }
+}

@@ -1,0 +1,1300 @@
+//! Polling Sage X3 for changes, since X3 sends no webhooks (issue 6, part 5; docs/x3-polling.md).
+//!
+//! A background thread of `serve` asks X3, every `interval-secs`, for the records changed since
+//! a watermark: REST `where=UPDDATTIM ge @…Z@` ordered by `UPDDATTIM`, GraphQL a `filter` on
+//! `_updateStamp` (x3-api.md §8). One watermark per part, in the store's `kv` table, advanced
+//! only after what was read has been stored (and pushed), and read back with an overlap so a
+//! change stamped in the same second as the last one seen — or committed a little late — is read
+//! again rather than missed. Re-reading is harmless: every step below is idempotent.
+//!
+//! Parts:
+//! - `orders`, `invoices`, `deliveries`: for our orders (`CUSORDREF` = reference prefix + order
+//!   id) the X3 document numbers, order/delivery/invoice status, invoices and deliveries, kept in
+//!   the `x3_orders` table and shown on the order's status page and in the admin API.
+//! - `stock` (off unless `stock = true`): the quantity per item, summed over the configured
+//!   sites, pushed to the WooCommerce products and variations the mapping table maps to that item
+//!   (by SKU or product id), only where WooCommerce manages stock and only when it differs.
+//! - `customers`: changed `BPCUSTOMER` records are noticed, logged and listed.
+//!
+//! A failure (X3 or WooCommerce unreachable, refused) is recorded in the poll status and the
+//! part is tried again at the next interval from the same watermark.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::component::{CoreRuntime, mapping, orders};
+use crate::pipeline::Pipeline;
+use crate::store::{Store, X3OrderState, now_ms};
+use crate::x3::{ApiMode, X3Client};
+
+/// `[x3-poll]`: present = polling on (unless `enabled = false`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct X3PollFile {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Seconds between two polls (X3 has no rate limit, but its web-service pool is small, §7).
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Each poll re-reads this many seconds before the watermark.
+    #[serde(default = "default_overlap")]
+    pub overlap_secs: u64,
+    /// With no watermark yet, start this far back.
+    #[serde(default = "default_lookback")]
+    pub initial_lookback_secs: u64,
+    /// Document numbers and statuses of our orders (orders, invoices, deliveries).
+    #[serde(default = "yes")]
+    pub orders: bool,
+    /// Stock levels pushed to WooCommerce.
+    #[serde(default)]
+    pub stock: bool,
+    /// Customer changes noticed.
+    #[serde(default = "yes")]
+    pub customers: bool,
+    /// Stock sites (`STOFCY`) summed for WooCommerce; empty = every site.
+    #[serde(default)]
+    pub stock_sites: Vec<String>,
+    /// Most records read per part and poll; the rest is read at the next poll.
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
+    #[serde(default = "default_delivery_class")]
+    pub delivery_class: String,
+    #[serde(default = "default_stock_class")]
+    pub stock_class: String,
+    #[serde(default = "default_customer_class")]
+    pub customer_class: String,
+    /// GraphQL filter selecting records changed since `{since}` (replaced by a quoted datetime
+    /// literal). Filtering on `_updateStamp` is UNCONFIRMED (x3-api.md §8), hence configurable.
+    #[serde(default = "default_graphql_filter")]
+    pub graphql_since_filter: String,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_interval() -> u64 {
+    60
+}
+fn default_overlap() -> u64 {
+    // X3 stamps to the second; a few seconds also cover a transaction committed late.
+    5
+}
+fn default_lookback() -> u64 {
+    86_400
+}
+fn default_max_rows() -> usize {
+    5000
+}
+fn default_delivery_class() -> String {
+    "SDELIVERY".into()
+}
+fn default_stock_class() -> String {
+    "STOCK".into()
+}
+fn default_customer_class() -> String {
+    "BPCUSTOMER".into()
+}
+fn default_graphql_filter() -> String {
+    "{_updateStamp:{_gte:{since}}}".into()
+}
+
+impl Default for X3PollFile {
+    fn default() -> Self {
+        toml::from_str("").unwrap_or_else(|_| unreachable!("every field has a default"))
+    }
+}
+
+impl X3PollFile {
+    pub fn check(&self) -> Result<()> {
+        if self.interval_secs == 0 {
+            bail!("x3-poll.interval-secs must be at least 1");
+        }
+        if self.max_rows == 0 {
+            bail!("x3-poll.max-rows must be at least 1");
+        }
+        if !self.graphql_since_filter.contains("{since}") {
+            bail!("x3-poll.graphql-since-filter must contain {{since}}");
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timestamps
+
+/// Seconds since the epoch of an X3 datetime: `2026-11-27T10:00:00Z` (also with fractions, a
+/// `+00:00` offset or none; X3's exact JSON format is UNCONFIRMED, §1.5).
+pub fn stamp_secs(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(r) = rest.strip_prefix('.') {
+        rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest {
+        "" | "Z" => 0,
+        r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) => {
+            let sign = if r.starts_with('-') { -1 } else { 1 };
+            let oh: i64 = r.get(1..3)?.parse().ok()?;
+            let om: i64 = r.get(4..6)?.parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
+}
+
+/// `2026-11-27T10:00:00Z`.
+pub fn fmt_stamp(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers
+
+/// The WooCommerce order id in a `CUSORDREF`: prefix + digits. Credit notes (`…R<refund>`) and
+/// other references are not orders.
+pub fn order_id_of(reference: &str, prefix: &str) -> Option<u64> {
+    let rest = reference.strip_prefix(prefix)?;
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    rest.parse().ok()
+}
+
+/// Where an X3 item goes in WooCommerce: the products a mapping row of that item names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Sku(String),
+    Product(u64),
+    /// A variation id; its parent is looked up in the catalogue when needed.
+    Variation(u64),
+}
+
+/// The mapping table read backwards: X3 item code → the SKUs and product ids mapped to it.
+/// Shipping, fee and default rows are not products.
+pub fn reverse_mapping(rows: &[mapping::MappingRow]) -> BTreeMap<String, Vec<Target>> {
+    let mut out: BTreeMap<String, Vec<Target>> = BTreeMap::new();
+    for r in rows {
+        let t = match &r.key {
+            mapping::MappingKey::Sku(s) => Target::Sku(s.clone()),
+            mapping::MappingKey::Product(id) => Target::Product(*id),
+            mapping::MappingKey::Variation(id) => Target::Variation(*id),
+            _ => continue,
+        };
+        let v = out.entry(r.item_code.clone()).or_default();
+        if !v.contains(&t) {
+            v.push(t);
+        }
+    }
+    out
+}
+
+/// An X3 quantity or amount (JSON number or string) in ten-thousandths.
+pub fn dec4(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => parse_dec4(&n.to_string()),
+        Value::String(s) => parse_dec4(s),
+        _ => None,
+    }
+}
+
+/// `"12.3456"` → 123456; more than 4 decimals are rounded half away from zero.
+pub fn parse_dec4(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut f = 0i64;
+    for (i, c) in frac.bytes().take(4).enumerate() {
+        f += i64::from(c - b'0') * 10i64.pow(3 - i as u32);
+    }
+    if frac.len() > 4 && frac.as_bytes()[4] >= b'5' {
+        f += 1;
+    }
+    let v = int.checked_mul(10_000)?.checked_add(f)?;
+    Some(if neg { -v } else { v })
+}
+
+/// A ten-thousandths value as a plain decimal with `decimals` places.
+pub fn fmt_dec4(v: i64, decimals: u8) -> String {
+    let d = u32::from(decimals.min(4));
+    let scale = 10i64.pow(4 - d);
+    let r = round_div(v, scale);
+    let neg = r < 0;
+    let r = r.abs();
+    let unit = 10i64.pow(d);
+    let mut s = format!("{}{}", if neg { "-" } else { "" }, r / unit);
+    if d > 0 {
+        let _ = write!(s, ".{:0width$}", r % unit, width = d as usize);
+    }
+    s
+}
+
+/// Division rounding half away from zero.
+pub fn round_div(v: i64, by: i64) -> i64 {
+    let q = v / by;
+    let r = v % by;
+    if r.abs() * 2 >= by { q + v.signum() } else { q }
+}
+
+/// Whole units for WooCommerce's integer `stock_quantity`: fractions of a stock unit cannot be
+/// sold, so they are dropped (floor).
+pub fn whole_units(v: i64) -> i64 {
+    v.div_euclid(10_000)
+}
+
+/// Where a poll starts reading: `overlap` seconds before the watermark, inclusive (`ge`), so
+/// the second of the watermark itself — which may hold changes not seen yet — is read again.
+pub fn read_from(watermark: i64, overlap: i64) -> i64 {
+    watermark - overlap.max(0)
+}
+
+/// The watermark after applying `rows`: their newest stamp, never moving back (rows re-read by
+/// the overlap are older), and unchanged when nothing was read.
+pub fn advance(watermark: i64, rows: &[Row]) -> i64 {
+    rows.iter()
+        .filter_map(|r| r.get("UPDDATTIM").and_then(Value::as_str))
+        .filter_map(stamp_secs)
+        .fold(watermark, i64::max)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading X3
+
+/// One record normalised to REST field codes, plus `UPDDATTIM`.
+pub type Row = BTreeMap<String, Value>;
+
+/// Where one kind of record is read from, in both APIs.
+pub struct Source {
+    pub rest_class: String,
+    pub rest_representation: String,
+    pub gql_package: &'static str,
+    pub gql_node: &'static str,
+    /// (REST field code, GraphQL property) — names as in docs/simulators.md (UNCONFIRMED ones
+    /// are the same as in docs/x3-wire-format.md).
+    pub fields: &'static [(&'static str, &'static str)],
+}
+
+const ORDER_FIELDS: &[(&str, &str)] = &[
+    ("SOHNUM", "id"),
+    ("CUSORDREF", "customerOrderReference"),
+    ("ORDSTA", "orderStatus"),
+    ("DLVSTA", "deliveryStatus"),
+];
+const INVOICE_FIELDS: &[(&str, &str)] = &[("NUM", "id"), ("CUSORDREF", "customerOrderReference")];
+const DELIVERY_FIELDS: &[(&str, &str)] = &[("SDHNUM", "id"), ("SOHNUM", "salesOrder")];
+const STOCK_FIELDS: &[(&str, &str)] = &[
+    ("STOFCY", "stockSite"),
+    ("ITMREF", "product"),
+    ("QTYSTU", "quantityInStockUnit"),
+];
+const CUSTOMER_FIELDS: &[(&str, &str)] = &[("BPCNUM", "code")];
+
+/// GraphQL page size when polling.
+const GQL_PAGE: usize = 100;
+/// The most records one part reads in one poll, whatever `max-rows` says (see `run_part`).
+const MAX_READ: usize = 1_000_000;
+
+/// Reads records of `src` matching a REST `where` / GraphQL `filter`, at most `limit`, in
+/// update order when `by_stamp`.
+pub fn fetch(
+    x3: &X3Client,
+    api: ApiMode,
+    src: &Source,
+    rest_where: &str,
+    gql_filter: &str,
+    by_stamp: bool,
+    limit: usize,
+) -> crate::x3::Result<Vec<Row>> {
+    match api {
+        ApiMode::Rest => {
+            let rows = x3.query_rest(
+                &src.rest_class,
+                &src.rest_representation,
+                Some(rest_where),
+                by_stamp.then_some("UPDDATTIM asc"),
+                limit,
+            )?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| match r {
+                    Value::Object(m) => Some(m.into_iter().collect()),
+                    _ => None,
+                })
+                .collect())
+        }
+        ApiMode::Graphql => {
+            let selection: Vec<&str> = src.fields.iter().map(|(_, g)| *g).collect();
+            let query = format!(
+                "query($filter: String, $after: String, $orderBy: String) {{ {} {{ {} {{ \
+                 query(first: {GQL_PAGE}, after: $after, filter: $filter, orderBy: $orderBy) {{ \
+                 edges {{ cursor node {{ _updateStamp {} }} }} pageInfo {{ endCursor hasNextPage }} \
+                 }} }} }} }}",
+                src.gql_package,
+                src.gql_node,
+                selection.join(" ")
+            );
+            let mut out = Vec::new();
+            let mut after = Value::Null;
+            while out.len() < limit {
+                let vars = json!({
+                    "filter": gql_filter,
+                    "after": after,
+                    "orderBy": if by_stamp { "{_updateStamp:1}" } else { "{_id:1}" },
+                });
+                let data = x3.graphql(&query, &vars)?;
+                let conn = &data[src.gql_package][src.gql_node]["query"];
+                let edges = conn["edges"].as_array().cloned().unwrap_or_default();
+                for e in &edges {
+                    let node = &e["node"];
+                    let mut row = Row::new();
+                    for (code, g) in src.fields {
+                        let v = match &node[*g] {
+                            // A reference sub-selected shows {code}; plain, it is the code.
+                            Value::Object(m) => m.get("code").cloned().unwrap_or(Value::Null),
+                            v => v.clone(),
+                        };
+                        row.insert((*code).to_string(), v);
+                    }
+                    row.insert("UPDDATTIM".into(), node["_updateStamp"].clone());
+                    out.push(row);
+                }
+                let more = conn["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false);
+                let cursor = conn["pageInfo"]["endCursor"].clone();
+                if !more || edges.is_empty() || cursor.is_null() || cursor == after {
+                    break;
+                }
+                after = cursor;
+            }
+            out.truncate(limit);
+            Ok(out)
+        }
+    }
+}
+
+fn text(row: &Row, field: &str) -> Option<String> {
+    match row.get(field)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn int(row: &Row, field: &str) -> Option<i64> {
+    match row.get(field)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The poller
+
+/// What one poll did, kept in `kv` (`x3poll.status`) for the status page and `/api/status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PollStatus {
+    pub last_poll_at: Option<i64>,
+    /// The last poll in which every part succeeded.
+    pub last_success_at: Option<i64>,
+    pub last_failure_at: Option<i64>,
+    /// Per part: what went wrong at the last failure.
+    pub errors: BTreeMap<String, String>,
+    pub parts: BTreeMap<String, PartStatus>,
+    /// Stock pushed to WooCommerce (newest last, at most 50 kept).
+    pub stock_pushed: Vec<Value>,
+    /// X3 items whose stock changed but that reach no WooCommerce product, and why (last poll
+    /// that had any).
+    pub stock_unmatched: Vec<String>,
+    /// Mapped products left alone because WooCommerce does not manage their stock.
+    pub stock_unmanaged: Vec<String>,
+    /// Customers changed in X3 (code and stamp, newest last, at most 50 kept).
+    pub customers_changed: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PartStatus {
+    pub watermark: Option<String>,
+    /// Records read at the last successful poll of this part.
+    pub read: usize,
+    pub at: Option<i64>,
+    pub ok: bool,
+}
+
+const STATUS_KEY: &str = "x3poll.status";
+const KEEP: usize = 50;
+
+pub fn load_status(store: &Store) -> PollStatus {
+    store
+        .kv_get(STATUS_KEY)
+        .ok()
+        .flatten()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// The background poller of `serve`.
+pub struct Poller {
+    pub cfg: X3PollFile,
+    pub store: Arc<Store>,
+    pub pipeline: Arc<Pipeline>,
+    pub core: Arc<CoreRuntime>,
+    pub api: ApiMode,
+}
+
+impl Poller {
+    /// Polls at once, then every interval, until the pipeline stops.
+    pub fn run(&self) {
+        info!(
+            "x3 polling every {} s (orders: {}, stock: {}, customers: {})",
+            self.cfg.interval_secs, self.cfg.orders, self.cfg.stock, self.cfg.customers
+        );
+        while !self.pipeline.stopping() {
+            self.poll_once();
+            let until = now_ms() + i64::try_from(self.cfg.interval_secs * 1000).unwrap_or(60_000);
+            while !self.pipeline.stopping() && now_ms() < until {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// One poll of every enabled part; returns (and stores) the status.
+    pub fn poll_once(&self) -> PollStatus {
+        let mut st = load_status(&self.store);
+        let settings = self
+            .pipeline
+            .settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let now = now_ms();
+        st.last_poll_at = Some(now);
+        let mut failed = false;
+        let mut parts: Vec<&str> = Vec::new();
+        if self.cfg.orders {
+            parts.extend(["orders", "invoices", "deliveries"]);
+        }
+        if self.cfg.stock {
+            parts.push("stock");
+        }
+        if self.cfg.customers {
+            parts.push("customers");
+        }
+        for part in parts {
+            match self.run_part(part, &settings, &mut st) {
+                Ok((read, watermark)) => {
+                    st.errors.remove(part);
+                    st.parts.insert(
+                        part.to_string(),
+                        PartStatus {
+                            watermark: Some(watermark),
+                            read,
+                            at: Some(now),
+                            ok: true,
+                        },
+                    );
+                }
+                Err(e) => {
+                    failed = true;
+                    let msg = format!("{e:#}");
+                    warn!("x3 polling, {part}: {msg} (tried again at the next poll)");
+                    st.errors.insert(part.to_string(), msg);
+                    if let Some(p) = st.parts.get_mut(part) {
+                        p.ok = false;
+                    }
+                }
+            }
+        }
+        if failed {
+            st.last_failure_at = Some(now);
+        } else {
+            st.last_success_at = Some(now);
+        }
+        if let Ok(text) = serde_json::to_string(&st)
+            && let Err(e) = self.store.kv_set(STATUS_KEY, &text)
+        {
+            warn!("x3 polling: could not store the poll status: {e:#}");
+        }
+        st
+    }
+
+    fn source(&self, part: &str, settings: &orders::Settings) -> Source {
+        let w = &settings.wire;
+        let c = &self.cfg;
+        let (rest_class, rest_representation, gql_package, gql_node, fields) = match part {
+            "orders" => (
+                w.order_class.clone(),
+                w.order_representation.clone(),
+                "x3Sales",
+                "salesOrder",
+                ORDER_FIELDS,
+            ),
+            "invoices" => (
+                w.invoice_class.clone(),
+                w.invoice_representation.clone(),
+                "x3Sales",
+                "salesInvoice",
+                INVOICE_FIELDS,
+            ),
+            "deliveries" => (
+                c.delivery_class.clone(),
+                c.delivery_class.clone(),
+                "x3Sales",
+                "salesDelivery",
+                DELIVERY_FIELDS,
+            ),
+            "stock" => (
+                c.stock_class.clone(),
+                c.stock_class.clone(),
+                "x3StockData",
+                "stock",
+                STOCK_FIELDS,
+            ),
+            _ => (
+                c.customer_class.clone(),
+                c.customer_class.clone(),
+                "x3MasterData",
+                "customer",
+                CUSTOMER_FIELDS,
+            ),
+        };
+        Source {
+            rest_class,
+            rest_representation,
+            gql_package,
+            gql_node,
+            fields,
+        }
+    }
+
+    fn graphql_literal(&self, v: &str) -> Result<String> {
+        self.core
+            .call(|c, s| c.ml_connector_orders().call_graphql_literal(s, v))
+    }
+
+    fn sdata_literal(&self, v: &str) -> Result<String> {
+        self.core
+            .call(|c, s| c.ml_connector_orders().call_sdata_literal(s, v))
+    }
+
+    /// Reads one part from its watermark, applies it, then advances the watermark. Returns the
+    /// records read and the watermark now stored.
+    fn run_part(
+        &self,
+        part: &str,
+        settings: &orders::Settings,
+        st: &mut PollStatus,
+    ) -> Result<(usize, String)> {
+        let key = format!("x3poll.watermark.{part}");
+        let stored = self.store.kv_get(&key)?.and_then(|t| stamp_secs(&t));
+        let lookback = i64::try_from(self.cfg.initial_lookback_secs).unwrap_or(86_400);
+        let watermark = stored.unwrap_or_else(|| now_ms() / 1000 - lookback);
+        if stored.is_none() {
+            // Kept before the first read: should that read fail, the next poll (or the next
+            // start) resumes from here instead of from a later "now − lookback".
+            self.store.kv_set(&key, &fmt_stamp(watermark))?;
+        }
+        let overlap = i64::try_from(self.cfg.overlap_secs).unwrap_or(0);
+        let since = fmt_stamp(read_from(watermark, overlap));
+        let src = self.source(part, settings);
+        let rest_where = format!("UPDDATTIM ge @{since}@");
+        let gql_filter = self
+            .cfg
+            .graphql_since_filter
+            .replace("{since}", &self.graphql_literal(&since)?);
+        let x3 = self.pipeline.x3();
+        // A full read whose newest stamp does not pass the watermark (more changes in the
+        // overlap window than max-rows, e.g. a mass stock update stamped in one second) would be
+        // read again and again: read more at once instead, up to a hard bound.
+        let mut limit = self.cfg.max_rows;
+        let rows = loop {
+            let rows = fetch(&x3, self.api, &src, &rest_where, &gql_filter, true, limit)
+                .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+            if rows.len() < limit || advance(watermark, &rows) > watermark || limit >= MAX_READ {
+                break rows;
+            }
+            limit = limit.saturating_mul(4).min(MAX_READ);
+        };
+        if rows.len() >= limit {
+            info!(
+                "x3 polling, {part}: {} records changed, more than max-rows; the rest at the next poll",
+                rows.len()
+            );
+        }
+        match part {
+            "orders" | "invoices" => self.apply_documents(part, &rows, settings)?,
+            "deliveries" => self.apply_deliveries(&rows, &src, &x3)?,
+            "stock" => self.apply_stock(&rows, &src, &x3, st)?,
+            _ => self.apply_customers(&rows, stored, st),
+        }
+        // Everything read is applied: the watermark may move to the newest stamp seen.
+        let text = fmt_stamp(advance(watermark, &rows));
+        self.store.kv_set(&key, &text)?;
+        Ok((rows.len(), text))
+    }
+
+    /// Sales orders and invoices carrying one of our references.
+    fn apply_documents(&self, part: &str, rows: &[Row], settings: &orders::Settings) -> Result<()> {
+        let (key_field, invoice) = if part == "orders" {
+            ("SOHNUM", false)
+        } else {
+            ("NUM", true)
+        };
+        let invoice_kind = settings.document_kind == orders::DocumentKind::Invoice;
+        for row in rows {
+            let Some(reference) = text(row, "CUSORDREF") else {
+                continue;
+            };
+            let Some(order_id) = order_id_of(&reference, &settings.reference_prefix) else {
+                continue;
+            };
+            let Some(number) = text(row, key_field) else {
+                continue;
+            };
+            let before = self.store.x3_order(order_id)?;
+            let mut s = before.clone().unwrap_or_else(|| X3OrderState {
+                order_id,
+                reference: reference.clone(),
+                ..X3OrderState::default()
+            });
+            let mut events = Vec::new();
+            if invoice {
+                if !s.invoices.contains(&number) {
+                    s.invoices.push(number.clone());
+                    events.push(format!("invoice {number} in X3"));
+                }
+                if let Some(v) = int(row, "INVSTA") {
+                    s.invoice_status = Some(v);
+                }
+            }
+            if (!invoice || invoice_kind) && !s.documents.contains(&number) {
+                s.documents.push(number.clone());
+                if !invoice {
+                    events.push(format!("sales order {number} in X3"));
+                }
+            }
+            if !invoice {
+                let (ord, dlv) = (int(row, "ORDSTA"), int(row, "DLVSTA"));
+                if dlv.is_some() && dlv != s.delivery_status {
+                    events.push(format!(
+                        "{number}: delivery status {}",
+                        delivery_status_text(dlv)
+                    ));
+                    s.delivery_status = dlv;
+                }
+                if ord.is_some() && ord != s.order_status {
+                    if s.order_status.is_some() || ord != Some(1) {
+                        events.push(format!("{number}: order status {}", order_status_text(ord)));
+                    }
+                    s.order_status = ord;
+                }
+                if let Some(v) = int(row, "INVSTA") {
+                    s.invoice_status = Some(v);
+                }
+            }
+            if let Some(stamp) = text(row, "UPDDATTIM")
+                && s.x3_updated.as_deref().is_none_or(|old| {
+                    stamp_secs(old).unwrap_or(0) <= stamp_secs(&stamp).unwrap_or(0)
+                })
+            {
+                s.x3_updated = Some(stamp);
+            }
+            s.seen_at = now_ms();
+            self.store.x3_order_save(&s)?;
+            if self.store.load_order(order_id)?.is_some() {
+                for e in events {
+                    self.store.timeline_add(order_id, "x3", &e)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deliveries of our sales orders (the order number is on the header, else on the lines).
+    fn apply_deliveries(&self, rows: &[Row], src: &Source, x3: &X3Client) -> Result<()> {
+        for row in rows {
+            let Some(number) = text(row, "SDHNUM") else {
+                continue;
+            };
+            let mut orders_of = BTreeSet::new();
+            if let Some(soh) = text(row, "SOHNUM") {
+                orders_of.insert(soh);
+            } else if self.api == ApiMode::Rest
+                && let Some(d) = x3
+                    .details_rest(&src.rest_class, &src.rest_representation, &number)
+                    .map_err(|e| anyhow::anyhow!("X3: {e}"))?
+            {
+                for l in d["SDELIVERYD"].as_array().into_iter().flatten() {
+                    if let Some(s) = l["SOHNUM"].as_str() {
+                        orders_of.insert(s.to_string());
+                    }
+                }
+            }
+            for soh in orders_of {
+                let Some(order_id) = self.store.order_of_document(&soh)? else {
+                    continue;
+                };
+                let mut s = self.store.x3_order(order_id)?.unwrap_or(X3OrderState {
+                    order_id,
+                    documents: vec![soh.clone()],
+                    ..X3OrderState::default()
+                });
+                if !s.deliveries.contains(&number) {
+                    s.deliveries.push(number.clone());
+                    s.seen_at = now_ms();
+                    self.store.x3_order_save(&s)?;
+                    if self.store.load_order(order_id)?.is_some() {
+                        self.store.timeline_add(
+                            order_id,
+                            "x3",
+                            &format!("delivery {number} of {soh}"),
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_customers(&self, rows: &[Row], previous: Option<i64>, st: &mut PollStatus) {
+        for row in rows {
+            let stamp = text(row, "UPDDATTIM").unwrap_or_default();
+            // The overlap re-reads a few; only what is newer than the last watermark is news.
+            if previous.is_some_and(|p| stamp_secs(&stamp).is_none_or(|s| s <= p)) {
+                continue;
+            }
+            let code = text(row, "BPCNUM").unwrap_or_default();
+            info!("x3: customer {code} changed in X3 ({stamp})");
+            st.customers_changed
+                .push(json!({ "code": code, "x3_updated": stamp }));
+        }
+        let n = st.customers_changed.len();
+        if n > KEEP {
+            st.customers_changed.drain(..n - KEEP);
+        }
+    }
+
+    /// Sums the stock of every changed item over the configured sites and pushes it to the
+    /// WooCommerce products mapped to it.
+    fn apply_stock(
+        &self,
+        rows: &[Row],
+        src: &Source,
+        x3: &X3Client,
+        st: &mut PollStatus,
+    ) -> Result<()> {
+        let sites = &self.cfg.stock_sites;
+        let touched: BTreeSet<String> = rows
+            .iter()
+            .filter(|r| sites.is_empty() || text(r, "STOFCY").is_some_and(|s| sites.contains(&s)))
+            .filter_map(|r| text(r, "ITMREF"))
+            .collect();
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let reverse = {
+            let m = self
+                .pipeline
+                .mapping
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            reverse_mapping(&m)
+        };
+        let mut unmatched = Vec::new();
+        let mut unmanaged = Vec::new();
+        let items: Vec<&String> = touched
+            .iter()
+            .filter(|i| {
+                let known = reverse.contains_key(*i);
+                if !known {
+                    unmatched.push(format!("{i}: no mapping row names a product"));
+                }
+                known
+            })
+            .collect();
+        // Current totals, read fresh: a change at one site needs the other sites' quantities.
+        let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+        for chunk in items.chunks(20) {
+            let rest_items = chunk
+                .iter()
+                .map(|i| self.sdata_literal(i))
+                .collect::<Result<Vec<_>>>()?
+                .join(",");
+            let gql_items = chunk
+                .iter()
+                .map(|i| self.graphql_literal(i))
+                .collect::<Result<Vec<_>>>()?
+                .join(",");
+            let mut rest_where = format!("ITMREF in ({rest_items})");
+            let mut gql_filter = format!("{{product:{{_in:[{gql_items}]}}}}");
+            if !sites.is_empty() {
+                let rs = sites
+                    .iter()
+                    .map(|s| self.sdata_literal(s))
+                    .collect::<Result<Vec<_>>>()?
+                    .join(",");
+                let gs = sites
+                    .iter()
+                    .map(|s| self.graphql_literal(s))
+                    .collect::<Result<Vec<_>>>()?
+                    .join(",");
+                rest_where = format!("{rest_where} and STOFCY in ({rs})");
+                gql_filter = format!("{{product:{{_in:[{gql_items}]}},stockSite:{{_in:[{gs}]}}}}");
+            }
+            let found = fetch(x3, self.api, src, &rest_where, &gql_filter, false, 100_000)
+                .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+            for r in &found {
+                if let (Some(item), Some(q)) = (text(r, "ITMREF"), r.get("QTYSTU").and_then(dec4)) {
+                    *totals.entry(item).or_default() += q;
+                }
+            }
+        }
+        let woo = self.pipeline.woo();
+        // Variation id → parent product id, read from the catalogue once, only when needed.
+        let mut parents: Option<BTreeMap<u64, u64>> = None;
+        for item in items {
+            let qty = whole_units(totals.get(item).copied().unwrap_or(0));
+            let mut done = BTreeSet::new();
+            for target in &reverse[item] {
+                let woo_err = |e: crate::woo::WooError| anyhow::anyhow!("WooCommerce: {e}");
+                let product = match target {
+                    Target::Sku(s) => woo.find_product_by_sku(s).map_err(woo_err)?,
+                    Target::Product(id) => woo.get_product(*id).map_err(woo_err)?,
+                    Target::Variation(vid) => {
+                        if parents.is_none() {
+                            let map = woo
+                                .catalogue()
+                                .map_err(woo_err)?
+                                .into_iter()
+                                .filter(|c| c.variation_id > 0)
+                                .map(|c| (c.variation_id, c.product_id))
+                                .collect();
+                            parents = Some(map);
+                        }
+                        match parents.as_ref().and_then(|m| m.get(vid)) {
+                            Some(pid) => woo.get_variation(*pid, *vid).map_err(woo_err)?,
+                            None => None,
+                        }
+                    }
+                };
+                let name = match target {
+                    Target::Sku(s) => format!("SKU {s}"),
+                    Target::Product(id) => format!("product {id}"),
+                    Target::Variation(id) => format!("variation {id}"),
+                };
+                let Some(p) = product else {
+                    unmatched.push(format!("{item}: no WooCommerce product with {name}"));
+                    continue;
+                };
+                let id = p["id"].as_u64().unwrap_or(0);
+                let parent = p["parent_id"].as_u64().unwrap_or(0);
+                let (product_id, variation_id) = if parent > 0 { (parent, id) } else { (id, 0) };
+                if !done.insert((product_id, variation_id)) {
+                    continue;
+                }
+                if p["manage_stock"].as_bool() != Some(true) {
+                    unmanaged.push(format!(
+                        "{item} → {name}: WooCommerce does not manage its stock"
+                    ));
+                    continue;
+                }
+                let current = p["stock_quantity"].as_i64();
+                if current == Some(qty) {
+                    continue;
+                }
+                woo.set_stock(product_id, variation_id, qty)
+                    .map_err(|e| anyhow::anyhow!("WooCommerce: {e}"))?;
+                info!(
+                    "x3 stock: {item} = {qty} → WooCommerce {name} (was {})",
+                    current.map_or_else(|| "unset".to_string(), |c| c.to_string())
+                );
+                st.stock_pushed.push(json!({
+                    "at": now_ms(), "item": item, "target": name, "product_id": product_id,
+                    "variation_id": variation_id, "from": current, "to": qty,
+                }));
+            }
+        }
+        for u in &unmatched {
+            info!("x3 stock: {u} (not pushed)");
+        }
+        st.stock_unmatched = unmatched;
+        st.stock_unmanaged = unmanaged;
+        let n = st.stock_pushed.len();
+        if n > KEEP {
+            st.stock_pushed.drain(..n - KEEP);
+        }
+        Ok(())
+    }
+}
+
+/// Starts the poller thread when `[x3-poll]` is present and enabled.
+pub fn spawn(
+    cfg: &crate::config::Config,
+    store: &Arc<Store>,
+    pipeline: &Arc<Pipeline>,
+    core: &Arc<CoreRuntime>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let poll = cfg.x3_poll.clone().filter(|p| p.enabled)?;
+    let poller = Poller {
+        cfg: poll,
+        store: Arc::clone(store),
+        pipeline: Arc::clone(pipeline),
+        core: Arc::clone(core),
+        api: match cfg.x3.api {
+            crate::config::ApiMode::Rest => ApiMode::Rest,
+            crate::config::ApiMode::Graphql => ApiMode::Graphql,
+        },
+    };
+    Some(std::thread::spawn(move || poller.run()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Display
+
+pub fn delivery_status_text(v: Option<i64>) -> String {
+    match v {
+        Some(1) => "1 (not delivered)".into(),
+        Some(2) => "2 (partly delivered)".into(),
+        Some(3) => "3 (delivered)".into(),
+        Some(n) => n.to_string(),
+        None => "—".into(),
+    }
+}
+
+pub fn order_status_text(v: Option<i64>) -> String {
+    match v {
+        Some(1) => "1 (open)".into(),
+        Some(2) => "2 (closed)".into(),
+        Some(n) => n.to_string(),
+        None => "—".into(),
+    }
+}
+
+/// The order's X3 state for the admin API (`null` when the poller has not seen it).
+pub fn order_json(store: &Store, order_id: u64) -> Result<Value> {
+    Ok(match store.x3_order(order_id)? {
+        Some(s) => serde_json::to_value(s)?,
+        None => Value::Null,
+    })
+}
+
+/// The order page's "In X3" section.
+pub fn order_html(store: &Store, order_id: u64) -> Result<String> {
+    use crate::status::{esc, utc};
+    let mut h = String::from("<section id=\"x3-state\"><h2>In X3 (polled)</h2>");
+    match store.x3_order(order_id)? {
+        None => h.push_str(
+            "<p class=\"muted\">Not seen by X3 polling (off, or nothing changed in X3 since).</p>",
+        ),
+        Some(s) => {
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "—".to_string()
+                } else {
+                    esc(&v.join(", ")).to_string()
+                }
+            };
+            let _ = write!(
+                h,
+                "<dl class=\"card\"><dt>Reference</dt><dd>{}</dd><dt>Sales documents</dt><dd>{}</dd>\
+                 <dt>Order status</dt><dd>{}</dd><dt>Delivery status</dt><dd>{}</dd>\
+                 <dt>Deliveries</dt><dd>{}</dd><dt>Invoices</dt><dd>{}</dd>\
+                 <dt>Invoice status</dt><dd>{}</dd><dt>Changed in X3</dt><dd>{}</dd>\
+                 <dt>Seen</dt><dd>{}</dd></dl>",
+                esc(&s.reference),
+                list(&s.documents),
+                esc(&order_status_text(s.order_status)),
+                esc(&delivery_status_text(s.delivery_status)),
+                list(&s.deliveries),
+                list(&s.invoices),
+                esc(&s.invoice_status.map_or("—".into(), |v| v.to_string())),
+                esc(s.x3_updated.as_deref().unwrap_or("—")),
+                esc(&utc(s.seen_at)),
+            );
+        }
+    }
+    h.push_str("</section>");
+    Ok(h)
+}
+
+/// `/api/status` → `x3_poll`: the poll status, `null` when polling never ran.
+pub fn status_json(store: &Store) -> Value {
+    match store.kv_get(STATUS_KEY) {
+        Ok(Some(_)) => serde_json::to_value(load_status(store)).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+/// The status page's "X3 polling" section.
+pub fn status_html(store: &Store) -> String {
+    use crate::status::{esc, utc};
+    let mut h = String::from("<section id=\"x3-poll\"><h2>X3 polling</h2>");
+    if !matches!(store.kv_get(STATUS_KEY), Ok(Some(_))) {
+        h.push_str("<p class=\"muted\">Off (no <code>[x3-poll]</code> section) or not run yet.</p></section>");
+        return h;
+    }
+    let s = load_status(store);
+    let t = |v: Option<i64>| v.map_or_else(|| "—".to_string(), utc);
+    let _ = write!(
+        h,
+        "<p>Last poll {} · last complete {} · last failure {}</p>",
+        esc(&t(s.last_poll_at)),
+        esc(&t(s.last_success_at)),
+        esc(&t(s.last_failure_at))
+    );
+    h.push_str(
+        "<table><tr><th>Part</th><th>Watermark (X3 time)</th><th>Read</th><th>State</th></tr>",
+    );
+    for (name, p) in &s.parts {
+        let state = match s.errors.get(name) {
+            Some(e) => format!("failing: {e}"),
+            None => "ok".to_string(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
+            esc(name),
+            esc(p.watermark.as_deref().unwrap_or("—")),
+            p.read,
+            esc(&state)
+        );
+    }
+    for (name, e) in &s.errors {
+        if !s.parts.contains_key(name) {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>—</td><td>—</td><td class=\"msg\">failing: {}</td></tr>",
+                esc(name),
+                esc(e)
+            );
+        }
+    }
+    h.push_str("</table>");
+    if !s.stock_unmatched.is_empty() || !s.stock_unmanaged.is_empty() {
+        h.push_str("<p>Stock not pushed:</p><ul class=\"notes\">");
+        for u in s.stock_unmatched.iter().chain(&s.stock_unmanaged) {
+            let _ = write!(h, "<li>{}</li>", esc(u));
+        }
+        h.push_str("</ul>");
+    }
+    if let Some(last) = s.stock_pushed.last() {
+        let _ = write!(
+            h,
+            "<p class=\"muted\">Last stock pushed: {} = {} → {}</p>",
+            esc(last["item"].as_str().unwrap_or("")),
+            esc(&last["to"].to_string()),
+            esc(last["target"].as_str().unwrap_or(""))
+        );
+    }
+    h.push_str("</section>");
+    h
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_round_trip_and_accept_x3_variants() {
+        let s = stamp_secs("2026-11-27T10:00:05Z").unwrap();
+        assert_eq!(fmt_stamp(s), "2026-11-27T10:00:05Z");
+        assert_eq!(stamp_secs("2026-11-27T10:00:05.123Z"), Some(s));
+        assert_eq!(stamp_secs("2026-11-27T11:00:05+01:00"), Some(s));
+        assert_eq!(stamp_secs("2026-11-27T10:00:05"), Some(s));
+        assert_eq!(stamp_secs("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(stamp_secs("2024-02-29T00:00:00Z"), Some(1_709_164_800));
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-11-27",
+            "2026-11-27T10:00:05Q",
+            "x",
+        ] {
+            assert_eq!(stamp_secs(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn references_name_orders_only_with_the_prefix_and_digits() {
+        assert_eq!(order_id_of("WC-42", "WC-"), Some(42));
+        assert_eq!(order_id_of("WC-42R7", "WC-"), None, "a credit note");
+        assert_eq!(order_id_of("XX-42", "WC-"), None);
+        assert_eq!(order_id_of("WC-", "WC-"), None);
+        assert_eq!(order_id_of("WC--1", "WC-"), None);
+    }
+
+    #[test]
+    fn decimals_parse_exactly_and_round_half_away() {
+        assert_eq!(parse_dec4("12.3456"), Some(123_456));
+        assert_eq!(parse_dec4("12.34565"), Some(123_457));
+        assert_eq!(parse_dec4("-0.5"), Some(-5000));
+        assert_eq!(parse_dec4("7"), Some(70_000));
+        assert_eq!(parse_dec4(".5"), Some(5000));
+        assert_eq!(parse_dec4("1e3"), None);
+        assert_eq!(parse_dec4(""), None);
+        assert_eq!(dec4(&json!(100_000)), Some(1_000_000_000));
+        assert_eq!(dec4(&json!(2.5)), Some(25_000));
+        assert_eq!(fmt_dec4(123_456, 2), "12.35");
+        assert_eq!(fmt_dec4(-123_456, 2), "-12.35");
+        assert_eq!(fmt_dec4(5, 0), "0");
+        assert_eq!(whole_units(129_999), 12);
+        assert_eq!(whole_units(-1), -1);
+    }
+
+    fn row(key: mapping::MappingKey, item: &str) -> mapping::MappingRow {
+        mapping::MappingRow {
+            key,
+            item_code: item.into(),
+            sales_unit: None,
+            gl_account: None,
+            dimensions: Vec::new(),
+            site: None,
+        }
+    }
+
+    #[test]
+    fn the_mapping_reversed_names_skus_products_and_variations_not_shipping() {
+        use mapping::MappingKey as K;
+        let rows = vec![
+            row(K::Sku("WOO-TSHIRT".into()), "TSHIRT"),
+            row(K::Sku("WOO-TEE-OLD".into()), "TSHIRT"),
+            row(K::Sku("WOO-TSHIRT".into()), "TSHIRT"),
+            row(K::Product(16), "GIFTWRAP"),
+            row(K::Variation(14), "HOODIE-RED"),
+            row(K::Shipping("flat_rate".into()), "CARRIAGE"),
+            row(K::Default, "MISC"),
+        ];
+        let r = reverse_mapping(&rows);
+        assert_eq!(
+            r["TSHIRT"],
+            vec![
+                Target::Sku("WOO-TSHIRT".into()),
+                Target::Sku("WOO-TEE-OLD".into())
+            ]
+        );
+        assert_eq!(r["GIFTWRAP"], vec![Target::Product(16)]);
+        assert_eq!(r["HOODIE-RED"], vec![Target::Variation(14)]);
+        assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn the_watermark_moves_to_the_newest_stamp_and_the_next_read_includes_its_second() {
+        let at = |t: &str| -> Row { [("UPDDATTIM".to_string(), json!(t))].into() };
+        let w = stamp_secs("2026-11-27T10:00:00Z").unwrap();
+        // Nothing read: unchanged.
+        assert_eq!(advance(w, &[]), w);
+        // Re-read rows (overlap) are older: never backwards; unreadable stamps are ignored.
+        let rows = [
+            at("2026-11-27T09:59:58Z"),
+            at("garbage"),
+            at("2026-11-27T10:00:07Z"),
+        ];
+        let w2 = advance(w, &rows);
+        assert_eq!(fmt_stamp(w2), "2026-11-27T10:00:07Z");
+        // A change stamped later in that same second 10:00:07 is read by the next poll (ge).
+        assert!(read_from(w2, 0) <= stamp_secs("2026-11-27T10:00:07Z").unwrap());
+        assert_eq!(fmt_stamp(read_from(w2, 5)), "2026-11-27T10:00:02Z");
+        assert_eq!(read_from(w2, -3), w2, "a negative overlap is none");
+    }
+
+    #[test]
+    fn what_polling_learns_is_stored_and_found_by_document_number() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.x3_order(5).unwrap(), None);
+        let mut s = X3OrderState {
+            order_id: 5,
+            reference: "WC-5".into(),
+            documents: vec!["SOHFR011000001".into()],
+            delivery_status: Some(1),
+            seen_at: 1,
+            ..X3OrderState::default()
+        };
+        store.x3_order_save(&s).unwrap();
+        s.delivery_status = Some(3);
+        s.deliveries.push("SDHFR011000001".into());
+        store.x3_order_save(&s).unwrap();
+        assert_eq!(store.x3_order(5).unwrap(), Some(s));
+        assert_eq!(store.order_of_document("SOHFR011000001").unwrap(), Some(5));
+        // A number that only contains another one is not it.
+        assert_eq!(store.order_of_document("SOHFR01100000").unwrap(), None);
+        assert_eq!(order_json(&store, 5).unwrap()["delivery_status"], 3);
+        assert!(order_html(&store, 5).unwrap().contains("3 (delivered)"));
+        assert_eq!(order_json(&store, 6).unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn an_empty_section_means_polling_on_with_defaults() {
+        let c: X3PollFile = toml::from_str("").unwrap();
+        assert!(c.enabled && c.orders && c.customers && !c.stock);
+        assert_eq!((c.interval_secs, c.overlap_secs), (60, 5));
+        c.check().unwrap();
+        let bad: X3PollFile = toml::from_str("interval-secs = 0").unwrap();
+        assert!(bad.check().is_err());
+        assert!(toml::from_str::<X3PollFile>("intervall-secs = 1").is_err());
+    }
+}

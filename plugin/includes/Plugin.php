@@ -24,6 +24,9 @@ class Plugin
     /** Prefix of the per-user transient that carries a form's outcome to the next page. */
     public const FLASH = 'ml_connector_flash_';
 
+    /** @var array|null What takeFlash() took in this request. */
+    private static $taken = null;
+
     /**
      * Hooks everything up.
      */
@@ -207,14 +210,13 @@ class Plugin
      */
     public static function takeFlash(): array
     {
-        static $taken = null;
-        if (null === $taken) {
+        if (null === self::$taken) {
             $key = self::FLASH . get_current_user_id();
             $value = get_transient($key);
             delete_transient($key);
-            $taken = is_array($value) ? $value : [];
+            self::$taken = is_array($value) ? $value : [];
         }
-        return $taken;
+        return self::$taken;
     }
 
     /**

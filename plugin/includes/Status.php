@@ -261,7 +261,7 @@ class Status
         $statusUrl = Plugin::pageUrl('status');
         if (null === $json) {
             printf(
-                '<div class="notice notice-error ml-connector-notice" id="ml-connector-unreachable"><p><strong>ml-connector:</strong> %s <a href="%s">%s</a></p></div>',
+                '<div class="notice notice-error ml-connector-notice" id="ml-connector-notice-unreachable"><p><strong>ml-connector:</strong> %s <a href="%s">%s</a></p></div>',
                 /* translators: 1: host URL, 2: error */
                 esc_html(sprintf(__('the host at %1$s cannot be reached (%2$s). Orders are not posted to Sage X3 until it is back; WooCommerce keeps its deliveries for a while.', 'ml-connector'), $client->baseUrl(), (string) $error)),
                 esc_url(Plugin::pageUrl('settings')),
@@ -282,7 +282,7 @@ class Status
         $held = (int) ($counts['held'] ?? 0);
         if ($attention > 0) {
             printf(
-                '<div class="notice notice-error ml-connector-notice" id="ml-connector-attention"><p><strong>ml-connector:</strong> %s <a href="%s">%s</a></p></div>',
+                '<div class="notice notice-error ml-connector-notice" id="ml-connector-notice-attention"><p><strong>ml-connector:</strong> %s <a href="%s">%s</a></p></div>',
                 /* translators: %d: number of orders */
                 esc_html(sprintf(_n('%d order needs attention: Sage X3 refused it or it failed.', '%d orders need attention: Sage X3 refused them or they failed.', $attention, 'ml-connector'), $attention)),
                 esc_url($statusUrl),
@@ -291,7 +291,7 @@ class Status
         }
         if ($held > 0) {
             printf(
-                '<div class="notice notice-warning ml-connector-notice" id="ml-connector-held"><p><strong>ml-connector:</strong> %s <a href="%s">%s</a></p></div>',
+                '<div class="notice notice-warning ml-connector-notice" id="ml-connector-notice-held"><p><strong>ml-connector:</strong> %s <a href="%s">%s</a></p></div>',
                 /* translators: %d: number of orders */
                 esc_html(sprintf(_n('%d order is on hold for a missing mapping.', '%d orders are on hold for a missing mapping.', $held, 'ml-connector'), $held)),
                 esc_url(Plugin::pageUrl('coverage')),

@@ -27,6 +27,7 @@ function check(cond, what) {
 }
 async function shot(page, name) {
   const file = path.join(outDir, `${name}.png`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage: true });
   console.log(`screenshot: ${file}`);
 }
@@ -82,6 +83,8 @@ try {
     'without WooCommerce, "Connect the store" explains what is missing',
   );
 
+  check((await page.locator('.ml-connector-notice').count()) === 0, `no connector notice before the plugin is connected ${await page.locator('.ml-connector-notice').allInnerTexts()}`);
+
   // A bad host URL is refused next to its field; then the real one and the token.
   await page.fill('#ml_connector_host_url', 'ftp://nowhere');
   await page.fill('#ml_connector_admin_token', token);
@@ -95,6 +98,13 @@ try {
   check((await page.inputValue('#ml_connector_host_url')) === HOST_URL, 'the host URL is saved');
   check((await page.inputValue('#ml_connector_admin_token')) === '', 'the token field is never filled in');
   check((await page.locator('#ml-connector-host-form').count()) === 1, 'the host settings form is shown once connected');
+  // Order 727 (tests/wp/seed-order.php) needs attention: the host's settings are incomplete.
+  await page.goto(`${WP_URL}/wp-admin/index.php`);
+  check(
+    ((await page.locator('#ml-connector-notice-attention').innerText().catch(() => '')) || '').includes('1 order needs attention'),
+    'the dashboard shows the notice: 1 order needs attention',
+  );
+  await page.goto(`${WP_URL}/wp-admin/options-general.php?page=ml-connector`);
   await shot(page, '01-settings');
 
   // Fill the X3 settings; the sales site is too long: the host refuses, the error is next to it.
@@ -197,7 +207,7 @@ try {
   check((await page.locator('#ml-connector-unmapped').innerText().catch(() => '')).includes('WOO-HOODIE-RED'), 'an unmapped variation is listed');
   await shot(page, '06-coverage');
 
-  // The status page, embedded through WordPress.
+  // The status page, embedded through WordPress, with the order that needs attention.
   await page.goto(`${WP_URL}/wp-admin/options-general.php?page=ml-connector&tab=status`);
   const frameEl = page.locator('#ml-connector-status-frame');
   check((await frameEl.count()) === 1, 'the status tab has the embedded status page');
@@ -205,16 +215,42 @@ try {
   check(src.startsWith(`${WP_URL}/wp-admin/admin-post.php`) && !src.includes(HOST_URL.replace('http://', '')), 'the frame is served by WordPress, not the host');
   const frame = page.frameLocator('#ml-connector-status-frame');
   await frame.locator('h1').first().waitFor();
-  check((await frame.locator('h1').first().innerText()).length > 0, 'the host\'s status page renders inside the frame');
-  check((await frame.locator('#x3').count()) === 1, 'with its X3 connection card');
+  check((await frame.locator('#x3').count()) === 1, 'the host\'s status page renders inside the frame, with its X3 card');
+  check((await frame.locator('#attention tr[data-order="727"]').count()) === 1, 'the frame lists order #727 needing attention');
+  check((await page.locator('#ml-connector-attention td', { hasText: '#727' }).count()) === 1, 'the tab lists #727 with a Replay button');
+  await shot(page, '07-status-attention');
+
+  // Its page inside the frame, through the proxy.
+  await frame.locator('#attention tr[data-order="727"] a').first().click();
+  await frame.locator('h1', { hasText: '#727' }).waitFor();
+  check((await frame.locator('#timeline').count()) === 1, 'the order\'s page (timeline) opens inside the frame');
+  await shot(page, '08-status-order');
+
+  // Replay it: the settings are complete now, its products have no mapping row: held.
+  await submit(page, '#ml-connector-attention form input[type=submit]');
+  check(
+    ((await page.locator('#ml-connector-result').innerText().catch(() => '')) || '').includes('Orders queued again: 1'),
+    'replay goes through the admin API: 1 order queued',
+  );
+  let held = 0;
+  for (let i = 0; i < 100 && held === 0; i++) {
+    held = (await (await fetch(`${HOST_URL}/api/status`)).json()).orders.held || 0;
+    if (!held) await new Promise((ok) => setTimeout(ok, 100));
+  }
+  check(held === 1, 'the host now holds it for its missing mappings');
+  await page.goto(`${WP_URL}/wp-admin/options-general.php?page=ml-connector&tab=status`);
+  check(
+    ((await page.locator('#ml-connector-notice-held').innerText().catch(() => '')) || '').includes('1 order is on hold'),
+    'the notice now says 1 order is on hold',
+  );
+  check((await page.locator('#ml-connector-notice-attention').count()) === 0, 'and no longer that one needs attention');
   await submit(page, '#ml-connector-release-all input[type=submit]');
   check(
-    ((await page.locator('#ml-connector-result').innerText().catch(() => '')) || '').includes('Held orders released: 0'),
-    'release holds goes through the admin API',
+    ((await page.locator('#ml-connector-result').innerText().catch(() => '')) || '').includes('Held orders released: 1'),
+    'release holds goes through the admin API: 1 released',
   );
-  await frame.locator('h1').first().waitFor();
-  await page.waitForTimeout(500);
-  await shot(page, '07-status');
+  await page.frameLocator('#ml-connector-status-frame').locator('h1').first().waitFor();
+  await shot(page, '09-status-held');
 
   // A user without the capability gets nothing.
   const anon = await browser.newContext();

@@ -8,7 +8,6 @@
  * Requires PHP:      7.4
  * License:           MIT
  * Text Domain:       ml-connector
- * Domain Path:       /languages
  *
  * @package MLConnector
  */

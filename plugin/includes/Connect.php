@@ -129,19 +129,31 @@ class Connect
             Plugin::flash(['notice' => sprintf(__('The host did not take the key (it was deleted again): %s', 'ml-connector'), $detail), 'level' => 'error']);
             return $back;
         }
+        Plugin::flash(self::registerWebhooks($client, __('Store connected.', 'ml-connector')));
+        return $back;
+    }
+
+    /**
+     * Asks the host to create or repair its webhooks (`POST /api/admin/webhooks/register`);
+     * returns the flash data saying how it went.
+     *
+     * @param HostClient $client Host.
+     * @param string     $prefix Sentence before the outcome.
+     */
+    public static function registerWebhooks(HostClient $client, string $prefix = ''): array
+    {
         $register = $client->request('POST', '/api/admin/webhooks/register', [], ['timeout' => 90]);
         Settings::refreshDeliveryUrl();
+        $lead = '' === $prefix ? '' : $prefix . ' ';
         if (404 === $register['status']) {
-            Plugin::flash(['notice' => __('The key was given to the host, but this host version cannot register webhooks itself: update it, or run `ml-connector webhooks register` on the host.', 'ml-connector'), 'level' => 'warning']);
-            return $back;
+            return ['notice' => $lead . __('This host version cannot register webhooks itself: update it, or run `ml-connector webhooks register` on the host.', 'ml-connector'), 'level' => 'warning'];
         }
         if (200 !== $register['status']) {
             $detail = is_array($register['json']['errors'] ?? null)
                 ? implode('; ', array_map('strval', array_filter($register['json']['errors'], 'is_string')))
                 : (string) $register['error'];
             /* translators: %s: error message */
-            Plugin::flash(['notice' => sprintf(__('The key was given to the host, but registering the webhooks failed: %s', 'ml-connector'), $detail), 'level' => 'error']);
-            return $back;
+            return ['notice' => $lead . sprintf(__('Registering the webhooks failed: %s', 'ml-connector'), $detail), 'level' => 'error'];
         }
         $hooks = is_array($register['json']['webhooks'] ?? null) ? $register['json']['webhooks'] : [];
         $topics = [];
@@ -150,12 +162,8 @@ class Connect
                 $topics[] = sprintf('%s (%s)', (string) ($hook['topic'] ?? '?'), (string) ($hook['action'] ?? $hook['status'] ?? ''));
             }
         }
-        Plugin::flash([
-            /* translators: %s: list of webhooks */
-            'notice' => sprintf(__('Store connected. Webhooks: %s', 'ml-connector'), implode(', ', $topics)),
-            'level' => 'success',
-        ]);
-        return $back;
+        /* translators: %s: list of webhooks */
+        return ['notice' => $lead . sprintf(__('Webhooks: %s', 'ml-connector'), implode(', ', $topics)), 'level' => 'success'];
     }
 
     /**

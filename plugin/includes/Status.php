@@ -22,6 +22,7 @@ class Status
     public const ACTION_FRAME = 'ml_connector_status_frame';
     public const ACTION_REPLAY = 'ml_connector_replay';
     public const ACTION_RELEASE = 'ml_connector_release';
+    public const ACTION_WEBHOOKS = 'ml_connector_webhooks_register';
     /** Cache of /api/status for the notices (seconds). */
     public const CACHE = 'ml_connector_status_cache';
     public const CACHE_TTL = 60;
@@ -34,6 +35,7 @@ class Status
         add_action('admin_post_' . self::ACTION_FRAME, [self::class, 'handleFrame']);
         add_action('admin_post_' . self::ACTION_REPLAY, [self::class, 'handleReplay']);
         add_action('admin_post_' . self::ACTION_RELEASE, [self::class, 'handleRelease']);
+        add_action('admin_post_' . self::ACTION_WEBHOOKS, [self::class, 'handleWebhooks']);
         add_action('admin_notices', [self::class, 'notices']);
     }
 
@@ -177,6 +179,74 @@ class Status
             /* translators: %d: number of orders */
             return sprintf(__('Held orders released: %d.', 'ml-connector'), (int) ($json['released'] ?? 0));
         });
+    }
+
+    /**
+     * Register or repair the store's webhooks (after one was disabled, or the URL changed).
+     */
+    public static function handleWebhooks(): void
+    {
+        Plugin::guard(self::ACTION_WEBHOOKS);
+        Plugin::finish(self::processWebhooks());
+    }
+
+    /**
+     * Work after the guard.
+     */
+    public static function processWebhooks(): string
+    {
+        $client = HostClient::fromOptions();
+        if (null === $client) {
+            Plugin::flash(['notice' => __('Set the host URL and admin token first.', 'ml-connector'), 'level' => 'error']);
+        } else {
+            Plugin::flash(Connect::registerWebhooks($client));
+            delete_transient(self::CACHE);
+        }
+        return Plugin::pageUrl('status');
+    }
+
+    /**
+     * The store's webhooks as the host sees them (`GET /api/admin/webhooks`), with a button to
+     * register or repair them.
+     *
+     * @param HostClient $client Host.
+     */
+    private static function renderWebhooks(HostClient $client): void
+    {
+        echo '<h2>' . esc_html__('Webhooks', 'ml-connector') . '</h2>';
+        $answer = $client->request('GET', '/api/admin/webhooks', null, ['timeout' => 10]);
+        if (404 === $answer['status']) {
+            echo '<p id="ml-connector-webhooks-unsupported">' . esc_html__('This host version does not report the store\'s webhooks; check them in WooCommerce → Settings → Advanced → Webhooks.', 'ml-connector') . '</p>';
+        } elseif (200 !== $answer['status'] || !is_array($answer['json'])) {
+            /* translators: %s: error message */
+            echo '<div class="notice notice-error inline"><p>' . esc_html(sprintf(__('The webhooks could not be read: %s', 'ml-connector'), (string) $answer['error'])) . '</p></div>';
+        } else {
+            $json = $answer['json'];
+            printf(
+                '<p>%s <code>%s</code></p>',
+                esc_html__('Delivery URL:', 'ml-connector'),
+                esc_html((string) ($json['delivery-url'] ?? ''))
+            );
+            $hooks = is_array($json['webhooks'] ?? null) ? $json['webhooks'] : [];
+            echo '<table class="widefat striped" id="ml-connector-webhooks"><thead><tr><th>ID</th><th>' . esc_html__('Topic', 'ml-connector') . '</th><th>' . esc_html__('Status', 'ml-connector') . '</th><th>' . esc_html__('Delivers to', 'ml-connector') . '</th></tr></thead><tbody>';
+            foreach ($hooks as $hook) {
+                if (!is_array($hook)) {
+                    continue;
+                }
+                printf(
+                    '<tr><td>%d</td><td>%s</td><td>%s</td><td>%s</td></tr>',
+                    (int) ($hook['id'] ?? 0),
+                    esc_html((string) ($hook['topic'] ?? '')),
+                    esc_html((string) ($hook['status'] ?? '')),
+                    esc_html((string) ($hook['delivery-url'] ?? ''))
+                );
+            }
+            if (!$hooks) {
+                echo '<tr><td colspan="4">' . esc_html__('None: register them below.', 'ml-connector') . '</td></tr>';
+            }
+            echo '</tbody></table>';
+        }
+        self::actionForm(self::ACTION_WEBHOOKS, __('Register or repair webhooks', 'ml-connector'), [], 'ml-connector-register-webhooks');
     }
 
     /**
@@ -335,6 +405,10 @@ class Status
                 }
                 echo '</tbody></table>';
             }
+        }
+        $client = HostClient::fromOptions();
+        if (null !== $client) {
+            self::renderWebhooks($client);
         }
         echo '<h2>' . esc_html__('Host status page', 'ml-connector') . '</h2>';
         printf(

@@ -26,6 +26,7 @@ class GuardTest extends TestCase
             'status frame' => [Status::ACTION_FRAME, [Status::class, 'handleFrame'], false],
             'replay' => [Status::ACTION_REPLAY, [Status::class, 'handleReplay'], true],
             'release holds' => [Status::ACTION_RELEASE, [Status::class, 'handleRelease'], true],
+            'register webhooks' => [Status::ACTION_WEBHOOKS, [Status::class, 'handleWebhooks'], true],
         ];
     }
 

@@ -244,6 +244,28 @@ class HostTest extends TestCase
         $this->assertStringNotContainsString(self::$token, $html);
     }
 
+    public function testWebhooksSectionAndRegistration(): void
+    {
+        // POST /api/admin/webhooks/register and GET /api/admin/webhooks come with issue 6: an older
+        // host answers 404 and the plugin says so; a newer one registers them in woo-sim.
+        [$status] = $this->host('GET', '/api/admin/webhooks');
+        Status::processWebhooks();
+        $flash = $this->flash();
+        $this->resetFlashCache();
+        $html = $this->output([Status::class, 'renderPage']);
+        if (404 === $status) {
+            $this->assertSame('warning', $flash['level']);
+            $this->assertStringContainsString('cannot register webhooks itself', $flash['notice']);
+            $this->assertStringContainsString('id="ml-connector-webhooks-unsupported"', $html);
+        } else {
+            $this->assertSame(200, $status);
+            $this->assertSame('success', $flash['level'], $flash['notice']);
+            $this->assertStringContainsString('order.created', $flash['notice']);
+            $this->assertMatchesRegularExpression('#id="ml-connector-webhooks".*<td>order\.created</td>#s', $html);
+        }
+        $this->assertStringContainsString('id="ml-connector-register-webhooks"', $html);
+    }
+
     public function testConnectExplainsThatWooCommerceIsMissing(): void
     {
         $this->assertFalse(class_exists('WooCommerce'), 'this WordPress has no WooCommerce');

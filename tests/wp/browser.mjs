@@ -233,7 +233,7 @@ try {
     'replay goes through the admin API: 1 order queued',
   );
   let held = 0;
-  for (let i = 0; i < 100 && held === 0; i++) {
+  for (let i = 0; i < 300 && held === 0; i++) {
     held = (await (await fetch(`${HOST_URL}/api/status`)).json()).orders.held || 0;
     if (!held) await new Promise((ok) => setTimeout(ok, 100));
   }

@@ -223,15 +223,18 @@ class HostTest extends TestCase
         Status::processReplay(['orders' => '727']);
         $this->assertSame('Orders queued again: 1.', $this->flash()['notice']);
         $this->assertSame([1042, 7], Status::ids('#1042, 7 1042'));
-        // Back in attention (the settings are still incomplete) before the next test looks.
+        // Back in attention (the settings are still incomplete) before the next test looks: the
+        // replay was handled when the order is no longer queued and its timeline goes on after it.
         for ($i = 0; $i < 300; $i++) {
-            $s = json_decode((string) wp_remote_retrieve_body(wp_remote_get(self::$hostUrl . '/api/status')), true);
-            if (1 === (int) ($s['orders']['attention'] ?? 0)) {
+            [, $order] = $this->host('GET', '/api/admin/orders/727');
+            $last = end($order['timeline']);
+            if (empty($order['queued']) && 'replay' !== ($last['event'] ?? '') && 'attention' === $order['state']) {
                 break;
             }
             usleep(100000);
         }
-        $this->assertSame(1, (int) ($s['orders']['attention'] ?? 0));
+        $this->assertSame('attention', $order['state']);
+        $this->assertSame('replay', $order['timeline'][count($order['timeline']) - 2]['event'], 'handled after the replay');
     }
 
     public function testStatusTabListsTheOrderWithItsButton(): void

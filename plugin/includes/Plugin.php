@@ -35,6 +35,7 @@ class Plugin
         add_action('init', [self::class, 'loadTextDomain']);
         add_action('admin_menu', [self::class, 'menu']);
         add_action('admin_enqueue_scripts', [self::class, 'assets']);
+        add_filter('plugin_action_links_' . plugin_basename(ML_CONNECTOR_FILE), [self::class, 'actionLinks']);
         Settings::boot();
         DeliveryFilters::boot();
         Connect::boot();
@@ -79,6 +80,18 @@ class Plugin
             self::SLUG,
             [self::class, 'render']
         );
+    }
+
+    /**
+     * A "Settings" link on the Plugins screen.
+     *
+     * @param array $links Links WordPress shows under the plugin's name.
+     */
+    public static function actionLinks($links): array
+    {
+        $links = is_array($links) ? $links : [];
+        array_unshift($links, sprintf('<a href="%s">%s</a>', esc_url(self::pageUrl('settings')), esc_html__('Settings', 'ml-connector')));
+        return $links;
     }
 
     /**

@@ -290,7 +290,8 @@ class Status
     }
 
     /**
-     * /api/status, cached for a minute: [json|null, error|null].
+     * /api/status: [json|null, error|null]. The counts and alerts are cached for a minute (the
+     * notices); $fresh asks the host and returns the whole answer.
      *
      * @param bool $fresh Skip the cache.
      * @return array{0:?array,1:?string}
@@ -307,12 +308,15 @@ class Status
         }
         $answer = $client->request('GET', '/api/status', null, ['auth' => false, 'timeout' => 3]);
         if (200 === $answer['status'] && is_array($answer['json'])) {
-            $value = ['json' => $answer['json'], 'error' => null];
+            // Only what the notices need is cached: no shopper's name goes into the options table.
+            $value = ['json' => array_intersect_key($answer['json'], ['orders' => true, 'alerts' => true]), 'error' => null];
+            $json = $answer['json'];
         } else {
             $value = ['json' => null, 'error' => (string) $answer['error']];
+            $json = null;
         }
         set_transient(self::CACHE, $value, self::CACHE_TTL);
-        return [$value['json'], $value['error']];
+        return [$json, $value['error']];
     }
 
     /**

@@ -82,6 +82,13 @@ class GuardTest extends TestCase
         $this->assertNotEmpty($this->flash()['notice'] ?? '', 'the outcome is left for the next page');
     }
 
+    public function testSettingsLinkOnThePluginsScreen(): void
+    {
+        $links = apply_filters('plugin_action_links_ml-connector/ml-connector.php', ['deactivate' => 'x']);
+        $this->assertStringContainsString('page=ml-connector', $links[0]);
+        $this->assertSame('x', $links['deactivate']);
+    }
+
     public function testPageRefusesUsersWithoutTheCapability(): void
     {
         wp_set_current_user(self::$subscriber);

@@ -185,6 +185,8 @@ class HostTest extends TestCase
         $this->output([Status::class, 'notices']);
         $cached = get_transient(Status::CACHE);
         $this->assertIsArray($cached['json']);
+        $this->assertSame([], array_diff(array_keys($cached['json']), ['orders', 'alerts']), 'only counts and alerts are cached, no customer');
+        $this->assertStringNotContainsString('John Doe', wp_json_encode($cached));
         // A cached answer is used as is: the host is not asked on every admin page.
         set_transient(Status::CACHE, ['json' => ['orders' => ['held' => 3], 'alerts' => ['webhook 12 (order.updated) is disabled since <b>x</b>']], 'error' => null], Status::CACHE_TTL);
         $html = $this->output([Status::class, 'notices']);

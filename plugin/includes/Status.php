@@ -23,6 +23,7 @@ class Status
     public const ACTION_REPLAY = 'ml_connector_replay';
     public const ACTION_RELEASE = 'ml_connector_release';
     public const ACTION_WEBHOOKS = 'ml_connector_webhooks_register';
+    public const ACTION_BACKFILL = 'ml_connector_backfill';
     /** Cache of /api/status for the notices (seconds). */
     public const CACHE = 'ml_connector_status_cache';
     public const CACHE_TTL = 60;
@@ -36,6 +37,7 @@ class Status
         add_action('admin_post_' . self::ACTION_REPLAY, [self::class, 'handleReplay']);
         add_action('admin_post_' . self::ACTION_RELEASE, [self::class, 'handleRelease']);
         add_action('admin_post_' . self::ACTION_WEBHOOKS, [self::class, 'handleWebhooks']);
+        add_action('admin_post_' . self::ACTION_BACKFILL, [self::class, 'handleBackfill']);
         add_action('admin_notices', [self::class, 'notices']);
     }
 
@@ -206,6 +208,50 @@ class Status
     }
 
     /**
+     * Catch up: the host reads every order modified since a date from WooCommerce and takes in
+     * what the webhooks did not bring (`POST /api/admin/backfill`, issue 6).
+     */
+    public static function handleBackfill(): void
+    {
+        Plugin::guard(self::ACTION_BACKFILL);
+        Plugin::finish(self::processBackfill(wp_unslash($_POST)));
+    }
+
+    /**
+     * Work after the guard.
+     *
+     * @param array $post Unslashed POST data: `since` as YYYY-MM-DD (UTC midnight).
+     */
+    public static function processBackfill(array $post): string
+    {
+        $back = Plugin::pageUrl('status');
+        $since = isset($post['since']) && is_string($post['since']) ? trim($post['since']) : '';
+        $date = \DateTimeImmutable::createFromFormat('!Y-m-d', $since, new \DateTimeZone('UTC'));
+        if (false === $date || $date->format('Y-m-d') !== $since) {
+            Plugin::flash(['notice' => __('Give the date to catch up from as YYYY-MM-DD.', 'ml-connector'), 'level' => 'error']);
+            return $back;
+        }
+        $client = HostClient::fromOptions();
+        if (null === $client) {
+            Plugin::flash(['notice' => __('Set the host URL and admin token first.', 'ml-connector'), 'level' => 'error']);
+            return $back;
+        }
+        $answer = $client->request('POST', '/api/admin/backfill', ['since' => $date->format('Y-m-d\TH:i:s\Z')], ['timeout' => 30]);
+        if (in_array($answer['status'], [200, 202], true)) {
+            /* translators: %s: date */
+            Plugin::flash(['notice' => sprintf(__('Catch-up started: the host reads every order modified since %s (UTC) and takes in what is missing. Nothing is posted twice.', 'ml-connector'), $since), 'level' => 'success']);
+        } elseif (404 === $answer['status']) {
+            Plugin::flash(['notice' => __('This host version cannot catch up by itself: update it, or run `ml-connector backfill --since` on the host.', 'ml-connector'), 'level' => 'warning']);
+        } elseif (422 === $answer['status'] && is_array($answer['json']['errors'] ?? null)) {
+            Plugin::flash(['notice' => implode('; ', array_map('strval', array_filter($answer['json']['errors'], 'is_string'))), 'level' => 'error']);
+        } else {
+            /* translators: %s: error message */
+            Plugin::flash(['notice' => sprintf(__('The host did not do it: %s', 'ml-connector'), (string) $answer['error']), 'level' => 'error']);
+        }
+        return $back;
+    }
+
+    /**
      * The store's webhooks as the host sees them (`GET /api/admin/webhooks`), with a button to
      * register or repair them.
      *
@@ -247,6 +293,12 @@ class Status
             echo '</tbody></table>';
         }
         self::actionForm(self::ACTION_WEBHOOKS, __('Register or repair webhooks', 'ml-connector'), [], 'ml-connector-register-webhooks');
+        echo '<form method="post" action="' . esc_url(admin_url('admin-post.php')) . '" class="ml-connector-inline" id="ml-connector-backfill-form">';
+        Plugin::formFields(self::ACTION_BACKFILL);
+        echo '<label for="ml-connector-backfill-since">' . esc_html__('Catch up orders modified since', 'ml-connector') . '</label> ';
+        printf('<input type="date" id="ml-connector-backfill-since" name="since" value="%s"> ', esc_attr(gmdate('Y-m-d', time() - 7 * DAY_IN_SECONDS)));
+        submit_button(__('Catch up', 'ml-connector'), 'secondary', 'backfill', false);
+        echo '</form>';
     }
 
     /**

@@ -27,6 +27,7 @@ class GuardTest extends TestCase
             'replay' => [Status::ACTION_REPLAY, [Status::class, 'handleReplay'], true],
             'release holds' => [Status::ACTION_RELEASE, [Status::class, 'handleRelease'], true],
             'register webhooks' => [Status::ACTION_WEBHOOKS, [Status::class, 'handleWebhooks'], true],
+            'catch up' => [Status::ACTION_BACKFILL, [Status::class, 'handleBackfill'], true],
         ];
     }
 

@@ -271,6 +271,29 @@ class HostTest extends TestCase
         $this->assertStringContainsString('id="ml-connector-register-webhooks"', $html);
     }
 
+    public function testCatchUp(): void
+    {
+        foreach (['', '2026-13-01', '01/11/2026', '2026-11-01T00:00:00Z'] as $bad) {
+            Status::processBackfill(['since' => $bad]);
+            $this->assertSame('Give the date to catch up from as YYYY-MM-DD.', $this->flash()['notice'], $bad);
+        }
+        // POST /api/admin/backfill comes with issue 6: 404 from an older host, 202 from a newer.
+        $probe = wp_remote_post(self::$hostUrl . '/api/admin/backfill', [
+            'headers' => ['Authorization' => 'Bearer ' . self::$token, 'Content-Type' => 'application/json'],
+            'body' => 'not json',
+        ]);
+        $supported = 404 !== (int) wp_remote_retrieve_response_code($probe);
+        Status::processBackfill(['since' => '2026-11-01']);
+        $flash = $this->flash();
+        if ($supported) {
+            $this->assertSame('success', $flash['level'], $flash['notice']);
+            $this->assertStringContainsString('since 2026-11-01', $flash['notice']);
+        } else {
+            $this->assertSame('warning', $flash['level']);
+            $this->assertStringContainsString('cannot catch up by itself', $flash['notice']);
+        }
+    }
+
     public function testConnectExplainsThatWooCommerceIsMissing(): void
     {
         $this->assertFalse(class_exists('WooCommerce'), 'this WordPress has no WooCommerce');

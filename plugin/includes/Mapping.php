@@ -22,7 +22,8 @@ class Mapping
     public const ACTION_IMPORT = 'ml_connector_mapping_import';
     public const ACTION_EXPORT = 'ml_connector_mapping_export';
     public const COLUMNS = ['key_type', 'key', 'item_code', 'sales_unit', 'gl_account', 'dimensions', 'site'];
-    public const KEY_TYPES = ['sku', 'product', 'variation', 'default'];
+    /** The core's key types (wit/connector.wit, `mapping-key`), most specific first. */
+    public const KEY_TYPES = ['variation', 'product', 'sku', 'shipping', 'fee', 'default'];
 
     /**
      * Hooks.
@@ -322,7 +323,7 @@ class Mapping
         $rows[] = array_fill_keys(self::COLUMNS, ''); // the "add a row" line.
 
         echo '<h2>' . esc_html__('Mapping table', 'ml-connector') . '</h2>';
-        echo '<p>' . esc_html__('Each WooCommerce product, variation or SKU → the X3 item, sales unit, GL account and dimensions. The most specific row wins: variation, then product, then SKU, then default.', 'ml-connector') . '</p>';
+        echo '<p>' . esc_html__('Each WooCommerce product, variation or SKU → the X3 item, sales unit, GL account and dimensions. The most specific row wins: variation, then product, then SKU, then default. Shipping methods (flat_rate, …) and fees (by name) have rows of their own.', 'ml-connector') . '</p>';
         $suggestions = self::suggestions();
         if ($suggestions) {
             echo '<datalist id="ml-connector-products">';
@@ -347,8 +348,16 @@ class Mapping
             $rowClass = isset($editorErrors[$i]) ? ' class="ml-connector-row-error"' : '';
             printf('<tr data-index="%d"%s>', (int) $i, $rowClass); // phpcs:ignore -- constant markup.
             echo '<td><select name="rows[' . (int) $i . '][key_type]">';
-            foreach (self::KEY_TYPES as $type) {
-                printf('<option value="%s"%s>%s</option>', esc_attr($type), selected((string) ($row['key_type'] ?? ''), $type, false), esc_html($type));
+            $types = self::KEY_TYPES;
+            $current = (string) ($row['key_type'] ?? '');
+            if ('' !== $current && !in_array($current, $types, true)) {
+                $types[] = $current; // a type this version does not know is kept as it is.
+            }
+            if ('' === $current) {
+                $current = 'sku';
+            }
+            foreach ($types as $type) {
+                printf('<option value="%s"%s>%s</option>', esc_attr($type), selected($current, $type, false), esc_html($type));
             }
             echo '</select></td>';
             foreach (['key', 'item_code', 'sales_unit', 'gl_account', 'dimensions', 'site'] as $column) {

@@ -136,6 +136,29 @@ class HostTest extends TestCase
         $this->assertStringContainsString('value="B"', $html, 'the edited rows are shown again');
     }
 
+    public function testEditorKeepsEveryKeyType(): void
+    {
+        // Rows of every kind the core knows, and one it may know later, come back unchanged.
+        Plugin::flash(['from' => 'editor', 'row_errors' => [], 'rows' => [
+            ['key_type' => 'shipping', 'key' => 'flat_rate', 'item_code' => 'CARRIAGE', 'dimensions' => ''],
+            ['key_type' => 'fee', 'key' => 'Gift wrap', 'item_code' => 'GIFTWRAP', 'dimensions' => ''],
+            ['key_type' => 'default', 'key' => '', 'item_code' => 'MISC', 'dimensions' => ''],
+            ['key_type' => 'bundle', 'key' => 'B1', 'item_code' => 'BUNDLE', 'dimensions' => ''],
+        ]]);
+        $html = $this->output([Mapping::class, 'renderTable']);
+        foreach (['shipping' => 0, 'fee' => 1, 'default' => 2, 'bundle' => 3] as $type => $i) {
+            $this->assertMatchesRegularExpression(
+                '#<select name="rows\\[' . $i . '\\]\\[key_type\\]">.*?<option value="' . $type . '" selected=\'selected\'>#s',
+                $html,
+                "row $i keeps $type"
+            );
+        }
+        // The empty line to add a row starts as a SKU row.
+        $this->assertMatchesRegularExpression('#<select name="rows\\[4\\]\\[key_type\\]">.*?<option value="sku" selected=\'selected\'>#s', $html);
+        [$rows] = Mapping::rowsFromForm([['key_type' => 'default', 'key' => '', 'item_code' => 'MISC']]);
+        $this->assertSame('default', $rows[0]['key_type'], 'a default row has no key and is still sent');
+    }
+
     public function testStatusFrameIsTheHostsPageWithLinksKeptInside(): void
     {
         [$status, $html] = Status::frame(0);

@@ -191,8 +191,14 @@ try {
   await page.fill('input[name="rows[2][gl_account]"]', '706200');
   await page.check('input[name="rows[1][delete]"]');
   await submit(page, '#ml-connector-save-mapping');
-  const keys = (await hostMapping()).map((r) => r.key).sort();
+  const edited = await hostMapping();
+  const keys = edited.map((r) => r.key).sort();
   check(JSON.stringify(keys) === JSON.stringify(['WOO-MUG', 'WOO-TSHIRT']), `edited in the table: ${keys.join(', ')}`);
+  const mug = edited.find((r) => r.key === 'WOO-MUG') || {};
+  check(
+    mug.item_code === 'MUG' && mug.sales_unit === 'UN' && mug.gl_account === '706200' && mug.dimensions?.CCT === 'WEB' && mug.dimensions?.DEP === 'HOME',
+    `the untouched row went through the editor unchanged: ${JSON.stringify(mug)}`,
+  );
   await shot(page, '05-mapping');
 
   // CSV export comes from the host, through WordPress.

@@ -175,16 +175,21 @@ class Settings
     /**
      * Re-reads the delivery URL the host announces (contract: `woocommerce.delivery-url`); without
      * it (older host, or not reachable) the host URL + `/webhooks/woocommerce`.
+     *
+     * @param array|null $settings The host's settings when already read (no second request).
      */
-    public static function refreshDeliveryUrl(): void
+    public static function refreshDeliveryUrl(?array $settings = null): void
     {
-        $client = HostClient::fromOptions();
         $url = '';
-        if (null !== $client) {
-            $answer = $client->request('GET', '/api/admin/settings', null, ['timeout' => 5]);
-            if (200 === $answer['status'] && is_array($answer['json'])) {
-                $url = (string) ($answer['json']['woocommerce']['delivery-url'] ?? '');
+        if (null === $settings) {
+            $client = HostClient::fromOptions();
+            if (null !== $client) {
+                $answer = $client->request('GET', '/api/admin/settings', null, ['timeout' => 5]);
+                $settings = 200 === $answer['status'] && is_array($answer['json']) ? $answer['json'] : null;
             }
+        }
+        if (null !== $settings) {
+            $url = (string) ($settings['woocommerce']['delivery-url'] ?? '');
         }
         if ('' === $url) {
             $host = (string) get_option(self::OPTION_HOST, '');
@@ -511,6 +516,9 @@ class Settings
             );
             return;
         }
+        // The settings were read anyway: keep the delivery URL of the filters in step with them
+        // (it may have been changed in the host's config file or from its command line).
+        self::refreshDeliveryUrl($answer['json']);
         $flash = Plugin::takeFlash();
         $errors = is_array($flash['errors'] ?? null) ? $flash['errors'] : [];
         $typed = is_array($flash['values'] ?? null) ? $flash['values'] : [];

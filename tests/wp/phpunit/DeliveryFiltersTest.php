@@ -34,6 +34,15 @@ class DeliveryFiltersTest extends TestCase
         $this->assertSame($expected, get_option(Settings::OPTION_DELIVERY));
     }
 
+    public function testTheSettingsTabKeepsTheDeliveryUrlInStep(): void
+    {
+        update_option(Settings::OPTION_DELIVERY, 'http://127.0.0.1:1/stale', false);
+        $this->assertFalse(wp_http_validate_url($this->delivery), 'a stale delivery URL: the real one is refused');
+        $this->output([Settings::class, 'renderPage']);
+        $this->assertSame($this->delivery, get_option(Settings::OPTION_DELIVERY));
+        $this->assertSame($this->delivery, wp_http_validate_url($this->delivery));
+    }
+
     public function testTheFiltersAreHooked(): void
     {
         $this->assertSame(10, has_filter('http_request_host_is_external', [DeliveryFilters::class, 'hostIsExternal']));

@@ -139,6 +139,44 @@ class GuardTest extends TestCase
         $this->assertSame(403, $this->get($url . '?action=' . Mapping::ACTION_EXPORT, $admin)['status']);
     }
 
+    public function testOptionsFormOverHttp(): void
+    {
+        // options.php: the Settings API's own nonce and manage_options, then our sanitizers.
+        [$admin, $adminNonce] = $this->login(self::$admin, [Settings::GROUP . '-options']);
+        [$sub, $subNonce] = $this->login(self::$subscriber, [Settings::GROUP . '-options']);
+        $post = function (array $cookies, ?string $nonce, string $url): int {
+            $body = ['option_page' => Settings::GROUP, 'action' => 'update', Settings::OPTION_HOST => $url, Settings::OPTION_TOKEN => ''];
+            if (null !== $nonce) {
+                $body['_wpnonce'] = $nonce;
+            }
+            $r = wp_remote_post(admin_url('options.php'), [
+                'cookies' => $cookies,
+                'body' => $body,
+                'redirection' => 0,
+                'timeout' => 30,
+                'headers' => ['Referer' => admin_url('options-general.php?page=ml-connector')],
+            ]);
+            $this->assertNotWPError($r);
+            return (int) wp_remote_retrieve_response_code($r);
+        };
+        $stored = function (): string {
+            global $wpdb;
+            return (string) $wpdb->get_var($wpdb->prepare("SELECT option_value FROM {$wpdb->options} WHERE option_name = %s", Settings::OPTION_HOST));
+        };
+        $this->assertSame(403, $post($sub, $subNonce[Settings::GROUP . '-options'], 'http://127.0.0.1:1'), 'subscriber');
+        $this->assertSame(self::$hostUrl, $stored());
+        $this->assertSame(403, $post($admin, null, 'http://127.0.0.1:1'), 'no nonce');
+        $this->assertSame(self::$hostUrl, $stored());
+        $this->assertSame(302, $post($admin, $adminNonce[Settings::GROUP . '-options'], 'ftp://127.0.0.1:1'), 'saved, with a field error');
+        $this->assertSame(self::$hostUrl, $stored(), 'the sanitizer refused the URL');
+        $this->assertSame(302, $post($admin, $adminNonce[Settings::GROUP . '-options'], 'http://127.0.0.1:1/'));
+        $this->assertSame('http://127.0.0.1:1', $stored(), 'a valid URL is stored, normalised');
+        wp_cache_flush(); // the server wrote the database behind this process's cache.
+        $this->assertSame(self::$token, get_option(Settings::OPTION_TOKEN), 'an empty token field kept the token');
+        $this->configureHost();
+        $this->assertSame(self::$hostUrl, $stored());
+    }
+
     private function assertDies(int $status, callable $handler): void
     {
         $before = get_transient(Plugin::FLASH . get_current_user_id());

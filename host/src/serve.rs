@@ -93,6 +93,7 @@ pub fn x3_client(cfg: &Config) -> Result<X3Client> {
         timeout: cfg.x3_timeout(),
         connect_timeout: Duration::from_secs(5),
     })
+    .map(|c| c.limit_in_flight(x.concurrency))
     .map_err(|e| anyhow::anyhow!("X3 client: {e}"))
 }
 
@@ -268,7 +269,9 @@ pub fn start(cfg: &Config) -> Result<Host> {
         ctx.lifecycle
             .set_delivery_url(format!("http://{}/webhooks/woocommerce", http.addr()));
     }
-    let mut workers: Vec<_> = (0..cfg.x3.concurrency)
+    // Twice as many workers as X3 slots: while some wait for X3, others plan, look up and
+    // commit to SQLite, so X3's slots stay busy (the client holds requests to `concurrency`).
+    let mut workers: Vec<_> = (0..cfg.x3.concurrency.saturating_mul(2))
         .map(|_| {
             let p = Arc::clone(&pipeline);
             std::thread::spawn(move || p.run_worker())

@@ -362,6 +362,40 @@ pub struct X3Client {
     /// Strings that must never appear in a message (passwords, secrets, Basic credentials).
     secrets: Vec<String>,
     counters: Counters,
+    /// Requests to X3 at once (`x3.concurrency`): a licence or web-service pool limit, kept even
+    /// when more workers run (they plan and write SQLite while others wait for X3).
+    slots: Slots,
+}
+
+/// A counting semaphore: at most `max` requests in flight.
+#[derive(Debug, Default)]
+struct Slots {
+    max: AtomicU64,
+    busy: Mutex<u64>,
+    freed: std::sync::Condvar,
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Slots {
+    fn acquire(&self) -> SlotGuard<'_> {
+        let mut busy = lock(&self.busy);
+        loop {
+            let max = self.max.load(Ordering::Relaxed);
+            if max == 0 || *busy < max {
+                *busy += 1;
+                return SlotGuard(self);
+            }
+            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.busy) -= 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl fmt::Debug for X3Client {
@@ -481,10 +515,20 @@ impl X3Client {
             connect_timeout: settings.connect_timeout,
             secrets,
             counters: Counters::default(),
+            slots: Slots::default(),
         })
     }
 
     /// What the client did to stay authenticated so far.
+    /// At most `n` requests to X3 at once from this client (0: no limit, the default). A request
+    /// waiting for a slot has not been sent: its timeout starts when it gets one.
+    pub fn limit_in_flight(self, n: usize) -> X3Client {
+        self.slots
+            .max
+            .store(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self
+    }
+
     pub fn auth_stats(&self) -> AuthStats {
         let c = &self.counters;
         AuthStats {
@@ -1009,6 +1053,7 @@ impl X3Client {
         let req = b
             .body(body.map(<[u8]>::to_vec).unwrap_or_default())
             .map_err(|e| X3Error::Config(format!("cannot build a request to {target}: {e}")))?;
+        let _slot = self.slots.acquire();
         let mut resp = self
             .agent
             .run(req)

@@ -81,7 +81,14 @@ fn pipeline(n: u64) {
         },
     );
     let host = HostProc::start(&env);
-    env.x3.set_faults(&json!({"latency_ms": 50})).unwrap();
+    // MLC_BENCH_LATENCY_MS: another X3 latency, to see the host's own cost per order (0).
+    let latency: u64 = std::env::var("MLC_BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    env.x3
+        .set_faults(&json!({ "latency_ms": latency }))
+        .unwrap();
     let mut rng = Lcg(8);
     // One order first, so the figures below are the steady state.
     env.woo.place_order(&checkout(&mut rng, 0)).unwrap();
@@ -98,11 +105,12 @@ fn pipeline(n: u64) {
         posted(&host)
     );
     let elapsed = t0.elapsed().as_secs_f64();
+    let st = host.status();
     let calls = env.x3.api_requests() - calls_before;
-    let bound = calls as f64 * 0.050 / 3.0;
+    let bound = calls as f64 * latency as f64 / 1000.0 / 3.0;
     assert_eq!(env.x3_orders_by_reference().len() as u64, n + 1);
     println!(
-        "pipeline: {n} orders in {elapsed:.2} s = {:.2} orders/s; X3 calls {calls} ({:.2}/order); \
+        "pipeline (X3 latency {latency} ms, concurrency 3): {n} orders in {elapsed:.2} s = {:.2} orders/s; X3 calls {calls} ({:.2}/order); \
          bound {bound:.2} s = {:.2} orders/s; measured/bound time {:.3} ({:.1} % of the bound's \
          throughput); load average at start {load}",
         n as f64 / elapsed,
@@ -110,6 +118,15 @@ fn pipeline(n: u64) {
         n as f64 / bound,
         elapsed / bound,
         100.0 * bound / elapsed
+    );
+    println!(
+        "pipeline: the last delivery arrived {:.2} s before the last order was posted; lag from \
+         delivery to X3 document p50 {} ms, p95 {} ms",
+        (st["generated_at"].as_i64().unwrap_or(0)
+            - st["store"]["last_delivery_at"].as_i64().unwrap_or(0)) as f64
+            / 1000.0,
+        st["throughput"]["lag_p50_ms"],
+        st["throughput"]["lag_p95_ms"]
     );
     let _ = host.terminate();
 }

@@ -66,6 +66,9 @@ pub struct StockSettings {
     pub cancel: CancelMode,
     /// Put refunded units back in X3 stock when WooCommerce restocked them.
     pub restock: bool,
+    /// Deliver the fee and shipping lines of the sales order too (non-stock items in X3), so the
+    /// order ends fully delivered; off: product lines only.
+    pub deliver_charges: bool,
 }
 
 impl Default for StockSettings {
@@ -78,6 +81,7 @@ impl Default for StockSettings {
             refund_amount_item: None,
             cancel: CancelMode::Close,
             restock: true,
+            deliver_charges: true,
         }
     }
 }
@@ -239,13 +243,14 @@ fn parse_refund(body: &[u8]) -> Result<Refund> {
     Refund::parse(body).map_err(|e| Error::InvalidRefund(e.to_string()))
 }
 
-/// The X3 delivery of an order that shipped: every product line of the sales order `sales_order`
-/// in full, from the shipment site. Validated at once in X3, which issues the stock.
+/// The X3 delivery of an order that shipped: every line of the sales order `sales_order` in
+/// full, from the shipment site. Validated at once in X3, which issues the stock.
 ///
-/// The sales order's lines are the plan's: product lines first, in order, numbered 1000, 2000…
-/// (X3's default numbering, x3-api.md §5.3); shipping and fee lines are not stock and are left
-/// out. `ITMREF` is sent on each line, so X3 refuses a line that does not match rather than
-/// deliver the wrong item.
+/// The sales order's lines are the plan's: product lines, then mapped fee lines, then mapped
+/// shipping lines (unmapped zero-total ones were left out), numbered 1000, 2000… (X3's default
+/// numbering, x3-api.md §5.3). Fee and shipping lines are delivered too when `deliver-charges`
+/// is set, so X3 sees the order fully delivered. `ITMREF` is sent on each line, so X3 refuses
+/// a line that does not match rather than deliver the wrong item.
 pub fn delivery(
     order_body: &[u8],
     sales_order: &str,
@@ -266,9 +271,9 @@ pub fn delivery(
         .ok_or_else(|| Error::InvalidSettings(format!("delivery date {date:?} is not a date")))?;
     let table = Table::new(mapping);
     let site = shipment_site(s);
-    let mut rest_lines = Vec::new();
-    let mut gql_lines = Vec::new();
-    for (i, l) in order.line_items.iter().enumerate() {
+    // (item, quantity, deliver?) for each sales order line, in the plan's order.
+    let mut order_lines: Vec<(&str, i64, bool)> = Vec::new();
+    for l in &order.line_items {
         let row = match table.product_line(l.product_id, l.variation_id, l.sku.as_deref()) {
             Match::Row(r) | Match::Default(r) => r,
             Match::Missing(_) => {
@@ -278,13 +283,44 @@ pub fn delivery(
                 )));
             }
         };
+        order_lines.push((&row.item_code, l.quantity, true));
+    }
+    let charges = order
+        .fee_lines
+        .iter()
+        .map(|f| (f.id, f.total, MappingKey::Fee(f.name.trim().to_string())))
+        .chain(order.shipping_lines.iter().map(|sh| {
+            (
+                sh.id,
+                sh.total,
+                MappingKey::Shipping(sh.method_id.trim().to_string()),
+            )
+        }));
+    for (id, total, key) in charges {
+        match table.exact(&key) {
+            Some(row) => order_lines.push((&row.item_code, 1, st.deliver_charges)),
+            None if total.is_zero() => {}
+            None => {
+                return Err(Error::InvalidOrder(format!(
+                    "line {id} ({}) has no mapping any more: the sales order's lines cannot be told apart",
+                    key.label()
+                )));
+            }
+        }
+    }
+    let mut rest_lines = Vec::new();
+    let mut gql_lines = Vec::new();
+    for (i, (item, quantity, deliver)) in order_lines.into_iter().enumerate() {
+        if !deliver {
+            continue;
+        }
         let soplin = (i as u64 + 1) * 1000;
         rest_lines.push(json!({
-            "SOHNUM": sales_order, "SOPLIN": soplin, "ITMREF": row.item_code, "QTY": l.quantity,
+            "SOHNUM": sales_order, "SOPLIN": soplin, "ITMREF": item, "QTY": quantity,
         }));
         gql_lines.push(json!({
-            "salesOrder": sales_order, "salesOrderLine": soplin, "product": row.item_code,
-            "quantityInSalesUnitDelivered": l.quantity.to_string(),
+            "salesOrder": sales_order, "salesOrderLine": soplin, "product": item,
+            "quantityInSalesUnitDelivered": quantity.to_string(),
         }));
     }
     let mut rest = Map::new();
@@ -424,7 +460,7 @@ pub fn credit_note(
     let refund = parse_refund(refund_body)?;
     if st.credit_note_type.is_empty() {
         return Ok(CreditOutcome::Hold(vec![
-            "no credit-note invoice type is set ([refunds] credit-note-type)".into(),
+            "no credit-note invoice type is set ([stock] credit-note-type)".into(),
         ]));
     }
     check_code("credit-note-type", &st.credit_note_type, 5)?;
@@ -532,7 +568,7 @@ pub fn credit_note(
                 row: None,
             }),
             None => reasons.push(format!(
-                "{rest} of refund {} is on no refunded line: set [refunds] amount-item",
+                "{rest} of refund {} is on no refunded line: set [stock] refund-amount-item",
                 refund.id
             )),
         }

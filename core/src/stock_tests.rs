@@ -149,7 +149,8 @@ fn the_delivery_names_each_product_line_of_the_sales_order() {
             r#"{"SALFCY":"FR011","STOFCY":"FR011","BPCORD":"W1A2B3","DLVDAT":"2026-11-27",
             "SOHNUM":"SOHFR011000007","SDELIVERYD":[
             {"SOHNUM":"SOHFR011000007","SOPLIN":1000,"ITMREF":"SINGLE1","QTY":2},
-            {"SOHNUM":"SOHFR011000007","SOPLIN":2000,"ITMREF":"BAR3","QTY":1}]}"#
+            {"SOHNUM":"SOHFR011000007","SOPLIN":2000,"ITMREF":"BAR3","QTY":1},
+            {"SOHNUM":"SOHFR011000007","SOPLIN":3000,"ITMREF":"CARRIAGE","QTY":1}]}"#
         )
     );
     let vars = json(&a.graphql_variables);
@@ -166,6 +167,73 @@ fn the_delivery_names_each_product_line_of_the_sales_order() {
         "{salesOrder:'SOHFR011000007'}"
     );
 
+    // Products only: the shipping line stays undelivered.
+    let mut st = stock();
+    st.deliver_charges = false;
+    let a = delivery(&order(), "S1", "C", &rows(), &settings(), &st, "2026-11-27").unwrap();
+    let ls: Vec<i64> = json(&a.rest_body)["SDELIVERYD"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["SOPLIN"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ls, vec![1000, 2000]);
+    // A fee before the shipping takes its line number, as in the plan; an unmapped zero fee
+    // is not a line.
+    let fee_rows = parse_csv(
+        &format!("{MAPPING}fee,Gift wrap,GIFTWRAP,,,,\n"),
+        &settings().dimension_types,
+    )
+    .unwrap();
+    let with_fees = order_with(|v| {
+        v["fee_lines"] = serde_json::json!([
+            {"id": 400, "name": "Gift wrap", "total": "2.00", "total_tax": "0.40"},
+            {"id": 401, "name": "Nothing", "total": "0.00", "total_tax": "0.00"}
+        ]);
+    });
+    let a = delivery(
+        &with_fees,
+        "S1",
+        "C",
+        &fee_rows,
+        &settings(),
+        &stock(),
+        "2026-11-27",
+    )
+    .unwrap();
+    let ls: Vec<(i64, String)> = json(&a.rest_body)["SDELIVERYD"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["SOPLIN"].as_i64().unwrap(),
+                l["ITMREF"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ls,
+        vec![
+            (1000, "SINGLE1".into()),
+            (2000, "BAR3".into()),
+            (3000, "GIFTWRAP".into()),
+            (4000, "CARRIAGE".into())
+        ]
+    );
+    // An unmapped fee with an amount: the lines cannot be matched.
+    let e = delivery(
+        &order_with(|v| {
+            v["fee_lines"] = serde_json::json!([{"id": 402, "name": "X", "total": "1.00"}])
+        }),
+        "S1",
+        "C",
+        &rows(),
+        &settings(),
+        &stock(),
+        "2026-11-27",
+    );
+    assert!(matches!(e, Err(Error::InvalidOrder(m)) if m.contains("fee:X")));
     // A line whose mapping disappeared: refused, never a delivery of the wrong item.
     let only_first = parse_csv(
         "key_type,key,item_code,sales_unit,gl_account,dimensions,site\nproduct,93,SINGLE1,,,,\n",

@@ -259,6 +259,9 @@ pub struct ConfigFile {
     pub retry: RetryFile,
     #[serde(default)]
     pub status: StatusFile,
+    /// The X3 actions after posting (docs/stock-and-refunds.md).
+    #[serde(default)]
+    pub stock: crate::stock::StockFile,
 }
 
 fn default_listen() -> String {
@@ -285,6 +288,7 @@ pub struct Config {
     pub orders: OrdersFile,
     pub retry: RetryFile,
     pub status: StatusFile,
+    pub stock: crate::stock::StockFile,
     /// The directory relative paths are resolved against (the config file's).
     pub base_dir: PathBuf,
 }
@@ -369,6 +373,7 @@ impl Config {
             orders: file.orders,
             retry: file.retry,
             status: file.status,
+            stock: file.stock,
             base_dir: base.to_path_buf(),
         })
     }

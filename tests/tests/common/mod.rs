@@ -126,6 +126,11 @@ pub struct Options {
     pub orders_extra: String,
     pub x3: X3Config,
     pub woo_auto_deliver: Option<Duration>,
+    /// The host reads WooCommerce with Basic auth (woo-sim assumes HTTPS, so OAuth 1.0a over
+    /// plain HTTP is refused): for scenarios that read refunds over REST.
+    pub woo_basic_auth: bool,
+    /// Whole extra sections appended to the config (e.g. `[stock]`).
+    pub extra_sections: String,
 }
 
 impl Default for Options {
@@ -141,6 +146,8 @@ impl Default for Options {
                 ..X3Config::default()
             },
             woo_auto_deliver: Some(Duration::from_millis(50)),
+            woo_basic_auth: false,
+            extra_sections: String::new(),
         }
     }
 }
@@ -239,7 +246,7 @@ url = "{woo}"
 consumer-key = "{ck}"
 consumer-secret = "{cs}"
 webhook-secret = {{ file = "webhook.secret" }}
-
+{woo_auth}
 [orders]
 store-id = "e2e"
 sales-site = "FR011"
@@ -253,6 +260,8 @@ mapping-file = "mapping.csv"
 [retry]
 base-backoff-ms = 100
 max-backoff-secs = 2
+
+{sections}
 "#,
             port = self.host_port,
             x3url = self.x3.base_url(),
@@ -264,6 +273,12 @@ max-backoff-secs = 2
             ck = w.consumer_key,
             cs = w.consumer_secret,
             extra = self.opts.orders_extra,
+            woo_auth = if self.opts.woo_basic_auth {
+                "auth = \"basic\"\n"
+            } else {
+                ""
+            },
+            sections = self.opts.extra_sections,
         )
     }
 

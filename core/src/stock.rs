@@ -115,6 +115,8 @@ pub struct Action {
     pub warnings: Vec<String>,
 }
 
+// One per refund, moved straight into the WIT record: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreditOutcome {
     Ready(Action),
@@ -419,9 +421,10 @@ pub fn cancel(
     })
 }
 
-/// The CUSORDREF of a refund's credit note: the order's reference, `-R`, the refund id.
+/// The CUSORDREF of a refund's credit note: the order's reference, `R`, the refund id
+/// (docs/x3-wire-format.md).
 pub fn credit_note_reference(s: &Settings, order_id: u64, refund_id: u64) -> Result<String> {
-    let r = format!("{}{order_id}-R{refund_id}", s.reference_prefix);
+    let r = format!("{}{order_id}R{refund_id}", s.reference_prefix);
     if r.chars().count() > 20 {
         return Err(Error::InvalidRefund(format!(
             "refund {refund_id}: the credit note reference {r:?} is longer than CUSORDREF's 20 characters"
@@ -614,7 +617,8 @@ pub fn credit_note(
             g.insert("description".into(), json!(desc));
         }
         r.insert("QTY".into(), json!(l.quantity));
-        g.insert("quantityInSalesUnit".into(), json!(l.quantity));
+        // Invoice lines carry the order-line names in GraphQL (docs/simulators.md, UNCONFIRMED).
+        g.insert("quantityInSalesUnitOrdered".into(), json!(l.quantity));
         let unit = l
             .row
             .and_then(|row| row.sales_unit.as_ref())

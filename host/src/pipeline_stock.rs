@@ -531,7 +531,24 @@ impl Pipeline {
                 )?));
             }
         };
+        // Units restocked before X3 issued any stock never left X3's stock: nothing to put back.
+        let shipped = self.done_intents(order_id)?.contains(&wi::IntentKind::Ship);
         for r in &restocks {
+            if !shipped {
+                self.record_only(
+                    order_id,
+                    &r.idempotency_key,
+                    RESTOCK,
+                    "",
+                    "restocked",
+                    &format!(
+                        "refund {}: {} × {} restocked in WooCommerce before X3 delivered: \
+                         X3 stock unchanged",
+                        r.refund_id, r.quantity, r.item_code
+                    ),
+                )?;
+                continue;
+            }
             if let Err(step) = self.restock(order_id, r, &cfg.stock_class)? {
                 return Ok(Some(step));
             }
@@ -742,12 +759,19 @@ mod rust_decimal_lite {
                 ("0.125", 0, "0.125"),
                 ("7.000", 3, "10"),
             ] {
-                assert_eq!(s.parse::<Qty>().unwrap().add(plus).to_string(), want, "{s}");
+                assert_eq!(
+                    s.parse::<Qty>().expect("a quantity").add(plus).to_string(),
+                    want,
+                    "{s}"
+                );
             }
             for bad in ["", "-", "1.2345678", "x", "1e3", "1.2.3"] {
                 assert!(bad.parse::<Qty>().is_err(), "{bad}");
             }
-            assert_eq!("12".parse::<Qty>().unwrap().json(), serde_json::json!(12));
+            assert_eq!(
+                "12".parse::<Qty>().expect("a quantity").json(),
+                serde_json::json!(12)
+            );
         }
     }
 }

@@ -405,8 +405,8 @@ fn refunds_become_credit_notes_and_restock_once_each() {
     // The order is now `refunded`; its webhook three times.
     status_thrice(&env, f_id, "refunded");
 
-    let e_prefix = format!("WC-{e_id}-R");
-    let f_prefix = format!("WC-{f_id}-R");
+    let e_prefix = format!("WC-{e_id}R");
+    let f_prefix = format!("WC-{f_id}R");
     wait_for("both credit notes", &host, || {
         credit_notes(&env, &e_prefix).len() == 1
             && credit_notes(&env, &f_prefix).len() == 1
@@ -420,7 +420,7 @@ fn refunds_become_credit_notes_and_restock_once_each() {
     assert_eq!(ce.len(), 1, "{ce:?}");
     let ce = &ce[0];
     assert_eq!(ce["SIVTYP"], "AVO");
-    assert_eq!(ce["CUSORDREF"], format!("WC-{e_id}-R{}", refund_e["id"]));
+    assert_eq!(ce["CUSORDREF"], format!("WC-{e_id}R{}", refund_e["id"]));
     assert_eq!(ce["BPCINV"], sales_order(&env, e_id)["BPCORD"]);
     assert_eq!(lines(ce, "SINVOICED"), vec![("TSHIRT".into(), 1.0)]);
     assert!((dec(&ce["SINVOICED"][0]["GROPRI"]) - unit).abs() < 1e-9);
@@ -431,7 +431,7 @@ fn refunds_become_credit_notes_and_restock_once_each() {
     let cf = credit_notes(&env, &f_prefix);
     assert_eq!(cf.len(), 1, "{cf:?}");
     let cf = &cf[0];
-    assert_eq!(cf["CUSORDREF"], format!("WC-{f_id}-R{}", refund_f["id"]));
+    assert_eq!(cf["CUSORDREF"], format!("WC-{f_id}R{}", refund_f["id"]));
     assert_eq!(
         lines(cf, "SINVOICED"),
         vec![("MUG".into(), 2.0), ("REFUND".into(), 1.0)]
@@ -473,6 +473,72 @@ fn refunds_become_credit_notes_and_restock_once_each() {
     assert_eq!(env.x3_records("SINVOICE").len(), 2);
     assert_eq!(env.x3_records("SDELIVERY").len(), 2);
     assert_eq!(stock(&env, "TSHIRT"), 49.0);
+    let status = host.terminate();
+    assert!(status.success());
+}
+
+#[test]
+fn the_same_actions_over_graphql() {
+    let env = Env::new(
+        "stock-graphql",
+        Options {
+            graphql: true,
+            woo_basic_auth: true,
+            extra_sections: STOCK.into(),
+            ..Options::default()
+        },
+    );
+    env.x3
+        .seed(&json!({
+            "items": [{"ITMREF": "REFUND", "DES1AXX": "Refund", "TCLCOD": "WEB", "STU": "UN"}],
+            "stock": [{"STOFCY": "FR011", "ITMREF": "TSHIRT", "QTYSTU": 50}],
+        }))
+        .unwrap();
+    let host = HostProc::start(&env);
+    let id = |o: &Value| o["id"].as_u64().unwrap();
+    let g = place(&env, 7, json!([{"sku": "WOO-TSHIRT", "quantity": 3}]));
+    let h = place(&env, 8, json!([{"sku": "WOO-TSHIRT", "quantity": 1}]));
+    let (g_id, h_id) = (id(&g), id(&h));
+    wait_for("two sales orders", &host, || {
+        env.x3_records("SORDER").len() == 2
+    });
+    status_thrice(&env, g_id, "completed");
+    status_thrice(&env, h_id, "cancelled");
+    wait_for("G delivered", &host, || {
+        env.x3_records("SDELIVERY").len() == 1
+    });
+    let line = g["line_items"][0].clone();
+    env.woo
+        .refund(
+            g_id,
+            &json!({"restock": true, "line_items": [{"id": line["id"], "quantity": 2}]}),
+        )
+        .unwrap();
+    drained(&env);
+    replay_last_delivery(&env, &host, g_id, 3);
+    wait_for("G credited and restocked, H closed", &host, || {
+        credit_notes(&env, &format!("WC-{g_id}R")).len() == 1
+            && stock(&env, "TSHIRT") == 49.0
+            && sales_order(&env, h_id)["ORDSTA"] == 2
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let soh_g = sales_order(&env, g_id)["SOHNUM"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dg = deliveries_of(&env, &soh_g);
+    assert_eq!(dg.len(), 1);
+    assert_eq!(
+        lines(&dg[0], "SDELIVERYD"),
+        vec![("TSHIRT".into(), 3.0), ("CARRIAGE".into(), 1.0)]
+    );
+    let cn = credit_notes(&env, &format!("WC-{g_id}R"));
+    assert_eq!(cn.len(), 1);
+    assert_eq!(cn[0]["SIVTYP"], "AVO");
+    assert_eq!(lines(&cn[0], "SINVOICED"), vec![("TSHIRT".into(), 2.0)]);
+    // 50 − 3 delivered + 2 restocked.
+    assert_eq!(stock(&env, "TSHIRT"), 49.0);
+    assert!(deliveries_of(&env, sales_order(&env, h_id)["SOHNUM"].as_str().unwrap()).is_empty());
     let status = host.terminate();
     assert!(status.success());
 }

@@ -339,6 +339,22 @@ fn orders_ship_deliver_cancel_and_refund_in_x3_exactly_once() {
             .count()
     };
     assert_eq!((count("shipped"), count("delivered")), (1, 1), "{timeline}");
+    // And each action once in the ledgers of B and C.
+    for (order, kind) in [(b_id, "delivery"), (c_id, "cancel")] {
+        let ledger = state_of(&env, &host, order)["ledger"].clone();
+        let rows: Vec<&Value> = ledger
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == kind)
+            .collect();
+        assert_eq!(rows.len(), 1, "{ledger}");
+        assert_eq!(
+            (rows[0]["state"].clone(), rows[0]["attempts"].clone()),
+            (json!("done"), json!(1)),
+            "{ledger}"
+        );
+    }
 
     let status = host.terminate();
     assert!(status.success());

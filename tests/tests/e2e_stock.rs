@@ -558,3 +558,75 @@ fn the_same_actions_over_graphql() {
     let status = host.terminate();
     assert!(status.success());
 }
+
+#[test]
+fn unanswered_deliveries_and_credit_notes_are_found_not_sent_twice_even_across_kill_9() {
+    let env = Env::new(
+        "stock-unknown",
+        Options {
+            x3_timeout_secs: 1,
+            woo_basic_auth: true,
+            extra_sections: STOCK.into(),
+            ..Options::default()
+        },
+    );
+    env.x3
+        .seed(&json!({"stock": [{"STOFCY": "FR011", "ITMREF": "MUG", "QTYSTU": 40}]}))
+        .unwrap();
+    let mut host = HostProc::start(&env);
+    let o = place(&env, 9, json!([{"sku": "WOO-MUG", "quantity": 2}]));
+    let id = o["id"].as_u64().unwrap();
+    wait_for("the sales order", &host, || {
+        env.x3_records("SORDER").len() == 1
+    });
+    let mut logs = String::new();
+
+    // The delivery is committed by X3 and never answered; the host is killed while it waits.
+    env.x3
+        .set_faults(&json!({"commit_then_timeout": {"count": 1}}))
+        .unwrap();
+    put_status(&env, id, "completed");
+    drained(&env);
+    wait_for("the delivery committed in X3", &host, || {
+        env.x3_records("SDELIVERY").len() == 1
+    });
+    logs.push_str(&host.log());
+    host.kill9();
+    host = HostProc::start(&env);
+    put_status(&env, id, "completed");
+    drained(&env);
+    wait_for("the order shipped", &host, || {
+        state_of(&env, &host, id)["state"] == "shipped"
+    });
+
+    // The credit note too: committed, unanswered, then found by its reference.
+    env.x3
+        .set_faults(&json!({"commit_then_timeout": {"count": 1}}))
+        .unwrap();
+    let mug = &o["line_items"][0];
+    env.woo
+        .refund(
+            id,
+            &json!({"restock": true, "line_items": [{"id": mug["id"], "quantity": 1}]}),
+        )
+        .unwrap();
+    drained(&env);
+    wait_for("credited and restocked", &host, || {
+        credit_notes(&env, &format!("WC-{id}R")).len() == 1 && stock(&env, "MUG") == 39.0
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    logs.push_str(&host.log());
+
+    assert_eq!(env.x3_records("SDELIVERY").len(), 1, "delivered once");
+    assert_eq!(env.x3_records("SINVOICE").len(), 1, "credited once");
+    // 40 − 2 delivered + 1 restocked.
+    assert_eq!(stock(&env, "MUG"), 39.0);
+    for what in ["delivery", "credit note"] {
+        assert!(
+            logs.contains(&format!("adopted X3 {what}")),
+            "the unanswered {what} was not found; logs:\n{logs}"
+        );
+    }
+    let status = host.terminate();
+    assert!(status.success());
+}

@@ -4,6 +4,8 @@
 //! stock movements, closed orders and credit notes in x3-sim — each exactly once, also when the
 //! same status webhook arrives three times (three saves, and one delivery replayed three times).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

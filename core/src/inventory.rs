@@ -44,7 +44,7 @@ pub enum IntentKind {
 }
 
 impl IntentKind {
-    fn slug(self) -> &'static str {
+    pub(crate) fn slug(self) -> &'static str {
         match self {
             IntentKind::Post => "post",
             IntentKind::Allocate => "allocate",
@@ -120,7 +120,7 @@ pub fn validate_status_map(rules: &[StatusRule]) -> Result<()> {
     Ok(())
 }
 
-fn stage_of(rules: &[StatusRule], status: &str) -> Stage {
+pub(crate) fn stage_of(rules: &[StatusRule], status: &str) -> Stage {
     let status = status.trim();
     let status = status.strip_prefix("wc-").unwrap_or(status);
     rules

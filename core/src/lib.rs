@@ -13,6 +13,7 @@
 //! - [`plan`]: an order, the mapping and the settings become ordered X3 operations.
 //! - [`literal`]: escaping values into SData `where` clauses and GraphQL filter strings.
 //! - [`inventory`]: status changes and refunds become stock intents.
+//! - [`stock`]: the X3 actions after posting: delivery, close/delete, credit notes, restock.
 //! - [`text`]: fitting text into X3 field lengths, reporting what was shortened.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -23,6 +24,7 @@ pub mod literal;
 pub mod mapping;
 pub mod order;
 pub mod plan;
+pub mod stock;
 pub mod text;
 pub mod webhook;
 

@@ -82,6 +82,9 @@ pub struct LineItem {
     pub total: Decimal,
     pub total_tax: Decimal,
     pub taxes: Vec<Tax>,
+    /// Units put back in stock by refunds so far (meta `_restock_refunded_items`, which
+    /// `wc_restock_refunded_items()` adds up on the order line); 0 when absent.
+    pub restocked: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,8 +155,22 @@ pub struct Refund {
     /// Positive.
     pub amount: Decimal,
     pub reason: String,
+    /// Site-local `YYYY-MM-DDThh:mm:ss`; empty when absent.
+    pub date_created: String,
     /// Negative quantities and totals, as WooCommerce reports them.
     pub line_items: Vec<RefundLine>,
+    /// Refunded shipping, when WooCommerce lists it (newer versions, UNCONFIRMED): negative totals.
+    pub shipping_lines: Vec<RefundShipping>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundShipping {
+    pub id: u64,
+    /// The order's shipping line this refunds (meta `_refunded_item_id`), when present.
+    pub refunded_item_id: Option<u64>,
+    pub method_id: String,
+    pub total: Decimal,
+    pub total_tax: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +184,7 @@ pub struct RefundLine {
     /// Negative or zero.
     pub quantity: i64,
     pub total: Decimal,
+    pub total_tax: Decimal,
 }
 
 /// Reads fields of one JSON object, naming the path of anything wrong.
@@ -275,6 +293,21 @@ fn sku_of(o: &Obj<'_>) -> Option<String> {
     (!sku.is_empty()).then(|| sku.to_string())
 }
 
+fn refunded_item_id(o: &Obj<'_>) -> Result<Option<u64>> {
+    Ok(o.array("meta_data")?
+        .iter()
+        .find(|m| m.text("key") == "_refunded_item_id")
+        .and_then(|m| m.get("value").and_then(json_id)))
+}
+
+/// A whole quantity kept in a line's meta (`_restock_refunded_items`); 0 when absent.
+fn meta_quantity(o: &Obj<'_>, key: &str) -> Result<i64> {
+    match o.array("meta_data")?.iter().find(|m| m.text("key") == key) {
+        Some(m) => m.quantity("value"),
+        None => Ok(0),
+    }
+}
+
 fn taxes_of(o: &Obj<'_>) -> Result<Vec<Tax>> {
     o.array("taxes")?
         .iter()
@@ -330,6 +363,7 @@ impl Order {
                     total: l.money("total")?,
                     total_tax: l.money("total_tax")?,
                     taxes: taxes_of(l)?,
+                    restocked: meta_quantity(l, "_restock_refunded_items")?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -436,11 +470,7 @@ impl Refund {
                         l.at("quantity")
                     )));
                 }
-                let refunded_item_id = l
-                    .array("meta_data")?
-                    .iter()
-                    .find(|m| m.text("key") == "_refunded_item_id")
-                    .and_then(|m| m.get("value").and_then(json_id));
+                let refunded_item_id = refunded_item_id(l)?;
                 Ok(RefundLine {
                     id: l.id("id")?,
                     refunded_item_id,
@@ -449,6 +479,20 @@ impl Refund {
                     sku: sku_of(l),
                     quantity,
                     total: l.money("total")?,
+                    total_tax: l.money("total_tax")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let shipping_lines = o
+            .array("shipping_lines")?
+            .iter()
+            .map(|s| {
+                Ok(RefundShipping {
+                    id: s.id("id")?,
+                    refunded_item_id: refunded_item_id(s)?,
+                    method_id: s.text("method_id"),
+                    total: s.money("total")?,
+                    total_tax: s.money("total_tax")?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -456,7 +500,9 @@ impl Refund {
             id: o.id("id")?,
             amount: o.money("amount")?,
             reason: o.text("reason"),
+            date_created: o.text("date_created"),
             line_items,
+            shipping_lines,
         })
     }
 }

@@ -13,7 +13,7 @@ wit_bindgen::generate!({
 
 use exports::ml::connector::{inventory as wi, mapping as wm, orders as wo, webhook as ww};
 
-use crate::{inventory, literal, mapping, plan, webhook};
+use crate::{inventory, literal, mapping, plan, stock, webhook};
 
 struct Component;
 
@@ -431,6 +431,92 @@ fn inventory_error(e: inventory::Error) -> wi::Error {
     }
 }
 
+fn stock_error(e: stock::Error) -> wi::Error {
+    match e {
+        stock::Error::InvalidStatusMap(m) => wi::Error::InvalidStatusMap(m),
+        stock::Error::InvalidRefund(m) => wi::Error::InvalidRefund(m),
+        stock::Error::InvalidOrder(m) => wi::Error::InvalidOrder(m),
+        stock::Error::InvalidSettings(m) => wi::Error::InvalidSettings(m),
+    }
+}
+
+fn intent_kind_in(k: wi::IntentKind) -> inventory::IntentKind {
+    match k {
+        wi::IntentKind::Post => inventory::IntentKind::Post,
+        wi::IntentKind::Allocate => inventory::IntentKind::Allocate,
+        wi::IntentKind::Ship => inventory::IntentKind::Ship,
+        wi::IntentKind::Deliver => inventory::IntentKind::Deliver,
+        wi::IntentKind::Cancel => inventory::IntentKind::Cancel,
+        wi::IntentKind::Restock => inventory::IntentKind::Restock,
+    }
+}
+
+fn stock_settings_in(s: wi::StockSettings) -> stock::StockSettings {
+    stock::StockSettings {
+        delivery_class: s.delivery_class,
+        delivery_representation: s.delivery_representation,
+        delivery_lines_field: s.delivery_lines_field,
+        credit_note_type: s.credit_note_type,
+        refund_amount_item: s.refund_amount_item,
+        cancel: match s.cancel {
+            wi::CancelMode::Close => stock::CancelMode::Close,
+            wi::CancelMode::Delete => stock::CancelMode::Delete,
+            wi::CancelMode::Ignore => stock::CancelMode::Ignore,
+        },
+        restock: s.restock,
+        deliver_charges: s.deliver_charges,
+    }
+}
+
+fn stock_settings_out(s: stock::StockSettings) -> wi::StockSettings {
+    wi::StockSettings {
+        delivery_class: s.delivery_class,
+        delivery_representation: s.delivery_representation,
+        delivery_lines_field: s.delivery_lines_field,
+        credit_note_type: s.credit_note_type,
+        refund_amount_item: s.refund_amount_item,
+        cancel: match s.cancel {
+            stock::CancelMode::Close => wi::CancelMode::Close,
+            stock::CancelMode::Delete => wi::CancelMode::Delete,
+            stock::CancelMode::Ignore => wi::CancelMode::Ignore,
+        },
+        restock: s.restock,
+        deliver_charges: s.deliver_charges,
+    }
+}
+
+fn action_out(a: stock::Action) -> wi::Action {
+    wi::Action {
+        kind: match a.kind {
+            stock::ActionKind::CreateDelivery => wi::ActionKind::CreateDelivery,
+            stock::ActionKind::CloseOrder => wi::ActionKind::CloseOrder,
+            stock::ActionKind::DeleteOrder => wi::ActionKind::DeleteOrder,
+            stock::ActionKind::CreateCreditNote => wi::ActionKind::CreateCreditNote,
+        },
+        idempotency_key: a.idempotency_key,
+        reference: a.reference,
+        rest_class: a.rest_class,
+        rest_representation: a.rest_representation,
+        rest_key: a.rest_key,
+        rest_body: a.rest_body,
+        graphql_mutation: a.graphql_mutation,
+        graphql_variables: a.graphql_variables,
+        lookup: a.lookup.map(lookup_out),
+        warnings: a.warnings,
+    }
+}
+
+fn transition_out(t: inventory::Transition) -> wi::StockTransition {
+    wi::StockTransition {
+        intents: t.intents.into_iter().map(intent_out).collect(),
+        attention: t.attention,
+    }
+}
+
+fn rows_in(mapping: Vec<wm::MappingRow>) -> Vec<mapping::MappingRow> {
+    mapping.into_iter().map(row_in).collect()
+}
+
 fn stage_in(s: wi::Stage) -> inventory::Stage {
     match s {
         wi::Stage::None => inventory::Stage::None,
@@ -523,5 +609,112 @@ impl wi::Guest for Component {
         inventory::refund_intents(&store_id, order_id, &refund)
             .map(|v| v.into_iter().map(intent_out).collect())
             .map_err(inventory_error)
+    }
+
+    fn default_stock_settings() -> wi::StockSettings {
+        stock_settings_out(stock::StockSettings::default())
+    }
+
+    fn due_intents(
+        store_id: String,
+        order_id: u64,
+        current: String,
+        rules: Vec<wi::StatusRule>,
+        done: Vec<wi::IntentKind>,
+    ) -> Result<wi::StockTransition, wi::Error> {
+        let done: Vec<inventory::IntentKind> = done.into_iter().map(intent_kind_in).collect();
+        stock::due_intents(&store_id, order_id, &current, &rules_in(rules), &done)
+            .map(transition_out)
+            .map_err(stock_error)
+    }
+
+    fn build_delivery(
+        order: Vec<u8>,
+        sales_order: String,
+        customer_code: String,
+        mapping: Vec<wm::MappingRow>,
+        settings: wi::Settings,
+        stock: wi::StockSettings,
+        date: String,
+    ) -> Result<wi::Action, wi::Error> {
+        stock::delivery(
+            &order,
+            &sales_order,
+            &customer_code,
+            &rows_in(mapping),
+            &settings_in(settings),
+            &stock_settings_in(stock),
+            &date,
+        )
+        .map(action_out)
+        .map_err(stock_error)
+    }
+
+    fn build_cancel(
+        order_id: u64,
+        sales_order: String,
+        settings: wi::Settings,
+        stock: wi::StockSettings,
+    ) -> Result<Option<wi::Action>, wi::Error> {
+        stock::cancel(
+            order_id,
+            &sales_order,
+            &settings_in(settings),
+            &stock_settings_in(stock),
+        )
+        .map(|a| a.map(action_out))
+        .map_err(stock_error)
+    }
+
+    fn build_credit_note(
+        order: Vec<u8>,
+        refund: Vec<u8>,
+        customer_code: String,
+        mapping: Vec<wm::MappingRow>,
+        settings: wi::Settings,
+        stock: wi::StockSettings,
+    ) -> Result<wi::CreditOutcome, wi::Error> {
+        stock::credit_note(
+            &order,
+            &refund,
+            &customer_code,
+            &rows_in(mapping),
+            &settings_in(settings),
+            &stock_settings_in(stock),
+        )
+        .map(|o| match o {
+            stock::CreditOutcome::Ready(a) => wi::CreditOutcome::Ready(action_out(a)),
+            stock::CreditOutcome::Hold(r) => wi::CreditOutcome::Hold(r),
+        })
+        .map_err(stock_error)
+    }
+
+    fn build_restocks(
+        order: Vec<u8>,
+        refunds: Vec<Vec<u8>>,
+        mapping: Vec<wm::MappingRow>,
+        settings: wi::Settings,
+        stock: wi::StockSettings,
+    ) -> Result<Vec<wi::Restock>, wi::Error> {
+        stock::restocks(
+            &order,
+            &refunds,
+            &rows_in(mapping),
+            &settings_in(settings),
+            &stock_settings_in(stock),
+        )
+        .map(|v| {
+            v.into_iter()
+                .map(|r| wi::Restock {
+                    idempotency_key: r.idempotency_key,
+                    refund_id: r.refund_id,
+                    line_id: r.line_id,
+                    item_code: r.item_code,
+                    site: r.site,
+                    quantity: r.quantity,
+                })
+                .collect()
+        })
+        .map_err(stock_error)
     }
 }

@@ -954,7 +954,10 @@ fn validate(ctx: &Ctx, doc: &Value) -> Result<std::result::Result<Candidate, Err
             .call(|c, s| c.ml_connector_inventory().call_validate_status_map(s, map))?;
         if let Err(e) = verdict {
             let m = match e {
-                inventory::Error::InvalidStatusMap(m) | inventory::Error::InvalidRefund(m) => m,
+                inventory::Error::InvalidStatusMap(m)
+                | inventory::Error::InvalidRefund(m)
+                | inventory::Error::InvalidOrder(m)
+                | inventory::Error::InvalidSettings(m) => m,
             };
             errors.add("inventory.status-map", m);
         }

@@ -27,7 +27,7 @@ pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/core.compo
 
 /// The WIT package and version this host is written against.
 pub const PACKAGE: &str = "ml:connector";
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.2.0";
 /// The interfaces the component must export.
 pub const INTERFACES: [&str; 4] = ["webhook", "mapping", "orders", "inventory"];
 
@@ -75,7 +75,7 @@ pub fn check_interface(engine: &Engine, component: &Component) -> Result<()> {
     check_export_names(&exports)
 }
 
-/// The version rule on export names alone (`ml:connector/webhook@0.1.0`, …).
+/// The version rule on export names alone (`ml:connector/webhook@0.2.0`, …).
 pub fn check_export_names(exports: &BTreeSet<String>) -> Result<()> {
     let prefix = format!("{PACKAGE}/");
     let versions: BTreeSet<&str> = exports

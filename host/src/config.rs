@@ -348,6 +348,9 @@ pub struct ConfigFile {
     pub x3_poll: Option<crate::x3poll::X3PollFile>,
     #[serde(default)]
     pub reconcile: crate::reconcile::ReconcileFile,
+    /// The X3 actions after posting (docs/stock-and-refunds.md).
+    #[serde(default)]
+    pub stock: crate::stock::StockFile,
 }
 
 fn default_listen() -> String {
@@ -378,6 +381,7 @@ pub struct Config {
     pub catch_up: CatchUpFile,
     pub x3_poll: Option<crate::x3poll::X3PollFile>,
     pub reconcile: crate::reconcile::ReconcileFile,
+    pub stock: crate::stock::StockFile,
     /// The directory relative paths are resolved against (the config file's).
     pub base_dir: PathBuf,
 }
@@ -473,6 +477,7 @@ impl Config {
             catch_up: file.catch_up,
             x3_poll: file.x3_poll,
             reconcile: file.reconcile,
+            stock: file.stock,
             base_dir: base.to_path_buf(),
         })
     }

@@ -7,6 +7,7 @@
 //! - [`store`]: SQLite — inbox, orders (the job queue), idempotency ledger, timeline.
 //! - [`intake`] and [`server`]: the HTTP side — webhook deliveries, stored before they are acknowledged.
 //! - [`pipeline`]: the workers that post orders to X3 exactly once.
+//! - [`stock`]: `[stock]`, the settings of deliveries, cancellations, credit notes and restock.
 //! - [`x3`]: the Sage X3 client (REST api1 and GraphQL, three auth modes).
 //! - [`woo`]: the WooCommerce REST client (orders, refunds, webhooks).
 //! - [`serve`]: `ml-connector serve`, which wires the above together.
@@ -34,6 +35,7 @@ pub mod sandbox;
 pub mod serve;
 pub mod server;
 pub mod status;
+pub mod stock;
 pub mod store;
 pub mod woo;
 pub mod x3;

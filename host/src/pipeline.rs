@@ -141,6 +141,8 @@ pub struct Pipeline {
     pub settings: RwLock<orders::Settings>,
     pub status_map: RwLock<Vec<inventory::StatusRule>>,
     pub mapping: RwLock<Vec<mapping::MappingRow>>,
+    /// The actions after posting (`[stock]`); None: off.
+    stock: RwLock<Option<crate::stock::StockConfig>>,
     pub retry: RetryFile,
     pub breaker: Breaker,
     pub health: Health,
@@ -170,6 +172,7 @@ impl Pipeline {
         retry: RetryFile,
     ) -> Pipeline {
         Pipeline {
+            stock: RwLock::new(crate::stock::StockConfig::defaults(&core).ok()),
             store,
             core,
             x3: RwLock::new(x3),
@@ -206,6 +209,12 @@ impl Pipeline {
     /// Replaces the WooCommerce client (new connection settings).
     pub fn set_woo(&self, client: Arc<WooClient>) {
         *self.woo.write().unwrap_or_else(|e| e.into_inner()) = client;
+    }
+
+    /// The settings of the actions after posting (`[stock]`); `enabled = false` turns them off.
+    pub fn set_stock(&self, c: crate::stock::StockConfig) {
+        let c = c.enabled.then_some(c);
+        *self.stock.write().unwrap_or_else(|e| e.into_inner()) = c;
     }
 
     /// Wakes idle workers (a delivery arrived, a replay was asked for).
@@ -450,12 +459,8 @@ impl Pipeline {
             }));
         }
         if row.document_no.is_some() {
-            // Posted already. Later stages (ship, deliver, cancel) belong to the stock pipeline.
-            return Ok(Step::Done(Finish {
-                state: "posted".into(),
-                processed_status: Some(status),
-                ..Finish::default()
-            }));
+            // Posted already: what the status and the refunds ask of X3 now.
+            return self.after_post(row, &status);
         }
         let settings = self
             .settings
@@ -560,6 +565,20 @@ impl Pipeline {
             }
             match self.execute(&plan, &status)? {
                 Exec::Replan(code) => known_code = Some(code),
+                Exec::Step(Step::Done(posted)) if posted.state == "posted" => {
+                    // First seen already shipped (or refunded): the later stages at once.
+                    let mut r = row.clone();
+                    r.document_no.clone_from(&posted.document_no);
+                    r.customer_code.clone_from(&posted.customer_code);
+                    return Ok(match self.after_post(&r, &status)? {
+                        Step::Done(f) => Step::Done(Finish {
+                            document_no: posted.document_no,
+                            customer_code: posted.customer_code,
+                            ..f
+                        }),
+                        retry => retry,
+                    });
+                }
                 Exec::Step(step) => return Ok(step),
             }
         }
@@ -803,6 +822,9 @@ impl Pipeline {
         }
     }
 }
+
+#[path = "pipeline_stock.rs"]
+mod stock_actions;
 
 enum Exec {
     Step(Step),

@@ -235,6 +235,7 @@ pub fn start(cfg: &Config) -> Result<Host> {
         mapping,
         cfg.retry.clone(),
     ));
+    pipeline.set_stock(crate::stock::StockConfig::from_file(&core, &cfg.stock)?);
     // Orders held for a mapping that has changed since get another look.
     let released = store.requeue_held()?;
     if released > 0 {

@@ -23,7 +23,7 @@ use crate::serve::Ctx;
 use crate::store::{OrderRow, now_ms};
 
 /// Every state an order can be in, so `/metrics` has a stable set of series.
-const STATES: [&str; 9] = [
+const STATES: [&str; 13] = [
     "new",
     "waiting",
     "held",
@@ -33,6 +33,11 @@ const STATES: [&str; 9] = [
     "failed",
     "trashed",
     "deleted",
+    // After posting (docs/stock-and-refunds.md).
+    "shipped",
+    "delivered",
+    "cancelled",
+    "refunded",
 ];
 /// Most orders listed in a section; the counts above the list are complete.
 const LIST_LIMIT: usize = 50;
@@ -768,7 +773,7 @@ a{color:var(--accent)}
 .card{border:1px solid var(--line);border-radius:4px;padding:10px 12px}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff;background:var(--muted);vertical-align:middle}
 .badge.ok{background:var(--ok)}.badge.warning,.badge.failing,.badge.retrying,.badge.held{background:var(--warn);color:#1d2327}
-.badge.down,.badge.attention,.badge.failed{background:var(--bad)}.badge.posted{background:var(--ok)}
+.badge.down,.badge.attention,.badge.failed{background:var(--bad)}.badge.posted,.badge.shipped,.badge.delivered{background:var(--ok)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:12px}

@@ -1762,6 +1762,68 @@ fn sanitize_url(s: &str) -> String {
     out
 }
 
+/// Changes to an existing record (closing or deleting a sales order), rendered by the core for
+/// both APIs; the mode picks which half is sent. See docs/stock-and-refunds.md.
+#[derive(Debug, Clone, Copy)]
+pub struct EditRequest<'a> {
+    pub rest_class: &'a str,
+    pub rest_representation: &'a str,
+    /// The record's key (`SOHNUM`).
+    pub rest_key: &'a str,
+    /// The partial update; empty = a DELETE.
+    pub rest_body: &'a str,
+    pub graphql_mutation: &'a str,
+    pub graphql_variables: &'a str,
+}
+
+impl X3Client {
+    /// Which API this client speaks.
+    pub fn api_mode(&self) -> ApiMode {
+        self.api
+    }
+
+    /// `$edit` PUT (partial update) or DELETE in REST; the mutation in GraphQL. A record that
+    /// does not exist is `Rejected` with status 404 (REST) or X3's message (GraphQL).
+    pub fn edit(&self, req: &EditRequest) -> Result<()> {
+        let r = match self.api {
+            ApiMode::Rest if req.rest_body.is_empty() => (|| {
+                let url = self.rest_url(
+                    req.rest_class,
+                    Some(req.rest_key),
+                    req.rest_representation,
+                    "$edit",
+                    &[],
+                );
+                let what = format!("delete {} {}", req.rest_class, req.rest_key);
+                let a = self.exchange("DELETE", &url, &[], None, Op::Write)?;
+                if !a.ok() {
+                    return Err(self.status_error(&a, Op::Write, &what));
+                }
+                Ok(())
+            })(),
+            ApiMode::Rest => {
+                let body: Value = serde_json::from_str(req.rest_body)
+                    .map_err(|e| X3Error::Config(format!("the update body is not JSON: {e}")))?;
+                return self
+                    .update_rest(req.rest_class, req.rest_representation, req.rest_key, &body)
+                    .map(|_| ());
+            }
+            ApiMode::Graphql => (|| {
+                let vars: Value = if req.graphql_variables.trim().is_empty() {
+                    Value::Object(Default::default())
+                } else {
+                    serde_json::from_str(req.graphql_variables).map_err(|e| {
+                        X3Error::Config(format!("the mutation variables are not JSON: {e}"))
+                    })?
+                };
+                self.graphql_data(req.graphql_mutation, &vars, Op::Write, "GraphQL edit")
+                    .map(|_| ())
+            })(),
+        };
+        self.finish(r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,7 +48,7 @@ fn captured_signature(name: &str) -> String {
 
 /// Every export this file calls. `every_export_has_a_boundary_test` fails when the component
 /// gains an export that is not listed (and so not tested) here.
-const COVERED: [&str; 16] = [
+const COVERED: [&str; 22] = [
     "webhook#verify-signature",
     "webhook#classify",
     "webhook#accept",
@@ -65,6 +65,12 @@ const COVERED: [&str; 16] = [
     "inventory#validate-status-map",
     "inventory#transition",
     "inventory#refund-intents",
+    "inventory#default-stock-settings",
+    "inventory#due-intents",
+    "inventory#build-delivery",
+    "inventory#build-cancel",
+    "inventory#build-credit-note",
+    "inventory#build-restocks",
 ];
 
 #[test]
@@ -83,7 +89,7 @@ fn component_imports_nothing_and_exports_the_four_interfaces() {
         .collect();
     let want: BTreeSet<String> = ["webhook", "mapping", "orders", "inventory"]
         .iter()
-        .map(|i| format!("ml:connector/{i}@0.1.0"))
+        .map(|i| format!("ml:connector/{i}@0.2.0"))
         .collect();
     assert_eq!(exports, want);
 }
@@ -102,7 +108,7 @@ fn component_with_version(version: &str) -> Vec<u8> {
     let wit_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit/connector.wit");
     let text = std::fs::read_to_string(wit_dir)
         .unwrap()
-        .replace("ml:connector@0.1.0", &format!("ml:connector@{version}"));
+        .replace("ml:connector@0.2.0", &format!("ml:connector@{version}"));
     let mut resolve = wit_parser::Resolve::default();
     let pkg = resolve.push_str("connector.wit", &text).unwrap();
     let world = resolve.select_world(&[pkg], Some("core")).unwrap();
@@ -124,23 +130,27 @@ fn component_with_version(version: &str) -> Vec<u8> {
 
 #[test]
 fn a_component_of_another_wit_version_is_refused() {
-    let bytes = component_with_version("0.2.0");
-    let err = CoreRuntime::load(&bytes, None)
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(
-        err.contains("ml:connector@0.2.0") && err.contains("supports ml:connector@0.1.0"),
-        "{err}"
-    );
+    // The shipped 0.1.0 and a future 0.3.0 alike: a frozen version is never loaded as another.
+    for other in ["0.1.0", "0.3.0"] {
+        let bytes = component_with_version(other);
+        let err = CoreRuntime::load(&bytes, None)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains(&format!("ml:connector@{other}"))
+                && err.contains("supports ml:connector@0.2.0"),
+            "{err}"
+        );
+    }
     // The same world at our version passes the check (its functions are dummies, never called).
-    assert!(CoreRuntime::load(&component_with_version("0.1.0"), None).is_ok());
+    assert!(CoreRuntime::load(&component_with_version("0.2.0"), None).is_ok());
     let missing: BTreeSet<String> = ["webhook", "orders", "inventory"]
         .iter()
-        .map(|i| format!("ml:connector/{i}@0.1.0"))
+        .map(|i| format!("ml:connector/{i}@0.2.0"))
         .collect();
     let err = check_export_names(&missing).unwrap_err().to_string();
-    assert!(err.contains("ml:connector/mapping@0.1.0"), "{err}");
+    assert!(err.contains("ml:connector/mapping@0.2.0"), "{err}");
 }
 
 #[test]
@@ -663,6 +673,221 @@ fn inventory_status_map_transition_and_refunds_through_the_boundary() {
             .ml_connector_inventory()
             .call_refund_intents(s, "shop1", 39, b"nope"))
             .unwrap(),
+        Err(wi::Error::InvalidRefund(_))
+    ));
+}
+
+#[test]
+fn inventory_actions_after_posting_through_the_boundary() {
+    let core = core();
+    let settings = core_settings(&core);
+    let rows = rows(&core);
+    let map = core
+        .call(|c, s| c.ml_connector_inventory().call_default_status_map(s))
+        .unwrap();
+    let mut st = core
+        .call(|c, s| c.ml_connector_inventory().call_default_stock_settings(s))
+        .unwrap();
+    assert_eq!(
+        (
+            st.delivery_class.as_str(),
+            st.delivery_lines_field.as_str(),
+            st.credit_note_type.as_str(),
+            st.cancel,
+            st.restock,
+            st.deliver_charges
+        ),
+        (
+            "SDELIVERY",
+            "SDELIVERYD",
+            "",
+            wi::CancelMode::Close,
+            true,
+            true
+        )
+    );
+
+    // due-intents: the ledger is the memory.
+    let due = |cur: &str, done: &[wi::IntentKind]| {
+        core.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_due_intents(s, "shop1", 39, cur, &map, done)
+        })
+        .unwrap()
+    };
+    let t = due("delivered", &[wi::IntentKind::Post]).unwrap();
+    assert_eq!(
+        t.intents.iter().map(|i| i.kind).collect::<Vec<_>>(),
+        vec![wi::IntentKind::Ship, wi::IntentKind::Deliver]
+    );
+    let t = due("cancelled", &[wi::IntentKind::Post, wi::IntentKind::Ship]).unwrap();
+    assert!(t.intents.is_empty() && t.attention.unwrap().contains("after it shipped"));
+    let mut bad = map.clone();
+    bad.push(map[0].clone());
+    assert!(matches!(
+        core.call(|c, s| c.ml_connector_inventory().call_due_intents(
+            s,
+            "shop1",
+            39,
+            "x",
+            &bad,
+            &[]
+        ))
+        .unwrap(),
+        Err(wi::Error::InvalidStatusMap(_))
+    ));
+
+    // build-delivery: the product lines of the sales order, one per line.
+    let order = testdata("captures/delivery-order.created.body");
+    let d = core
+        .call(|c, s| {
+            c.ml_connector_inventory().call_build_delivery(
+                s,
+                &order,
+                "SOHFR0110001",
+                "WC0001",
+                &rows,
+                &settings,
+                &st,
+                "2026-11-27",
+            )
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.kind, wi::ActionKind::CreateDelivery);
+    assert_eq!(d.idempotency_key, "shop1/order/39/ship");
+    let body: serde_json::Value = serde_json::from_str(&d.rest_body).unwrap();
+    let lines: Vec<(i64, String, i64)> = body["SDELIVERYD"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["SOPLIN"].as_i64().unwrap(),
+                l["ITMREF"].as_str().unwrap().to_string(),
+                l["QTY"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (1000, "TSHIRT".into(), 1),
+            (2000, "HOODIE-RED".into(), 2),
+            (3000, "CAP01".into(), 1),
+            (4000, "CARRIAGE".into(), 1)
+        ]
+    );
+    assert_eq!(d.lookup.unwrap().rest_key_field, "SDHNUM");
+    assert!(matches!(
+        core.call(|c, s| c.ml_connector_inventory().call_build_delivery(
+            s,
+            b"{",
+            "S",
+            "C",
+            &rows,
+            &settings,
+            &st,
+            "2026-11-27"
+        ))
+        .unwrap(),
+        Err(wi::Error::InvalidOrder(_))
+    ));
+    assert!(matches!(
+        core.call(|c, s| c
+            .ml_connector_inventory()
+            .call_build_delivery(s, &order, "S", "C", &rows, &settings, &st, "later"))
+            .unwrap(),
+        Err(wi::Error::InvalidSettings(_))
+    ));
+
+    // build-cancel: close, delete, or nothing.
+    let cancel = |st: &wi::StockSettings| {
+        core.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_build_cancel(s, 39, "SOH1", &settings, st)
+        })
+        .unwrap()
+        .unwrap()
+    };
+    let a = cancel(&st).unwrap();
+    assert_eq!(
+        (a.kind, a.rest_key.as_str()),
+        (wi::ActionKind::CloseOrder, "SOH1")
+    );
+    assert_eq!(a.rest_body, r#"{"ORDSTA":2}"#);
+    st.cancel = wi::CancelMode::Delete;
+    assert_eq!(cancel(&st).unwrap().kind, wi::ActionKind::DeleteOrder);
+    st.cancel = wi::CancelMode::Ignore;
+    assert_eq!(cancel(&st), None);
+
+    // build-credit-note: held without a credit-note type, line-level with one.
+    let refund = br#"{"id":900,"date_created":"2026-11-27T11:00:00","amount":"23.99","line_items":[{"id":901,"product_id":13,"quantity":-1,"total":"-19.99","total_tax":"-4.00","meta_data":[{"key":"_refunded_item_id","value":"69"}]}]}"#;
+    let credit = |st: &wi::StockSettings, refund: &[u8]| {
+        core.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_build_credit_note(s, &order, refund, "WC0001", &rows, &settings, st)
+        })
+        .unwrap()
+    };
+    assert!(matches!(
+        credit(&st, refund).unwrap(),
+        wi::CreditOutcome::Hold(r) if r[0].contains("credit-note-type")
+    ));
+    st.credit_note_type = "AVO".into();
+    let a = match credit(&st, refund).unwrap() {
+        wi::CreditOutcome::Ready(a) => a,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(a.idempotency_key, "shop1/order/39/refund/900/credit-note");
+    assert_eq!(a.reference, "WC-39R900");
+    let body: serde_json::Value = serde_json::from_str(&a.rest_body).unwrap();
+    assert_eq!(body["SIVTYP"], "AVO");
+    assert_eq!(body["SINVOICED"][0]["ITMREF"], "TSHIRT");
+    assert_eq!(body["SINVOICED"][0]["GROPRI"], 19.99);
+    assert!(matches!(
+        credit(&st, b"[]"),
+        Err(wi::Error::InvalidRefund(_))
+    ));
+
+    // build-restocks: what the order line says WooCommerce restocked.
+    let mut v: serde_json::Value = serde_json::from_slice(&order).unwrap();
+    v["line_items"][0]["meta_data"] =
+        serde_json::json!([{"id": 1, "key": "_restock_refunded_items", "value": "1"}]);
+    let restocked = v.to_string().into_bytes();
+    let r = core
+        .call(|c, s| {
+            c.ml_connector_inventory().call_build_restocks(
+                s,
+                &restocked,
+                &[refund.to_vec()],
+                &rows,
+                &settings,
+                &st,
+            )
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        (
+            r[0].idempotency_key.as_str(),
+            r[0].item_code.as_str(),
+            r[0].site.as_str(),
+            r[0].quantity
+        ),
+        ("shop1/order/39/refund/900/restock/69", "TSHIRT", "FR011", 1)
+    );
+    assert!(matches!(
+        core.call(|c, s| c.ml_connector_inventory().call_build_restocks(
+            s,
+            &restocked,
+            &[b"{}".to_vec()],
+            &rows,
+            &settings,
+            &st
+        ))
+        .unwrap(),
         Err(wi::Error::InvalidRefund(_))
     ));
 }

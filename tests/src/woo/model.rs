@@ -1220,6 +1220,7 @@ impl State {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         if restock {
+            let mut restocked = Vec::new();
             for (line, qty, _, _) in &rlines {
                 let pid = if line.variation_id > 0 {
                     line.variation_id
@@ -1232,6 +1233,39 @@ impl State {
                 {
                     p.stock_quantity = Some(p.stock_quantity.unwrap_or(0) + qty);
                     p.date_modified = now;
+                    restocked.push((line.id, *qty));
+                }
+            }
+            // wc_restock_refunded_items(): the order line keeps the running total in
+            // `_restock_refunded_items` (shown in the REST line's meta_data like `_reduced_stock`).
+            for (item, qty) in restocked {
+                let mid = self.meta_id();
+                if let Some(l) = self
+                    .orders
+                    .get_mut(&id)
+                    .and_then(|o| o.lines.iter_mut().find(|l| l.id == item))
+                {
+                    let key = "_restock_refunded_items";
+                    let before = l
+                        .meta
+                        .iter()
+                        .find(|m| m.key == key)
+                        .and_then(|m| m.value.parse::<i64>().ok())
+                        .unwrap_or(0);
+                    let v = (before + qty).to_string();
+                    match l.meta.iter_mut().find(|m| m.key == key) {
+                        Some(m) => {
+                            m.value.clone_from(&v);
+                            m.display_value = v;
+                        }
+                        None => l.meta.push(Meta {
+                            id: mid,
+                            key: key.into(),
+                            value: v.clone(),
+                            display_key: key.into(),
+                            display_value: v,
+                        }),
+                    }
                 }
             }
         }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -130,6 +131,8 @@ pub struct Server {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
+    /// The listening socket, to stop listening at once (see `shutdown`).
+    closer: std::net::TcpListener,
 }
 
 /// `TCP_NODELAY` on the listener, which Linux hands down to every accepted connection.
@@ -140,7 +143,6 @@ pub struct Server {
 /// server adds (Node.js, nginx and PHP-FPM set `TCP_NODELAY`), which skewed the pipeline and
 /// catch-up benchmarks.
 fn no_delay(listener: &std::net::TcpListener) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
     let one: libc::c_int = 1;
     // SAFETY: a valid socket descriptor owned by `listener`, and a pointer to a c_int of the
     // length given, as setsockopt(2) requires.
@@ -169,6 +171,7 @@ impl Server {
     {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         no_delay(&listener)?;
+        let closer = listener.try_clone()?;
         let inner = tiny_http::Server::from_listener(listener, None)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let addr = inner
@@ -191,6 +194,7 @@ impl Server {
             addr,
             stopping,
             workers,
+            closer,
         })
     }
 
@@ -209,6 +213,16 @@ impl Server {
 
     fn shutdown(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
+        // Stop listening now. tiny_http closes its listener on its accept thread some time after
+        // the server is dropped; until then a new connection was still accepted and then reset,
+        // which is not what "X3 is down" looks like (connection refused). shutdown(2) on the
+        // listening socket refuses new connections at once and makes the blocked accept() fail,
+        // which ends tiny_http's accept thread.
+        #[allow(unsafe_code)]
+        // SAFETY: a valid socket descriptor we own (a clone of the listener).
+        unsafe {
+            libc::shutdown(self.closer.as_raw_fd(), libc::SHUT_RDWR);
+        }
         for _ in 0..self.workers.len() {
             self.inner.unblock();
         }

@@ -496,7 +496,6 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 #[test]
-#[ignore = "never comes down inside a full parallel `tests/run-all` (passes alone: cargo test -p ml-connector-sim --test x3_sim_auth_faults -- --ignored); X3-down is still covered by host/tests/x3_client.rs and tests/tests/e2e_faults.rs"]
 fn down_refuses_connections_and_up_rebinds_the_same_port() {
     let t = T::seeded();
     let port = t.sim.port();

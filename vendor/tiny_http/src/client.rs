@@ -6,6 +6,9 @@ use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::common::{HTTPVersion, Method};
 use crate::util::RefinedTcpStream;
@@ -34,6 +37,13 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // ml-connector patch: raised when a request's body was dropped before its end; the
+    // connection is then closed instead of parsing its next request from the middle of a body.
+    poison: Arc<AtomicBool>,
+
+    // ml-connector patch: head deadline and sizes, when the server was built with limits.
+    limits: Option<crate::Limits>,
 }
 
 /// Error that can happen when reading a request.
@@ -51,6 +61,7 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        limits: Option<crate::Limits>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -65,6 +76,8 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            poison: Arc::new(AtomicBool::new(false)),
+            limits,
         }
     }
 
@@ -77,9 +90,10 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    fn read_next_line(&mut self, deadline: &mut Option<Instant>) -> IoResult<AsciiString> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
+        let max_line = self.limits.map_or(usize::MAX, |l| l.max_line);
 
         loop {
             let byte = self.next_header_source.by_ref().bytes().next();
@@ -88,6 +102,29 @@ impl ClientConnection {
                 Some(b) => b?,
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
+
+            // ml-connector patch: the previous body was not read to its end; these bytes are
+            // the rest of it, not a request.
+            if self.poison.load(Ordering::SeqCst) {
+                return Err(IoError::new(
+                    ErrorKind::ConnectionAborted,
+                    "previous request body not consumed",
+                ));
+            }
+            // ml-connector patch: a client sending its head byte by byte, or without end. The
+            // clock starts at the head's first byte (waiting for it is bounded by the socket
+            // timeout; a keep-alive request may wait for the previous one to be answered).
+            if let Some(l) = self.limits {
+                if deadline.is_none() {
+                    *deadline = Some(Instant::now() + l.head_deadline);
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() > d) {
+                return Err(IoError::new(ErrorKind::TimedOut, "request head too slow"));
+            }
+            if buf.len() >= max_line {
+                return Err(IoError::new(ErrorKind::InvalidData, "header line too long"));
+            }
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
@@ -104,10 +141,14 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        let mut deadline = None;
+        let max_headers = self.limits.map_or(usize::MAX, |l| l.max_headers);
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = self
+                    .read_next_line(&mut deadline)
+                    .map_err(ReadError::ReadIoError)?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -118,11 +159,16 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = self
+                        .read_next_line(&mut deadline)
+                        .map_err(ReadError::ReadIoError)?;
 
                     if line.is_empty() {
                         break;
                     };
+                    if headers.len() >= max_headers {
+                        return Err(ReadError::WrongHeader(version));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
@@ -144,7 +190,7 @@ impl ClientConnection {
         std::mem::swap(&mut self.next_header_source, &mut data_source);
 
         // building the next reader
-        let request = crate::request::new_request(
+        let request = crate::request::new_request_poisonable(
             self.secure,
             method,
             path,
@@ -153,6 +199,7 @@ impl ClientConnection {
             *self.remote_addr.as_ref().unwrap(),
             data_source,
             writer,
+            Some(Arc::clone(&self.poison)),
         )
         .map_err(|e| {
             use crate::request;

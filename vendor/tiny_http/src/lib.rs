@@ -88,6 +88,8 @@
 //! let _ = request.respond(response);
 //! ```
 #![forbid(unsafe_code)]
+// ml-connector: the upstream release warns on newer compilers; not ours to change.
+#![allow(unused_imports, dead_code)]
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
@@ -188,7 +190,35 @@ pub struct SslConfig {
     pub private_key: Vec<u8>,
 }
 
+/// ml-connector patch: limits for a server facing untrusted clients ([`Server::http_with_limits`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Timeout of every read and write on a client socket: a client idle or stalled this long
+    /// is disconnected (also an idle keep-alive connection).
+    pub socket_timeout: Duration,
+    /// Time allowed for a request line and its headers, from when the server starts waiting for
+    /// them (a slow client gets 408 and is disconnected).
+    pub head_deadline: Duration,
+    /// Longest request line or header line, in bytes.
+    pub max_line: usize,
+    /// Most header lines in one request.
+    pub max_headers: usize,
+}
+
 impl Server {
+    /// ml-connector patch: [`Server::http`] with socket timeouts, a head deadline and bounded
+    /// head sizes.
+    pub fn http_with_limits<A>(
+        addr: A,
+        limits: Limits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
+    where
+        A: ToSocketAddrs,
+    {
+        let listener = ConfigListenAddr::from_socket_addrs(addr)?.bind()?;
+        Self::from_listener_impl(listener, None, Some(limits))
+    }
+
     /// Shortcut for a simple server on a specific address.
     #[inline]
     pub fn http<A>(addr: A) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
@@ -243,7 +273,14 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
+        Self::from_listener_impl(listener.into(), ssl_config, None)
+    }
+
+    fn from_listener_impl(
+        listener: Listener,
+        ssl_config: Option<SslConfig>,
+        limits: Option<Limits>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -294,6 +331,10 @@ impl Server {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
                         use util::RefinedTcpStream;
+                        // ml-connector patch: a stalled client cannot hold its thread forever.
+                        if let Some(l) = limits {
+                            let _ = sock.set_timeouts(Some(l.socket_timeout));
+                        }
                         let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -311,7 +352,7 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok(ClientConnection::new(write_closable, read_closable, limits))
                     }
                     Err(e) => Err(e),
                 };

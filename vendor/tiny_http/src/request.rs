@@ -5,7 +5,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
 use crate::util::{EqualReader, FusedReader};
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
@@ -100,6 +102,34 @@ impl<R> Drop for NotifyOnDrop<R> {
     }
 }
 
+/// ml-connector patch: a chunked body dropped before its end poisons the connection (its rest
+/// would otherwise be parsed as the next request).
+struct PoisonUnlessRead<R: Read> {
+    inner: R,
+    finished: bool,
+    poison: Option<Arc<AtomicBool>>,
+}
+
+impl<R: Read> Read for PoisonUnlessRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.finished = true;
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Read> Drop for PoisonUnlessRead<R> {
+    fn drop(&mut self) {
+        if !self.finished {
+            if let Some(p) = &self.poison {
+                p.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
 /// Error that can happen when building a `Request` object.
 #[derive(Debug)]
 pub enum RequestCreationError {
@@ -133,8 +163,40 @@ pub fn new_request<R, W>(
     version: HTTPVersion,
     headers: Vec<Header>,
     remote_addr: Option<SocketAddr>,
+    source_data: R,
+    writer: W,
+) -> Result<Request, RequestCreationError>
+where
+    R: Read + Send + 'static,
+    W: Write + Send + 'static,
+{
+    new_request_poisonable(
+        secure,
+        method,
+        path,
+        version,
+        headers,
+        remote_addr,
+        source_data,
+        writer,
+        None,
+    )
+}
+
+/// ml-connector patch: [`new_request`] with the connection's poison flag, raised when the body
+/// is dropped before its end so that the connection is closed rather than its next request
+/// parsed from the middle of this body.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_request_poisonable<R, W>(
+    secure: bool,
+    method: Method,
+    path: String,
+    version: HTTPVersion,
+    headers: Vec<Header>,
+    remote_addr: Option<SocketAddr>,
     mut source_data: R,
     writer: W,
+    poison: Option<Arc<AtomicBool>>,
 ) -> Result<Request, RequestCreationError>
 where
     R: Read + Send + 'static,
@@ -213,12 +275,17 @@ where
             Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
         } else {
             let (data_reader, _) = EqualReader::new(source_data, content_length); // TODO:
+            let data_reader = data_reader.with_poison(poison);
             Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
         }
     } else if transfer_encoding.is_some() {
         // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
         // over the message (RFC2616 #3.6)
-        Box::new(FusedReader::new(Decoder::new(source_data))) as Box<dyn Read + Send + 'static>
+        Box::new(FusedReader::new(PoisonUnlessRead {
+            inner: Decoder::new(source_data),
+            finished: false,
+            poison,
+        })) as Box<dyn Read + Send + 'static>
     } else {
         // if we have neither a Content-Length nor a Transfer-Encoding,
         // assuming that we have no data

@@ -274,7 +274,9 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
         ("POST", "/webhooks/woocommerce") => {
             let headers = headers_of(req);
             let declared = req.body_length();
-            match intake.read_body(declared, req.as_reader()) {
+            let mut body =
+                crate::server::DeadlineReader::new(req.as_reader(), crate::server::BODY_DEADLINE);
+            match intake.read_body(declared, &mut body) {
                 Ok(body) => intake.deliver(&headers, &body),
                 Err(answer) => answer,
             }

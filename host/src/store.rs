@@ -199,6 +199,11 @@ impl Store {
     /// Opens (creating if needed) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // A read-only data directory makes SQLite say only "unable to open database file".
+        let probe = dir.join(".ml-connector-write-test");
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
         let path = dir.join("ml-connector.sqlite3");
         let conn =
             Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// ml-connector patch: at most this many unread body bytes are read and thrown away when the
 /// reader is dropped, and for at most [`DRAIN_TIME`]. Beyond that the connection is poisoned
 /// (closed after the response) instead of being drained.
-pub const DRAIN_LIMIT: usize = 1 << 20;
+pub const DRAIN_LIMIT: usize = 64 << 20;
 /// ml-connector patch: see [`DRAIN_LIMIT`].
 pub const DRAIN_TIME: Duration = Duration::from_secs(5);
 

@@ -1,6 +1,8 @@
 //! End to end: broken and hostile deliveries get their documented answer (docs/webhooks.md) and
 //! leave nothing behind — no order state, nothing in X3 — while good deliveries still work.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -67,6 +67,7 @@ pub fn x3_client(cfg: &Config) -> Result<X3Client> {
             user: x.jwt_user.clone().unwrap_or_default(),
             audience: x.audience.clone(),
             lifetime: Duration::from_secs(x.jwt_lifetime_secs.max(1)),
+            backdate: Duration::from_secs(x.jwt_iat_backdate_secs),
         },
         AuthMode::Oauth2 => X3Auth::OAuth2 {
             token_url: x.token_url.clone().unwrap_or_default(),

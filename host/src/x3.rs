@@ -71,6 +71,8 @@ pub enum X3Auth {
         user: String,
         audience: String,
         lifetime: Duration,
+        /// `iat` (and so `exp`) this far in the past: a host clock ahead of X3's.
+        backdate: Duration,
     },
     /// OAuth2 token endpoint (x3-sim's POST /v1/token): client_credentials, then refresh_token grants; tokens refreshed ahead of expiry (they live 5 minutes).
     OAuth2 {
@@ -286,6 +288,7 @@ enum Cred {
         user: String,
         audience: String,
         lifetime: Duration,
+        backdate: Duration,
         held: Mutex<Option<Held>>,
     },
     OAuth {
@@ -438,10 +441,17 @@ impl X3Client {
                 user,
                 audience,
                 lifetime,
+                backdate,
             } => {
                 if lifetime < Duration::from_secs(1) {
                     return Err(X3Error::Config(
                         "connected app: token lifetime of at least 1 second expected".into(),
+                    ));
+                }
+                if backdate >= lifetime {
+                    return Err(X3Error::Config(
+                        "connected app: the iat backdate must be shorter than the token lifetime"
+                            .into(),
                     ));
                 }
                 secrets.push(secret.clone());
@@ -451,6 +461,7 @@ impl X3Client {
                     user,
                     audience,
                     lifetime,
+                    backdate,
                     held: Mutex::new(None),
                 }
             }
@@ -1158,13 +1169,20 @@ impl X3Client {
         } else {
             ""
         };
+        // Error 21 (third-party doc, x3-api.md §4.3): the JWT's `iat` is in X3's future.
+        let said = a.said();
+        let hint = if said.contains("Error 21") {
+            ": the token looks issued in the future, so this machine's clock is ahead of X3's; \
+             synchronise the clocks, or set [x3] jwt-iat-backdate-secs"
+        } else {
+            ""
+        };
         X3Error::Auth {
             status: a.status,
             message: format!(
-                "X3 at {} refused the credentials of {}{how} (X3 said: {})",
+                "X3 at {} refused the credentials of {}{how} (X3 said: {said}){hint}",
                 self.target,
                 self.auth_desc(),
-                a.said()
             ),
         }
     }
@@ -1193,6 +1211,7 @@ impl X3Client {
                 user,
                 audience,
                 lifetime,
+                backdate,
                 held,
             } => {
                 let mut held = lock(held);
@@ -1206,7 +1225,7 @@ impl X3Client {
                 {
                     return Ok(h.header.clone());
                 }
-                let h = mint_jwt(client_id, secret, user, audience, *lifetime)?;
+                let h = mint_jwt(client_id, secret, user, audience, *lifetime, *backdate)?;
                 bump(&self.counters.jwt_mints);
                 let header = h.header.clone();
                 *held = Some(h);
@@ -1471,11 +1490,13 @@ fn mint_jwt(
     user: &str,
     audience: &str,
     lifetime: Duration,
+    backdate: Duration,
 ) -> Result<Held> {
     let iat = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| X3Error::Config("the system clock is before 1970".into()))?
-        .as_secs();
+        .as_secs()
+        .saturating_sub(backdate.as_secs());
     let exp = iat + lifetime.as_secs().max(1);
     let claims = json!({"iss": client_id, "sub": user, "aud": audience, "iat": iat, "exp": exp});
     let head = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);

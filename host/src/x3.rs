@@ -1103,7 +1103,7 @@ impl X3Client {
         let lower = text.to_lowercase();
         if lower.contains("certificate") || lower.contains("handshake") {
             let hint = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
-                " (unknown issuer: set ca_file to X3's internal CA)"
+                " (unknown issuer: set [x3] ca-file to X3's internal CA)"
             } else {
                 ""
             };

@@ -197,11 +197,11 @@ pub struct Store {
 #[derive(Default)]
 struct Batch {
     committing: bool,
-    queue: Vec<(
-        NewDelivery,
-        std::sync::Arc<Mutex<Option<Result<Inserted, String>>>>,
-    )>,
+    queue: Vec<(NewDelivery, Slot)>,
 }
+
+/// Where a delivery's outcome is left for the caller waiting on it.
+type Slot = std::sync::Arc<Mutex<Option<Result<Inserted, String>>>>;
 
 fn id(v: u64) -> i64 {
     // WooCommerce ids are far below i64::MAX; a larger one was refused by the core already.

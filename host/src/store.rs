@@ -213,7 +213,15 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         // A read-only data directory makes SQLite say only "unable to open database file".
-        let probe = dir.join(".ml-connector-write-test");
+        // One name per process and call: several processes (serve, the CLI) may open it at once.
+        let probe = dir.join(format!(
+            ".ml-connector-write-test-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        ));
         std::fs::write(&probe, b"")
             .and_then(|()| std::fs::remove_file(&probe))
             .with_context(|| format!("the data directory {} is not writable", dir.display()))?;

@@ -447,3 +447,41 @@ fn sqlite_busy_answers_503_then_recovers() {
     );
     assert_eq!(env.x3_records("SORDER").len(), 1);
 }
+
+/// A body the host does not read is thrown away up to 64 MiB; past that the connection is
+/// closed. What follows in the body is never parsed as another request (smuggling).
+#[test]
+fn an_unread_body_is_never_taken_for_the_next_request() {
+    let env = env("smuggle");
+    let host = HostProc::start(&env);
+    let mut s = TcpStream::connect(&host.addr).unwrap();
+    s.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let declared: usize = 100 << 20;
+        let head =
+            format!("POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n");
+        if w.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        // Exactly 64 MiB of padding (what the host throws away), then requests one after the
+        // other, all inside the declared body: wherever the throwing away stops, a server that
+        // went on parsing would answer one of them (or a 400 for a partial line).
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            if w.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+        let fake = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(4096);
+        let _ = w.write_all(&fake);
+        let _ = w.write_all(&vec![b'x'; declared - (64 << 20) - fake.len()]);
+    });
+    let mut answers = Vec::new();
+    let _ = s.read_to_end(&mut answers);
+    let _ = writer.join();
+    let text = String::from_utf8_lossy(&answers);
+    assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+    assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "{text}");
+    assert!(healthy(&host));
+}

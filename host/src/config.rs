@@ -114,6 +114,11 @@ pub struct X3File {
     pub audience: String,
     #[serde(default = "default_jwt_lifetime")]
     pub jwt_lifetime_secs: u64,
+    /// Connected app: `iat` this many seconds in the past, for a host clock ahead of X3's
+    /// (X3 refuses a JWT issued in the future, error 21). `exp` moves back too: the token lives
+    /// `jwt-lifetime-secs - jwt-iat-backdate-secs` from now.
+    #[serde(default)]
+    pub jwt_iat_backdate_secs: u64,
     pub token_url: Option<String>,
     pub oauth_client_id: Option<String>,
     pub oauth_client_secret: Option<SecretSource>,
@@ -422,6 +427,11 @@ impl Config {
                 if file.x3.client_id.is_none() || x3_secret.is_empty() || file.x3.jwt_user.is_none()
                 {
                     bail!("x3: auth = \"connected-app\" needs client-id, secret and jwt-user");
+                }
+                if file.x3.jwt_iat_backdate_secs >= file.x3.jwt_lifetime_secs {
+                    bail!(
+                        "x3: jwt-iat-backdate-secs must be less than jwt-lifetime-secs (the token would be expired when minted)"
+                    );
                 }
             }
             AuthMode::Oauth2 => {

@@ -97,7 +97,15 @@ impl Intake {
             .saturating_add(1);
         if let Err(e) = reader.take(limit).read_to_end(&mut body) {
             let _ = self.store.bump_counter("rejected_unreadable");
-            return Err(Answer::error(400, &format!("could not read the body: {e}")));
+            // A body that stalled (socket timeout) or took too long (deadline): 408.
+            let status = match e.kind() {
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => 408,
+                _ => 400,
+            };
+            return Err(Answer::error(
+                status,
+                &format!("could not read the body: {e}"),
+            ));
         }
         if body.len() > self.max_body {
             let _ = self.store.bump_counter("rejected_too_large");

@@ -651,7 +651,29 @@ impl Pipeline {
                             )?;
                             customer_code = code;
                         }
-                        Err(step) => return Ok(Exec::Step(step)),
+                        Err(step) => {
+                            // Two orders of one new customer at once: another worker created
+                            // the customer between our look-up and our create, and X3 refused
+                            // the second ("Record already exists"). Look again before failing.
+                            let Ok(found) = self.x3().lookup(&lookup) else {
+                                return Ok(Exec::Step(step));
+                            };
+                            let Some(code) = found.first() else {
+                                return Ok(Exec::Step(step));
+                            };
+                            self.store.ledger_done(&op.idempotency_key, code)?;
+                            self.store.remember_customer(&plan.customer_key, code)?;
+                            self.store.timeline_add(
+                                order_id,
+                                "customer",
+                                &format!(
+                                    "matched X3 customer {code} by e-mail (created meanwhile)"
+                                ),
+                            )?;
+                            if *code != customer_code {
+                                return Ok(Exec::Replan(code.clone()));
+                            }
+                        }
                     }
                 }
                 orders::OperationKind::CreateSalesOrder

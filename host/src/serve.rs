@@ -74,6 +74,7 @@ pub fn x3_client(cfg: &Config) -> Result<X3Client> {
             user: x.jwt_user.clone().unwrap_or_default(),
             audience: x.audience.clone(),
             lifetime: Duration::from_secs(x.jwt_lifetime_secs.max(1)),
+            backdate: Duration::from_secs(x.jwt_iat_backdate_secs),
         },
         AuthMode::Oauth2 => X3Auth::OAuth2 {
             token_url: x.token_url.clone().unwrap_or_default(),
@@ -300,7 +301,9 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
         ("POST", "/webhooks/woocommerce") => {
             let headers = headers_of(req);
             let declared = req.body_length();
-            match intake.read_body(declared, req.as_reader()) {
+            let mut body =
+                crate::server::DeadlineReader::new(req.as_reader(), crate::server::BODY_DEADLINE);
+            match intake.read_body(declared, &mut body) {
                 Ok(body) => intake.deliver(&headers, &body),
                 Err(answer) => answer,
             }

@@ -71,6 +71,8 @@ pub enum X3Auth {
         user: String,
         audience: String,
         lifetime: Duration,
+        /// `iat` (and so `exp`) this far in the past: a host clock ahead of X3's.
+        backdate: Duration,
     },
     /// OAuth2 token endpoint (x3-sim's POST /v1/token): client_credentials, then refresh_token grants; tokens refreshed ahead of expiry (they live 5 minutes).
     OAuth2 {
@@ -286,6 +288,7 @@ enum Cred {
         user: String,
         audience: String,
         lifetime: Duration,
+        backdate: Duration,
         held: Mutex<Option<Held>>,
     },
     OAuth {
@@ -472,10 +475,17 @@ impl X3Client {
                 user,
                 audience,
                 lifetime,
+                backdate,
             } => {
                 if lifetime < Duration::from_secs(1) {
                     return Err(X3Error::Config(
                         "connected app: token lifetime of at least 1 second expected".into(),
+                    ));
+                }
+                if backdate >= lifetime {
+                    return Err(X3Error::Config(
+                        "connected app: the iat backdate must be shorter than the token lifetime"
+                            .into(),
                     ));
                 }
                 secrets.push(secret.clone());
@@ -485,6 +495,7 @@ impl X3Client {
                     user,
                     audience,
                     lifetime,
+                    backdate,
                     held: Mutex::new(None),
                 }
             }
@@ -1167,7 +1178,7 @@ impl X3Client {
         let lower = text.to_lowercase();
         if lower.contains("certificate") || lower.contains("handshake") {
             let hint = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
-                " (unknown issuer: set ca_file to X3's internal CA)"
+                " (unknown issuer: set [x3] ca-file to X3's internal CA)"
             } else {
                 ""
             };
@@ -1233,13 +1244,20 @@ impl X3Client {
         } else {
             ""
         };
+        // Error 21 (third-party doc, x3-api.md §4.3): the JWT's `iat` is in X3's future.
+        let said = a.said();
+        let hint = if said.contains("Error 21") {
+            ": the token looks issued in the future, so this machine's clock is ahead of X3's; \
+             synchronise the clocks, or set [x3] jwt-iat-backdate-secs"
+        } else {
+            ""
+        };
         X3Error::Auth {
             status: a.status,
             message: format!(
-                "X3 at {} refused the credentials of {}{how} (X3 said: {})",
+                "X3 at {} refused the credentials of {}{how} (X3 said: {said}){hint}",
                 self.target,
                 self.auth_desc(),
-                a.said()
             ),
         }
     }
@@ -1268,6 +1286,7 @@ impl X3Client {
                 user,
                 audience,
                 lifetime,
+                backdate,
                 held,
             } => {
                 let mut held = lock(held);
@@ -1281,7 +1300,7 @@ impl X3Client {
                 {
                     return Ok(h.header.clone());
                 }
-                let h = mint_jwt(client_id, secret, user, audience, *lifetime)?;
+                let h = mint_jwt(client_id, secret, user, audience, *lifetime, *backdate)?;
                 bump(&self.counters.jwt_mints);
                 let header = h.header.clone();
                 *held = Some(h);
@@ -1546,11 +1565,13 @@ fn mint_jwt(
     user: &str,
     audience: &str,
     lifetime: Duration,
+    backdate: Duration,
 ) -> Result<Held> {
     let iat = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| X3Error::Config("the system clock is before 1970".into()))?
-        .as_secs();
+        .as_secs()
+        .saturating_sub(backdate.as_secs());
     let exp = iat + lifetime.as_secs().max(1);
     let claims = json!({"iss": client_id, "sub": user, "aud": audience, "iat": iat, "exp": exp});
     let head = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);

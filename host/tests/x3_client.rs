@@ -58,6 +58,7 @@ fn connected_app(sim: &X3Sim, lifetime: Duration) -> X3Auth {
         user: c.jwt_user.clone(),
         audience: c.jwt_audience.clone(),
         lifetime,
+        backdate: Duration::ZERO,
     }
 }
 
@@ -1017,6 +1018,7 @@ fn secrets_never_appear_in_errors_or_debug() {
             user: "admin".into(),
             audience: String::new(),
             lifetime: Duration::from_secs(60),
+            backdate: Duration::ZERO,
         },
         X3Auth::OAuth2 {
             token_url: format!("{}/v1/token", sim.base_url()),

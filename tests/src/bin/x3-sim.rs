@@ -44,6 +44,9 @@ struct Args {
     /// Accepted clock skew for JWT `iat`, seconds.
     #[arg(long)]
     clock_skew_secs: Option<u64>,
+    /// X3's clock against this machine's for JWT validation, seconds (negative: behind).
+    #[arg(long, allow_hyphen_values = true)]
+    clock_offset_secs: Option<i64>,
     /// OAuth2 client id for POST /v1/token.
     #[arg(long)]
     oauth_client_id: Option<String>,
@@ -107,6 +110,7 @@ fn main() -> anyhow::Result<()> {
         jwt_audience,
         token_validity_secs,
         clock_skew_secs,
+        clock_offset_secs,
         oauth_client_id,
         oauth_client_secret,
         oauth_token_validity_secs,

@@ -88,6 +88,7 @@ pub fn check(
 
 /// Verify a connected-app JWT (Sage sample TokenJWT.php: iss, sub, aud, iat, exp; HS256).
 pub fn check_jwt(tok: &str, cfg: &X3Config, tokens: &Tokens, now: i64) -> Result<(), Response> {
+    let now = now + cfg.clock_offset_secs;
     let mut parts = tok.split('.');
     let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(jwt_fail(50));

@@ -95,6 +95,9 @@ pub struct X3Config {
     pub token_validity_secs: u64,
     /// How far in the future `iat` may be.
     pub clock_skew_secs: u64,
+    /// X3's clock against this machine's, for JWT validation (`iat`, `exp`): -30 = X3 is 30 s
+    /// behind, so a client minting `iat = now` looks 30 s in the future.
+    pub clock_offset_secs: i64,
     /// OAuth2 client for `POST /v1/token`.
     pub oauth_client_id: String,
     pub oauth_client_secret: String,
@@ -122,6 +125,7 @@ impl Default for X3Config {
             jwt_audience: String::new(),
             token_validity_secs: 600,
             clock_skew_secs: 5,
+            clock_offset_secs: 0,
             oauth_client_id: "x3sim-oauth-client".into(),
             oauth_client_secret: "x3sim-oauth-secret".into(),
             oauth_token_validity_secs: 300,

@@ -1,4 +1,4 @@
-//! The host's HTTP server: tiny_http (patched, `vendor/tiny_http/PATCHED.md`), one routing
+//! The host's HTTP server: tiny_http (patched, `host/vendor/tiny_http/PATCHED.md`), one routing
 //! function.
 //!
 //! Slow and hostile clients (docs/hostile-input.md): every socket has a read and write timeout

@@ -135,34 +135,6 @@ pub struct Server {
     closer: std::net::TcpListener,
 }
 
-/// `TCP_NODELAY` on the listener, which Linux hands down to every accepted connection.
-///
-/// tiny_http writes a response through a 1 KiB buffer, so a larger answer leaves in two or more
-/// writes; with Nagle's algorithm the last one waits for the client's (delayed, 40 ms) ACK of
-/// the first. Every answer over 1 KiB took 44 ms on loopback — a latency no real X3 or WordPress
-/// server adds (Node.js, nginx and PHP-FPM set `TCP_NODELAY`), which skewed the pipeline and
-/// catch-up benchmarks.
-fn no_delay(listener: &std::net::TcpListener) -> std::io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: a valid socket descriptor owned by `listener`, and a pointer to a c_int of the
-    // length given, as setsockopt(2) requires.
-    #[allow(unsafe_code)]
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&raw const one).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 impl Server {
     /// Bind `127.0.0.1:port` (0 = any free port) and serve `handler` on `threads` workers.
     pub fn start<H>(port: u16, threads: usize, handler: H) -> std::io::Result<Server>
@@ -170,7 +142,6 @@ impl Server {
         H: Fn(Request) -> Reply + Send + Sync + 'static,
     {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
-        no_delay(&listener)?;
         let closer = listener.try_clone()?;
         let inner = tiny_http::Server::from_listener(listener, None)
             .map_err(|e| std::io::Error::other(e.to_string()))?;

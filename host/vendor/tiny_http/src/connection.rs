@@ -110,6 +110,17 @@ impl Connection {
         }
     }
 
+    /// ml-connector patch: `TCP_NODELAY`. Responses leave through a 1 KiB buffer, so a larger
+    /// one is several writes, and with Nagle's algorithm the last waits for the client's delayed
+    /// ACK (40 ms) of the first.
+    pub(crate) fn set_nodelay(&self) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_nodelay(true),
+            #[cfg(unix)]
+            Self::Unix(_) => Ok(()),
+        }
+    }
+
     pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
         match self {
             Self::Tcp(s) => s.try_clone().map(Self::from),

@@ -5,111 +5,18 @@
 //!   monitor notices, re-enables them and catches up, and X3 ends with all 50 exactly once;
 //! - a paused webhook with repair off raises an alert, and the scheduled catch-up still brings
 //!   the orders (and a status change seen only by the poll);
-//! - `backfill --since` takes in what no webhook brought, and a second run adds nothing.
+//! - `backfill --since` takes in what no webhook brought, and a second run adds nothing;
+//! - WooCommerce's REST API failing in the middle of a catch-up loses nothing: what was read is
+//!   kept, the watermark does not move, and the next run takes in the rest.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-
-/// A TCP forwarder in front of the host that can be told to fail: as a proxy, a load balancer or
-/// a firewall between the shop and the connector would. Failing, it answers 502.
-struct FaultProxy {
-    addr: String,
-    failing: Arc<AtomicBool>,
-    failed: Arc<AtomicU64>,
-}
-
-impl FaultProxy {
-    fn start(target: String) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let failing = Arc::new(AtomicBool::new(false));
-        let failed = Arc::new(AtomicU64::new(0));
-        let (f, n) = (Arc::clone(&failing), Arc::clone(&failed));
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let (f, n, target) = (Arc::clone(&f), Arc::clone(&n), target.clone());
-                std::thread::spawn(move || {
-                    let _ = forward(conn, &target, &f, &n);
-                });
-            }
-        });
-        FaultProxy {
-            addr,
-            failing,
-            failed,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/webhooks/woocommerce", self.addr)
-    }
-
-    fn fail(&self, on: bool) {
-        self.failing.store(on, Ordering::SeqCst);
-    }
-}
-
-fn forward(
-    mut client: TcpStream,
-    target: &str,
-    failing: &AtomicBool,
-    failed: &AtomicU64,
-) -> std::io::Result<()> {
-    client.set_read_timeout(Some(Duration::from_secs(10)))?;
-    // The request: headers, then Content-Length bytes of body.
-    let mut req = Vec::new();
-    let mut buf = [0u8; 8192];
-    let head_end = loop {
-        let n = client.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        req.extend_from_slice(&buf[..n]);
-        if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&req[..head_end]).to_ascii_lowercase();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while req.len() < head_end + len {
-        let n = client.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        req.extend_from_slice(&buf[..n]);
-    }
-    if failing.load(Ordering::SeqCst) {
-        failed.fetch_add(1, Ordering::SeqCst);
-        let body = b"<h1>502 Bad Gateway</h1>";
-        write!(
-            client,
-            "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n",
-            body.len()
-        )?;
-        client.write_all(body)?;
-        return Ok(());
-    }
-    let mut upstream = TcpStream::connect(target)?;
-    upstream.write_all(&req)?;
-    let mut resp = Vec::new();
-    upstream.read_to_end(&mut resp)?;
-    client.write_all(&resp)
-}
 
 fn cli(env: &Env, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(host_binary())
@@ -485,4 +392,71 @@ fn register_through_the_admin_api_removes_duplicates_and_reports_each_webhook() 
         .unwrap();
     assert_eq!(ok.status(), 202);
     assert!(!host.log().contains(WEBHOOK_SECRET));
+}
+
+#[test]
+fn woocommerce_rest_down_during_a_catch_up_keeps_the_watermark_and_loses_nothing() {
+    let env = Env::new(
+        "lifecycle-rest-down",
+        Options {
+            config_tail: "[webhooks]\nmonitor-interval-secs = 0\n\n[catch-up]\ninterval-secs = 0\n"
+                .into(),
+            ..Options::default()
+        },
+    );
+    // The host reads the shop's REST API through a proxy that will fail mid-catch-up.
+    let proxy = FaultProxy::start(format!("127.0.0.1:{}", env.woo.port()));
+    let cfg = std::fs::read_to_string(&env.config).unwrap().replace(
+        &format!("url = \"{}\"", env.woo.site_url()),
+        &format!("url = \"http://{}/\"", proxy.addr),
+    );
+    std::fs::write(&env.config, cfg).unwrap();
+    // No host yet: every delivery fails and is lost. 250 orders = three pages.
+    let mut rng = Lcg(21);
+    let mut want: Vec<String> = (0..250)
+        .map(|n| format!("WC-{}", place(&env, &mut rng, n, "processing")))
+        .collect();
+    want.sort();
+    let host = HostProc::start(&env);
+    let token = std::fs::read_to_string(env.dir.join("data/admin.token")).unwrap();
+    let watermark = || -> Value {
+        ureq::get(&host.url("/api/admin/webhooks"))
+            .header("Authorization", &format!("Bearer {}", token.trim()))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json::<Value>()
+            .unwrap()["catch-up"]["watermark"]
+            .clone()
+    };
+    let before = watermark();
+
+    // The first page comes through, then WooCommerce (or what is in front of it) answers 502.
+    proxy.fail_after(1);
+    let (ok, out, err) = cli(&env, &["backfill", "--since", "2000-01-01"]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("502"), "{err}");
+    assert!(!err.contains(&env.woo.config().consumer_secret), "{err}");
+    // What was read is kept (and posted); the watermark did not move past what was not read.
+    assert_eq!(watermark(), before);
+    assert!(
+        wait_until(Duration::from_secs(60), || x3_references(&env).len() == 100),
+        "{}",
+        host.log()
+    );
+
+    // The shop is back: the same backfill takes in the rest, and nothing twice.
+    proxy.fail(false);
+    let (ok, out, err) = cli(&env, &["backfill", "--since", "2000-01-01"]);
+    assert!(ok, "{out}{err}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["found"], 250, "{report}");
+    assert_eq!(report["taken-in"], 150, "{report}");
+    assert!(
+        wait_until(Duration::from_secs(90), || x3_references(&env) == want),
+        "{}",
+        host.log()
+    );
+    // (The watermark stays: these orders are older than the service's first start.)
+    assert_eq!(watermark(), before);
 }

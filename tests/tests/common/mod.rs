@@ -493,3 +493,129 @@ pub fn checkout(rng: &mut Lcg, n: u64) -> Value {
     }
     order
 }
+
+/// A TCP forwarder that can be told to fail: a proxy, load balancer or firewall between the shop
+/// and the connector (or the connector and the shop's REST API). Failing, it answers 502 with an
+/// HTML page. Requests are forwarded with `Connection: close`.
+pub struct FaultProxy {
+    pub addr: String,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Requests still let through while failing is on (then it fails).
+    budget: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub failed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl FaultProxy {
+    pub fn start(target: String) -> FaultProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let failing = Arc::new(AtomicBool::new(false));
+        let budget = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let (f, b, n) = (Arc::clone(&failing), Arc::clone(&budget), Arc::clone(&failed));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let (f, b, n, target) =
+                    (Arc::clone(&f), Arc::clone(&b), Arc::clone(&n), target.clone());
+                std::thread::spawn(move || {
+                    let _ = forward(conn, &target, &f, &b, &n);
+                });
+            }
+        });
+        FaultProxy {
+            addr,
+            failing,
+            budget,
+            failed,
+        }
+    }
+
+    /// `http://<proxy>/webhooks/woocommerce`, for a proxy in front of the host.
+    pub fn url(&self) -> String {
+        format!("http://{}/webhooks/woocommerce", self.addr)
+    }
+
+    pub fn fail(&self, on: bool) {
+        self.budget.store(0, std::sync::atomic::Ordering::SeqCst);
+        self.failing.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Let `n` more requests through, then fail every one.
+    pub fn fail_after(&self, n: u64) {
+        self.budget.store(n, std::sync::atomic::Ordering::SeqCst);
+        self.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn forward(
+    mut client: std::net::TcpStream,
+    target: &str,
+    failing: &std::sync::atomic::AtomicBool,
+    budget: &std::sync::atomic::AtomicU64,
+    failed: &std::sync::atomic::AtomicU64,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    client.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut req = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        let n = client.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        req.extend_from_slice(&buf[..n]);
+        if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&req[..head_end]).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while req.len() < head_end + len {
+        let n = client.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        req.extend_from_slice(&buf[..n]);
+    }
+    let pass = !failing.load(Ordering::SeqCst)
+        || budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(1))
+            .is_ok();
+    if !pass {
+        failed.fetch_add(1, Ordering::SeqCst);
+        let body = b"<html><head><title>502 Bad Gateway</title></head><body>502</body></html>";
+        write!(
+            client,
+            "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n",
+            body.len()
+        )?;
+        return client.write_all(body);
+    }
+    // One request per upstream connection: the answer ends when the upstream closes.
+    let mut out: Vec<u8> = Vec::with_capacity(req.len() + 19);
+    for (i, line) in head.trim_end_matches("\r\n").split("\r\n").enumerate() {
+        if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(&req[head_end..]);
+    let mut upstream = std::net::TcpStream::connect(target)?;
+    upstream.write_all(&out)?;
+    let mut resp = Vec::new();
+    upstream.read_to_end(&mut resp)?;
+    client.write_all(&resp)
+}

@@ -927,6 +927,7 @@ pub fn cli_backfill(path: &std::path::Path, since: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -483,18 +483,14 @@ impl Pipeline {
                 .iter()
                 .any(|i| i.kind == inventory::IntentKind::Post),
             Ok(Err(e)) => {
-                return Ok(attention(
-                    &self.store,
-                    order_id,
-                    &format!("status map: {e:?}"),
-                )?);
+                return attention(&self.store, order_id, &format!("status map: {e:?}"));
             }
             Err(e) => {
-                return Ok(attention(
+                return attention(
                     &self.store,
                     order_id,
                     &format!("the core failed on this order: {e:#}"),
-                )?);
+                );
             }
         };
         if !post {
@@ -522,13 +518,13 @@ impl Pipeline {
             });
             let plan = match outcome {
                 Err(e) => {
-                    return Ok(attention(
+                    return attention(
                         &self.store,
                         order_id,
                         &format!("the core failed on this order: {e:#}"),
-                    )?);
+                    );
                 }
-                Ok(Err(e)) => return Ok(attention(&self.store, order_id, &plan_error(&e))?),
+                Ok(Err(e)) => return attention(&self.store, order_id, &plan_error(&e)),
                 Ok(Ok(orders::PlanOutcome::Hold(h))) => {
                     let hold = hold_json(&h);
                     let summary = hold_summary(&h);

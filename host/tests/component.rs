@@ -2,6 +2,8 @@
 //! wasmtime and called through every export — including each error variant — so a type that
 //! does not survive the trip across the boundary fails here, not in production.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly on what it did not expect
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 

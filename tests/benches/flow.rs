@@ -11,6 +11,8 @@
 //!   memory idle; `backfill` of 10,000 orders against the time woo-sim takes to serve the same
 //!   pages to a bare client; resident memory (peak) while draining that backlog into X3.
 
+#![allow(clippy::unwrap_used)] // a test fails loudly on what it did not expect
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -10,6 +10,8 @@
 //! SOAK_SECS=180 cargo test --release -p ml-connector-sim --test soak -- --ignored --nocapture
 //! ```
 
+#![allow(clippy::unwrap_used)] // a test fails loudly on what it did not expect
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -112,12 +114,15 @@ fn soak_with_random_faults_and_restarts_posts_every_order_once() {
             let fault = rng.below(7);
             let what = match fault {
                 0 => {
-                    env.x3.set_faults(&json!({"fail": {"count": 4, "status": 503}}))
+                    env.x3
+                        .set_faults(&json!({"fail": {"count": 4, "status": 503}}))
                         .unwrap();
                     "X3 503 ×4"
                 }
                 1 => {
-                    env.x3.set_faults(&json!({"html_error": {"count": 3}})).unwrap();
+                    env.x3
+                        .set_faults(&json!({"html_error": {"count": 3}}))
+                        .unwrap();
                     "X3 HTML 502 ×3"
                 }
                 2 => {
@@ -138,7 +143,8 @@ fn soak_with_random_faults_and_restarts_posts_every_order_once() {
                     "deliveries fail for 4 s"
                 }
                 5 => {
-                    env.x3.set_faults(&json!({"rate_limit": {"count": 2, "retry_after": 1}}))
+                    env.x3
+                        .set_faults(&json!({"rate_limit": {"count": 2, "retry_after": 1}}))
                         .unwrap();
                     "X3 429 ×2"
                 }
@@ -182,7 +188,10 @@ fn soak_with_random_faults_and_restarts_posts_every_order_once() {
     // Memory: an instance that lived long enough must end where it started, give or take.
     for (i, samples) in instances.iter().enumerate() {
         if samples.len() < 40 {
-            println!("  host #{i}: {} samples (too short to judge)", samples.len());
+            println!(
+                "  host #{i}: {} samples (too short to judge)",
+                samples.len()
+            );
             continue;
         }
         let first = median(&samples[10..20]);

@@ -254,7 +254,6 @@ impl X3Sim {
     }
 
     /// Same as `POST /__sim/faults`; `down` takes effect before this returns.
-
     pub fn set_faults(&self, v: &Value) -> Result<(), String> {
         apply_faults(&self.shared, v, false)
     }

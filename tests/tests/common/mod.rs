@@ -467,7 +467,11 @@ pub fn checkout(rng: &mut Lcg, n: u64) -> Value {
         lines.push(l);
     }
     // One order in three is from one of ten returning customers; the rest are new.
-    let customer = if n % 3 == 0 { n % 10 } else { 1000 + n };
+    let customer = if n.is_multiple_of(3) {
+        n % 10
+    } else {
+        1000 + n
+    };
     let (first, last) = NAMES[(customer % NAMES.len() as u64) as usize];
     let email = if customer % 2 == 0 {
         format!(
@@ -488,7 +492,7 @@ pub fn checkout(rng: &mut Lcg, n: u64) -> Value {
         "status": "processing",
         "shipping_method": "flat_rate",
     });
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         order["coupon"] = json!("save10");
     }
     order
@@ -514,12 +518,20 @@ impl FaultProxy {
         let failing = Arc::new(AtomicBool::new(false));
         let budget = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
-        let (f, b, n) = (Arc::clone(&failing), Arc::clone(&budget), Arc::clone(&failed));
+        let (f, b, n) = (
+            Arc::clone(&failing),
+            Arc::clone(&budget),
+            Arc::clone(&failed),
+        );
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
-                let (f, b, n, target) =
-                    (Arc::clone(&f), Arc::clone(&b), Arc::clone(&n), target.clone());
+                let (f, b, n, target) = (
+                    Arc::clone(&f),
+                    Arc::clone(&b),
+                    Arc::clone(&n),
+                    target.clone(),
+                );
                 std::thread::spawn(move || {
                     let _ = forward(conn, &target, &f, &b, &n);
                 });
@@ -546,7 +558,8 @@ impl FaultProxy {
     /// Let `n` more requests through, then fail every one.
     pub fn fail_after(&self, n: u64) {
         self.budget.store(n, std::sync::atomic::Ordering::SeqCst);
-        self.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.failing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -577,7 +590,8 @@ fn forward(
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
         })
         .unwrap_or(0);
     while req.len() < head_end + len {

@@ -26,6 +26,7 @@ pub mod admin;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod dates;
 pub mod intake;
 pub mod lifecycle;
 pub mod ops;

@@ -182,24 +182,7 @@ fn registered(w: &Webhook, action: &str) -> Registered {
 
 /// `YYYY-MM-DDTHH:MM:SS` (GMT, WooCommerce's `*_gmt` form) for a Unix time in seconds.
 pub fn gmt(unix_secs: i64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let secs = unix_secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    crate::dates::format_utc(unix_secs, 'T')
 }
 
 /// Unix seconds for `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` with an optional `Z` (GMT), or None.
@@ -223,14 +206,7 @@ pub fn parse_gmt(s: &str) -> Option<i64> {
     if t.next().is_some() || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
-    // days_from_civil.
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = crate::dates::days_from_civil(y, m, day);
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 

@@ -1,5 +1,8 @@
-//! Runs the core component: one [`Engine`], one pre-instantiation, a fresh [`Store`] per call
-//! with a fuel limit (a hostile body cannot spin forever) and a memory limit (nor exhaust memory).
+//! Runs the core component: one [`Engine`], one pre-instantiation, and a small pool of instances,
+//! each call with a fuel limit (a hostile body cannot spin forever) and a memory limit (nor
+//! exhaust memory). An instance is reused only after a call that returned normally and left its
+//! memory small; one that trapped is dropped — the core keeps no state between calls, so a reused
+//! instance answers exactly as a fresh one (the boundary tests run through the pool too).
 //!
 //! Compiling the component takes most of start-up, so the compiled artifact is cached in the data
 //! directory, keyed by a hash of the component bytes and of the engine's compatibility hash; a
@@ -36,9 +39,39 @@ pub const INTERFACES: [&str; 4] = ["webhook", "mapping", "orders", "inventory"];
 pub const DEFAULT_FUEL: u64 = 5_000_000_000;
 /// Linear memory one call may grow to.
 const MEMORY_LIMIT: usize = 512 << 20;
+/// An instance whose memory grew past this (a huge order) is not kept: memory never shrinks.
+const REUSE_MEMORY_LIMIT: usize = 16 << 20;
+/// Idle instances kept for reuse (about one per thread calling the core).
+const POOL_SIZE: usize = 32;
 
 pub struct State {
     limits: StoreLimits,
+    /// The linear memory's size after its last growth.
+    memory: usize,
+}
+
+impl wasmtime::ResourceLimiter for State {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = self.limits.memory_growing(current, desired, maximum)?;
+        if ok {
+            self.memory = desired;
+        }
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
 }
 
 /// The loaded core, shared by every thread of the host.
@@ -46,6 +79,8 @@ pub struct CoreRuntime {
     engine: Engine,
     pre: CorePre<State>,
     fuel: u64,
+    /// Instances ready for another call.
+    idle: std::sync::Mutex<Vec<(Store<State>, Core)>>,
 }
 
 /// Where a compiled artifact came from, for the start-up log.
@@ -170,6 +205,7 @@ impl CoreRuntime {
                 engine,
                 pre,
                 fuel: DEFAULT_FUEL,
+                idle: std::sync::Mutex::new(Vec::new()),
             },
             compiled,
         ))
@@ -189,22 +225,40 @@ impl CoreRuntime {
         self.fuel = fuel;
     }
 
-    /// Runs `f` against a fresh instance. The outer error is a trap or an infrastructure failure
-    /// (quarantine the input); business outcomes are the inner `Result` the exports return.
+    /// Runs `f` against an instance from the pool (or a new one) with the full fuel allowance.
+    /// The outer error is a trap or an infrastructure failure (quarantine the input; the
+    /// instance is dropped); business outcomes are the inner `Result` the exports return.
     pub fn call<R>(
         &self,
         f: impl FnOnce(&Core, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R> {
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (mut store, instance) = match pooled {
+            Some(p) => p,
+            None => self.instantiate()?,
+        };
+        store.set_fuel(self.fuel)?;
+        let r = f(&instance, &mut store)?;
+        if store.data().memory <= REUSE_MEMORY_LIMIT {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < POOL_SIZE {
+                idle.push((store, instance));
+            }
+        }
+        Ok(r)
+    }
+
+    fn instantiate(&self) -> Result<(Store<State>, Core)> {
         let mut store = Store::new(
             &self.engine,
             State {
                 limits: StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).build(),
+                memory: 0,
             },
         );
-        store.limiter(|s| &mut s.limits);
-        store.set_fuel(self.fuel)?;
+        store.limiter(|s| s);
         let instance = self.pre.instantiate(&mut store)?;
-        Ok(f(&instance, &mut store)?)
+        Ok((store, instance))
     }
 }
 

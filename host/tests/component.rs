@@ -208,6 +208,53 @@ fn runaway_calls_are_stopped_by_fuel_as_an_outer_error() {
     );
 }
 
+#[test]
+fn pooled_instances_answer_as_fresh_ones_and_a_trapped_one_is_not_reused() {
+    let mut core = core();
+    let body = testdata("captures/delivery-order.created.body");
+    let settings = core_settings(&core);
+    let known = wo::KnownState {
+        customer_code: None,
+    };
+    let plan = |core: &CoreRuntime| {
+        core.call(|c, s| {
+            c.ml_connector_orders()
+                .call_plan(s, &body, &[], &settings, &known)
+        })
+    };
+    // A fresh runtime's first answer is the reference.
+    let reference = plan(
+        &ml_connector::component::CoreRuntime::embedded(None)
+            .unwrap()
+            .0,
+    )
+    .unwrap();
+    // The same instance, called again and again, in between other exports.
+    for _ in 0..5 {
+        assert_eq!(plan(&core).unwrap(), reference);
+        core.call(|c, s| {
+            c.ml_connector_orders()
+                .call_customer_key(s, "Zoë@Example.com")
+        })
+        .unwrap();
+    }
+    // A call that runs out of fuel traps; the next call still answers as a fresh instance.
+    core.set_fuel(10_000);
+    assert!(plan(&core).is_err());
+    core.set_fuel(ml_connector::component::DEFAULT_FUEL);
+    assert_eq!(plan(&core).unwrap(), reference);
+    // From several threads at once.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..3 {
+                    assert_eq!(plan(&core).unwrap(), reference);
+                }
+            });
+        }
+    });
+}
+
 // ---- webhook ----
 
 #[test]

@@ -1,5 +1,5 @@
 //! Benchmark: planning an order natively (the core as a Rust library) against the same call
-//! through the WebAssembly component the host runs (fresh store per call, as in production).
+//! through the WebAssembly component the host runs (`CoreRuntime::call`, pooled instances, as in production).
 //! Run: `cargo bench -p ml-connector --bench core`. Prints one line per case; BENCHMARKS.md
 //! records them with the command. Not a test: no assertion on time.
 

@@ -101,6 +101,14 @@ impl Admin {
         Ok(())
     }
 
+    /// The configuration in force (the status page shows where it points now, not at start).
+    pub fn config_in_force(&self) -> Config {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Every secret an answer must never contain.
     fn secrets(&self) -> Vec<String> {
         let c = self.config.read().unwrap_or_else(|e| e.into_inner());

@@ -213,7 +213,9 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
     let x3c = p.health.x3();
     let open_until = p.breaker.open_until();
     let breaker_open = open_until > now;
-    let x = &ctx.config.x3;
+    // Where the connections point now: the admin API may have moved them since the start.
+    let in_force = ctx.admin.config_in_force();
+    let x = &in_force.x3;
     let x3 = X3Health {
         verdict: if breaker_open {
             "down"
@@ -271,7 +273,7 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
         } else {
             "ok"
         },
-        url: public_url(&ctx.config.woo.url),
+        url: public_url(&in_force.woo.url),
         last_delivery_at,
         pings: counters.get("pings").copied().unwrap_or(0),
         rejected_signature,

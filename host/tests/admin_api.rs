@@ -391,6 +391,16 @@ fn settings_show_secrets_as_set_refuse_invalid_fields_whole_and_apply_valid_ones
     assert_eq!(docs[&format!("WC-{id}")][0]["SOHTYP"], "WEB2");
     // The password was kept: the order got through with the same credentials.
 
+    // The status page shows the connection in force, not the one at start.
+    assert_eq!(api.get("/api/status").json()["x3"]["api"], "rest");
+    let r = api.json(
+        "PUT",
+        "/api/admin/settings",
+        &json!({ "x3": { "api": "graphql" } }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(api.get("/api/status").json()["x3"]["api"], "graphql");
+
     // Kept across a restart: the stored settings override the config file.
     host.shutdown();
     let host = start(&env);

@@ -48,6 +48,9 @@ fn commit_then_timeout_and_two_kill_9_restarts_post_each_order_once() {
         "kill9",
         Options {
             x3_timeout_secs: 1,
+            // A delivery in flight when the host is killed is lost (WooCommerce never retries);
+            // the catch-up poll is what brings such an order in, as in production.
+            config_tail: "[catch-up]\ninterval-secs = 2\noverlap-secs = 30\n".into(),
             ..Options::default()
         },
     );

@@ -876,10 +876,10 @@ pub fn cli_backfill(path: &std::path::Path, since: &str) -> Result<()> {
         );
     };
     let (cfg, store) = service_config(path)?;
-    let Some(store) = store else {
-        // Refuse like the other commands: the wrong config would fill a new, unused database.
-        crate::ops::open_store(&cfg)?;
-        unreachable!("open_store fails when there is no database");
+    // Refuse like the other commands: the wrong config would fill a new, unused database.
+    let store = match store {
+        Some(s) => s,
+        None => crate::ops::open_store(&cfg)?,
     };
     let woo = crate::serve::woo_client(&cfg)?;
     let since = gmt(secs);

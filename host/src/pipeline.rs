@@ -462,16 +462,8 @@ impl Pipeline {
             // Posted already: what the status and the refunds ask of X3 now.
             return self.after_post(row, &status);
         }
-        let settings = self
-            .settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let map = self
-            .status_map
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let settings = current(&self.settings);
+        let map = current(&self.status_map);
         let store_id = settings.store_id.clone();
         let transition = self.core.call(|c, s| {
             c.ml_connector_inventory()
@@ -504,11 +496,7 @@ impl Pipeline {
         let mut known_code = self.known_customer(&body)?;
         // At most one re-plan: when X3 already has the customer under another code.
         for _ in 0..2 {
-            let mapping = self
-                .mapping
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
+            let mapping = current(&self.mapping);
             let known = orders::KnownState {
                 customer_code: known_code.clone(),
             };
@@ -843,6 +831,12 @@ impl Pipeline {
 
 #[path = "pipeline_stock.rs"]
 mod stock_actions;
+
+/// A copy of what is in force now (settings, status map, mapping): the admin API may swap it
+/// while an order is being worked on, and the order finishes with the copy it started with.
+pub(crate) fn current<T: Clone>(lock: &RwLock<T>) -> T {
+    lock.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
 
 enum Exec {
     Step(Step),

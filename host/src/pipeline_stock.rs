@@ -59,21 +59,9 @@ impl Pipeline {
         let doc = row.document_no.clone().unwrap_or_default();
         let customer = row.customer_code.clone().unwrap_or_default();
         let body = row.body.clone().unwrap_or_default();
-        let settings = self
-            .settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let map = self
-            .status_map
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let mapping = self
-            .mapping
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let settings = crate::pipeline::current(&self.settings);
+        let map = crate::pipeline::current(&self.status_map);
+        let mapping = crate::pipeline::current(&self.mapping);
 
         let done = self.done_intents(order_id)?;
         let t = match self.core.call(|c, s| {

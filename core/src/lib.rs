@@ -15,6 +15,7 @@
 //! - [`inventory`]: status changes and refunds become stock intents.
 //! - [`stock`]: the X3 actions after posting: delivery, close/delete, credit notes, restock.
 //! - [`text`]: fitting text into X3 field lengths, reporting what was shortened.
+//! - [`wire`]: every X3 name the connector uses, with its default and source, and overrides.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -27,6 +28,7 @@ pub mod plan;
 pub mod stock;
 pub mod text;
 pub mod webhook;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod wit;

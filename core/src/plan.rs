@@ -17,6 +17,7 @@ use crate::literal::{graphql_literal, sdata_literal};
 use crate::mapping::{MappingKey, MappingRow, Match, Table};
 use crate::order::{self, Address, Order};
 use crate::text::{Fitter, Shortened};
+use crate::wire::Wire;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -58,42 +59,6 @@ pub enum PriceBasis {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireNames {
-    pub customer_class: String,
-    pub customer_representation: String,
-    pub order_class: String,
-    pub order_representation: String,
-    pub invoice_class: String,
-    pub invoice_representation: String,
-    pub order_lines_field: String,
-    pub invoice_lines_field: String,
-    pub customer_email_field: String,
-    pub gl_account_field: String,
-    pub rest_dimension_field: String,
-    pub graphql_dimension_field: String,
-}
-
-impl Default for WireNames {
-    fn default() -> Self {
-        let s = |v: &str| v.to_string();
-        WireNames {
-            customer_class: s("BPCUSTOMER"),
-            customer_representation: s("BPCUSTOMER"),
-            order_class: s("SORDER"),
-            order_representation: s("SORDER"),
-            invoice_class: s("SINVOICE"),
-            invoice_representation: s("SINVOICE"),
-            order_lines_field: s("SOHSOP"),
-            invoice_lines_field: s("SINVOICED"),
-            customer_email_field: s("WEB"),
-            gl_account_field: s("ACC"),
-            rest_dimension_field: s("CCE{n}"),
-            graphql_dimension_field: s("dimension{n}"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub store_id: String,
     pub reference_prefix: String,
@@ -110,7 +75,8 @@ pub struct Settings {
     pub currency_decimals: u8,
     pub dimension_types: Vec<String>,
     pub field_limits: Vec<(String, u32)>,
-    pub wire: WireNames,
+    /// Overrides of the X3 names (`crate::wire`), by key; empty: the reference's names.
+    pub wire: Vec<(String, String)>,
 }
 
 impl Default for Settings {
@@ -132,7 +98,7 @@ impl Default for Settings {
             currency_decimals: 2,
             dimension_types: Vec::new(),
             field_limits: Vec::new(),
-            wire: WireNames::default(),
+            wire: Vec::new(),
         }
     }
 }
@@ -151,6 +117,13 @@ pub struct Lookup {
     pub graphql_variables: String,
     pub rest_key_field: String,
     pub graphql_key_field: String,
+    /// A found record is ours only when this REST field (empty: no check) …
+    pub rest_check_field: String,
+    /// … or this dotted path in the GraphQL node (`soldToCustomer.code`) …
+    pub graphql_check_path: String,
+    /// … holds this value (the document's customer). Another value means another shop (or a
+    /// person) made a document with our reference: never adopted, never duplicated.
+    pub check_value: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,6 +268,7 @@ impl Both {
 struct Render<'a> {
     limits: &'a Limits,
     fitter: Fitter,
+    w: &'a Wire,
 }
 
 impl Render<'_> {
@@ -318,13 +292,28 @@ fn x3_code(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_')
 }
 
-fn validate(s: &Settings) -> Result<()> {
+/// The X3 names in force for these settings.
+pub fn wire_of(s: &Settings) -> Result<Wire> {
+    Wire::new(&s.wire).map_err(|e| Error::InvalidSettings(e.to_string()))
+}
+
+/// Checks the settings and returns the X3 names in force.
+pub fn validate(s: &Settings) -> Result<Wire> {
     check_code("store-id", &s.store_id, 64, |c| {
         c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')
     })?;
     check_code("reference-prefix", &s.reference_prefix, 8, |c| {
         c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '/')
     })?;
+    // CUSORDREF is the prefix and the order id: with a digit at the end, "WC1" + 23 and
+    // "WC12" + 3 are the same reference, so two shops' prefixes could not keep them apart.
+    if s.reference_prefix.ends_with(|c: char| c.is_ascii_digit()) {
+        return Err(Error::InvalidSettings(format!(
+            "reference-prefix {:?} ends with a digit: references would not be unique \
+             (\"WC1\" + order 23 = \"WC12\" + order 3); end it with a letter or - _ /",
+            s.reference_prefix
+        )));
+    }
     if !s.customer_prefix.is_empty() {
         check_code("customer-prefix", &s.customer_prefix, 5, |c| {
             c.is_ascii_uppercase() || c.is_ascii_digit()
@@ -347,8 +336,30 @@ fn validate(s: &Settings) -> Result<()> {
     for d in &s.dimension_types {
         check_code("dimension type", d, 10, x3_code)?;
     }
-    Ok(())
+    let w = wire_of(s)?;
+    let path = w.get(EMAIL_PATH);
+    if let Some((coll, _)) = path.split_once('.')
+        && coll != w.get("rest.customer.addresses")
+    {
+        return Err(Error::InvalidSettings(format!(
+            "x3.wire.{EMAIL_PATH} {path:?}: the collection must be the customer's addresses ({})",
+            w.get("rest.customer.addresses")
+        )));
+    }
+    let path = w.get(GQL_EMAIL_PATH);
+    if let Some((coll, _)) = path.split_once('.')
+        && coll != w.get("graphql.customer.addresses")
+    {
+        return Err(Error::InvalidSettings(format!(
+            "x3.wire.{GQL_EMAIL_PATH} {path:?}: the collection must be the customer's addresses ({})",
+            w.get("graphql.customer.addresses")
+        )));
+    }
+    Ok(w)
 }
+
+const EMAIL_PATH: &str = "rest.customer.email-path";
+const GQL_EMAIL_PATH: &str = "graphql.customer.email-path";
 
 /// `YYYY-MM-DD` of a WooCommerce date (`YYYY-MM-DDThh:mm:ss`, no zone).
 fn date_part(date: &str) -> Option<String> {
@@ -389,7 +400,7 @@ pub fn plan_order(
     s: &Settings,
     known: &Known,
 ) -> Result<Outcome> {
-    validate(s)?;
+    let w = validate(s)?;
     for row in mapping {
         if let Some(d) = row
             .dimensions
@@ -518,6 +529,7 @@ pub fn plan_order(
     let mut r = Render {
         limits: &limits,
         fitter: Fitter::default(),
+        w: &w,
     };
     let mut operations = Vec::new();
     if known.customer_code.is_none() && !key.is_empty() {
@@ -554,38 +566,59 @@ fn address(
     code: &str,
     description: &str,
     a: &Address,
-    email: &str,
+    email: &AddressEmail<'_>,
     default: bool,
 ) -> Both {
+    let w = r.w;
+    let (rest, gql) = ("rest.customer.address", "graphql.customer.address");
+    let name = |p: &str, n: &str| (w.get(&format!("{rest}.{n}")), w.get(&format!("{p}.{n}")));
     let mut b = Both::default();
-    b.put("BPAADD", "code", json!(code));
-    b.put("BPADES", "description", json!(description));
+    let (rc, gc) = name(gql, "code");
+    b.put(rc, gc, json!(code));
+    let (rd, gd) = name(gql, "description");
+    b.put(rd, gd, json!(description));
+    let lines_field = w.get("rest.customer.address.lines");
     let lines = [a.address_1.as_str(), a.address_2.as_str(), ""];
     let fitted: Vec<String> = lines
         .iter()
         .enumerate()
-        .map(|(i, l)| r.fit(scope, &format!("BPAADDLIG[{i}]"), "BPAADDLIG", l))
+        .map(|(i, l)| r.fit(scope, &format!("{lines_field}[{i}]"), "BPAADDLIG", l))
         .collect();
-    b.rest.insert("BPAADDLIG".into(), json!(fitted));
-    for (i, l) in fitted.iter().enumerate() {
-        b.gql.insert(format!("addressLine{}", i + 1), json!(l));
-    }
-    for (rest, gql, value) in [
-        ("POSCOD", "zipCode", &a.postcode),
-        ("CTY", "city", &a.city),
-        ("SAT", "state", &a.state),
-        ("CRY", "country", &a.country),
+    b.put(
+        lines_field,
+        w.get("graphql.customer.address.lines"),
+        json!(fitted),
+    );
+    for (n, limit, value) in [
+        ("zip", "POSCOD", &a.postcode),
+        ("city", "CTY", &a.city),
+        ("state", "SAT", &a.state),
+        ("country", "CRY", &a.country),
     ] {
-        let v = r.fit(scope, rest, rest, value);
-        b.put(rest, gql, json!(v));
+        let (rf, gf) = name(gql, n);
+        let v = r.fit(scope, rf, limit, value);
+        b.put(rf, gf, json!(v));
     }
-    let phone = r.fit(scope, "TEL", "TEL", a.phone.as_deref().unwrap_or(""));
-    b.put("TEL", "telephone", json!(phone));
-    let email = r.fit(scope, "WEB", "WEB", email);
-    b.put("WEB", "email", json!(email));
-    b.rest
-        .insert("BPAADDFLG".into(), json!(if default { 2 } else { 1 }));
-    b.gql.insert("isDefault".into(), json!(default));
+    let (rt, gt) = name(gql, "phone");
+    let phone = r.fit(scope, rt, "TEL", a.phone.as_deref().unwrap_or(""));
+    b.put(rt, gt, json!(phone));
+    // The e-mail paths say whether, and under which field, an address holds it.
+    if let Some(field) = email.rest_field {
+        let v = r.fit(scope, field, "WEB", email.value);
+        b.rest.insert(field.into(), json!(v));
+    }
+    if let Some(prop) = email.graphql_property {
+        let v: String = email.value.chars().take(r.limits.get("WEB")).collect();
+        b.gql.insert(prop.into(), json!(v));
+    }
+    b.rest.insert(
+        w.get("rest.customer.address.is-default").into(),
+        json!(if default { 2 } else { 1 }),
+    );
+    b.gql.insert(
+        w.get("graphql.customer.address.is-default").into(),
+        json!(default),
+    );
     b
 }
 
@@ -598,6 +631,61 @@ fn customer_name(order: &Order) -> String {
         .unwrap_or_else(|| "Web customer".into())
 }
 
+/// A GraphQL `_regex` matching `key` exactly, whatever the case of each letter: Xtrem filters
+/// have no `upper()` (x3-api.md §3.4), and an X3 user may have typed `Anna@Example.com`.
+pub fn case_insensitive_regex(key: &str) -> String {
+    let mut out = String::from("^");
+    for c in key.chars() {
+        let (lo, up): (String, String) = (c.to_lowercase().collect(), c.to_uppercase().collect());
+        if lo != up && lo.chars().count() == 1 && up.chars().count() == 1 {
+            out.push('[');
+            out.push_str(&lo);
+            out.push_str(&up);
+            out.push(']');
+        } else if "\\^$.|?*+()[]{}/".contains(c) {
+            out.push('\\');
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('$');
+    out
+}
+
+/// How to find the X3 customers whose e-mail is `key` (any case), on the header or on an
+/// address, as the e-mail path says.
+fn customer_lookup(w: &Wire, key: &str) -> Lookup {
+    let class = w.get("rest.customer.class");
+    let rep = w.get("rest.customer.representation");
+    let code = w.get("rest.customer.code");
+    let (package, node) = w.node("graphql.customer.node");
+    let gcode = w.get("graphql.customer.code");
+    let regex = graphql_literal(&case_insensitive_regex(key));
+    let filter = match w.get(GQL_EMAIL_PATH).split_once('.') {
+        Some((coll, prop)) => format!("{{{coll}:{{_atLeast:1,{prop}:{{_regex:{regex}}}}}}}"),
+        None => format!("{{{}:{{_regex:{regex}}}}}", w.get(GQL_EMAIL_PATH)),
+    };
+    Lookup {
+        rest_class: class.into(),
+        rest_representation: rep.into(),
+        rest_where: format!(
+            "upper({}) eq {}",
+            w.get(EMAIL_PATH),
+            sdata_literal(&key.to_uppercase())
+        ),
+        graphql_query: format!(
+            "query FindCustomer($filter: String) {{ {package} {{ {node} {{ query(first: 50, filter: $filter) {{ edges {{ node {{ {gcode} }} }} }} }} }} }}"
+        ),
+        graphql_variables: json!({ "filter": filter }).to_string(),
+        rest_key_field: code.into(),
+        graphql_key_field: gcode.into(),
+        rest_check_field: String::new(),
+        graphql_check_path: String::new(),
+        check_value: String::new(),
+    }
+}
+
 fn customer_operation(
     order: &Order,
     s: &Settings,
@@ -605,33 +693,61 @@ fn customer_operation(
     key: &str,
     code: &str,
 ) -> Operation {
-    let w = &s.wire;
+    let w = r.w;
+    let f = |n: &str| {
+        (
+            w.get(&format!("rest.customer.{n}")),
+            w.get(&format!("graphql.customer.{n}")),
+        )
+    };
     let mut c = Both::default();
-    let category = r.fit("customer", "BCGCOD", "BCGCOD", &s.customer_category);
-    c.put("BCGCOD", "customerCategory", json!(category));
-    c.put("BPCNUM", "code", json!(code));
-    let name = r.fit("customer", "BPRNAM", "BPRNAM", &customer_name(order));
-    c.put("BPRNAM", "companyName1", json!(name));
+    let (rf, gf) = f("category");
+    let category = r.fit("customer", rf, "BCGCOD", &s.customer_category);
+    c.put(rf, gf, json!(category));
+    let (rf, gf) = f("code");
+    c.put(rf, gf, json!(code));
+    let (rf, gf) = f("name");
+    let name = r.fit("customer", rf, "BPRNAM", &customer_name(order));
+    c.put(rf, gf, json!(name));
     // The short name is derived, not the merchant's data: cutting it is expected, not reported.
     let short: String = name.chars().take(r.limits.get("BPRSHO")).collect();
-    c.put("BPRSHO", "shortCompanyName", json!(short.trim_end()));
-    c.put("CUR", "currency", json!(order.currency));
-    // The e-mail is sent as its match key so GraphQL's exact filter finds it again.
-    let email = r.fit("customer", &w.customer_email_field, "WEB", key);
-    c.put(&w.customer_email_field, "email", json!(email));
+    let (rf, gf) = f("short-name");
+    c.put(rf, gf, json!(short.trim_end()));
+    let (rf, gf) = f("currency");
+    c.put(rf, gf, json!(order.currency));
+    // The e-mail is sent as its match key, on the header or on every address, as the e-mail
+    // paths say (`BPADDRESS.WEB`, `addresses.email`).
+    let rest_path = w.get(EMAIL_PATH);
+    let gql_path = w.get(GQL_EMAIL_PATH);
+    if !rest_path.contains('.') {
+        let email = r.fit("customer", rest_path, "WEB", key);
+        c.rest.insert(rest_path.into(), json!(email));
+    }
+    if !gql_path.contains('.') {
+        let email: String = key.chars().take(r.limits.get("WEB")).collect();
+        c.gql.insert(gql_path.into(), json!(email));
+    }
+    let email = AddressEmail {
+        value: key,
+        rest_field: rest_path.split_once('.').map(|(_, f)| f),
+        graphql_property: gql_path.split_once('.').map(|(_, p)| p),
+    };
     let distinct_shipping =
         !order.shipping.is_empty() && !same_place(&order.shipping, &order.billing);
     let ship_code = if distinct_shipping { "SHP" } else { "BIL" };
-    c.put("BPAINV", "billToAddress", json!("BIL"));
-    c.put("BPAADD", "defaultAddress", json!("BIL"));
-    c.put("BPDADD", "shipToAddress", json!(ship_code));
+    let (rf, gf) = f("bill-to-address");
+    c.put(rf, gf, json!("BIL"));
+    let (rf, gf) = f("default-address");
+    c.put(rf, gf, json!("BIL"));
+    let (rf, gf) = f("ship-to-address");
+    c.put(rf, gf, json!(ship_code));
     let mut addresses = vec![address(
         r,
         "customer.BIL",
         "BIL",
         "Billing",
         &order.billing,
-        key,
+        &email,
         true,
     )];
     if distinct_shipping {
@@ -645,39 +761,40 @@ fn customer_operation(
             "SHP",
             "Shipping",
             &ship,
-            key,
+            &email,
             false,
         ));
     }
-    c.put_list("BPADDRESS", "addresses", addresses);
+    let (rf, gf) = f("addresses");
+    c.put_list(rf, gf, addresses);
 
     let digest: String = key_digest(key)[..12]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
+    let (package, node) = w.node("graphql.customer.node");
     Operation {
         kind: OperationKind::EnsureCustomer,
         idempotency_key: format!("{}/customer/{digest}", s.store_id),
         reference: code.to_string(),
-        rest_class: w.customer_class.clone(),
-        rest_representation: w.customer_representation.clone(),
+        rest_class: w.get("rest.customer.class").into(),
+        rest_representation: w.get("rest.customer.representation").into(),
         rest_body: Value::Object(c.rest).to_string(),
-        graphql_mutation: "mutation CreateCustomer($data: Customer_Input!) { x3MasterData { customer { create(data: $data) { code } } } }".into(),
+        graphql_mutation: format!(
+            "mutation CreateCustomer($data: {}!) {{ {package} {{ {node} {{ create(data: $data) {{ {} }} }} }} }}",
+            w.get("graphql.customer.input"),
+            w.get("graphql.customer.code")
+        ),
         graphql_variables: json!({ "data": Value::Object(c.gql) }).to_string(),
-        lookup: Lookup {
-            rest_class: w.customer_class.clone(),
-            rest_representation: w.customer_representation.clone(),
-            rest_where: format!(
-                "upper({}) eq {}",
-                w.customer_email_field,
-                sdata_literal(&key.to_uppercase())
-            ),
-            graphql_query: "query FindCustomer($filter: String) { x3MasterData { customer { query(first: 2, filter: $filter) { edges { node { code } } } } } }".into(),
-            graphql_variables: json!({ "filter": format!("{{email:{}}}", graphql_literal(key)) }).to_string(),
-            rest_key_field: "BPCNUM".into(),
-            graphql_key_field: "code".into(),
-        },
+        lookup: customer_lookup(w, key),
     }
+}
+
+/// The customer's e-mail as its addresses carry it: under which field, if at all.
+struct AddressEmail<'a> {
+    value: &'a str,
+    rest_field: Option<&'a str>,
+    graphql_property: Option<&'a str>,
 }
 
 fn same_place(a: &Address, b: &Address) -> bool {
@@ -690,35 +807,78 @@ fn same_place(a: &Address, b: &Address) -> bool {
         && norm(&a.full_name()) == norm(&b.full_name())
 }
 
-/// The ship-to or bill-to block of a document (`BPD…`/`BPI…` fields, `shipToAddress`/…).
-fn document_address(r: &mut Render<'_>, scope: &str, p: &str, a: &Address) -> Both {
+/// The ship-to or bill-to block of a document: `rest.<doc>.<block>.*` fields at the header,
+/// `graphql.<doc>.<block>` as one object. The name is one 35-character string (X3 types
+/// `BPDNAM`/`BPINAM` so); a company goes on the third address line, which WooCommerce never
+/// fills.
+fn document_address(r: &mut Render<'_>, scope: &str, doc: &str, block: &str, a: &Address) -> Both {
+    let w = r.w;
+    let rest = |n: &str| w.get(&format!("rest.{doc}.{block}.{n}")).to_string();
+    let gql = |n: &str| w.get(&format!("graphql.document.address.{n}")).to_string();
     let mut b = Both::default();
-    let name = r.fit(scope, &format!("{p}NAM[0]"), "BPRNAM", &a.full_name());
-    let company = r.fit(scope, &format!("{p}NAM[1]"), "BPRNAM", &a.company);
-    b.rest.insert(format!("{p}NAM"), json!([name, company]));
-    b.gql.insert("name".into(), json!(name));
-    b.gql.insert("companyName".into(), json!(company));
-    let lines: Vec<String> = [a.address_1.as_str(), a.address_2.as_str(), ""]
+    let person = a.full_name();
+    let company = a.company.trim();
+    let (name, third) = if person.is_empty() {
+        (company.to_string(), "")
+    } else {
+        (person, company)
+    };
+    let name_field = rest("name");
+    let name = r.fit(scope, &name_field, "BPRNAM", &name);
+    b.put(&name_field, &gql("name"), json!(name));
+    let lines_field = rest("lines");
+    let lines: Vec<String> = [a.address_1.as_str(), a.address_2.as_str(), third]
         .iter()
         .enumerate()
-        .map(|(i, l)| r.fit(scope, &format!("{p}ADDLIG[{i}]"), "BPAADDLIG", l))
+        .map(|(i, l)| r.fit(scope, &format!("{lines_field}[{i}]"), "BPAADDLIG", l))
         .collect();
-    b.rest.insert(format!("{p}ADDLIG"), json!(lines));
-    for (i, l) in lines.iter().enumerate() {
-        b.gql.insert(format!("addressLine{}", i + 1), json!(l));
-    }
-    for (suffix, base, gql, value) in [
-        ("POSCOD", "POSCOD", "zipCode", &a.postcode),
-        ("CTY", "CTY", "city", &a.city),
-        ("SAT", "SAT", "state", &a.state),
-        ("CRY", "CRY", "country", &a.country),
+    b.put(&lines_field, &gql("lines"), json!(lines));
+    for (n, base, value) in [
+        ("zip", "POSCOD", &a.postcode),
+        ("city", "CTY", &a.city),
+        ("state", "SAT", &a.state),
+        ("country", "CRY", &a.country),
     ] {
-        let field = format!("{p}{suffix}");
+        let field = rest(n);
         let v = r.fit(scope, &field, base, value);
-        b.rest.insert(field, json!(v));
-        b.gql.insert(gql.into(), json!(v));
+        b.put(&field, &gql(n), json!(v));
     }
     b
+}
+
+/// How to find the document an earlier attempt (or another host on the same shop) made for
+/// `reference`: the customer is read too, so a document of another shop with the same
+/// reference is told apart instead of adopted.
+pub fn document_lookup(w: &Wire, doc: &str, reference: &str, customer: &str) -> Lookup {
+    let (package, node) = w.node(&format!("graphql.{doc}.node"));
+    let gkey = w.get(&format!("graphql.{doc}.key"));
+    let gcust = w.get(&format!("graphql.{doc}.customer"));
+    let code = w.get("graphql.reference.code");
+    Lookup {
+        rest_class: w.get(&format!("rest.{doc}.class")).into(),
+        rest_representation: w.get(&format!("rest.{doc}.representation")).into(),
+        rest_where: format!(
+            "{} eq {}",
+            w.get(&format!("rest.{doc}.reference")),
+            sdata_literal(reference)
+        ),
+        graphql_query: format!(
+            "query FindDocument($filter: String) {{ {package} {{ {node} {{ query(first: 20, filter: $filter) {{ edges {{ node {{ {gkey} {gcust} {{ {code} }} }} }} }} }} }} }}"
+        ),
+        graphql_variables: json!({
+            "filter": format!(
+                "{{{}:{}}}",
+                w.get(&format!("graphql.{doc}.reference")),
+                graphql_literal(reference)
+            )
+        })
+        .to_string(),
+        rest_key_field: w.get(&format!("rest.{doc}.key")).into(),
+        graphql_key_field: gkey.into(),
+        rest_check_field: w.get(&format!("rest.{doc}.customer")).into(),
+        graphql_check_path: format!("{gcust}.{code}"),
+        check_value: customer.into(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -732,65 +892,79 @@ fn document_operation(
     lines: &[DocLine<'_>],
     warnings: &mut Vec<String>,
 ) -> Operation {
-    let w = &s.wire;
+    let w = r.w;
     let invoice = s.document_kind == DocumentKind::Invoice;
-    let scope = if invoice { "invoice" } else { "order" };
+    let doc = if invoice { "invoice" } else { "order" };
+    let h = |n: &str| {
+        (
+            w.get(&format!("rest.{doc}.{n}")),
+            w.get(&format!("graphql.{doc}.{n}")),
+        )
+    };
     let shipment_site = if s.shipment_site.is_empty() {
         &s.sales_site
     } else {
         &s.shipment_site
     };
     let mut d = Both::default();
-    d.put("SALFCY", "salesSite", json!(s.sales_site));
-    if invoice {
-        d.put("SIVTYP", "invoiceType", json!(s.invoice_type));
-        d.put("BPCINV", "billToCustomer", json!(customer));
-        d.put("INVDAT", "invoiceDate", json!(date));
-    } else {
-        d.put("SOHTYP", "salesOrderType", json!(s.order_type));
-        d.put("BPCORD", "soldToCustomer", json!(customer));
-        d.put("ORDDAT", "orderDate", json!(date));
-        d.put("STOFCY", "shippingSite", json!(shipment_site));
+    let (rf, gf) = h("sales-site");
+    d.put(rf, gf, json!(s.sales_site));
+    let (rf, gf) = h("type");
+    d.put(
+        rf,
+        gf,
+        json!(if invoice {
+            &s.invoice_type
+        } else {
+            &s.order_type
+        }),
+    );
+    let (rf, gf) = h("customer");
+    d.put(rf, gf, json!(customer));
+    let (rf, gf) = h("date");
+    d.put(rf, gf, json!(date));
+    if !invoice {
+        let (rf, gf) = h("shipment-site");
+        d.put(rf, gf, json!(shipment_site));
     }
-    d.put("CUR", "currency", json!(order.currency));
-    d.put("CUSORDREF", "customerOrderReference", json!(reference));
+    let (rf, gf) = h("currency");
+    d.put(rf, gf, json!(order.currency));
+    let (rf, gf) = h("reference");
+    d.put(rf, gf, json!(reference));
     let ship = if order.shipping.is_empty() {
         &order.billing
     } else {
         &order.shipping
     };
-    if !invoice {
-        let block = document_address(r, scope, "BPD", ship);
-        d.put_object(None, "shipToAddress", block);
-    }
-    let block = document_address(r, scope, "BPI", &order.billing);
-    d.put_object(None, "billToAddress", block);
+    // Invoices carry the delivery address too: the goods still go somewhere.
+    let block = document_address(r, doc, doc, "ship-to", ship);
+    d.put_object(None, w.get(&format!("graphql.{doc}.ship-to")), block);
+    let block = document_address(r, doc, doc, "bill-to", &order.billing);
+    d.put_object(None, w.get(&format!("graphql.{doc}.bill-to")), block);
 
-    let lines_field = if invoice {
-        &w.invoice_lines_field
-    } else {
-        &w.order_lines_field
+    let (lines_field, glines) = h("lines");
+    let line = |n: &str| {
+        (
+            w.get(&format!("rest.line.{n}")),
+            w.get(&format!("graphql.{doc}.line.{n}")),
+        )
     };
     let dp = u32::from(s.currency_decimals);
     let mut out = Vec::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
         let row = l.row;
-        let line_scope = format!("{scope}.{lines_field}[{i}]");
+        let line_scope = format!("{doc}.{lines_field}[{i}]");
         let mut b = Both::default();
-        b.put("ITMREF", "product", json!(row.item_code));
-        let name = r.fit(&line_scope, "ITMDES", "ITMDES", l.name);
-        b.put("ITMDES", "description", json!(name));
-        b.put(
-            "QTY",
-            if invoice {
-                "quantityInSalesUnit"
-            } else {
-                "quantityInSalesUnitOrdered"
-            },
-            json!(l.quantity),
-        );
+        let (rf, gf) = line("item");
+        b.put(rf, gf, json!(row.item_code));
+        let (rf, gf) = line("description");
+        let name = r.fit(&line_scope, rf, "ITMDES", l.name);
+        b.put(rf, gf, json!(name));
+        let (rf, gf) = line("quantity");
+        b.put(rf, gf, json!(l.quantity));
         if let Some(unit) = row.sales_unit.as_ref().or(s.default_sales_unit.as_ref()) {
-            b.put("SAU", "salesUnit", json!(unit));
+            let (rf, gf) = line("sales-unit");
+            b.put(rf, gf, json!(unit));
         }
         let qty = Decimal::from(l.quantity);
         let price4 = |v: Decimal| {
@@ -800,9 +974,11 @@ fn document_operation(
             PriceBasis::Net => (price4(l.total), Decimal::ZERO),
             PriceBasis::Gross => (price4(l.subtotal), price4(l.subtotal - l.total)),
         };
-        b.put_decimal("GROPRI", "grossPrice", price);
+        let (rf, gf) = line("price");
+        b.put_decimal(rf, gf, price);
         if s.price_basis == PriceBasis::Gross {
-            b.put_decimal("DISCRGVAL1", "discount1", discount);
+            let (rf, gf) = line("discount");
+            b.put_decimal(rf, gf, discount);
         }
         let x3_amount = ((price - discount) * qty)
             .round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
@@ -819,72 +995,54 @@ fn document_operation(
             ));
         }
         if let Some(site) = &row.site {
-            b.put("STOFCY", "shippingSite", json!(site));
+            let (rf, gf) = line("shipment-site");
+            b.put(rf, gf, json!(site));
         }
         if let Some(account) = &row.gl_account {
-            b.put(&w.gl_account_field, "accountingCode", json!(account));
+            b.put(
+                w.get("rest.gl-account"),
+                w.get("graphql.gl-account"),
+                json!(account),
+            );
         }
         for dim in &row.dimensions {
             let n = s
                 .dimension_types
                 .iter()
                 .position(|t| *t == dim.dimension_type)
-                .map_or(0, |p| p + 1)
-                .to_string();
+                .map_or(0, |p| p + 1);
             b.put(
-                &w.rest_dimension_field.replace("{n}", &n),
-                &w.graphql_dimension_field.replace("{n}", &n),
+                &w.numbered("rest.dimension", n),
+                &w.numbered("graphql.dimension", n),
                 json!(dim.value),
             );
         }
         out.push(b);
     }
-    d.put_list(lines_field, "lines", out);
+    d.put_list(lines_field, glines, out);
 
-    let (kind, class, rep, mutation, node, key_field) = if invoice {
-        (
-            OperationKind::CreateSalesInvoice,
-            &w.invoice_class,
-            &w.invoice_representation,
-            "mutation CreateSalesInvoice($data: SalesInvoice_Input!) { x3Sales { salesInvoice { create(data: $data) { id } } } }",
-            "salesInvoice",
-            "NUM",
-        )
+    let (kind, op_name) = if invoice {
+        (OperationKind::CreateSalesInvoice, "CreateSalesInvoice")
     } else {
-        (
-            OperationKind::CreateSalesOrder,
-            &w.order_class,
-            &w.order_representation,
-            "mutation CreateSalesOrder($data: SalesOrder_Input!) { x3Sales { salesOrder { create(data: $data) { id } } } }",
-            "salesOrder",
-            "SOHNUM",
-        )
+        (OperationKind::CreateSalesOrder, "CreateSalesOrder")
     };
+    let (package, node) = w.node(&format!("graphql.{doc}.node"));
     Operation {
         kind,
         // One document per order, whatever its kind: switching the setting later must not post
         // an invoice for an order already posted as a sales order.
         idempotency_key: format!("{}/order/{}/document", s.store_id, order.id),
         reference: reference.to_string(),
-        rest_class: class.clone(),
-        rest_representation: rep.clone(),
+        rest_class: w.get(&format!("rest.{doc}.class")).into(),
+        rest_representation: w.get(&format!("rest.{doc}.representation")).into(),
         rest_body: Value::Object(d.rest).to_string(),
-        graphql_mutation: mutation.into(),
+        graphql_mutation: format!(
+            "mutation {op_name}($data: {}!) {{ {package} {{ {node} {{ create(data: $data) {{ {} }} }} }} }}",
+            w.get(&format!("graphql.{doc}.input")),
+            w.get(&format!("graphql.{doc}.key"))
+        ),
         graphql_variables: json!({ "data": Value::Object(d.gql) }).to_string(),
-        lookup: Lookup {
-            rest_class: class.clone(),
-            rest_representation: rep.clone(),
-            rest_where: format!("CUSORDREF eq {}", sdata_literal(reference)),
-            graphql_query: format!(
-                "query FindDocument($filter: String) {{ x3Sales {{ {node} {{ query(first: 2, filter: $filter) {{ edges {{ node {{ id }} }} }} }} }} }}"
-            ),
-            graphql_variables: json!({
-                "filter": format!("{{customerOrderReference:{}}}", graphql_literal(reference))
-            })
-            .to_string(),
-            rest_key_field: key_field.into(),
-            graphql_key_field: "id".into(),
-        },
+        lookup: document_lookup(w, doc, reference, customer),
     }
 }
 

@@ -76,7 +76,9 @@ fn captured_order_becomes_customer_then_sales_order() {
     assert_eq!(body["BPRNAM"], "Zoë Ørsted 山田");
     assert_eq!(body["BPRSHO"], "Zoë Ørsted");
     assert_eq!(body["CUR"], "EUR");
-    assert_eq!(body["WEB"], "o'brien+o2@example.com");
+    // Standard BPCUSTOMER has no header e-mail: it is on the address (x3-api.md §5.1).
+    assert!(body.get("WEB").is_none());
+    assert_eq!(body["BPADDRESS"][0]["WEB"], "o'brien+o2@example.com");
     // Shipping equals billing: one address, used for everything.
     assert_eq!(body["BPDADD"], "BIL");
     let addr = &body["BPADDRESS"][0];
@@ -90,11 +92,12 @@ fn captured_order_becomes_customer_then_sales_order() {
     assert_eq!(body["BPADDRESS"].as_array().unwrap().len(), 1);
     assert_eq!(
         c.lookup.rest_where,
-        "upper(WEB) eq 'O''BRIEN+O2@EXAMPLE.COM'"
+        "upper(BPADDRESS.WEB) eq 'O''BRIEN+O2@EXAMPLE.COM'"
     );
+    // GraphQL has no upper(): a regex of both cases of every letter, on the addresses.
     assert_eq!(
         json(&c.lookup.graphql_variables)["filter"],
-        r"{email:'o\'brien+o2@example.com'}"
+        r"{addresses:{_atLeast:1,email:{_regex:'^[oO]\'[bB][rR][iI][eE][nN]\\+[oO]2@[eE][xX][aA][mM][pP][lL][eE]\\.[cC][oO][mM]$'}}}"
     );
 
     let o = &p.operations[1];
@@ -120,7 +123,8 @@ fn captured_order_becomes_customer_then_sales_order() {
         assert_eq!(body[field], want, "{field}");
     }
     assert_eq!(body["BPCORD"], p.customer_code.as_str());
-    assert_eq!(body["BPDNAM"], serde_json::json!(["Zoë Ørsted 山田", ""]));
+    // BPDNAM is one 35-character string in X3, not an array.
+    assert_eq!(body["BPDNAM"], "Zoë Ørsted 山田");
     let lines = body["SOHSOP"].as_array().unwrap();
     assert_eq!(lines.len(), 4, "3 products and the shipping line");
     let summary: Vec<(String, i64, f64)> = lines
@@ -159,6 +163,10 @@ fn captured_order_becomes_customer_then_sales_order() {
     assert_eq!(lines[1]["ITMDES"], "RealWoo Hoodie - Red");
     assert_eq!(o.lookup.rest_where, "CUSORDREF eq 'WC-39'");
     assert_eq!(o.lookup.rest_key_field, "SOHNUM");
+    // A document found under our reference is ours only with our customer.
+    assert_eq!(o.lookup.rest_check_field, "BPCORD");
+    assert_eq!(o.lookup.graphql_check_path, "soldToCustomer.code");
+    assert_eq!(o.lookup.check_value, p.customer_code);
 }
 
 #[test]
@@ -174,9 +182,11 @@ fn graphql_rendering_carries_the_same_values_under_property_names() {
     assert_eq!(c["data"]["customerCategory"], "WEBCU");
     assert_eq!(c["data"]["companyName1"], "Zoë Ørsted 山田");
     assert_eq!(
-        c["data"]["addresses"][0]["addressLine1"],
+        c["data"]["addresses"][0]["addressLines"][0],
         "12 Rue de l'Église"
     );
+    assert_eq!(c["data"]["addresses"][0]["email"], "o'brien+o2@example.com");
+    assert!(c["data"].get("email").is_none() && c["data"].get("telephone").is_none());
     assert_eq!(c["data"]["addresses"][0]["isDefault"], true);
     let o = json(&p.operations[1].graphql_variables)["data"].clone();
     assert!(
@@ -417,12 +427,16 @@ fn invoice_kind_renders_a_sales_invoice_with_the_same_key() {
     assert_eq!(body["BPCINV"], p.customer_code.as_str());
     assert_eq!(body["INVDAT"], "2026-11-27");
     assert_eq!(body["SINVOICED"].as_array().unwrap().len(), 4);
-    assert!(body.get("SOHTYP").is_none() && body.get("BPDNAM").is_none());
+    assert!(body.get("SOHTYP").is_none() && body.get("STOFCY").is_none());
+    // An invoice carries the delivery address as well as the invoice address.
+    assert_eq!(body["BPDNAM"], "Zoë Ørsted 山田");
+    assert_eq!(body["BPDCTY"], "Saint-Étienne");
+    assert_eq!(body["BPICTY"], "Saint-Étienne");
     assert!(inv.graphql_mutation.contains("salesInvoice"));
-    assert_eq!(
-        json(&inv.graphql_variables)["data"]["lines"][0]["quantityInSalesUnit"],
-        1
-    );
+    let vars = json(&inv.graphql_variables);
+    assert_eq!(vars["data"]["lines"][0]["quantityInSalesUnitOrdered"], 1);
+    assert_eq!(vars["data"]["shipToAddress"]["city"], "Saint-Étienne");
+    assert_eq!(inv.lookup.rest_check_field, "BPCINV");
     assert_eq!(inv.lookup.rest_key_field, "NUM");
 }
 
@@ -443,7 +457,8 @@ fn long_values_are_shortened_and_reported_never_silently() {
             "customer.SHP.BPAADDLIG[0]",
             // The shipping address has no company: only the invoice name block is cut.
             "order.BPDADDLIG[0]",
-            "order.BPINAM[1]",
+            // The company goes on the third address line (BPINAM is the person's name).
+            "order.BPIADDLIG[2]",
             "order.SOHSOP[0].ITMDES",
         ]
     );
@@ -474,18 +489,100 @@ fn apostrophes_and_injection_attempts_stay_inside_their_literals() {
     let p = ready(&body, &settings(), &Known::default());
     assert_eq!(
         p.operations[0].lookup.rest_where,
-        "upper(WEB) eq 'X'' OR UPPER(WEB) NE ''@EXAMPLE.COM'"
+        "upper(BPADDRESS.WEB) eq 'X'' OR UPPER(WEB) NE ''@EXAMPLE.COM'"
     );
-    assert_eq!(
-        json(&p.operations[0].lookup.graphql_variables)["filter"],
-        r"{email:'x\' or upper(web) ne \'@example.com'}"
-    );
+    let filter = json(&p.operations[0].lookup.graphql_variables)["filter"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(filter.starts_with(r"{addresses:{_atLeast:1,email:{_regex:'^[xX]\' [oO][rR] "));
+    // The two quotes that delimit the literal are the only unescaped ones.
+    let bare = filter.replace(r"\\", "").replace(r"\'", "");
+    assert_eq!(bare.matches('\'').count(), 2, "{filter}");
     let s = Settings {
-        reference_prefix: "S/1".into(),
+        reference_prefix: "S/A".into(),
         ..settings()
     };
     let p = ready(&captured(), &s, &Known::default());
-    assert_eq!(p.operations[1].lookup.rest_where, "CUSORDREF eq 'S/139'");
+    assert_eq!(p.operations[1].lookup.rest_where, "CUSORDREF eq 'S/A39'");
+}
+
+#[test]
+fn a_reference_prefix_ending_in_a_digit_cannot_be_unique_and_is_refused() {
+    // "S/1" + order 39 and "S/13" + order 9 would both be S/139.
+    for prefix in ["S/1", "WC2", "9"] {
+        let s = Settings {
+            reference_prefix: prefix.into(),
+            ..settings()
+        };
+        assert!(
+            matches!(plan(&captured(), &rows(), &s, &Known::default()),
+                Err(Error::InvalidSettings(m)) if m.contains("reference-prefix") && m.contains("digit")),
+            "{prefix}"
+        );
+    }
+}
+
+#[test]
+fn wire_overrides_rename_what_is_sent_and_bad_ones_are_refused() {
+    let s = Settings {
+        wire: vec![
+            ("rest.order.class".into(), "YSORDER".into()),
+            ("rest.order.representation".into(), "YSOH".into()),
+            ("rest.order.reference".into(), "YCUSREF".into()),
+            ("rest.customer.email-path".into(), "YWEB".into()),
+            ("graphql.customer.email-path".into(), "emailAddress".into()),
+            ("graphql.order.node".into(), "x3Sales.webOrder".into()),
+        ],
+        ..settings()
+    };
+    let p = ready(&captured(), &s, &Known::default());
+    let (c, o) = (&p.operations[0], &p.operations[1]);
+    // A header e-mail field: on the header, not on the addresses, and looked up there.
+    let body = json(&c.rest_body);
+    assert_eq!(body["YWEB"], "o'brien+o2@example.com");
+    assert!(body["BPADDRESS"][0].get("WEB").is_none());
+    assert_eq!(
+        c.lookup.rest_where,
+        "upper(YWEB) eq 'O''BRIEN+O2@EXAMPLE.COM'"
+    );
+    let vars = json(&c.graphql_variables);
+    assert_eq!(vars["data"]["emailAddress"], "o'brien+o2@example.com");
+    assert!(vars["data"]["addresses"][0].get("email").is_none());
+    assert!(
+        json(&c.lookup.graphql_variables)["filter"]
+            .as_str()
+            .unwrap()
+            .starts_with("{emailAddress:{_regex:")
+    );
+    assert_eq!(
+        (o.rest_class.as_str(), o.rest_representation.as_str()),
+        ("YSORDER", "YSOH")
+    );
+    assert_eq!(json(&o.rest_body)["YCUSREF"], "WC-39");
+    assert!(json(&o.rest_body).get("CUSORDREF").is_none());
+    assert_eq!(o.lookup.rest_where, "YCUSREF eq 'WC-39'");
+    assert!(
+        o.graphql_mutation
+            .contains("x3Sales { webOrder { create(data: $data) { id } } }")
+    );
+    assert!(o.lookup.graphql_query.contains("webOrder { query("));
+
+    for (key, value) in [
+        ("rest.order.klass", "X"),
+        ("rest.order.class", "Y SORDER"),
+        ("rest.customer.email-path", "ADDRESSES.WEB"),
+    ] {
+        let s = Settings {
+            wire: vec![(key.into(), value.into())],
+            ..settings()
+        };
+        assert!(
+            matches!(plan(&captured(), &rows(), &s, &Known::default()),
+                Err(Error::InvalidSettings(m)) if m.contains(key)),
+            "{key} = {value}"
+        );
+    }
 }
 
 #[test]

@@ -15,8 +15,9 @@ use crate::inventory::{Stage, validate_status_map};
 use crate::literal::{graphql_literal, sdata_literal};
 use crate::mapping::{MappingKey, MappingRow, Match, Table};
 use crate::order::{Order, Refund};
-use crate::plan::{Lookup, Settings};
+use crate::plan::{DocumentKind, Lookup, Settings};
 use crate::text::Fitter;
+use crate::wire::Wire;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -54,9 +55,6 @@ pub enum CancelMode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StockSettings {
-    pub delivery_class: String,
-    pub delivery_representation: String,
-    pub delivery_lines_field: String,
     /// `SIVTYP` of credit notes (UNCONFIRMED: each X3 site names its credit-note invoice type).
     /// Empty: refunds are not sent to X3.
     pub credit_note_type: String,
@@ -64,24 +62,29 @@ pub struct StockSettings {
     /// shipping WooCommerce does not itemise). None: such a refund is held for a person.
     pub refund_amount_item: Option<String>,
     pub cancel: CancelMode,
-    /// Put refunded units back in X3 stock when WooCommerce restocked them.
+    /// Put refunded units back in X3 stock when WooCommerce restocked them (a miscellaneous
+    /// receipt).
     pub restock: bool,
     /// Deliver the fee and shipping lines of the sales order too (non-stock items in X3), so the
     /// order ends fully delivered; off: product lines only.
     pub deliver_charges: bool,
+    /// Stock status of the units a restock puts back (`A`: available).
+    pub restock_status: String,
+    /// An order posted as an invoice that ships takes its units out of X3 stock with a
+    /// miscellaneous issue (an invoice has no delivery); off: X3 stock is not moved.
+    pub invoice_stock_issue: bool,
 }
 
 impl Default for StockSettings {
     fn default() -> Self {
         StockSettings {
-            delivery_class: "SDELIVERY".into(),
-            delivery_representation: "SDELIVERY".into(),
-            delivery_lines_field: "SDELIVERYD".into(),
             credit_note_type: String::new(),
             refund_amount_item: None,
             cancel: CancelMode::Close,
             restock: true,
             deliver_charges: true,
+            restock_status: "A".into(),
+            invoice_stock_issue: true,
         }
     }
 }
@@ -92,6 +95,21 @@ pub enum ActionKind {
     CloseOrder,
     DeleteOrder,
     CreateCreditNote,
+    /// A miscellaneous receipt: refunded units back in stock.
+    CreateReceipt,
+    /// A miscellaneous issue: the units of an invoiced order that shipped.
+    CreateIssue,
+}
+
+/// A field an `$edit` must show with this value afterwards: X3 answers 200 and leaves alone a
+/// property its representation does not take, so the answer is read, not trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    pub rest_field: String,
+    /// Dotted path in the GraphQL mutation's answer node.
+    pub graphql_path: String,
+    /// JSON text of the value (`2`, `"A"`).
+    pub value: String,
 }
 
 /// One X3 write after posting, rendered for both APIs.
@@ -99,7 +117,7 @@ pub enum ActionKind {
 pub struct Action {
     pub kind: ActionKind,
     pub idempotency_key: String,
-    /// What the ledger and the timeline name: the sales order, or the credit note's CUSORDREF.
+    /// What the ledger and the timeline name: the sales order, or the document's reference.
     pub reference: String,
     pub rest_class: String,
     pub rest_representation: String,
@@ -111,6 +129,8 @@ pub struct Action {
     pub graphql_variables: String,
     /// How to find what an earlier attempt did: a hit means done.
     pub lookup: Option<Lookup>,
+    /// What an edit's answer must show.
+    pub expect: Vec<Expect>,
     /// Things a person should know (cut descriptions, lines left out).
     pub warnings: Vec<String>,
 }
@@ -124,7 +144,7 @@ pub enum CreditOutcome {
     Hold(Vec<String>),
 }
 
-/// Units of one refunded line to put back in X3 stock.
+/// Units of one refunded line to put back in X3 stock, and the receipt that does it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restock {
     pub idempotency_key: String,
@@ -134,6 +154,9 @@ pub struct Restock {
     pub item_code: String,
     pub site: String,
     pub quantity: u32,
+    /// The miscellaneous receipt: additive, so it never overwrites a stock change made in X3
+    /// meanwhile, and found again by its description after a lost answer.
+    pub action: Action,
 }
 
 fn key(store_id: &str, order_id: u64, kind: IntentKind) -> String {
@@ -245,36 +268,11 @@ fn parse_refund(body: &[u8]) -> Result<Refund> {
     Refund::parse(body).map_err(|e| Error::InvalidRefund(e.to_string()))
 }
 
-/// The X3 delivery of an order that shipped: every line of the sales order `sales_order` in
-/// full, from the shipment site. Validated at once in X3, which issues the stock.
-///
-/// The sales order's lines are the plan's: product lines, then mapped fee lines, then mapped
-/// shipping lines (unmapped zero-total ones were left out), numbered 1000, 2000… (X3's default
-/// numbering, x3-api.md §5.3). Fee and shipping lines are delivered too when `deliver-charges`
-/// is set, so X3 sees the order fully delivered. `ITMREF` is sent on each line, so X3 refuses
-/// a line that does not match rather than deliver the wrong item.
-pub fn delivery(
-    order_body: &[u8],
-    sales_order: &str,
-    customer_code: &str,
-    mapping: &[MappingRow],
-    s: &Settings,
-    st: &StockSettings,
-    date: &str,
-) -> Result<Action> {
-    let order = parse_order(order_body)?;
-    if sales_order.trim().is_empty() {
-        return Err(Error::InvalidOrder(format!(
-            "order {}: no X3 sales order to deliver",
-            order.id
-        )));
-    }
-    let date = date_part(date)
-        .ok_or_else(|| Error::InvalidSettings(format!("delivery date {date:?} is not a date")))?;
-    let table = Table::new(mapping);
-    let site = shipment_site(s);
-    // (item, quantity, deliver?) for each sales order line, in the plan's order.
-    let mut order_lines: Vec<(&str, i64, bool)> = Vec::new();
+/// The sales order's lines as the plan made them: product lines, then mapped fee lines, then
+/// mapped shipping lines (unmapped zero-total ones were left out). Each is (item, quantity,
+/// product line?).
+fn document_lines<'a>(order: &Order, table: &Table<'a>) -> Result<Vec<(&'a str, i64, bool)>> {
+    let mut out: Vec<(&str, i64, bool)> = Vec::new();
     for l in &order.line_items {
         let row = match table.product_line(l.product_id, l.variation_id, l.sku.as_deref()) {
             Match::Row(r) | Match::Default(r) => r,
@@ -285,7 +283,7 @@ pub fn delivery(
                 )));
             }
         };
-        order_lines.push((&row.item_code, l.quantity, true));
+        out.push((&row.item_code, l.quantity, true));
     }
     let charges = order
         .fee_lines
@@ -300,7 +298,7 @@ pub fn delivery(
         }));
     for (id, total, key) in charges {
         match table.exact(&key) {
-            Some(row) => order_lines.push((&row.item_code, 1, st.deliver_charges)),
+            Some(row) => out.push((&row.item_code, 1, false)),
             None if total.is_zero() => {}
             None => {
                 return Err(Error::InvalidOrder(format!(
@@ -310,54 +308,256 @@ pub fn delivery(
             }
         }
     }
+    Ok(out)
+}
+
+fn wire(s: &Settings) -> Result<Wire> {
+    crate::plan::wire_of(s).map_err(|e| Error::InvalidSettings(e.to_string()))
+}
+
+/// The GraphQL mutation creating one node and answering its key.
+fn create_mutation(w: &Wire, name: &str, doc: &str) -> String {
+    let (package, node) = w.node(&format!("graphql.{doc}.node"));
+    format!(
+        "mutation {name}($data: {}!) {{ {package} {{ {node} {{ create(data: $data) {{ {} }} }} }} }}",
+        w.get(&format!("graphql.{doc}.input")),
+        w.get(&format!("graphql.{doc}.key"))
+    )
+}
+
+/// Looks a document up by one of its fields (no customer check: the value is ours alone).
+fn lookup_by(w: &Wire, doc: &str, field: &str, value: &str) -> Lookup {
+    let (package, node) = w.node(&format!("graphql.{doc}.node"));
+    let gkey = w.get(&format!("graphql.{doc}.key"));
+    Lookup {
+        rest_class: w.get(&format!("rest.{doc}.class")).into(),
+        rest_representation: w.get(&format!("rest.{doc}.representation")).into(),
+        rest_where: format!(
+            "{} eq {}",
+            w.get(&format!("rest.{doc}.{field}")),
+            sdata_literal(value)
+        ),
+        graphql_query: format!(
+            "query Find($filter: String) {{ {package} {{ {node} {{ query(first: 20, filter: $filter) {{ edges {{ node {{ {gkey} }} }} }} }} }} }}"
+        ),
+        graphql_variables: json!({
+            "filter": format!(
+                "{{{}:{}}}",
+                w.get(&format!("graphql.{doc}.{field}")),
+                graphql_literal(value)
+            )
+        })
+        .to_string(),
+        rest_key_field: w.get(&format!("rest.{doc}.key")).into(),
+        graphql_key_field: gkey.into(),
+        rest_check_field: String::new(),
+        graphql_check_path: String::new(),
+        check_value: String::new(),
+    }
+}
+
+/// The X3 delivery of an order that shipped: every line of the sales order `sales_order` in
+/// full, from the shipment site. Validated at once in X3, which issues the stock.
+///
+/// The lines are numbered 1000, 2000… in the plan's order (X3's default numbering, x3-api.md
+/// §5.3). Fee and shipping lines are delivered too when `deliver-charges` is set, so X3 sees
+/// the order fully delivered. The item is sent on each line, so X3 refuses a line that does
+/// not match rather than deliver the wrong item.
+///
+/// An order posted as an invoice has no sales order to deliver: its product lines leave stock
+/// by a miscellaneous issue instead ([`StockSettings::invoice_stock_issue`]), referenced by the
+/// invoice number; None when that is off.
+pub fn delivery(
+    order_body: &[u8],
+    document: &str,
+    customer_code: &str,
+    mapping: &[MappingRow],
+    s: &Settings,
+    st: &StockSettings,
+    date: &str,
+) -> Result<Option<Action>> {
+    let order = parse_order(order_body)?;
+    if document.trim().is_empty() {
+        return Err(Error::InvalidOrder(format!(
+            "order {}: no X3 document to deliver",
+            order.id
+        )));
+    }
+    let date = date_part(date)
+        .ok_or_else(|| Error::InvalidSettings(format!("delivery date {date:?} is not a date")))?;
+    let w = wire(s)?;
+    let table = Table::new(mapping);
+    let site = shipment_site(s);
+    let lines = document_lines(&order, &table)?;
+    if s.document_kind == DocumentKind::Invoice {
+        if !st.invoice_stock_issue {
+            return Ok(None);
+        }
+        return stock_movement(
+            &w,
+            Movement::Issue,
+            key(&s.store_id, order.id, IntentKind::Ship),
+            document,
+            site,
+            &date,
+            None,
+            lines
+                .iter()
+                .filter(|(_, _, product)| *product)
+                .map(|(item, q, _)| (*item, *q)),
+        )
+        .map(Some);
+    }
+    let l = |n: &str| {
+        (
+            w.get(&format!("rest.delivery.line.{n}")).to_string(),
+            w.get(&format!("graphql.delivery.line.{n}")).to_string(),
+        )
+    };
+    let (r_order, g_order) = l("order");
+    let (r_line, g_line) = l("order-line");
+    let (r_item, g_item) = l("item");
+    let (r_qty, g_qty) = l("quantity");
     let mut rest_lines = Vec::new();
     let mut gql_lines = Vec::new();
-    for (i, (item, quantity, deliver)) in order_lines.into_iter().enumerate() {
-        if !deliver {
+    for (i, (item, quantity, product)) in lines.into_iter().enumerate() {
+        if !product && !st.deliver_charges {
             continue;
         }
         let soplin = (i as u64 + 1) * 1000;
-        rest_lines.push(json!({
-            "SOHNUM": sales_order, "SOPLIN": soplin, "ITMREF": item, "QTY": quantity,
-        }));
-        gql_lines.push(json!({
-            "salesOrder": sales_order, "salesOrderLine": soplin, "product": item,
-            "quantityInSalesUnitDelivered": quantity.to_string(),
-        }));
+        let mut r = Map::new();
+        r.insert(r_order.clone(), json!(document));
+        r.insert(r_line.clone(), json!(soplin));
+        r.insert(r_item.clone(), json!(item));
+        r.insert(r_qty.clone(), json!(quantity));
+        rest_lines.push(Value::Object(r));
+        let mut g = Map::new();
+        g.insert(g_order.clone(), json!(document));
+        g.insert(g_line.clone(), json!(soplin));
+        g.insert(g_item.clone(), json!(item));
+        g.insert(g_qty.clone(), json!(quantity.to_string()));
+        gql_lines.push(Value::Object(g));
     }
+    let h = |n: &str| {
+        (
+            w.get(&format!("rest.delivery.{n}")).to_string(),
+            w.get(&format!("graphql.delivery.{n}")).to_string(),
+        )
+    };
     let mut rest = Map::new();
-    rest.insert("SALFCY".into(), json!(s.sales_site));
-    rest.insert("STOFCY".into(), json!(site));
-    rest.insert("BPCORD".into(), json!(customer_code));
-    rest.insert("DLVDAT".into(), json!(date));
-    rest.insert("SOHNUM".into(), json!(sales_order));
-    rest.insert(st.delivery_lines_field.clone(), Value::Array(rest_lines));
-    let gql = json!({
-        "salesSite": s.sales_site, "shippingSite": site, "soldToCustomer": customer_code,
-        "deliveryDate": date, "salesOrder": sales_order, "lines": gql_lines,
-    });
-    Ok(Action {
+    let mut gql = Map::new();
+    for (n, v) in [
+        ("sales-site", s.sales_site.as_str()),
+        ("shipment-site", site),
+        ("customer", customer_code),
+        ("date", date.as_str()),
+        ("order", document),
+    ] {
+        let (rf, gf) = h(n);
+        rest.insert(rf, json!(v));
+        gql.insert(gf, json!(v));
+    }
+    rest.insert(h("lines").0, Value::Array(rest_lines));
+    gql.insert(h("lines").1, Value::Array(gql_lines));
+    Ok(Some(Action {
         kind: ActionKind::CreateDelivery,
         idempotency_key: key(&s.store_id, order.id, IntentKind::Ship),
-        reference: sales_order.to_string(),
-        rest_class: st.delivery_class.clone(),
-        rest_representation: st.delivery_representation.clone(),
+        reference: document.to_string(),
+        rest_class: w.get("rest.delivery.class").into(),
+        rest_representation: w.get("rest.delivery.representation").into(),
         rest_key: String::new(),
         rest_body: Value::Object(rest).to_string(),
-        graphql_mutation: "mutation CreateSalesDelivery($data: SalesDelivery_Input!) { x3Sales { salesDelivery { create(data: $data) { id } } } }".into(),
-        graphql_variables: json!({ "data": gql }).to_string(),
-        lookup: Some(Lookup {
-            rest_class: st.delivery_class.clone(),
-            rest_representation: st.delivery_representation.clone(),
-            rest_where: format!("SOHNUM eq {}", sdata_literal(sales_order)),
-            graphql_query: "query FindDelivery($filter: String) { x3Sales { salesDelivery { query(first: 2, filter: $filter) { edges { node { id } } } } } }".into(),
-            graphql_variables: json!({
-                "filter": format!("{{salesOrder:{}}}", graphql_literal(sales_order))
-            })
-            .to_string(),
-            rest_key_field: "SDHNUM".into(),
-            graphql_key_field: "id".into(),
-        }),
+        graphql_mutation: create_mutation(&w, "CreateSalesDelivery", "delivery"),
+        graphql_variables: json!({ "data": Value::Object(gql) }).to_string(),
+        lookup: Some(lookup_by(&w, "delivery", "order", document)),
+        expect: Vec::new(),
+        warnings: Vec::new(),
+    }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Movement {
+    Receipt,
+    Issue,
+}
+
+/// A miscellaneous receipt or issue of `lines` (item, quantity) at `site`, described by
+/// `reference` (the document's description holds it, so a lost answer is found again).
+#[allow(clippy::too_many_arguments)]
+fn stock_movement<'a>(
+    w: &Wire,
+    movement: Movement,
+    idempotency_key: String,
+    reference: &str,
+    site: &str,
+    date: &str,
+    status: Option<&str>,
+    lines: impl Iterator<Item = (&'a str, i64)>,
+) -> Result<Action> {
+    let (doc, kind, name) = match movement {
+        Movement::Receipt => (
+            "receipt",
+            ActionKind::CreateReceipt,
+            "CreateMiscellaneousReceipt",
+        ),
+        Movement::Issue => ("issue", ActionKind::CreateIssue, "CreateMiscellaneousIssue"),
+    };
+    if reference.chars().count() > 30 {
+        return Err(Error::InvalidOrder(format!(
+            "the stock movement's reference {reference:?} is longer than 30 characters"
+        )));
+    }
+    let f = |n: &str| {
+        (
+            w.get(&format!("rest.{doc}.{n}")).to_string(),
+            w.get(&format!("graphql.{doc}.{n}")).to_string(),
+        )
+    };
+    let (r_item, g_item) = f("line.item");
+    let (r_qty, g_qty) = f("line.quantity");
+    let mut rest_lines = Vec::new();
+    let mut gql_lines = Vec::new();
+    for (item, q) in lines.filter(|(_, q)| *q > 0) {
+        let mut r = Map::new();
+        let mut g = Map::new();
+        r.insert(r_item.clone(), json!(item));
+        g.insert(g_item.clone(), json!(item));
+        r.insert(r_qty.clone(), json!(q));
+        g.insert(g_qty.clone(), json!(q.to_string()));
+        if let Some(st) = status {
+            let (rf, gf) = f("line.status");
+            r.insert(rf, json!(st));
+            g.insert(gf, json!(st));
+        }
+        rest_lines.push(Value::Object(r));
+        gql_lines.push(Value::Object(g));
+    }
+    if rest_lines.is_empty() {
+        return Err(Error::InvalidOrder(format!(
+            "{reference}: nothing to move in stock"
+        )));
+    }
+    let mut rest = Map::new();
+    let mut gql = Map::new();
+    for (n, v) in [("site", site), ("date", date), ("description", reference)] {
+        let (rf, gf) = f(n);
+        rest.insert(rf, json!(v));
+        gql.insert(gf, json!(v));
+    }
+    rest.insert(f("lines").0, Value::Array(rest_lines));
+    gql.insert(f("lines").1, Value::Array(gql_lines));
+    Ok(Action {
+        kind,
+        idempotency_key,
+        reference: reference.to_string(),
+        rest_class: w.get(&format!("rest.{doc}.class")).into(),
+        rest_representation: w.get(&format!("rest.{doc}.representation")).into(),
+        rest_key: String::new(),
+        rest_body: Value::Object(rest).to_string(),
+        graphql_mutation: create_mutation(w, name, doc),
+        graphql_variables: json!({ "data": Value::Object(gql) }).to_string(),
+        lookup: Some(lookup_by(w, doc, "description", reference)),
+        expect: Vec::new(),
         warnings: Vec::new(),
     })
 }
@@ -375,48 +575,70 @@ pub fn cancel(
             "order {order_id}: no X3 sales order to cancel"
         )));
     }
-    let w = &s.wire;
-    let base = |kind, rest_body: String, mutation: &str, vars: Value, lookup| Action {
+    let w = wire(s)?;
+    let (package, node) = w.node("graphql.order.node");
+    let gkey = w.get("graphql.order.key");
+    let status = w.get("rest.order.status");
+    let gstatus = w.get("graphql.order.status");
+    let base = |kind, rest_body: String, mutation: String, vars: Value, lookup, expect| Action {
         kind,
         idempotency_key: key(&s.store_id, order_id, IntentKind::Cancel),
         reference: sales_order.to_string(),
-        rest_class: w.order_class.clone(),
-        rest_representation: w.order_representation.clone(),
+        rest_class: w.get("rest.order.class").into(),
+        rest_representation: w.get("rest.order.representation").into(),
         rest_key: sales_order.to_string(),
         rest_body,
-        graphql_mutation: mutation.into(),
+        graphql_mutation: mutation,
         graphql_variables: vars.to_string(),
         lookup,
+        expect,
         warnings: Vec::new(),
     };
     Ok(match st.cancel {
         CancelMode::Ignore => None,
-        CancelMode::Close => Some(base(
-            ActionKind::CloseOrder,
-            json!({ "ORDSTA": 2 }).to_string(),
-            "mutation CloseSalesOrder($data: SalesOrder_Input!) { x3Sales { salesOrder { update(data: $data) { id } } } }",
-            json!({ "data": { "id": sales_order, "orderStatus": 2 } }),
+        CancelMode::Close => {
+            let mut lookup = lookup_by(&w, "order", "key", sales_order);
             // Closing twice is harmless, but an answer lost after a close is found here.
-            Some(Lookup {
-                rest_class: w.order_class.clone(),
-                rest_representation: w.order_representation.clone(),
-                rest_where: format!("SOHNUM eq {} and ORDSTA eq 2", sdata_literal(sales_order)),
-                graphql_query: "query FindClosedOrder($filter: String) { x3Sales { salesOrder { query(first: 2, filter: $filter) { edges { node { id } } } } } }".into(),
-                graphql_variables: json!({
-                    "filter": format!("{{id:{},orderStatus:2}}", graphql_literal(sales_order))
-                })
-                .to_string(),
-                rest_key_field: "SOHNUM".into(),
-                graphql_key_field: "id".into(),
-            }),
-        )),
+            lookup.rest_where = format!(
+                "{} eq {} and {status} eq 2",
+                w.get("rest.order.key"),
+                sdata_literal(sales_order)
+            );
+            lookup.graphql_variables = json!({
+                "filter": format!("{{{gkey}:{},{gstatus}:2}}", graphql_literal(sales_order))
+            })
+            .to_string();
+            let mut rest = Map::new();
+            rest.insert(status.into(), json!(2));
+            let mut data = Map::new();
+            data.insert(gkey.into(), json!(sales_order));
+            data.insert(gstatus.into(), json!(2));
+            Some(base(
+                ActionKind::CloseOrder,
+                Value::Object(rest).to_string(),
+                format!(
+                    "mutation CloseSalesOrder($data: {}!) {{ {package} {{ {node} {{ update(data: $data) {{ {gkey} {gstatus} }} }} }} }}",
+                    w.get("graphql.order.input")
+                ),
+                json!({ "data": Value::Object(data) }),
+                Some(lookup),
+                vec![Expect {
+                    rest_field: status.into(),
+                    graphql_path: gstatus.into(),
+                    value: "2".into(),
+                }],
+            ))
+        }
         CancelMode::Delete => Some(base(
             ActionKind::DeleteOrder,
             String::new(),
-            "mutation DeleteSalesOrder($id: Id!) { x3Sales { salesOrder { delete(_id: $id) } } }",
+            format!(
+                "mutation DeleteSalesOrder($id: Id!) {{ {package} {{ {node} {{ delete(_id: $id) }} }} }}"
+            ),
             json!({ "id": sales_order }),
             // A delete that already happened answers "does not exist": the host takes that as done.
             None,
+            Vec::new(),
         )),
     })
 }
@@ -593,39 +815,45 @@ pub fn credit_note(
     let date = date_part(&refund.date_created)
         .or_else(|| date_part(&order.date_created))
         .ok_or_else(|| Error::InvalidRefund(format!("refund {}: no date", refund.id)))?;
-    let w = &s.wire;
+    let w = wire(s)?;
     let mut fitter = Fitter::default();
     let limit = s
         .field_limits
         .iter()
         .find(|(f, _)| f == "ITMDES")
         .map_or(30, |(_, n)| *n as usize);
+    let lines_field = w.get("rest.invoice.lines");
+    let line = |n: &str| {
+        (
+            w.get(&format!("rest.line.{n}")),
+            w.get(&format!("graphql.invoice.line.{n}")),
+        )
+    };
     let mut rest_lines = Vec::new();
     let mut gql_lines = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let mut r = Map::new();
         let mut g = Map::new();
-        r.insert("ITMREF".into(), json!(l.item));
-        g.insert("product".into(), json!(l.item));
+        let mut put = |(rf, gf): (&str, &str), v: Value| {
+            r.insert(rf.into(), v.clone());
+            g.insert(gf.into(), v);
+        };
+        put(line("item"), json!(l.item));
         let desc = fitter.fit(
-            &format!("credit-note.{}[{i}].ITMDES", w.invoice_lines_field),
+            &format!("credit-note.{lines_field}[{i}].{}", line("description").0),
             &l.name,
             limit,
         );
         if !desc.is_empty() {
-            r.insert("ITMDES".into(), json!(desc));
-            g.insert("description".into(), json!(desc));
+            put(line("description"), json!(desc));
         }
-        r.insert("QTY".into(), json!(l.quantity));
-        // Invoice lines carry the order-line names in GraphQL (docs/simulators.md, UNCONFIRMED).
-        g.insert("quantityInSalesUnitOrdered".into(), json!(l.quantity));
+        put(line("quantity"), json!(l.quantity));
         let unit = l
             .row
             .and_then(|row| row.sales_unit.as_ref())
             .or(s.default_sales_unit.as_ref());
         if let Some(unit) = unit {
-            r.insert("SAU".into(), json!(unit));
-            g.insert("salesUnit".into(), json!(unit));
+            put(line("sales-unit"), json!(unit));
         }
         let qty = Decimal::from(l.quantity);
         let price =
@@ -642,25 +870,22 @@ pub fn credit_note(
             ));
         }
         let (pn, ps) = decimal_pair(price);
-        r.insert("GROPRI".into(), pn);
-        g.insert("grossPrice".into(), ps);
+        let (rf, gf) = line("price");
+        r.insert(rf.into(), pn);
+        g.insert(gf.into(), ps);
         if let Some(row) = l.row {
             if let Some(acc) = &row.gl_account {
-                r.insert(w.gl_account_field.clone(), json!(acc));
-                g.insert("accountingCode".into(), json!(acc));
+                r.insert(w.get("rest.gl-account").into(), json!(acc));
+                g.insert(w.get("graphql.gl-account").into(), json!(acc));
             }
             for dim in &row.dimensions {
                 let n = s
                     .dimension_types
                     .iter()
                     .position(|t| *t == dim.dimension_type)
-                    .map_or(0, |p| p + 1)
-                    .to_string();
-                r.insert(w.rest_dimension_field.replace("{n}", &n), json!(dim.value));
-                g.insert(
-                    w.graphql_dimension_field.replace("{n}", &n),
-                    json!(dim.value),
-                );
+                    .map_or(0, |p| p + 1);
+                r.insert(w.numbered("rest.dimension", n), json!(dim.value));
+                g.insert(w.numbered("graphql.dimension", n), json!(dim.value));
             }
         }
         rest_lines.push(Value::Object(r));
@@ -672,19 +897,28 @@ pub fn credit_note(
             sh.field, sh.original, sh.sent
         ));
     }
+    let h = |n: &str| {
+        (
+            w.get(&format!("rest.invoice.{n}")).to_string(),
+            w.get(&format!("graphql.invoice.{n}")).to_string(),
+        )
+    };
     let mut rest = Map::new();
-    rest.insert("SIVTYP".into(), json!(st.credit_note_type));
-    rest.insert("SALFCY".into(), json!(s.sales_site));
-    rest.insert("BPCINV".into(), json!(customer_code));
-    rest.insert("INVDAT".into(), json!(date));
-    rest.insert("CUR".into(), json!(order.currency));
-    rest.insert("CUSORDREF".into(), json!(reference));
-    rest.insert(w.invoice_lines_field.clone(), Value::Array(rest_lines));
-    let gql = json!({
-        "invoiceType": st.credit_note_type, "salesSite": s.sales_site,
-        "billToCustomer": customer_code, "invoiceDate": date, "currency": order.currency,
-        "customerOrderReference": reference, "lines": gql_lines,
-    });
+    let mut gql = Map::new();
+    for (n, v) in [
+        ("type", st.credit_note_type.as_str()),
+        ("sales-site", s.sales_site.as_str()),
+        ("customer", customer_code),
+        ("date", date.as_str()),
+        ("currency", order.currency.as_str()),
+        ("reference", reference.as_str()),
+    ] {
+        let (rf, gf) = h(n);
+        rest.insert(rf, json!(v));
+        gql.insert(gf, json!(v));
+    }
+    rest.insert(h("lines").0, Value::Array(rest_lines));
+    gql.insert(h("lines").1, Value::Array(gql_lines));
     Ok(CreditOutcome::Ready(Action {
         kind: ActionKind::CreateCreditNote,
         idempotency_key: format!(
@@ -692,24 +926,19 @@ pub fn credit_note(
             s.store_id, order.id, refund.id
         ),
         reference: reference.clone(),
-        rest_class: w.invoice_class.clone(),
-        rest_representation: w.invoice_representation.clone(),
+        rest_class: w.get("rest.invoice.class").into(),
+        rest_representation: w.get("rest.invoice.representation").into(),
         rest_key: String::new(),
         rest_body: Value::Object(rest).to_string(),
-        graphql_mutation: "mutation CreateCreditNote($data: SalesInvoice_Input!) { x3Sales { salesInvoice { create(data: $data) { id } } } }".into(),
-        graphql_variables: json!({ "data": gql }).to_string(),
-        lookup: Some(Lookup {
-            rest_class: w.invoice_class.clone(),
-            rest_representation: w.invoice_representation.clone(),
-            rest_where: format!("CUSORDREF eq {}", sdata_literal(&reference)),
-            graphql_query: "query FindCreditNote($filter: String) { x3Sales { salesInvoice { query(first: 2, filter: $filter) { edges { node { id } } } } } }".into(),
-            graphql_variables: json!({
-                "filter": format!("{{customerOrderReference:{}}}", graphql_literal(&reference))
-            })
-            .to_string(),
-            rest_key_field: "NUM".into(),
-            graphql_key_field: "id".into(),
-        }),
+        graphql_mutation: create_mutation(&w, "CreateCreditNote", "invoice"),
+        graphql_variables: json!({ "data": Value::Object(gql) }).to_string(),
+        lookup: Some(crate::plan::document_lookup(
+            &w,
+            "invoice",
+            &reference,
+            customer_code,
+        )),
+        expect: Vec::new(),
         warnings,
     }))
 }
@@ -732,6 +961,7 @@ pub fn restocks(
         return Ok(Vec::new());
     }
     let order = parse_order(order_body)?;
+    let w = wire(s)?;
     let mut refunds = refund_bodies
         .iter()
         .map(|b| parse_refund(b))
@@ -766,21 +996,38 @@ pub fn restocks(
                 continue;
             }
             left -= n;
+            let idempotency_key = format!(
+                "{}/order/{}/refund/{}/restock/{}",
+                s.store_id, order.id, r.id, line.id
+            );
+            let site = row
+                .site
+                .clone()
+                .unwrap_or_else(|| shipment_site(s).to_string());
+            let date = date_part(&r.date_created)
+                .or_else(|| date_part(&order.date_created))
+                .ok_or_else(|| Error::InvalidRefund(format!("refund {}: no date", r.id)))?;
+            let reference = format!("{}{}R{}L{}", s.reference_prefix, order.id, r.id, line.id);
+            let action = stock_movement(
+                &w,
+                Movement::Receipt,
+                idempotency_key.clone(),
+                &reference,
+                &site,
+                &date,
+                Some(&st.restock_status),
+                std::iter::once((row.item_code.as_str(), n)),
+            )?;
             out.push(Restock {
-                idempotency_key: format!(
-                    "{}/order/{}/refund/{}/restock/{}",
-                    s.store_id, order.id, r.id, line.id
-                ),
+                idempotency_key,
                 refund_id: r.id,
                 line_id: line.id,
                 item_code: row.item_code.clone(),
-                site: row
-                    .site
-                    .clone()
-                    .unwrap_or_else(|| shipment_site(s).to_string()),
+                site,
                 quantity: u32::try_from(n).map_err(|_| {
                     Error::InvalidRefund(format!("line {}: quantity {n} is out of range", line.id))
                 })?,
+                action,
             });
             if left == 0 {
                 break;

@@ -135,6 +135,7 @@ fn the_delivery_names_each_product_line_of_the_sales_order() {
         &stock(),
         "2026-11-27T10:11:12Z",
     )
+    .unwrap()
     .unwrap();
     assert_eq!(a.kind, ActionKind::CreateDelivery);
     assert_eq!(a.idempotency_key, "shop1/order/727/ship");
@@ -171,7 +172,9 @@ fn the_delivery_names_each_product_line_of_the_sales_order() {
     // Products only: the shipping line stays undelivered.
     let mut st = stock();
     st.deliver_charges = false;
-    let a = delivery(&order(), "S1", "C", &rows(), &settings(), &st, "2026-11-27").unwrap();
+    let a = delivery(&order(), "S1", "C", &rows(), &settings(), &st, "2026-11-27")
+        .unwrap()
+        .unwrap();
     let ls: Vec<i64> = json(&a.rest_body)["SDELIVERYD"]
         .as_array()
         .unwrap()
@@ -201,6 +204,7 @@ fn the_delivery_names_each_product_line_of_the_sales_order() {
         &stock(),
         "2026-11-27",
     )
+    .unwrap()
     .unwrap();
     let ls: Vec<(i64, String)> = json(&a.rest_body)["SDELIVERYD"]
         .as_array()
@@ -271,7 +275,9 @@ fn the_delivery_names_each_product_line_of_the_sales_order() {
     let mut s = settings();
     s.shipment_site.clear();
     s.sales_site = "FR099".into();
-    let a = delivery(&order(), "S1", "C", &rows(), &s, &stock(), "2026-11-27").unwrap();
+    let a = delivery(&order(), "S1", "C", &rows(), &s, &stock(), "2026-11-27")
+        .unwrap()
+        .unwrap();
     assert_eq!(json(&a.rest_body)["STOFCY"], "FR099");
 }
 
@@ -305,6 +311,78 @@ fn cancelling_closes_deletes_or_leaves_the_sales_order() {
     st.cancel = CancelMode::Ignore;
     assert_eq!(cancel(727, "SOH1", &settings(), &st).unwrap(), None);
     assert!(cancel(727, "", &settings(), &st).is_err());
+}
+
+#[test]
+fn closing_expects_the_answer_to_show_the_order_closed() {
+    let a = cancel(727, "SOH1", &settings(), &stock()).unwrap().unwrap();
+    assert_eq!(
+        a.expect,
+        vec![Expect {
+            rest_field: "ORDSTA".into(),
+            graphql_path: "orderStatus".into(),
+            value: "2".into(),
+        }]
+    );
+    // The GraphQL update answers the property, so the host can read whether it took.
+    assert!(
+        a.graphql_mutation
+            .contains("update(data: $data) { id orderStatus }")
+    );
+}
+
+#[test]
+fn an_invoiced_order_that_ships_leaves_stock_by_a_miscellaneous_issue() {
+    let s = Settings {
+        document_kind: crate::plan::DocumentKind::Invoice,
+        invoice_type: "FAC".into(),
+        ..settings()
+    };
+    let a = delivery(
+        &order(),
+        "SIHFR0110001",
+        "C",
+        &rows(),
+        &s,
+        &stock(),
+        "2026-11-27",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(a.kind, ActionKind::CreateIssue);
+    assert_eq!(a.idempotency_key, "shop1/order/727/ship");
+    assert_eq!(a.rest_class, "SMVTISS");
+    // Product lines only (the carriage line is no stock), described by the invoice number.
+    assert_eq!(
+        json(&a.rest_body),
+        json(
+            r#"{"STOFCY":"FR011","IPTDAT":"2026-11-27","VCRDES":"SIHFR0110001",
+            "SMVTD":[{"ITMREF":"SINGLE1","QTYSTU":2},{"ITMREF":"BAR3","QTYSTU":1}]}"#
+        )
+    );
+    assert!(
+        a.graphql_mutation
+            .contains("x3Stock { miscellaneousIssue { create(data: $data) { id } } }")
+    );
+    assert_eq!(
+        a.lookup.as_ref().unwrap().rest_where,
+        "VCRDES eq 'SIHFR0110001'"
+    );
+    let mut st = stock();
+    st.invoice_stock_issue = false;
+    assert_eq!(
+        delivery(
+            &order(),
+            "SIHFR0110001",
+            "C",
+            &rows(),
+            &s,
+            &st,
+            "2026-11-27"
+        )
+        .unwrap(),
+        None
+    );
 }
 
 fn ready(o: &[u8], r: &[u8], st: &StockSettings) -> Action {
@@ -528,16 +606,47 @@ fn restock_only_what_woocommerce_restocked_once_per_refund_and_line() {
         &stock(),
     )
     .unwrap();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
     assert_eq!(
-        got,
-        vec![Restock {
-            idempotency_key: "shop1/order/727/refund/900/restock/315".into(),
-            refund_id: 900,
-            line_id: 315,
-            item_code: "SINGLE1".into(),
-            site: "FR011".into(),
-            quantity: 1,
-        }]
+        (
+            r.idempotency_key.as_str(),
+            r.refund_id,
+            r.line_id,
+            r.item_code.as_str(),
+            r.site.as_str(),
+            r.quantity
+        ),
+        (
+            "shop1/order/727/refund/900/restock/315",
+            900,
+            315,
+            "SINGLE1",
+            "FR011",
+            1
+        )
+    );
+    // The receipt that puts the unit back: additive, described by a reference of our own.
+    let a = &r.action;
+    assert_eq!(a.kind, ActionKind::CreateReceipt);
+    assert_eq!(a.idempotency_key, r.idempotency_key);
+    assert_eq!(a.rest_class, "SMVTRCP");
+    assert_eq!(
+        json(&a.rest_body),
+        json(
+            r#"{"STOFCY":"FR011","IPTDAT":"2026-11-20","VCRDES":"WC-727R900L315",
+            "SMVTD":[{"ITMREF":"SINGLE1","QTYSTU":1,"STA":"A"}]}"#
+        )
+    );
+    let vars = json(&a.graphql_variables);
+    assert_eq!(vars["data"]["lines"][0]["quantityInStockUnit"], "1");
+    assert_eq!(vars["data"]["description"], "WC-727R900L315");
+    let l = a.lookup.as_ref().unwrap();
+    assert_eq!(l.rest_where, "VCRDES eq 'WC-727R900L315'");
+    assert_eq!(l.rest_key_field, "VCRNUM");
+    assert_eq!(
+        json(&l.graphql_variables)["filter"],
+        "{description:'WC-727R900L315'}"
     );
     // Later both refunds restocked everything: the first keeps its key, the second gets the rest
     // — in whatever order the bodies come.

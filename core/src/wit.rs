@@ -13,7 +13,7 @@ wit_bindgen::generate!({
 
 use exports::ml::connector::{inventory as wi, mapping as wm, orders as wo, webhook as ww};
 
-use crate::{inventory, literal, mapping, plan, stock, webhook};
+use crate::{inventory, literal, mapping, plan, stock, webhook, wire};
 
 struct Component;
 
@@ -236,40 +236,6 @@ fn plan_error(e: plan::Error) -> wo::Error {
     }
 }
 
-fn wire_out(w: plan::WireNames) -> wo::WireNames {
-    wo::WireNames {
-        customer_class: w.customer_class,
-        customer_representation: w.customer_representation,
-        order_class: w.order_class,
-        order_representation: w.order_representation,
-        invoice_class: w.invoice_class,
-        invoice_representation: w.invoice_representation,
-        order_lines_field: w.order_lines_field,
-        invoice_lines_field: w.invoice_lines_field,
-        customer_email_field: w.customer_email_field,
-        gl_account_field: w.gl_account_field,
-        rest_dimension_field: w.rest_dimension_field,
-        graphql_dimension_field: w.graphql_dimension_field,
-    }
-}
-
-fn wire_in(w: wo::WireNames) -> plan::WireNames {
-    plan::WireNames {
-        customer_class: w.customer_class,
-        customer_representation: w.customer_representation,
-        order_class: w.order_class,
-        order_representation: w.order_representation,
-        invoice_class: w.invoice_class,
-        invoice_representation: w.invoice_representation,
-        order_lines_field: w.order_lines_field,
-        invoice_lines_field: w.invoice_lines_field,
-        customer_email_field: w.customer_email_field,
-        gl_account_field: w.gl_account_field,
-        rest_dimension_field: w.rest_dimension_field,
-        graphql_dimension_field: w.graphql_dimension_field,
-    }
-}
-
 fn settings_out(s: plan::Settings) -> wo::Settings {
     wo::Settings {
         store_id: s.store_id,
@@ -293,7 +259,7 @@ fn settings_out(s: plan::Settings) -> wo::Settings {
         currency_decimals: s.currency_decimals,
         dimension_types: s.dimension_types,
         field_limits: s.field_limits,
-        wire: wire_out(s.wire),
+        wire: s.wire,
     }
 }
 
@@ -320,7 +286,7 @@ fn settings_in(s: wo::Settings) -> plan::Settings {
         currency_decimals: s.currency_decimals,
         dimension_types: s.dimension_types,
         field_limits: s.field_limits,
-        wire: wire_in(s.wire),
+        wire: s.wire,
     }
 }
 
@@ -333,6 +299,9 @@ fn lookup_out(l: plan::Lookup) -> wo::Lookup {
         graphql_variables: l.graphql_variables,
         rest_key_field: l.rest_key_field,
         graphql_key_field: l.graphql_key_field,
+        rest_check_field: l.rest_check_field,
+        graphql_check_path: l.graphql_check_path,
+        check_value: l.check_value,
     }
 }
 
@@ -413,6 +382,21 @@ impl wo::Guest for Component {
         crate::customer::customer_key(&email)
     }
 
+    fn wire_names(overrides: Vec<(String, String)>) -> Result<Vec<wo::WireName>, wo::Error> {
+        let w =
+            wire::Wire::new(&overrides).map_err(|e| wo::Error::InvalidSettings(e.to_string()))?;
+        Ok(w.resolved()
+            .into_iter()
+            .map(|r| wo::WireName {
+                key: r.def.key.into(),
+                value: r.value,
+                default_value: r.def.default.into(),
+                source: r.def.source.into(),
+                description: r.def.what.into(),
+            })
+            .collect())
+    }
+
     fn sdata_literal(value: String) -> String {
         literal::sdata_literal(&value)
     }
@@ -453,9 +437,6 @@ fn intent_kind_in(k: wi::IntentKind) -> inventory::IntentKind {
 
 fn stock_settings_in(s: wi::StockSettings) -> stock::StockSettings {
     stock::StockSettings {
-        delivery_class: s.delivery_class,
-        delivery_representation: s.delivery_representation,
-        delivery_lines_field: s.delivery_lines_field,
         credit_note_type: s.credit_note_type,
         refund_amount_item: s.refund_amount_item,
         cancel: match s.cancel {
@@ -465,14 +446,13 @@ fn stock_settings_in(s: wi::StockSettings) -> stock::StockSettings {
         },
         restock: s.restock,
         deliver_charges: s.deliver_charges,
+        restock_status: s.restock_status,
+        invoice_stock_issue: s.invoice_stock_issue,
     }
 }
 
 fn stock_settings_out(s: stock::StockSettings) -> wi::StockSettings {
     wi::StockSettings {
-        delivery_class: s.delivery_class,
-        delivery_representation: s.delivery_representation,
-        delivery_lines_field: s.delivery_lines_field,
         credit_note_type: s.credit_note_type,
         refund_amount_item: s.refund_amount_item,
         cancel: match s.cancel {
@@ -482,6 +462,8 @@ fn stock_settings_out(s: stock::StockSettings) -> wi::StockSettings {
         },
         restock: s.restock,
         deliver_charges: s.deliver_charges,
+        restock_status: s.restock_status,
+        invoice_stock_issue: s.invoice_stock_issue,
     }
 }
 
@@ -492,6 +474,8 @@ fn action_out(a: stock::Action) -> wi::Action {
             stock::ActionKind::CloseOrder => wi::ActionKind::CloseOrder,
             stock::ActionKind::DeleteOrder => wi::ActionKind::DeleteOrder,
             stock::ActionKind::CreateCreditNote => wi::ActionKind::CreateCreditNote,
+            stock::ActionKind::CreateReceipt => wi::ActionKind::CreateReceipt,
+            stock::ActionKind::CreateIssue => wi::ActionKind::CreateIssue,
         },
         idempotency_key: a.idempotency_key,
         reference: a.reference,
@@ -502,6 +486,15 @@ fn action_out(a: stock::Action) -> wi::Action {
         graphql_mutation: a.graphql_mutation,
         graphql_variables: a.graphql_variables,
         lookup: a.lookup.map(lookup_out),
+        expect: a
+            .expect
+            .into_iter()
+            .map(|e| wi::Expectation {
+                rest_field: e.rest_field,
+                graphql_path: e.graphql_path,
+                value: e.value,
+            })
+            .collect(),
         warnings: a.warnings,
     }
 }
@@ -630,23 +623,23 @@ impl wi::Guest for Component {
 
     fn build_delivery(
         order: Vec<u8>,
-        sales_order: String,
+        document: String,
         customer_code: String,
         mapping: Vec<wm::MappingRow>,
         settings: wi::Settings,
         stock: wi::StockSettings,
         date: String,
-    ) -> Result<wi::Action, wi::Error> {
+    ) -> Result<Option<wi::Action>, wi::Error> {
         stock::delivery(
             &order,
-            &sales_order,
+            &document,
             &customer_code,
             &rows_in(mapping),
             &settings_in(settings),
             &stock_settings_in(stock),
             &date,
         )
-        .map(action_out)
+        .map(|a| a.map(action_out))
         .map_err(stock_error)
     }
 
@@ -712,6 +705,7 @@ impl wi::Guest for Component {
                     item_code: r.item_code,
                     site: r.site,
                     quantity: r.quantity,
+                    action: action_out(r.action),
                 })
                 .collect()
         })

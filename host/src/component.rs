@@ -30,7 +30,7 @@ pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/core.compo
 
 /// The WIT package and version this host is written against.
 pub const PACKAGE: &str = "ml:connector";
-pub const VERSION: &str = "0.2.0";
+pub const VERSION: &str = "0.3.0";
 /// The interfaces the component must export.
 pub const INTERFACES: [&str; 4] = ["webhook", "mapping", "orders", "inventory"];
 

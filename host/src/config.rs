@@ -5,6 +5,7 @@
 //! loaded, a secret is a [`Secret`], whose `Debug` and `Display` print `***`: it cannot reach a
 //! log line, an error message or a status page by accident.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -128,6 +129,51 @@ pub struct X3File {
     /// Requests to X3 at once: on-premise X3 serves web services from a small pool.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// `[x3.wire]`: the site's own X3 names (custom classes, representations, fields), by key
+    /// (docs/x3-wire-format.md). Checked by the core, which knows every key.
+    #[serde(default)]
+    pub wire: WireOverrides,
+}
+
+/// `[x3.wire]` flattened: nested tables and dotted keys both give `rest.order.class`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireOverrides(pub BTreeMap<String, String>);
+
+impl WireOverrides {
+    /// As the core takes them.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for WireOverrides {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        fn flatten(
+            prefix: &str,
+            t: &toml::Table,
+            out: &mut BTreeMap<String, String>,
+        ) -> std::result::Result<(), String> {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                match v {
+                    toml::Value::String(s) => {
+                        out.insert(key, s.clone());
+                    }
+                    toml::Value::Table(inner) => flatten(&key, inner, out)?,
+                    _ => return Err(format!("x3.wire.{key}: a name (a string) expected")),
+                }
+            }
+            Ok(())
+        }
+        let t = toml::Table::deserialize(d)?;
+        let mut out = BTreeMap::new();
+        flatten("", &t, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(WireOverrides(out))
+    }
 }
 
 fn default_api() -> ApiMode {

@@ -38,6 +38,7 @@ pub mod server;
 pub mod status;
 pub mod stock;
 pub mod store;
+pub mod wire;
 pub mod woo;
 pub mod x3;
 pub mod x3poll;

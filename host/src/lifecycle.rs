@@ -59,6 +59,9 @@ const ALERT_RECHECK: Duration = Duration::from_secs(30);
 
 /// `kv` keys.
 const WATERMARK: &str = "catch_up.watermark";
+/// When the first watermark was set: polls never reach back before it, overlap or not (the
+/// shop's history before the installation is `backfill`'s job, docs/webhook-lifecycle.md).
+const FLOOR: &str = "catch_up.floor";
 const LAST_RUN: &str = "catch_up.last";
 const MONITOR: &str = "webhooks.monitor";
 
@@ -609,7 +612,7 @@ impl Lifecycle {
             .collect();
         save_state(&self.store, &state)?;
         if let Some(from_ms) = gap_since {
-            let since = gmt(from_ms / 1000 - self.overlap_secs);
+            let since = gmt(self.floored(from_ms / 1000 - self.overlap_secs)?);
             match self.run_catch_up(&since) {
                 Ok(r) => {
                     let note = format!(
@@ -669,11 +672,29 @@ impl Lifecycle {
     /// watermark (history is `backfill`'s job, so a new installation does not import the shop).
     pub fn poll(&self) -> Result<Option<CatchUpReport>> {
         let Some(w) = self.store.kv_get(WATERMARK)? else {
-            self.store.kv_set(WATERMARK, &gmt(now_ms() / 1000))?;
+            self.set_first_watermark()?;
             return Ok(None);
         };
-        let since = parse_gmt(&w).map_or(w.clone(), |s| gmt(s - self.overlap_secs));
+        let since = match parse_gmt(&w) {
+            Some(s) => gmt(self.floored(s - self.overlap_secs)?),
+            None => w.clone(),
+        };
         self.run_catch_up(&since).map(Some)
+    }
+
+    /// The first watermark, and the floor no later poll goes back beyond.
+    fn set_first_watermark(&self) -> Result<()> {
+        let now = gmt(now_ms() / 1000);
+        if self.store.kv_get(FLOOR)?.is_none() {
+            self.store.kv_set(FLOOR, &now)?;
+        }
+        self.store.kv_set(WATERMARK, &now)
+    }
+
+    /// `secs` (GMT seconds), but not before the installation's floor.
+    fn floored(&self, secs: i64) -> Result<i64> {
+        let floor = self.store.kv_get(FLOOR)?.and_then(|f| parse_gmt(&f));
+        Ok(floor.map_or(secs, |f| secs.max(f)))
     }
 
     /// The monitor and poller loop; returns at [`Lifecycle::stop`].
@@ -716,7 +737,7 @@ impl Lifecycle {
 
     fn poll_first(&self) -> Result<()> {
         if self.store.kv_get(WATERMARK)?.is_none() {
-            self.store.kv_set(WATERMARK, &gmt(now_ms() / 1000))?;
+            self.set_first_watermark()?;
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use crate::component::{CoreRuntime, inventory, mapping, orders};
 use crate::config::RetryFile;
 use crate::store::{Finish, Store, now_ms};
 use crate::woo::WooClient;
-use crate::x3::{CreateRequest, LookupRequest, X3Client, X3Error};
+use crate::x3::{CreateRequest, Found, LookupRequest, X3Client, X3Error};
 
 /// Consecutive transient failures that open the breaker.
 const BREAKER_THRESHOLD: u32 = 5;
@@ -102,11 +102,40 @@ pub struct Contact {
 pub struct Health {
     x3: Mutex<Contact>,
     woo: Mutex<Contact>,
+    /// Queries X3 answered but could not run as configured (an `[x3.wire]` name the site's
+    /// representation lacks), by what was asked: cleared when the same query next succeeds.
+    x3_config: Mutex<std::collections::BTreeMap<String, (i64, String)>>,
 }
 
 impl Health {
     pub fn x3(&self) -> Contact {
         self.x3.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The configuration problems X3 reported, oldest first: (when, what was asked, message).
+    pub fn x3_config_problems(&self) -> Vec<(i64, String, String)> {
+        let m = self.x3_config.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = m
+            .iter()
+            .map(|(what, (at, msg))| (*at, what.clone(), msg.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Records that `what` could not run as configured; true when this is news (to log once).
+    fn record_x3_config(&self, what: &str, message: &str) -> bool {
+        let mut m = self.x3_config.lock().unwrap_or_else(|e| e.into_inner());
+        let news = m.get(what).is_none_or(|(_, old)| old != message);
+        m.insert(what.to_string(), (now_ms(), message.to_string()));
+        news
+    }
+
+    fn clear_x3_config(&self, what: &str) {
+        let mut m = self.x3_config.lock().unwrap_or_else(|e| e.into_inner());
+        if m.remove(what).is_some() {
+            info!("X3: {what} works again");
+        }
     }
 
     pub fn woo(&self) -> Contact {
@@ -607,21 +636,16 @@ impl Pipeline {
                         }
                         continue;
                     }
-                    // X3 first: the customer may exist already (created by hand, or by an
-                    // earlier attempt whose answer was lost).
-                    let found = match self.x3_call(|| self.x3().lookup(&lookup)) {
+                    // X3 first: the customer may exist already (created by hand, by another
+                    // host, or by an earlier attempt whose answer was lost).
+                    let found = match self.x3_call("customer lookup", || self.x3().lookup(&lookup))
+                    {
                         Ok(found) => found,
                         Err(step) => return Ok(Exec::Step(step)),
                     };
-                    if let Some(code) = found.first() {
-                        self.store.remember_customer(&plan.customer_key, code)?;
-                        self.store.timeline_add(
-                            order_id,
-                            "customer",
-                            &format!("matched X3 customer {code} by e-mail"),
-                        )?;
-                        if *code != customer_code {
-                            return Ok(Exec::Replan(code.clone()));
+                    if let Some(code) = self.choose_customer(order_id, plan, &found)? {
+                        if code != customer_code {
+                            return Ok(Exec::Replan(code));
                         }
                         continue;
                     }
@@ -635,27 +659,17 @@ impl Pipeline {
                             )?;
                             customer_code = code;
                         }
-                        Err(step) => {
+                        Err(e) => {
                             // Two orders of one new customer at once: another worker created
                             // the customer between our look-up and our create, and X3 refused
                             // the second ("Record already exists"). Look again before failing.
-                            let Ok(found) = self.x3().lookup(&lookup) else {
-                                return Ok(Exec::Step(step));
+                            let again = self.x3().lookup(&lookup).unwrap_or_default();
+                            let Some(code) = self.choose_customer(order_id, plan, &again)? else {
+                                return Ok(Exec::Step(self.failure_step("customer create", &e)));
                             };
-                            let Some(code) = found.first() else {
-                                return Ok(Exec::Step(step));
-                            };
-                            self.store.ledger_done(&op.idempotency_key, code)?;
-                            self.store.remember_customer(&plan.customer_key, code)?;
-                            self.store.timeline_add(
-                                order_id,
-                                "customer",
-                                &format!(
-                                    "matched X3 customer {code} by e-mail (created meanwhile)"
-                                ),
-                            )?;
-                            if *code != customer_code {
-                                return Ok(Exec::Replan(code.clone()));
+                            self.store.ledger_done(&op.idempotency_key, &code)?;
+                            if code != customer_code {
+                                return Ok(Exec::Replan(code));
                             }
                         }
                     }
@@ -669,49 +683,26 @@ impl Pipeline {
                         document_no = row.x3_key.clone();
                         continue;
                     }
-                    if existing.is_some() {
-                        // An earlier attempt may have reached X3: look before creating.
-                        let found = match self.x3_call(|| self.x3().lookup(&lookup)) {
-                            Ok(found) => found,
-                            Err(step) => return Ok(Exec::Step(step)),
-                        };
-                        if let Some(doc) = found.first() {
-                            if found.len() > 1 {
-                                warn!(
-                                    "order {order_id}: X3 holds {} documents with reference {}",
-                                    found.len(),
-                                    op.reference
-                                );
-                                self.store.timeline_add(
-                                    order_id,
-                                    "attention",
-                                    &format!(
-                                        "X3 holds {} documents with reference {}: {}",
-                                        found.len(),
-                                        op.reference,
-                                        found.join(", ")
-                                    ),
-                                )?;
-                            }
-                            self.store.ledger_done(&op.idempotency_key, doc)?;
-                            info!(
-                                "order {order_id}: adopted X3 document {doc} ({}) created by an earlier attempt",
-                                op.reference
-                            );
-                            self.store.timeline_add(
-                                order_id,
-                                "adopted",
-                                &format!("found {doc} ({}) from an earlier attempt", op.reference),
-                            )?;
-                            document_no = Some(doc.clone());
-                            continue;
-                        }
-                    }
+                    // X3 before every create, the first one too: the ledger may be a restored
+                    // backup, lost, or another host's; X3 is what counts.
+                    let found = match self.x3_call("document lookup", || self.x3().lookup(&lookup))
+                    {
+                        Ok(found) => found,
+                        Err(step) => return Ok(Exec::Step(step)),
+                    };
                     let kind = if op.kind == orders::OperationKind::CreateSalesOrder {
                         "sales order"
                     } else {
                         "sales invoice"
                     };
+                    match self.adopt(order_id, op, kind, &found, existing.is_some())? {
+                        Adopt::Ours(doc) => {
+                            document_no = Some(doc);
+                            continue;
+                        }
+                        Adopt::Foreign(step) => return Ok(Exec::Step(step)),
+                        Adopt::None => {}
+                    }
                     match self.create(order_id, op, kind)? {
                         Ok(doc) => {
                             info!("order {order_id}: posted as X3 {kind} {doc}");
@@ -722,7 +713,28 @@ impl Pipeline {
                             )?;
                             document_no = Some(doc);
                         }
-                        Err(step) => return Ok(Exec::Step(step)),
+                        Err(e @ X3Error::Refused { .. }) => {
+                            // A refusal answered 500: X3 may still have committed it. One look.
+                            let found = match self
+                                .x3_call("document lookup", || self.x3().lookup(&lookup))
+                            {
+                                Ok(found) => found,
+                                Err(step) => return Ok(Exec::Step(step)),
+                            };
+                            match self.adopt(order_id, op, kind, &found, true)? {
+                                Adopt::Ours(doc) => document_no = Some(doc),
+                                Adopt::Foreign(step) => return Ok(Exec::Step(step)),
+                                Adopt::None => {
+                                    self.store.ledger_not_done(
+                                        &op.idempotency_key,
+                                        "failed",
+                                        &e.to_string(),
+                                    )?;
+                                    return Ok(Exec::Step(self.failure_step(kind, &e)));
+                                }
+                            }
+                        }
+                        Err(e) => return Ok(Exec::Step(self.failure_step(kind, &e))),
                     }
                 }
             }
@@ -736,24 +748,125 @@ impl Pipeline {
         })))
     }
 
-    /// One X3 read through the breaker; a failure becomes the step to take.
-    fn x3_call<T>(&self, f: impl FnOnce() -> Result<T, X3Error>) -> std::result::Result<T, Step> {
+    /// The X3 customer an order's e-mail matched, when X3 has one: the lowest code when several
+    /// share the e-mail (deterministic, whichever host or attempt asks; docs/x3-wire-format.md),
+    /// said on the timeline.
+    fn choose_customer(
+        &self,
+        order_id: u64,
+        plan: &orders::OrderPlan,
+        found: &[Found],
+    ) -> Result<Option<String>> {
+        let mut codes: Vec<&str> = found.iter().map(|f| f.key.as_str()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let Some(code) = codes.first().map(|c| (*c).to_string()) else {
+            return Ok(None);
+        };
+        self.store.remember_customer(&plan.customer_key, &code)?;
+        let detail = if codes.len() > 1 {
+            format!(
+                "matched X3 customer {code} by e-mail: {} X3 customers have it ({}), the lowest code is used",
+                codes.len(),
+                codes.join(", ")
+            )
+        } else {
+            format!("matched X3 customer {code} by e-mail")
+        };
+        self.store.timeline_add(order_id, "customer", &detail)?;
+        Ok(Some(code))
+    }
+
+    /// What a look-up by the document's reference found: ours (same customer) is adopted; a
+    /// document of another customer under our reference is someone else's, and the order
+    /// needs a person — never adopted, never a second document with the same reference.
+    fn adopt(
+        &self,
+        order_id: u64,
+        op: &orders::Operation,
+        kind: &str,
+        found: &[Found],
+        tried_before: bool,
+    ) -> Result<Adopt> {
+        let want = &op.lookup.check_value;
+        let (mut ours, foreign): (Vec<&Found>, Vec<&Found>) = found
+            .iter()
+            .partition(|f| want.is_empty() || f.check.as_ref().is_none_or(|c| c == want));
+        ours.sort_by(|a, b| a.key.cmp(&b.key));
+        if let Some(doc) = ours.first().map(|f| f.key.clone()) {
+            if ours.len() > 1 {
+                let all: Vec<&str> = ours.iter().map(|f| f.key.as_str()).collect();
+                warn!(
+                    "order {order_id}: X3 holds {} documents with reference {}",
+                    ours.len(),
+                    op.reference
+                );
+                self.store.timeline_add(
+                    order_id,
+                    "attention",
+                    &format!(
+                        "X3 holds {} documents with reference {}: {}",
+                        ours.len(),
+                        op.reference,
+                        all.join(", ")
+                    ),
+                )?;
+            }
+            self.store
+                .ledger_intent(&op.idempotency_key, order_id, kind, &op.reference)?;
+            self.store.ledger_done(&op.idempotency_key, &doc)?;
+            let how = if tried_before {
+                "from an earlier attempt"
+            } else {
+                "already in X3 (posted before this host's records begin)"
+            };
+            info!(
+                "order {order_id}: adopted X3 document {doc} ({}) {how}",
+                op.reference
+            );
+            self.store.timeline_add(
+                order_id,
+                "adopted",
+                &format!("found {doc} ({}) {how}", op.reference),
+            )?;
+            return Ok(Adopt::Ours(doc));
+        }
+        if let Some(f) = foreign.first() {
+            let msg = format!(
+                "X3 already has {} with reference {} for customer {}, not this order's customer \
+                 {want}: another shop (or a person) uses this reference. Nothing was posted; give \
+                 each shop feeding this X3 folder its own [orders] reference-prefix",
+                f.key,
+                op.reference,
+                f.check.as_deref().unwrap_or("?")
+            );
+            warn!("order {order_id}: {msg}");
+            return Ok(Adopt::Foreign(attention(&self.store, order_id, &msg)?));
+        }
+        Ok(Adopt::None)
+    }
+
+    /// One X3 read through the breaker; a failure becomes the step to take. `what` names the
+    /// query for the status page when X3 cannot run it as configured.
+    fn x3_call<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce() -> Result<T, X3Error>,
+    ) -> std::result::Result<T, Step> {
         match f() {
             Ok(v) => {
                 self.breaker.success();
                 Health::record(&self.health.x3, None);
+                self.health.clear_x3_config(what);
                 Ok(v)
             }
-            Err(e) => Err(self.failure_step(&e)),
+            Err(e) => Err(self.failure_step(what, &e)),
         }
     }
 
-    fn failure_step(&self, e: &X3Error) -> Step {
-        if !matches!(e, X3Error::Rejected { .. } | X3Error::Config(_)) {
-            Health::record(&self.health.x3, Some(e.to_string()));
-        }
+    fn failure_step(&self, what: &str, e: &X3Error) -> Step {
         match e {
-            X3Error::Rejected { .. } | X3Error::Config(_) => {
+            X3Error::Rejected { .. } | X3Error::Refused { .. } | X3Error::Config(_) => {
                 // X3 answered; it is not down.
                 self.breaker.success();
                 Health::record(
@@ -766,24 +879,40 @@ impl Pipeline {
                     ..Finish::default()
                 })
             }
+            X3Error::Misconfigured { message } => {
+                // X3 is up and says what it does not know: the status page and the log name it.
+                self.breaker.success();
+                Health::record(&self.health.x3, None);
+                if self.health.record_x3_config(what, message) {
+                    warn!("X3 configuration: {what}: {message}");
+                }
+                Step::Done(Finish {
+                    state: "attention".into(),
+                    last_error: Some(e.to_string()),
+                    ..Finish::default()
+                })
+            }
             X3Error::Transient { retry_after, .. } => {
+                Health::record(&self.health.x3, Some(e.to_string()));
                 self.breaker.failure(now_ms());
                 Step::Retry(e.to_string(), *retry_after)
             }
             X3Error::Unknown { .. } | X3Error::Auth { .. } => {
+                Health::record(&self.health.x3, Some(e.to_string()));
                 self.breaker.failure(now_ms());
                 Step::Retry(e.to_string(), None)
             }
         }
     }
 
-    /// Writes the intent, sends the create, records what happened.
+    /// Writes the intent, sends the create, records what happened. A refusal answered 500
+    /// stays "unknown" in the ledger until the caller has looked.
     fn create(
         &self,
         order_id: u64,
         op: &orders::Operation,
         what: &str,
-    ) -> Result<std::result::Result<String, Step>> {
+    ) -> Result<std::result::Result<String, X3Error>> {
         self.store
             .ledger_intent(&op.idempotency_key, order_id, what, &op.reference)?;
         let req = CreateRequest {
@@ -803,14 +932,14 @@ impl Pipeline {
                 Ok(Ok(key))
             }
             Err(e) => {
-                let state = if matches!(e, X3Error::Unknown { .. }) {
+                let state = if matches!(e, X3Error::Unknown { .. } | X3Error::Refused { .. }) {
                     "unknown"
                 } else {
                     "failed"
                 };
                 self.store
                     .ledger_not_done(&op.idempotency_key, state, &e.to_string())?;
-                let event = if state == "unknown" {
+                let event = if matches!(e, X3Error::Unknown { .. }) {
                     "unknown"
                 } else {
                     "error"
@@ -820,13 +949,22 @@ impl Pipeline {
                     event,
                     &format!("{what} {}: {e}", op.reference),
                 )?;
-                if let X3Error::Rejected { .. } = e {
+                if let X3Error::Rejected { .. } | X3Error::Refused { .. } = e {
                     warn!("order {order_id}: X3 refused the {what}: {e}");
                 }
-                Ok(Err(self.failure_step(&e)))
+                Ok(Err(e))
             }
         }
     }
+}
+
+/// What a look-up by reference means for the create.
+enum Adopt {
+    /// Our document: adopted.
+    Ours(String),
+    /// Someone else's document under our reference: the step is attention.
+    Foreign(Step),
+    None,
 }
 
 #[path = "pipeline_stock.rs"]
@@ -861,6 +999,8 @@ fn lookup_request(l: &orders::Lookup) -> LookupRequest<'_> {
         graphql_variables: &l.graphql_variables,
         rest_key_field: &l.rest_key_field,
         graphql_key_field: &l.graphql_key_field,
+        rest_check_field: &l.rest_check_field,
+        graphql_check_path: &l.graphql_check_path,
     }
 }
 

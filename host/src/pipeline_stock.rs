@@ -83,19 +83,6 @@ impl Pipeline {
         for intent in &t.intents {
             match intent.kind {
                 wi::IntentKind::Ship => {
-                    if settings.document_kind == orders::DocumentKind::Invoice {
-                        self.record_only(
-                            order_id,
-                            &intent.idempotency_key,
-                            DELIVERY,
-                            &doc,
-                            "shipped",
-                            &format!(
-                                "shipped; {doc} is an invoice, so no X3 delivery is made from it"
-                            ),
-                        )?;
-                        continue;
-                    }
                     let today = crate::status::utc(now_ms());
                     let action = match self.core.call(|c, s| {
                         c.ml_connector_inventory().call_build_delivery(
@@ -118,15 +105,32 @@ impl Pipeline {
                             );
                         }
                     };
+                    let Some(action) = action else {
+                        self.record_only(
+                            order_id,
+                            &intent.idempotency_key,
+                            DELIVERY,
+                            &doc,
+                            "shipped",
+                            &format!(
+                                "shipped; {doc} is an invoice and [stock] invoice-stock-issue is \
+                                 off, so X3 stock is not moved"
+                            ),
+                        )?;
+                        continue;
+                    };
                     match self.run_action(order_id, &action, DELIVERY)? {
                         Ok(number) => {
-                            info!("order {order_id}: X3 delivery {number} for {doc}");
+                            let what = if action.kind == wi::ActionKind::CreateIssue {
+                                format!("X3 miscellaneous issue {number} for invoice {doc}")
+                            } else {
+                                format!("X3 delivery {number} for sales order {doc}")
+                            };
+                            info!("order {order_id}: {what}");
                             self.store.timeline_add(
                                 order_id,
                                 "shipped",
-                                &format!(
-                                    "X3 delivery {number} for sales order {doc}: stock issued"
-                                ),
+                                &format!("{what}: stock issued"),
                             )?;
                         }
                         Err(step) => return Ok(step),
@@ -280,7 +284,8 @@ impl Pipeline {
     }
 
     /// Runs one action exactly once: done already → its key; an earlier attempt that may have
-    /// reached X3 → look it up first; else intent, send, record.
+    /// reached X3 → look it up first; else intent, send, record. An edit's answer must show
+    /// what the action expects, or nothing is taken as done.
     fn run_action(
         &self,
         order_id: u64,
@@ -296,12 +301,14 @@ impl Pipeline {
         if existing.is_some()
             && let Some(l) = &a.lookup
         {
-            let found = match self.x3_call(|| self.x3().lookup(&lookup_request(l))) {
+            let found = match self.x3_call(&format!("{what} lookup"), || {
+                self.x3().lookup(&lookup_request(l))
+            }) {
                 Ok(found) => found,
                 Err(step) => return Ok(Err(step)),
             };
-            if let Some(k) = found.first() {
-                self.store.ledger_done(&a.idempotency_key, k)?;
+            if let Some(k) = found.first().map(|f| f.key.clone()) {
+                self.store.ledger_done(&a.idempotency_key, &k)?;
                 info!("order {order_id}: adopted X3 {what} {k} from an earlier attempt");
                 // Not "adopted": that event counts as a posted order in the throughput chart.
                 self.store.timeline_add(
@@ -312,7 +319,7 @@ impl Pipeline {
                         a.reference
                     ),
                 )?;
-                return Ok(Ok(k.clone()));
+                return Ok(Ok(k));
             }
         }
         if existing.is_none() {
@@ -323,7 +330,10 @@ impl Pipeline {
         self.store
             .ledger_intent(&a.idempotency_key, order_id, what, &a.reference)?;
         let r = match a.kind {
-            wi::ActionKind::CreateDelivery | wi::ActionKind::CreateCreditNote => {
+            wi::ActionKind::CreateDelivery
+            | wi::ActionKind::CreateCreditNote
+            | wi::ActionKind::CreateReceipt
+            | wi::ActionKind::CreateIssue => {
                 let (rk, gk) = a.lookup.as_ref().map_or(("", ""), |l| {
                     (l.rest_key_field.as_str(), l.graphql_key_field.as_str())
                 });
@@ -347,7 +357,20 @@ impl Pipeline {
                     graphql_mutation: &a.graphql_mutation,
                     graphql_variables: &a.graphql_variables,
                 })
-                .map(|()| a.reference.clone()),
+                .and_then(|answer| {
+                    unmet(&a.expect, &answer).map_or(Ok(a.reference.clone()), |m| {
+                        Err(X3Error::Rejected {
+                            status: 200,
+                            message: format!(
+                                "X3 answered the change of {} but {m}: its representation \
+                                     does not take that field. Nothing changed in X3; make the \
+                                     change there by hand, or publish a representation that \
+                                     takes it ([x3.wire], docs/x3-wire-format.md)",
+                                a.reference
+                            ),
+                        })
+                    })
+                }),
         };
         let r = match r {
             // A delete whose earlier attempt went through: the order is gone, as asked.
@@ -394,7 +417,7 @@ impl Pipeline {
                 if let X3Error::Rejected { .. } = e {
                     warn!("order {order_id}: X3 refused the {what}: {e}");
                 }
-                Ok(Err(self.failure_step(&e)))
+                Ok(Err(self.failure_step(what, &e)))
             }
         }
     }
@@ -537,229 +560,104 @@ impl Pipeline {
                 )?;
                 continue;
             }
-            if let Err(step) = self.restock(order_id, r, &cfg.stock_class)? {
-                return Ok(Some(step));
+            let fresh = self
+                .store
+                .ledger_get(&r.idempotency_key)?
+                .is_none_or(|l| l.state != "done");
+            match self.run_action(order_id, &r.action, RESTOCK)? {
+                Ok(number) => {
+                    if fresh {
+                        self.store.timeline_add(
+                            order_id,
+                            "restocked",
+                            &format!(
+                                "refund {}: {} × {} back in X3 stock at {} (miscellaneous receipt {number})",
+                                r.refund_id, r.quantity, r.item_code, r.site
+                            ),
+                        )?;
+                    }
+                }
+                Err(step) => return Ok(Some(step)),
             }
         }
         self.store.kv_set(&refunds_marker(order_id), &seen)?;
         Ok(None)
     }
-
-    /// Raises X3 stock by what one refund restocked. The new quantity is read and fixed once, in
-    /// the ledger's reference, before the request leaves: sending it again after an unknown
-    /// outcome sets the same quantity, never adds twice.
-    fn restock(
-        &self,
-        order_id: u64,
-        r: &wi::Restock,
-        class: &str,
-    ) -> Result<std::result::Result<(), Step>> {
-        let existing = self.store.ledger_get(&r.idempotency_key)?;
-        if existing.as_ref().is_some_and(|e| e.state == "done") {
-            return Ok(Ok(()));
-        }
-        let stock_key = format!("{}~{}", r.site, r.item_code);
-        let fixed = existing.as_ref().and_then(|e| {
-            e.reference
-                .rsplit_once("QTYSTU=")
-                .and_then(|(_, t)| t.parse::<rust_decimal_lite::Qty>().ok())
-        });
-        let target = match fixed {
-            Some(t) => t,
-            None => {
-                let now = match self.x3_call(|| self.stock_quantity(class, &r.site, &r.item_code)) {
-                    Ok(q) => q,
-                    Err(step) => return Ok(Err(step)),
-                };
-                let t = now.add(r.quantity);
-                self.store.ledger_intent(
-                    &r.idempotency_key,
-                    order_id,
-                    RESTOCK,
-                    &format!("{stock_key} QTYSTU={t}"),
-                )?;
-                t
-            }
-        };
-        if fixed.is_some() {
-            self.store
-                .ledger_intent(&r.idempotency_key, order_id, RESTOCK, "")?;
-        }
-        let rest_body = json!({ "QTYSTU": target.json() }).to_string();
-        let vars = json!({ "data": {
-            "_id": stock_key, "quantityInStockUnit": target.to_string(),
-        }})
-        .to_string();
-        let res = self
-            .x3()
-            .edit(&EditRequest {
-                rest_class: class,
-                rest_representation: class,
-                rest_key: &stock_key,
-                rest_body: &rest_body,
-                graphql_mutation: "mutation Restock($data: Stock_Input!) { x3StockData { stock { update(data: $data) { quantityInStockUnit } } } }",
-                graphql_variables: &vars,
-            })
-            .map(|()| target.to_string());
-        match self.finish_write(order_id, &r.idempotency_key, RESTOCK, &stock_key, res)? {
-            Ok(q) => {
-                self.store.timeline_add(
-                    order_id,
-                    "restocked",
-                    &format!(
-                        "refund {}: {} × {} back in X3 stock at {} (now {q})",
-                        r.refund_id, r.quantity, r.item_code, r.site
-                    ),
-                )?;
-                Ok(Ok(()))
-            }
-            Err(step) => Ok(Err(step)),
-        }
-    }
-
-    /// `QTYSTU` of one item on one site (0 when X3 has no stock record for it).
-    fn stock_quantity(
-        &self,
-        class: &str,
-        site: &str,
-        item: &str,
-    ) -> std::result::Result<rust_decimal_lite::Qty, X3Error> {
-        let lit = |v: &str| format!("'{}'", v.replace('\'', "''"));
-        let rows = match self.x3().api_mode() {
-            crate::x3::ApiMode::Rest => self.x3().query_rest(
-                class,
-                class,
-                Some(&format!(
-                    "STOFCY eq {} and ITMREF eq {}",
-                    lit(site),
-                    lit(item)
-                )),
-                None,
-                1,
-            )?,
-            crate::x3::ApiMode::Graphql => {
-                let glit = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
-                let data = self.x3().graphql(
-                    "query StockOf($filter: String) { x3StockData { stock { query(first: 1, filter: $filter) { edges { node { QTYSTU: quantityInStockUnit } } } } } }",
-                    &json!({ "filter": format!("{{stockSite:{},product:{}}}", glit(site), glit(item)) }),
-                )?;
-                data.pointer("/x3StockData/stock/query/edges")
-                    .and_then(Value::as_array)
-                    .map(|e| e.iter().filter_map(|n| n.get("node").cloned()).collect())
-                    .unwrap_or_default()
-            }
-        };
-        let q = rows
-            .first()
-            .and_then(|r| r.get("QTYSTU"))
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .unwrap_or_else(|| "0".into());
-        q.parse::<rust_decimal_lite::Qty>()
-            .map_err(|_| X3Error::Unknown {
-                message: format!("X3 stock of {item} at {site} is not a quantity: {q}"),
-            })
-    }
 }
 
-/// Stock quantities without a decimal crate in the host: X3 quantities have at most a few
-/// decimals, kept exactly as an integer count of 10⁻⁶ units.
-mod rust_decimal_lite {
-    use std::str::FromStr;
-
-    const SCALE: i128 = 1_000_000;
-
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Qty(i128);
-
-    impl Qty {
-        pub fn add(self, n: u32) -> Qty {
-            Qty(self.0 + i128::from(n) * SCALE)
-        }
-
-        /// A JSON number (exact: at most 6 decimals).
-        pub fn json(self) -> serde_json::Value {
-            self.to_string()
-                .parse::<serde_json::Number>()
-                .map(serde_json::Value::Number)
-                .unwrap_or_else(|_| serde_json::Value::String(self.to_string()))
+/// The first expectation an edit's answer does not meet, in words; None when all are met.
+/// The REST answer is the record; the GraphQL answer is the mutation's `data`, where the path
+/// is looked for under the node the mutation answered.
+fn unmet(expect: &[wi::Expectation], answer: &Value) -> Option<String> {
+    for e in expect {
+        let want: Value = serde_json::from_str(&e.value).unwrap_or(Value::String(e.value.clone()));
+        let got = answer
+            .get(&e.rest_field)
+            .cloned()
+            .or_else(|| find_path(answer, &e.graphql_path));
+        let same = |g: &Value| match (g, &want) {
+            (Value::String(a), b) | (b, Value::String(a)) if !b.is_string() => {
+                a.trim() == b.to_string()
+            }
+            (a, b) => a == b,
+        };
+        match got {
+            Some(g) if same(&g) => {}
+            Some(g) => return Some(format!("{} is {g}, not {want}", e.rest_field)),
+            None => return Some(format!("its answer does not show {}", e.rest_field)),
         }
     }
+    None
+}
 
-    impl FromStr for Qty {
-        type Err = ();
-        fn from_str(s: &str) -> Result<Qty, ()> {
-            let s = s.trim();
-            let (neg, s) = match s.strip_prefix('-') {
-                Some(r) => (true, r),
-                None => (false, s),
-            };
-            let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-            if int.is_empty() && frac.is_empty()
-                || frac.len() > 6
-                || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
-                || int.len() > 20
-            {
-                return Err(());
+/// The value at a dotted `path` under the shallowest object that has its first part.
+fn find_path(v: &Value, path: &str) -> Option<Value> {
+    let mut parts = path.split('.');
+    let first = parts.next().filter(|p| !p.is_empty())?;
+    let mut queue = std::collections::VecDeque::from([v]);
+    while let Some(x) = queue.pop_front() {
+        match x {
+            Value::Object(m) => {
+                if let Some(mut found) = m.get(first) {
+                    for p in parts.by_ref() {
+                        found = found.get(p)?;
+                    }
+                    return Some(found.clone());
+                }
+                queue.extend(m.values());
             }
-            let i: i128 = if int.is_empty() {
-                0
-            } else {
-                int.parse().map_err(|_| ())?
-            };
-            let f: i128 = if frac.is_empty() {
-                0
-            } else {
-                format!("{frac:0<6}").parse().map_err(|_| ())?
-            };
-            let v = i * SCALE + f;
-            Ok(Qty(if neg { -v } else { v }))
+            Value::Array(a) => queue.extend(a),
+            _ => {}
         }
     }
+    None
+}
 
-    impl std::fmt::Display for Qty {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            let sign = if self.0 < 0 { "-" } else { "" };
-            let a = self.0.abs();
-            let (i, r) = (a / SCALE, a % SCALE);
-            if r == 0 {
-                write!(f, "{sign}{i}")
-            } else {
-                let frac = format!("{r:06}");
-                write!(f, "{sign}{i}.{}", frac.trim_end_matches('0'))
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close() -> Vec<wi::Expectation> {
+        vec![wi::Expectation {
+            rest_field: "ORDSTA".into(),
+            graphql_path: "orderStatus".into(),
+            value: "2".into(),
+        }]
     }
 
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn quantities_parse_add_and_print_exactly() {
-            for (s, plus, want) in [
-                ("10", 2, "12"),
-                ("0", 1, "1"),
-                ("-3", 1, "-2"),
-                ("2.5", 1, "3.5"),
-                ("0.125", 0, "0.125"),
-                ("7.000", 3, "10"),
-            ] {
-                assert_eq!(
-                    s.parse::<Qty>().expect("a quantity").add(plus).to_string(),
-                    want,
-                    "{s}"
-                );
-            }
-            for bad in ["", "-", "1.2345678", "x", "1e3", "1.2.3"] {
-                assert!(bad.parse::<Qty>().is_err(), "{bad}");
-            }
-            assert_eq!(
-                "12".parse::<Qty>().expect("a quantity").json(),
-                serde_json::json!(12)
-            );
-        }
+    #[test]
+    fn an_edit_answer_must_show_the_field_taken() {
+        assert_eq!(unmet(&close(), &json!({"SOHNUM": "S1", "ORDSTA": 2})), None);
+        assert_eq!(unmet(&close(), &json!({"ORDSTA": "2"})), None);
+        assert_eq!(
+            unmet(&close(), &json!({"SOHNUM": "S1", "ORDSTA": 1})).as_deref(),
+            Some("ORDSTA is 1, not 2")
+        );
+        let gql = json!({"x3Sales": {"salesOrder": {"update": {"id": "S1", "orderStatus": 2}}}});
+        assert_eq!(unmet(&close(), &gql), None);
+        let gql = json!({"x3Sales": {"salesOrder": {"update": {"id": "S1", "orderStatus": 1}}}});
+        assert!(unmet(&close(), &gql).is_some());
+        assert!(unmet(&close(), &Value::Null).is_some());
+        assert_eq!(unmet(&[], &Value::Null), None);
     }
 }

@@ -532,27 +532,37 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
         });
     }
     let invoice = s.document_kind == orders::DocumentKind::Invoice;
-    let (class, rep, lines_field, key_field, net_field, gross_field, gql_node) = if invoice {
+    let names = crate::wire::Names::resolve(inp.core, s)?;
+    let (doc, net_field, gross_field) = if invoice {
         (
-            &s.wire.invoice_class,
-            &s.wire.invoice_representation,
-            &s.wire.invoice_lines_field,
-            "NUM",
+            "invoice",
             &inp.file.invoice_net_field,
             &inp.file.invoice_gross_field,
-            "salesInvoice",
         )
     } else {
         (
-            &s.wire.order_class,
-            &s.wire.order_representation,
-            &s.wire.order_lines_field,
-            "SOHNUM",
+            "order",
             &inp.file.order_net_field,
             &inp.file.order_gross_field,
-            "salesOrder",
         )
     };
+    let n = |k: &str| names.get(&format!("rest.{doc}.{k}")).to_string();
+    let (class, rep, lines_field, key_field, ref_field) = (
+        n("class"),
+        n("representation"),
+        n("lines"),
+        n("key"),
+        n("reference"),
+    );
+    let line_fields: Vec<crate::wire::Field> = ["item", "quantity", "price", "discount"]
+        .iter()
+        .map(|f| {
+            names.field(
+                &format!("rest.line.{f}"),
+                &format!("graphql.{doc}.line.{f}"),
+            )
+        })
+        .collect();
     let mut docs: BTreeMap<String, Vec<X3Doc>> = BTreeMap::new();
     let refs: Vec<String> = lines.iter().map(|l| l.reference.clone()).collect();
     for chunk in refs.chunks(CHUNK) {
@@ -569,28 +579,38 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
                 let headers = inp
                     .x3
                     .query_rest(
-                        class,
-                        rep,
-                        Some(&format!("CUSORDREF in ({list})")),
+                        &class,
+                        &rep,
+                        Some(&format!("{ref_field} in ({list})")),
                         None,
                         100_000,
                     )
                     .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
                 for h in headers {
-                    let (Some(r), Some(n)) = (h["CUSORDREF"].as_str(), h[key_field].as_str())
-                    else {
+                    let (Some(r), Some(n)) = (
+                        h[ref_field.as_str()].as_str(),
+                        h[key_field.as_str()].as_str(),
+                    ) else {
                         continue;
                     };
                     let details = inp
                         .x3
-                        .details_rest(class, rep, n)
+                        .details_rest(&class, &rep, n)
                         .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
                     // Deleted between the query and the read: it is not there.
                     let Some(d) = details else { continue };
-                    let ls = d[lines_field.as_str()]
+                    let ls: Vec<Value> = d[lines_field.as_str()]
                         .as_array()
                         .cloned()
-                        .unwrap_or_default();
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|l| match l {
+                            Value::Object(m) => {
+                                Value::Object(crate::wire::canonical_rest(m, &line_fields))
+                            }
+                            other => other,
+                        })
+                        .collect();
                     docs.entry(r.to_string()).or_default().push(doc_amounts(
                         n,
                         &d,
@@ -611,7 +631,12 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
                     })
                     .collect::<Result<Vec<_>>>()?
                     .join(",");
-                for (r, d) in graphql_docs(inp.x3, gql_node, &list, &shipping_items, decimals)? {
+                let q = GraphqlDocs {
+                    names: &names,
+                    doc,
+                    line_fields: &line_fields,
+                };
+                for (r, d) in graphql_docs(inp.x3, &q, &list, &shipping_items, decimals)? {
                     docs.entry(r).or_default().push(d);
                 }
             }
@@ -655,56 +680,55 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
     })
 }
 
+/// What [`graphql_docs`] reads: the document node and its names in force.
+struct GraphqlDocs<'a> {
+    names: &'a crate::wire::Names,
+    /// `order` or `invoice`.
+    doc: &'a str,
+    line_fields: &'a [crate::wire::Field],
+}
+
 /// Documents (with lines) for a list of quoted references, through GraphQL. Header totals are
 /// not part of the GraphQL schema we know, so the net total comes from the lines and tax is
 /// not compared.
 fn graphql_docs(
     x3: &X3Client,
-    node: &str,
+    q: &GraphqlDocs<'_>,
     quoted_refs: &str,
     shipping_items: &BTreeSet<String>,
     decimals: u8,
 ) -> Result<Vec<(String, X3Doc)>> {
+    let doc = q.doc;
+    let g = |k: &str| q.names.get(&format!("graphql.{doc}.{k}")).to_string();
+    let (package, node) = q.names.node(&format!("graphql.{doc}.node"));
+    let (key, reference, lines) = (g("key"), g("reference"), g("lines"));
+    let props: Vec<&str> = q.line_fields.iter().map(|f| f.graphql.as_str()).collect();
     let query = format!(
-        "query($filter: String, $after: String) {{ x3Sales {{ {node} {{ query(first: 100, after: $after, \
-         filter: $filter) {{ edges {{ node {{ id customerOrderReference lines {{ query(first: 1000) {{ \
-         edges {{ node {{ product quantityInSalesUnitOrdered grossPrice discount1 discount2 discount3 \
-         }} }} }} }} }} }} pageInfo {{ endCursor hasNextPage }} }} }} }} }}"
+        "query($filter: String, $after: String) {{ {package} {{ {node} {{ query(first: 100, after: $after, \
+         filter: $filter) {{ edges {{ node {{ {key} {reference} {lines} {{ query(first: 1000) {{ \
+         edges {{ node {{ {} }} }} }} }} }} }} pageInfo {{ endCursor hasNextPage }} }} }} }} }}",
+        props.join(" ")
     );
-    let filter = format!("{{customerOrderReference:{{_in:[{quoted_refs}]}}}}");
+    let filter = format!("{{{reference}:{{_in:[{quoted_refs}]}}}}");
     let mut out = Vec::new();
     let mut after = Value::Null;
     for _ in 0..1000 {
         let data = x3
             .graphql(&query, &json!({ "filter": filter, "after": after }))
             .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
-        let conn = &data["x3Sales"][node]["query"];
+        let conn = &data[package][node]["query"];
         let edges = conn["edges"].as_array().cloned().unwrap_or_default();
         for e in &edges {
             let n = &e["node"];
-            let (Some(r), Some(id)) = (n["customerOrderReference"].as_str(), n["id"].as_str())
+            let (Some(r), Some(id)) = (n[reference.as_str()].as_str(), n[key.as_str()].as_str())
             else {
                 continue;
             };
-            let ls: Vec<Value> = n["lines"]["query"]["edges"]
+            let ls: Vec<Value> = n[lines.as_str()]["query"]["edges"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|e| {
-                    let l = &e["node"];
-                    let item = match &l["product"] {
-                        Value::Object(m) => m.get("code").cloned().unwrap_or(Value::Null),
-                        v => v.clone(),
-                    };
-                    json!({
-                        "ITMREF": item,
-                        "QTY": l["quantityInSalesUnitOrdered"],
-                        "GROPRI": l["grossPrice"],
-                        "DISCRGVAL1": l["discount1"],
-                        "DISCRGVAL2": l["discount2"],
-                        "DISCRGVAL3": l["discount3"],
-                    })
-                })
+                .map(|e| Value::Object(crate::wire::canonical_graphql(&e["node"], q.line_fields)))
                 .collect();
             out.push((
                 r.to_string(),

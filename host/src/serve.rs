@@ -158,6 +158,7 @@ pub fn order_settings(core: &CoreRuntime, cfg: &Config) -> Result<orders::Settin
         Some("gross") => s.price_basis = orders::PriceBasis::Gross,
         Some(other) => anyhow::bail!("orders.price-basis: {other:?} is not \"net\" or \"gross\""),
     }
+    s.wire = cfg.x3.wire.pairs();
     Ok(s)
 }
 

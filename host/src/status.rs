@@ -110,6 +110,9 @@ pub struct X3Health {
     /// `open` (calls stopped until `breaker_open_until`) or `closed`.
     pub breaker: &'static str,
     pub breaker_open_until: Option<i64>,
+    /// Queries X3 answered but could not run as configured (an `[x3.wire]` name the site's
+    /// representation lacks): `<what>: <X3's message>`. Not X3 being down.
+    pub config_problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -216,9 +219,17 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
     // Where the connections point now: the admin API may have moved them since the start.
     let in_force = ctx.admin.config_in_force();
     let x = &in_force.x3;
+    let config_problems: Vec<String> = p
+        .health
+        .x3_config_problems()
+        .into_iter()
+        .map(|(_, what, m)| format!("{what}: {m}"))
+        .collect();
     let x3 = X3Health {
         verdict: if breaker_open {
             "down"
+        } else if !config_problems.is_empty() {
+            "misconfigured"
         } else {
             verdict(x3c.last_success_at, x3c.last_failure_at)
         },
@@ -233,6 +244,7 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
         last_failure: x3c.last_failure,
         breaker: if breaker_open { "open" } else { "closed" },
         breaker_open_until: breaker_open.then_some(open_until),
+        config_problems,
     };
 
     let woo = p.health.woo();
@@ -775,7 +787,7 @@ a{color:var(--accent)}
 .card{border:1px solid var(--line);border-radius:4px;padding:10px 12px}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff;background:var(--muted);vertical-align:middle}
 .badge.ok{background:var(--ok)}.badge.warning,.badge.failing,.badge.retrying,.badge.held{background:var(--warn);color:#1d2327}
-.badge.down,.badge.attention,.badge.failed{background:var(--bad)}.badge.posted,.badge.shipped,.badge.delivered{background:var(--ok)}
+.badge.down,.badge.misconfigured,.badge.attention,.badge.failed{background:var(--bad)}.badge.posted,.badge.shipped,.badge.delivered{background:var(--ok)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:12px}
@@ -879,6 +891,13 @@ fn render_status(s: &Status, extra: &str) -> String {
     );
     if let Some(m) = &x.last_failure {
         let _ = write!(h, "<dt>Message</dt><dd class=\"msg\">{}</dd>", esc(m));
+    }
+    for m in &x.config_problems {
+        let _ = write!(
+            h,
+            "<dt>Configuration</dt><dd class=\"msg config\">{}</dd>",
+            esc(m)
+        );
     }
     let _ = write!(h, "<dt>Circuit breaker</dt><dd>{}", esc(x.breaker));
     if let Some(t) = x.breaker_open_until {

@@ -12,9 +12,11 @@ use crate::component::{CoreRuntime, inventory};
 pub struct StockFile {
     /// Run the actions after posting at all (default true).
     pub enabled: Option<bool>,
+    /// Moved to `[x3.wire]`: read only to say so.
     pub delivery_class: Option<String>,
     pub delivery_representation: Option<String>,
     pub delivery_lines_field: Option<String>,
+    pub stock_class: Option<String>,
     /// `SIVTYP` of credit notes. Unset: refunds wait on the order page until it is set.
     pub credit_note_type: Option<String>,
     /// Item for refunded amounts that are on no refunded line.
@@ -25,8 +27,10 @@ pub struct StockFile {
     pub restock: Option<bool>,
     /// Deliver fee and shipping lines too (default true).
     pub deliver_charges: Option<bool>,
-    /// The class (and representation) whose `QTYSTU` a restock raises (default `STOCK`).
-    pub stock_class: Option<String>,
+    /// Stock status of the units a restock puts back (default `A`).
+    pub restock_status: Option<String>,
+    /// An invoiced order that ships leaves X3 stock by a miscellaneous issue (default true).
+    pub invoice_stock_issue: Option<bool>,
 }
 
 /// What the pipeline needs: the core's settings plus the host-side ones.
@@ -34,7 +38,6 @@ pub struct StockFile {
 pub struct StockConfig {
     pub enabled: bool,
     pub settings: inventory::StockSettings,
-    pub stock_class: String,
 }
 
 impl StockConfig {
@@ -44,7 +47,6 @@ impl StockConfig {
             enabled: true,
             settings: core
                 .call(|c, s| c.ml_connector_inventory().call_default_stock_settings(s))?,
-            stock_class: "STOCK".into(),
         })
     }
 
@@ -57,12 +59,24 @@ impl StockConfig {
                 field.clone_from(v);
             }
         };
-        set(&mut s.delivery_class, &f.delivery_class);
-        set(&mut s.delivery_representation, &f.delivery_representation);
-        if f.delivery_class.is_some() && f.delivery_representation.is_none() {
-            s.delivery_representation.clone_from(&s.delivery_class);
+        for (old, set, key) in [
+            ("delivery-class", &f.delivery_class, "rest.delivery.class"),
+            (
+                "delivery-representation",
+                &f.delivery_representation,
+                "rest.delivery.representation",
+            ),
+            (
+                "delivery-lines-field",
+                &f.delivery_lines_field,
+                "rest.delivery.lines",
+            ),
+            ("stock-class", &f.stock_class, "rest.stock.class"),
+        ] {
+            if set.is_some() {
+                bail!("stock.{old} has moved: set {key} in [x3.wire]");
+            }
         }
-        set(&mut s.delivery_lines_field, &f.delivery_lines_field);
         set(&mut s.credit_note_type, &f.credit_note_type);
         if f.refund_amount_item.is_some() {
             s.refund_amount_item.clone_from(&f.refund_amount_item);
@@ -81,8 +95,11 @@ impl StockConfig {
         if let Some(d) = f.deliver_charges {
             s.deliver_charges = d;
         }
+        set(&mut s.restock_status, &f.restock_status);
+        if let Some(v) = f.invoice_stock_issue {
+            s.invoice_stock_issue = v;
+        }
         c.enabled = f.enabled.unwrap_or(true);
-        set(&mut c.stock_class, &f.stock_class);
         Ok(c)
     }
 }

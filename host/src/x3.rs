@@ -166,6 +166,18 @@ pub struct LookupRequest<'a> {
     pub graphql_variables: &'a str,
     pub rest_key_field: &'a str,
     pub graphql_key_field: &'a str,
+    /// Read from each record found, to tell ours from someone else's (empty: nothing).
+    pub rest_check_field: &'a str,
+    /// Dotted path in each GraphQL node (`soldToCustomer.code`).
+    pub graphql_check_path: &'a str,
+}
+
+/// One record a lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub key: String,
+    /// The check field's value; None when none was asked or the record did not show it.
+    pub check: Option<String>,
 }
 
 /// Every way an X3 call fails, sorted by what the caller must do next.
@@ -183,6 +195,16 @@ pub enum X3Error {
     /// X3 refused it: 4xx with $diagnoses, GraphQL `errors`. Carries X3's messages, joined.
     #[error("X3 refused the request (HTTP {status}): {message}")]
     Rejected { status: u16, message: String },
+    /// A write answered 5xx with `$diagnoses` of severity error: X3's way of refusing on a
+    /// business rule (x3-api.md §1.6, §7). Still a 500, so it may follow a commit: the caller
+    /// looks the document up once, then treats it as refused.
+    #[error("X3 refused the request (HTTP {status}): {message}")]
+    Refused { status: u16, message: String },
+    /// A read X3 cannot answer as asked: a 5xx with `$diagnoses` (an unknown property in the
+    /// `where` clause, §1.3) or a GraphQL error on a query. Not X3 being down: the names in
+    /// `[x3.wire]` do not match the site's representation. Carries X3's messages.
+    #[error("X3 cannot answer the query as configured: {message}")]
+    Misconfigured { message: String },
     /// 401 even after one refresh/re-mint and retry, or 403 (rights). Carries what X3 said.
     #[error("X3 authentication failed (HTTP {status}): {message}")]
     Auth { status: u16, message: String },
@@ -219,6 +241,13 @@ impl X3Error {
             },
             X3Error::Rejected { status, message } => X3Error::Rejected {
                 status,
+                message: f(message),
+            },
+            X3Error::Refused { status, message } => X3Error::Refused {
+                status,
+                message: f(message),
+            },
+            X3Error::Misconfigured { message } => X3Error::Misconfigured {
                 message: f(message),
             },
             X3Error::Auth { status, message } => X3Error::Auth {
@@ -310,6 +339,11 @@ struct Answer {
 impl Answer {
     fn ok(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// X3's `$diagnoses` with severity error or fatal, anywhere in a JSON body.
+    fn has_error_diagnoses(&self) -> bool {
+        self.json().is_some_and(|v| !diagnoses(&v, true).is_empty())
     }
 
     fn json(&self) -> Option<Value> {
@@ -562,8 +596,8 @@ impl X3Client {
     }
 
     /// Runs the lookup: REST $query with where= (URL-encoded!) and count, following $links.$next; GraphQL query with the variables.
-    /// Returns every key found (0, 1 or more — more means X3 already holds duplicates).
-    pub fn lookup(&self, req: &LookupRequest) -> Result<Vec<String>> {
+    /// Returns every record found (0, 1 or more — more means X3 already holds duplicates).
+    pub fn lookup(&self, req: &LookupRequest) -> Result<Vec<Found>> {
         let r = match self.api {
             ApiMode::Rest => self.lookup_rest(req),
             ApiMode::Graphql => self.lookup_graphql(req),
@@ -737,7 +771,7 @@ impl X3Client {
         })
     }
 
-    fn lookup_rest(&self, req: &LookupRequest) -> Result<Vec<String>> {
+    fn lookup_rest(&self, req: &LookupRequest) -> Result<Vec<Found>> {
         let count = PAGE_SIZE.to_string();
         let url = self.rest_url(
             req.rest_class,
@@ -749,15 +783,20 @@ impl X3Client {
         let rows = self.rest_pages(url, usize::MAX, &format!("lookup {}", req.rest_class))?;
         rows.iter()
             .map(|r| {
-                r.get(req.rest_key_field)
+                let key = r
+                    .get(req.rest_key_field)
                     .and_then(key_string)
                     .or_else(|| r.get("$key").and_then(key_string))
-                    .ok_or_else(|| {
-                        X3Error::Config(format!(
+                    .ok_or_else(|| X3Error::Misconfigured {
+                        message: format!(
                             "lookup {}: a row without {} (is the key field right?)",
                             req.rest_class, req.rest_key_field
-                        ))
-                    })
+                        ),
+                    })?;
+                let check = (!req.rest_check_field.is_empty())
+                    .then(|| r.get(req.rest_check_field).and_then(key_string))
+                    .flatten();
+                Ok(Found { key, check })
             })
             .collect()
     }
@@ -884,7 +923,7 @@ impl X3Client {
         })
     }
 
-    fn lookup_graphql(&self, req: &LookupRequest) -> Result<Vec<String>> {
+    fn lookup_graphql(&self, req: &LookupRequest) -> Result<Vec<Found>> {
         let mut vars = parse_variables(req.graphql_variables)?;
         // Paging needs the query's cooperation: it must take `$after` (Xtrem cursors, §3.3).
         let paged = req.graphql_query.contains("$after");
@@ -892,7 +931,12 @@ impl X3Client {
         let mut seen = HashSet::new();
         for _ in 0..MAX_PAGES {
             let data = self.graphql_data(req.graphql_query, &vars, Op::Read, "GraphQL lookup")?;
-            let next = collect_keys(&data, req.graphql_key_field, &mut keys);
+            let next = collect_keys(
+                &data,
+                req.graphql_key_field,
+                req.graphql_check_path,
+                &mut keys,
+            );
             match next {
                 Some(cursor) if paged && seen.insert(cursor.clone()) => {
                     if let Value::Object(m) = &mut vars {
@@ -922,9 +966,16 @@ impl X3Client {
         };
         let errors = graphql_errors(&v);
         if !errors.is_empty() {
-            return Err(X3Error::Rejected {
-                status: a.status,
-                message: errors.join("; "),
+            let message = errors.join("; ");
+            // A query X3 refuses names something its schema does not have.
+            return Err(match op {
+                Op::Read => X3Error::Misconfigured {
+                    message: misconfigured(what, &message),
+                },
+                Op::Write => X3Error::Rejected {
+                    status: a.status,
+                    message,
+                },
             });
         }
         Ok(v.get("data").cloned().unwrap_or(Value::Null))
@@ -990,6 +1041,9 @@ impl X3Client {
             }
             Err(X3Error::Rejected { status, message }) if self.names_the_folder(&message) => {
                 Err(self.wrong_folder(status, &message))
+            }
+            Err(X3Error::Misconfigured { message }) if self.names_the_folder(&message) => {
+                Err(self.wrong_folder(200, &message))
             }
             Err(e) => Err(e),
         }
@@ -1212,9 +1266,18 @@ impl X3Client {
                 message: format!("{what}: HTTP {} from {}: {said}", a.status, self.target),
                 retry_after: a.retry_after,
             },
-            // 500 may be a business error (§7) or a crash after the commit: a write is ambiguous.
-            // For reads this also covers an unknown `where` property (500, §1.3), which then
-            // retries with X3's message visible rather than parking the order.
+            // 500 with $diagnoses of severity error is X3 refusing on a business rule (§1.6,
+            // §7) — on a read, a property the representation does not have (§1.3). A 500
+            // without them may be a crash after the commit: a write is ambiguous.
+            500..=599 if a.has_error_diagnoses() => match op {
+                Op::Write => X3Error::Refused {
+                    status: a.status,
+                    message: format!("{what}: {said}"),
+                },
+                Op::Read => X3Error::Misconfigured {
+                    message: misconfigured(what, &said),
+                },
+            },
             500..=599 => ambiguous(
                 op,
                 format!(
@@ -1481,6 +1544,26 @@ impl X3Client {
 
 // ---- helpers ----
 
+/// A read X3 refused, with the name it did not know first when X3 said it the usual way
+/// (`WEB : Property does not exist (where clause)`).
+fn misconfigured(what: &str, said: &str) -> String {
+    let field = said.split(';').find_map(|m| {
+        let (name, rest) = m.split_once(" : ")?;
+        let name = name.trim();
+        (rest.contains("does not exist") && !name.is_empty()).then(|| name.to_string())
+    });
+    match field {
+        Some(f) => format!(
+            "{what}: X3 does not know {f} ({said}); set the site's name for it in [x3.wire] \
+             (docs/x3-wire-format.md)"
+        ),
+        None => format!(
+            "{what}: {said}; check the names in [x3.wire] against the site's representation \
+             (docs/x3-wire-format.md)"
+        ),
+    }
+}
+
 fn ambiguous(op: Op, message: String) -> X3Error {
     match op {
         Op::Write => X3Error::Unknown {
@@ -1640,20 +1723,34 @@ fn shallowest(v: &Value, field: &str) -> Option<String> {
     None
 }
 
-/// Collects `field` of every `edges[].node` of the first connection under `data` (not of nested
-/// line connections); without a connection (a `read`), the shallowest `field`. Returns the
-/// next page's cursor when `pageInfo` says there is one.
-fn collect_keys(data: &Value, field: &str, out: &mut Vec<String>) -> Option<String> {
+/// The text at a dotted path (`soldToCustomer.code`) of a node.
+fn at_path(node: &Value, path: &str) -> Option<String> {
+    if path.is_empty() {
+        return None;
+    }
+    let mut v = node;
+    for part in path.split('.') {
+        v = v.get(part)?;
+    }
+    key_string(v)
+}
+
+/// Collects `field` (and the check path) of every `edges[].node` of the first connection under
+/// `data` (not of nested line connections); without a connection (a `read`), the shallowest
+/// `field`. Returns the next page's cursor when `pageInfo` says there is one.
+fn collect_keys(data: &Value, field: &str, check: &str, out: &mut Vec<Found>) -> Option<String> {
     let mut queue = VecDeque::from([data]);
     while let Some(x) = queue.pop_front() {
         match x {
             Value::Object(m) => {
                 if let Some(edges) = m.get("edges").and_then(Value::as_array) {
-                    out.extend(
-                        edges
-                            .iter()
-                            .filter_map(|e| e.get("node")?.get(field).and_then(key_string)),
-                    );
+                    out.extend(edges.iter().filter_map(|e| {
+                        let node = e.get("node")?;
+                        Some(Found {
+                            key: node.get(field).and_then(key_string)?,
+                            check: at_path(node, check),
+                        })
+                    }));
                     let info = m.get("pageInfo")?;
                     if info.get("hasNextPage").and_then(Value::as_bool) == Some(true) {
                         return info
@@ -1669,7 +1766,7 @@ fn collect_keys(data: &Value, field: &str, out: &mut Vec<String>) -> Option<Stri
             _ => {}
         }
     }
-    out.extend(shallowest(data, field));
+    out.extend(shallowest(data, field).map(|key| Found { key, check: None }));
     None
 }
 
@@ -1804,8 +1901,11 @@ impl X3Client {
     }
 
     /// `$edit` PUT (partial update) or DELETE in REST; the mutation in GraphQL. A record that
-    /// does not exist is `Rejected` with status 404 (REST) or X3's message (GraphQL).
-    pub fn edit(&self, req: &EditRequest) -> Result<()> {
+    /// does not exist is `Rejected` with status 404 (REST) or X3's message (GraphQL). Returns
+    /// what X3 answered: the record after the update (REST), the mutation's `data` (GraphQL),
+    /// `Null` for a delete — X3 leaves alone a property its representation does not take, so
+    /// the caller reads the answer.
+    pub fn edit(&self, req: &EditRequest) -> Result<Value> {
         let r = match self.api {
             ApiMode::Rest if req.rest_body.is_empty() => (|| {
                 let url = self.rest_url(
@@ -1820,14 +1920,17 @@ impl X3Client {
                 if !a.ok() {
                     return Err(self.status_error(&a, Op::Write, &what));
                 }
-                Ok(())
+                Ok(Value::Null)
             })(),
             ApiMode::Rest => {
                 let body: Value = serde_json::from_str(req.rest_body)
                     .map_err(|e| X3Error::Config(format!("the update body is not JSON: {e}")))?;
-                return self
-                    .update_rest(req.rest_class, req.rest_representation, req.rest_key, &body)
-                    .map(|_| ());
+                return self.update_rest(
+                    req.rest_class,
+                    req.rest_representation,
+                    req.rest_key,
+                    &body,
+                );
             }
             ApiMode::Graphql => (|| {
                 let vars: Value = if req.graphql_variables.trim().is_empty() {
@@ -1838,7 +1941,6 @@ impl X3Client {
                     })?
                 };
                 self.graphql_data(req.graphql_mutation, &vars, Op::Write, "GraphQL edit")
-                    .map(|_| ())
             })(),
         };
         self.finish(r)
@@ -1876,16 +1978,36 @@ mod tests {
                      {"node":{"id":"S2"}}],
             "pageInfo":{"hasNextPage":true,"endCursor":"[\"S2\"]#2"}}}}});
         let mut keys = Vec::new();
-        let next = collect_keys(&data, "id", &mut keys);
-        assert_eq!(keys, ["S1", "S2"]);
+        let next = collect_keys(&data, "id", "", &mut keys);
+        let ids: Vec<&str> = keys.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(ids, ["S1", "S2"]);
         assert_eq!(next.as_deref(), Some("[\"S2\"]#2"));
         let mut keys = Vec::new();
         collect_keys(
             &json!({"x3Sales":{"salesOrder":{"read":null}}}),
             "id",
+            "",
             &mut keys,
         );
         assert!(keys.is_empty());
+        // The check path is read from each node: whose document it is.
+        let data = json!({"x3Sales":{"salesOrder":{"query":{"edges":[
+            {"node":{"id":"S1","soldToCustomer":{"code":"C1"}}},{"node":{"id":"S2"}}]}}}});
+        let mut keys = Vec::new();
+        collect_keys(&data, "id", "soldToCustomer.code", &mut keys);
+        assert_eq!(
+            keys,
+            [
+                Found {
+                    key: "S1".into(),
+                    check: Some("C1".into())
+                },
+                Found {
+                    key: "S2".into(),
+                    check: None
+                }
+            ]
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use crate::component::{CoreRuntime, mapping, orders};
 use crate::pipeline::Pipeline;
 use crate::store::{Store, X3OrderState, now_ms};
+use crate::wire::{Field, Names, canonical_graphql, canonical_rest};
 use crate::x3::{ApiMode, X3Client};
 
 /// `[x3-poll]`: present = polling on (unless `enabled = false`).
@@ -63,12 +64,14 @@ pub struct X3PollFile {
     /// Most records read per part and poll; the rest is read at the next poll.
     #[serde(default = "default_max_rows")]
     pub max_rows: usize,
-    #[serde(default = "default_delivery_class")]
-    pub delivery_class: String,
-    #[serde(default = "default_stock_class")]
-    pub stock_class: String,
-    #[serde(default = "default_customer_class")]
-    pub customer_class: String,
+    /// Moved to `[x3.wire]` (`rest.delivery.class`, `rest.stock.class`, `rest.customer.class`):
+    /// read only to say so.
+    #[serde(default)]
+    pub delivery_class: Option<String>,
+    #[serde(default)]
+    pub stock_class: Option<String>,
+    #[serde(default)]
+    pub customer_class: Option<String>,
     /// GraphQL filter selecting records changed since `{since}` (replaced by a quoted datetime
     /// literal). Filtering on `_updateStamp` is UNCONFIRMED (x3-api.md §8), hence configurable.
     #[serde(default = "default_graphql_filter")]
@@ -91,15 +94,6 @@ fn default_lookback() -> u64 {
 fn default_max_rows() -> usize {
     5000
 }
-fn default_delivery_class() -> String {
-    "SDELIVERY".into()
-}
-fn default_stock_class() -> String {
-    "STOCK".into()
-}
-fn default_customer_class() -> String {
-    "BPCUSTOMER".into()
-}
 fn default_graphql_filter() -> String {
     "{_updateStamp:{_gte:{since}}}".into()
 }
@@ -112,6 +106,23 @@ impl Default for X3PollFile {
 
 impl X3PollFile {
     pub fn check(&self) -> Result<()> {
+        for (old, set, key) in [
+            (
+                "delivery-class",
+                &self.delivery_class,
+                "rest.delivery.class",
+            ),
+            ("stock-class", &self.stock_class, "rest.stock.class"),
+            (
+                "customer-class",
+                &self.customer_class,
+                "rest.customer.class",
+            ),
+        ] {
+            if set.is_some() {
+                bail!("x3-poll.{old} has moved: set {key} (and its representation) in [x3.wire]");
+            }
+        }
         if self.interval_secs == 0 {
             bail!("x3-poll.interval-secs must be at least 1");
         }
@@ -291,31 +302,40 @@ pub fn advance(watermark: i64, rows: &[Row]) -> i64 {
 /// One record normalised to REST field codes, plus `UPDDATTIM`.
 pub type Row = BTreeMap<String, Value>;
 
-/// Where one kind of record is read from, in both APIs.
+/// Where one kind of record is read from, in both APIs (names as `[x3.wire]` has them).
 pub struct Source {
     pub rest_class: String,
     pub rest_representation: String,
-    pub gql_package: &'static str,
-    pub gql_node: &'static str,
-    /// (REST field code, GraphQL property) — names as in docs/simulators.md (UNCONFIRMED ones
-    /// are the same as in docs/x3-wire-format.md).
-    pub fields: &'static [(&'static str, &'static str)],
+    pub gql_package: String,
+    pub gql_node: String,
+    /// Read under their default REST codes, whatever the site calls them.
+    pub fields: Vec<Field>,
 }
 
+/// (REST key, GraphQL key) of the wire names each part reads.
 const ORDER_FIELDS: &[(&str, &str)] = &[
-    ("SOHNUM", "id"),
-    ("CUSORDREF", "customerOrderReference"),
-    ("ORDSTA", "orderStatus"),
-    ("DLVSTA", "deliveryStatus"),
+    ("rest.order.key", "graphql.order.key"),
+    ("rest.order.reference", "graphql.order.reference"),
+    ("rest.order.status", "graphql.order.status"),
+    (
+        "rest.order.delivery-status",
+        "graphql.order.delivery-status",
+    ),
 ];
-const INVOICE_FIELDS: &[(&str, &str)] = &[("NUM", "id"), ("CUSORDREF", "customerOrderReference")];
-const DELIVERY_FIELDS: &[(&str, &str)] = &[("SDHNUM", "id"), ("SOHNUM", "salesOrder")];
+const INVOICE_FIELDS: &[(&str, &str)] = &[
+    ("rest.invoice.key", "graphql.invoice.key"),
+    ("rest.invoice.reference", "graphql.invoice.reference"),
+];
+const DELIVERY_FIELDS: &[(&str, &str)] = &[
+    ("rest.delivery.key", "graphql.delivery.key"),
+    ("rest.delivery.order", "graphql.delivery.order"),
+];
 const STOCK_FIELDS: &[(&str, &str)] = &[
-    ("STOFCY", "stockSite"),
-    ("ITMREF", "product"),
-    ("QTYSTU", "quantityInStockUnit"),
+    ("rest.stock.site", "graphql.stock.site"),
+    ("rest.stock.item", "graphql.stock.item"),
+    ("rest.stock.quantity", "graphql.stock.quantity"),
 ];
-const CUSTOMER_FIELDS: &[(&str, &str)] = &[("BPCNUM", "code")];
+const CUSTOMER_FIELDS: &[(&str, &str)] = &[("rest.customer.code", "graphql.customer.code")];
 
 /// GraphQL page size when polling.
 const GQL_PAGE: usize = 100;
@@ -345,13 +365,13 @@ pub fn fetch(
             Ok(rows
                 .into_iter()
                 .filter_map(|r| match r {
-                    Value::Object(m) => Some(m.into_iter().collect()),
+                    Value::Object(m) => Some(canonical_rest(m, &src.fields).into_iter().collect()),
                     _ => None,
                 })
                 .collect())
         }
         ApiMode::Graphql => {
-            let selection: Vec<&str> = src.fields.iter().map(|(_, g)| *g).collect();
+            let selection: Vec<&str> = src.fields.iter().map(|f| f.graphql.as_str()).collect();
             let query = format!(
                 "query($filter: String, $after: String, $orderBy: String) {{ {} {{ {} {{ \
                  query(first: {GQL_PAGE}, after: $after, filter: $filter, orderBy: $orderBy) {{ \
@@ -370,19 +390,11 @@ pub fn fetch(
                     "orderBy": if by_stamp { "{_updateStamp:1}" } else { "{_id:1}" },
                 });
                 let data = x3.graphql(&query, &vars)?;
-                let conn = &data[src.gql_package][src.gql_node]["query"];
+                let conn = &data[src.gql_package.as_str()][src.gql_node.as_str()]["query"];
                 let edges = conn["edges"].as_array().cloned().unwrap_or_default();
                 for e in &edges {
                     let node = &e["node"];
-                    let mut row = Row::new();
-                    for (code, g) in src.fields {
-                        let v = match &node[*g] {
-                            // A reference sub-selected shows {code}; plain, it is the code.
-                            Value::Object(m) => m.get("code").cloned().unwrap_or(Value::Null),
-                            v => v.clone(),
-                        };
-                        row.insert((*code).to_string(), v);
-                    }
+                    let mut row: Row = canonical_graphql(node, &src.fields).into_iter().collect();
                     row.insert("UPDDATTIM".into(), node["_updateStamp"].clone());
                     out.push(row);
                 }
@@ -545,52 +557,21 @@ impl Poller {
         st
     }
 
-    fn source(&self, part: &str, settings: &orders::Settings) -> Source {
-        let w = &settings.wire;
-        let c = &self.cfg;
-        let (rest_class, rest_representation, gql_package, gql_node, fields) = match part {
-            "orders" => (
-                w.order_class.clone(),
-                w.order_representation.clone(),
-                "x3Sales",
-                "salesOrder",
-                ORDER_FIELDS,
-            ),
-            "invoices" => (
-                w.invoice_class.clone(),
-                w.invoice_representation.clone(),
-                "x3Sales",
-                "salesInvoice",
-                INVOICE_FIELDS,
-            ),
-            "deliveries" => (
-                c.delivery_class.clone(),
-                c.delivery_class.clone(),
-                "x3Sales",
-                "salesDelivery",
-                DELIVERY_FIELDS,
-            ),
-            "stock" => (
-                c.stock_class.clone(),
-                c.stock_class.clone(),
-                "x3StockData",
-                "stock",
-                STOCK_FIELDS,
-            ),
-            _ => (
-                c.customer_class.clone(),
-                c.customer_class.clone(),
-                "x3MasterData",
-                "customer",
-                CUSTOMER_FIELDS,
-            ),
+    fn source(&self, part: &str, names: &Names) -> Source {
+        let (doc, fields) = match part {
+            "orders" => ("order", ORDER_FIELDS),
+            "invoices" => ("invoice", INVOICE_FIELDS),
+            "deliveries" => ("delivery", DELIVERY_FIELDS),
+            "stock" => ("stock", STOCK_FIELDS),
+            _ => ("customer", CUSTOMER_FIELDS),
         };
+        let (package, node) = names.node(&format!("graphql.{doc}.node"));
         Source {
-            rest_class,
-            rest_representation,
-            gql_package,
-            gql_node,
-            fields,
+            rest_class: names.get(&format!("rest.{doc}.class")).to_string(),
+            rest_representation: names.get(&format!("rest.{doc}.representation")).to_string(),
+            gql_package: package.to_string(),
+            gql_node: node.to_string(),
+            fields: fields.iter().map(|(r, g)| names.field(r, g)).collect(),
         }
     }
 
@@ -623,7 +604,8 @@ impl Poller {
         }
         let overlap = i64::try_from(self.cfg.overlap_secs).unwrap_or(0);
         let since = fmt_stamp(read_from(watermark, overlap));
-        let src = self.source(part, settings);
+        let names = Names::resolve(&self.core, settings)?;
+        let src = self.source(part, &names);
         let rest_where = format!("UPDDATTIM ge @{since}@");
         let gql_filter = self
             .cfg

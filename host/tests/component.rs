@@ -50,7 +50,7 @@ fn captured_signature(name: &str) -> String {
 
 /// Every export this file calls. `every_export_has_a_boundary_test` fails when the component
 /// gains an export that is not listed (and so not tested) here.
-const COVERED: [&str; 22] = [
+const COVERED: [&str; 23] = [
     "webhook#verify-signature",
     "webhook#classify",
     "webhook#accept",
@@ -61,6 +61,7 @@ const COVERED: [&str; 22] = [
     "orders#default-settings",
     "orders#plan",
     "orders#customer-key",
+    "orders#wire-names",
     "orders#sdata-literal",
     "orders#graphql-literal",
     "inventory#default-status-map",
@@ -91,7 +92,7 @@ fn component_imports_nothing_and_exports_the_four_interfaces() {
         .collect();
     let want: BTreeSet<String> = ["webhook", "mapping", "orders", "inventory"]
         .iter()
-        .map(|i| format!("ml:connector/{i}@0.2.0"))
+        .map(|i| format!("ml:connector/{i}@0.3.0"))
         .collect();
     assert_eq!(exports, want);
 }
@@ -110,7 +111,7 @@ fn component_with_version(version: &str) -> Vec<u8> {
     let wit_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit/connector.wit");
     let text = std::fs::read_to_string(wit_dir)
         .unwrap()
-        .replace("ml:connector@0.2.0", &format!("ml:connector@{version}"));
+        .replace("ml:connector@0.3.0", &format!("ml:connector@{version}"));
     let mut resolve = wit_parser::Resolve::default();
     let pkg = resolve.push_str("connector.wit", &text).unwrap();
     let world = resolve.select_world(&[pkg], Some("core")).unwrap();
@@ -132,8 +133,9 @@ fn component_with_version(version: &str) -> Vec<u8> {
 
 #[test]
 fn a_component_of_another_wit_version_is_refused() {
-    // The shipped 0.1.0 and a future 0.3.0 alike: a frozen version is never loaded as another.
-    for other in ["0.1.0", "0.3.0"] {
+    // The shipped 0.1.0 and 0.2.0 and a future 0.4.0 alike: a frozen version is never loaded
+    // as another.
+    for other in ["0.1.0", "0.2.0", "0.4.0"] {
         let bytes = component_with_version(other);
         let err = CoreRuntime::load(&bytes, None)
             .err()
@@ -141,18 +143,18 @@ fn a_component_of_another_wit_version_is_refused() {
             .to_string();
         assert!(
             err.contains(&format!("ml:connector@{other}"))
-                && err.contains("supports ml:connector@0.2.0"),
+                && err.contains("supports ml:connector@0.3.0"),
             "{err}"
         );
     }
     // The same world at our version passes the check (its functions are dummies, never called).
-    assert!(CoreRuntime::load(&component_with_version("0.2.0"), None).is_ok());
+    assert!(CoreRuntime::load(&component_with_version("0.3.0"), None).is_ok());
     let missing: BTreeSet<String> = ["webhook", "orders", "inventory"]
         .iter()
-        .map(|i| format!("ml:connector/{i}@0.2.0"))
+        .map(|i| format!("ml:connector/{i}@0.3.0"))
         .collect();
     let err = check_export_names(&missing).unwrap_err().to_string();
-    assert!(err.contains("ml:connector/mapping@0.2.0"), "{err}");
+    assert!(err.contains("ml:connector/mapping@0.3.0"), "{err}");
 }
 
 #[test]
@@ -500,9 +502,49 @@ fn orders_default_settings_are_the_documented_ones() {
     assert_eq!(s.currency_decimals, 2);
     assert_eq!(s.document_kind, wo::DocumentKind::Order);
     assert_eq!(s.price_basis, wo::PriceBasis::Net);
-    assert_eq!(s.wire.order_lines_field, "SOHSOP");
-    assert_eq!(s.wire.customer_class, "BPCUSTOMER");
+    assert!(s.wire.is_empty(), "no overrides: the reference's names");
     assert!(s.sales_site.is_empty() && s.order_type.is_empty());
+}
+
+#[test]
+fn orders_wire_names_resolve_overrides_and_name_a_bad_key() {
+    let core = core();
+    let all = core
+        .call(|c, s| {
+            c.ml_connector_orders()
+                .call_wire_names(s, &[("rest.order.class".into(), "YSORDER".into())])
+        })
+        .unwrap()
+        .unwrap();
+    let get = |k: &str| all.iter().find(|n| n.key == k).unwrap();
+    let order = get("rest.order.class");
+    assert_eq!(
+        (
+            order.value.as_str(),
+            order.default_value.as_str(),
+            order.source.as_str()
+        ),
+        ("YSORDER", "SORDER", "§1.1")
+    );
+    assert_eq!(get("rest.order.lines").value, "SOHSOP");
+    assert_eq!(get("rest.customer.email-path").value, "BPADDRESS.WEB");
+    assert_eq!(get("rest.stock.allocated").source, "", "ours: UNCONFIRMED");
+    let keys: Vec<&str> = all.iter().map(|n| n.key.as_str()).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(keys, sorted, "in key order");
+    for (k, v) in [("rest.order.klass", "X"), ("rest.order.class", "Y ORDER")] {
+        let r = core
+            .call(|c, s| {
+                c.ml_connector_orders()
+                    .call_wire_names(s, &[(k.into(), v.into())])
+            })
+            .unwrap();
+        assert!(
+            matches!(&r, Err(wo::Error::InvalidSettings(m)) if m.contains(k)),
+            "{k}: {r:?}"
+        );
+    }
 }
 
 #[test]
@@ -739,21 +781,14 @@ fn inventory_actions_after_posting_through_the_boundary() {
         .unwrap();
     assert_eq!(
         (
-            st.delivery_class.as_str(),
-            st.delivery_lines_field.as_str(),
             st.credit_note_type.as_str(),
             st.cancel,
             st.restock,
-            st.deliver_charges
+            st.deliver_charges,
+            st.restock_status.as_str(),
+            st.invoice_stock_issue
         ),
-        (
-            "SDELIVERY",
-            "SDELIVERYD",
-            "",
-            wi::CancelMode::Close,
-            true,
-            true
-        )
+        ("", wi::CancelMode::Close, true, true, "A", true)
     );
 
     // due-intents: the ledger is the memory.
@@ -802,7 +837,8 @@ fn inventory_actions_after_posting_through_the_boundary() {
             )
         })
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .expect("a sales order ships as a delivery");
     assert_eq!(d.kind, wi::ActionKind::CreateDelivery);
     assert_eq!(d.idempotency_key, "shop1/order/39/ship");
     let body: serde_json::Value = serde_json::from_str(&d.rest_body).unwrap();
@@ -926,6 +962,13 @@ fn inventory_actions_after_posting_through_the_boundary() {
             r[0].quantity
         ),
         ("shop1/order/39/refund/900/restock/69", "TSHIRT", "FR011", 1)
+    );
+    let a = &r[0].action;
+    assert_eq!(a.kind, wi::ActionKind::CreateReceipt);
+    assert_eq!(a.rest_class, "SMVTRCP");
+    assert_eq!(
+        a.lookup.as_ref().unwrap().rest_where,
+        "VCRDES eq 'WC-39R900L69'"
     );
     assert!(matches!(
         core.call(|c, s| c.ml_connector_inventory().call_build_restocks(

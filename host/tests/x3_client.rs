@@ -112,6 +112,11 @@ impl Doc {
     }
 }
 
+/// The keys a lookup found.
+fn lookup_keys(x3: &X3Client, r: &LookupRequest) -> Result<Vec<String>, X3Error> {
+    x3.lookup(r).map(|v| v.into_iter().map(|f| f.key).collect())
+}
+
 fn customer(code: &str, email: &str) -> Doc {
     Doc {
         class: "BPCUSTOMER",
@@ -169,6 +174,8 @@ impl Find {
             graphql_variables: &self.variables,
             rest_key_field: self.rest_key,
             graphql_key_field: self.graphql_key,
+            rest_check_field: "",
+            graphql_check_path: "",
         }
     }
 }
@@ -270,7 +277,7 @@ fn round_trip(api: ApiMode, auth: fn(&X3Sim) -> X3Auth) {
     let x3 = client(&sim, api, auth(&sim));
 
     assert_eq!(
-        x3.lookup(&obrien().req()).expect("lookup before"),
+        lookup_keys(&x3, &obrien().req()).expect("lookup before"),
         Vec::<String>::new()
     );
     let code = x3
@@ -285,12 +292,12 @@ fn round_trip(api: ApiMode, auth: fn(&X3Sim) -> X3Auth) {
     assert_eq!(c["WEB"], "o'brien@x.com");
     assert_eq!(c["BPRNAM"], "Seán O'Brien");
     assert_eq!(
-        x3.lookup(&obrien().req()).expect("lookup after"),
+        lookup_keys(&x3, &obrien().req()).expect("lookup after"),
         ["WOBRIEN"]
     );
 
     assert_eq!(
-        x3.lookup(&find_order("WC-1001").req()).expect("none"),
+        lookup_keys(&x3, &find_order("WC-1001").req()).expect("none"),
         Vec::<String>::new()
     );
     let number = x3
@@ -309,7 +316,7 @@ fn round_trip(api: ApiMode, auth: fn(&X3Sim) -> X3Auth) {
     assert_eq!(o["SOHSOP"][0]["ITMREF"], "ITM1");
     assert_eq!(o["SOHSOP"][0]["QTY"], 2);
     assert_eq!(
-        x3.lookup(&find_order("WC-1001").req()).expect("found"),
+        lookup_keys(&x3, &find_order("WC-1001").req()).expect("found"),
         [number]
     );
     assert_eq!(count(&sim, "SORDER"), 1);
@@ -358,12 +365,12 @@ fn email_with_apostrophe_is_escaped_in_where_clause_and_filter() {
         .expect("create");
     // `+` and spaces must reach X3 as themselves, not as spaces.
     let find = find_customer("'O''BRIEN+SHOP@X.COM'", r"'o\'brien+shop@x.com'");
-    assert_eq!(rest.lookup(&find.req()).expect("rest"), ["WQ1"]);
-    assert_eq!(gql.lookup(&find.req()).expect("graphql"), ["WQ1"]);
+    assert_eq!(lookup_keys(&rest, &find.req()).expect("rest"), ["WQ1"]);
+    assert_eq!(lookup_keys(&gql, &find.req()).expect("graphql"), ["WQ1"]);
     // The decoy without the apostrophe is never confused with it.
     let decoy = find_customer("'OBRIEN@X.COM'", "'obrien@x.com'");
-    assert_eq!(rest.lookup(&decoy.req()).expect("rest"), ["DECOY"]);
-    assert_eq!(gql.lookup(&decoy.req()).expect("graphql"), ["DECOY"]);
+    assert_eq!(lookup_keys(&rest, &decoy.req()).expect("rest"), ["DECOY"]);
+    assert_eq!(lookup_keys(&gql, &decoy.req()).expect("graphql"), ["DECOY"]);
 }
 
 #[test]
@@ -377,15 +384,18 @@ fn lookup_finds_zero_one_and_two_orders_with_one_reference() {
             .expect("seed");
         let x3 = client(&sim, api, basic(&sim));
         let find = find_order("WC-7");
-        assert!(x3.lookup(&find.req()).expect("0").is_empty(), "{api:?}");
+        assert!(
+            lookup_keys(&x3, &find.req()).expect("0").is_empty(),
+            "{api:?}"
+        );
         let first = x3.create(&order("C1", "WC-7").req()).expect("first");
         assert_eq!(
-            x3.lookup(&find.req()).expect("1"),
+            lookup_keys(&x3, &find.req()).expect("1"),
             std::slice::from_ref(&first),
             "{api:?}"
         );
         let second = x3.create(&order("C1", "WC-7").req()).expect("second");
-        let mut found = x3.lookup(&find.req()).expect("2");
+        let mut found = lookup_keys(&x3, &find.req()).expect("2");
         found.sort();
         assert_eq!(found, [first, second], "{api:?}");
         assert_eq!(orders_with(&sim, "WC-7"), 2);
@@ -404,7 +414,7 @@ fn rest_lookup_and_query_follow_next_links() {
     sim.seed(&json!({ "customers": customers })).expect("seed");
     let x3 = client(&sim, ApiMode::Rest, basic(&sim));
     let find = find_customer("'BULK@X.COM'", "'bulk@x.com'");
-    let keys = x3.lookup(&find.req()).expect("lookup");
+    let keys = lookup_keys(&x3, &find.req()).expect("lookup");
     assert_eq!(keys.len(), 130, "two pages of 100");
     let rows = x3
         .query_rest(
@@ -495,7 +505,10 @@ fn fail_500_is_unknown_for_a_create_and_transient_for_a_lookup() {
         }
         faults(&sim, json!({"fail": {"count": 1, "status": 500}}));
         assert!(
-            matches!(x3.lookup(&obrien().req()), Err(X3Error::Transient { .. })),
+            matches!(
+                lookup_keys(&x3, &obrien().req()),
+                Err(X3Error::Transient { .. })
+            ),
             "{api:?}"
         );
     }
@@ -547,7 +560,7 @@ fn commit_then_timeout_is_unknown_and_the_document_exists() {
         }
         assert_eq!(orders_with(&sim, reference), 1, "X3 committed it");
         // What the caller must do next: look it up and adopt it.
-        let found = x3.lookup(&find_order(reference).req()).expect("lookup");
+        let found = lookup_keys(&x3, &find_order(reference).req()).expect("lookup");
         assert_eq!(found.len(), 1, "{api:?}");
     }
 }
@@ -566,7 +579,7 @@ fn html_error_page_from_a_proxy_is_unknown_for_a_create() {
     }
     faults(&sim, json!({"html_error": {"count": 1, "status": 502}}));
     assert!(matches!(
-        x3.lookup(&find_order("WC-H").req()),
+        lookup_keys(&x3, &find_order("WC-H").req()),
         Err(X3Error::Transient { .. })
     ));
 }
@@ -587,7 +600,7 @@ fn connection_closed_after_sending_is_unknown_for_a_create_only() {
         "the create may have been committed"
     );
     assert!(matches!(
-        x3.lookup(&find_order("WC-R").req()),
+        lookup_keys(&x3, &find_order("WC-R").req()),
         Err(X3Error::Transient { .. })
     ));
 }
@@ -616,7 +629,7 @@ fn x3_down_is_transient_and_nothing_is_stored() {
 fn expired_tokens_are_renewed_once_and_the_create_succeeds() {
     let sim = sim();
     let oauth = client(&sim, ApiMode::Graphql, oauth2(&sim));
-    oauth.lookup(&obrien().req()).expect("first token");
+    lookup_keys(&oauth, &obrien().req()).expect("first token");
     faults(&sim, json!({"expire_tokens": true}));
     oauth
         .create(&order("DECOY", "WC-E1").req())
@@ -636,7 +649,7 @@ fn expired_tokens_are_renewed_once_and_the_create_succeeds() {
         ApiMode::Rest,
         connected_app(&sim, Duration::from_secs(300)),
     );
-    jwt.lookup(&obrien().req()).expect("first JWT");
+    lookup_keys(&jwt, &obrien().req()).expect("first JWT");
     // The simulator refuses JWTs issued strictly before the expiry second.
     std::thread::sleep(Duration::from_millis(1100));
     faults(&sim, json!({"expire_tokens": true}));
@@ -718,7 +731,7 @@ fn wrong_password_is_auth_without_a_retry() {
         },
     );
     assert!(matches!(
-        bad_client.lookup(&obrien().req()),
+        lookup_keys(&bad_client, &obrien().req()),
         Err(X3Error::Auth { status: 401, .. })
     ));
     assert_eq!(count(&sim, "BPCUSTOMER"), 1);
@@ -778,8 +791,8 @@ fn connected_app_jwt_is_re_minted_before_exp() {
         ApiMode::Graphql,
         connected_app(&sim, Duration::from_secs(2)),
     );
-    x3.lookup(&obrien().req()).expect("first");
-    x3.lookup(&obrien().req()).expect("same token");
+    lookup_keys(&x3, &obrien().req()).expect("first");
+    lookup_keys(&x3, &obrien().req()).expect("same token");
     assert_eq!(x3.auth_stats().jwt_mints, 1);
     // Past lifetime − margin: a new JWT before the old one's exp, not after a 401.
     std::thread::sleep(Duration::from_millis(1700));
@@ -797,8 +810,8 @@ fn oauth2_token_is_refreshed_ahead_of_expiry() {
         ..X3Config::default()
     });
     let x3 = client(&sim, ApiMode::Rest, oauth2(&sim));
-    x3.lookup(&obrien().req()).expect("first");
-    x3.lookup(&obrien().req()).expect("same token");
+    lookup_keys(&x3, &obrien().req()).expect("first");
+    lookup_keys(&x3, &obrien().req()).expect("same token");
     assert_eq!(x3.auth_stats().client_credentials_grants, 1);
     std::thread::sleep(Duration::from_millis(1500));
     x3.create(&customer("WOA", "o@x.com").req())
@@ -989,7 +1002,7 @@ fn secrets_never_appear_in_errors_or_debug() {
         let s = settings(&sim.base_url(), ApiMode::Rest, auth);
         check("settings Debug", format!("{s:?}"));
         let x3 = X3Client::new(s).expect("client");
-        x3.lookup(&obrien().req()).expect("token in hand");
+        lookup_keys(&x3, &obrien().req()).expect("token in hand");
         check("client Debug", format!("{x3:?}"));
         for fault in [
             json!({"fail": {"count": 1, "status": 500}}),
@@ -1045,7 +1058,7 @@ fn secrets_never_appear_in_errors_or_debug() {
         &format!("bad header: {header} (admin)"),
     );
     let x3 = X3Client::new(settings(&echo, ApiMode::Rest, basic(&sim))).expect("client");
-    let e = x3.lookup(&obrien().req()).expect_err("400");
+    let e = lookup_keys(&x3, &obrien().req()).expect_err("400");
     check("echoed header", format!("{e} {e:?}"));
     assert!(e.to_string().contains("<redacted>"), "{e}");
 }

@@ -1654,6 +1654,20 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_name_with_its_default_and_source() {
+        let doc = include_str!("../../docs/x3-wire-format.md");
+        for d in TABLE {
+            let source = if d.source.is_empty() {
+                "UNCONFIRMED"
+            } else {
+                d.source
+            };
+            let row = format!("| `{}` | `{}` | {source} |", d.key, d.default);
+            assert!(doc.contains(&row), "docs/x3-wire-format.md lacks {row}");
+        }
+    }
+
+    #[test]
     fn every_key_resolves() {
         let w = Wire::default();
         let all = w.resolved();

@@ -226,6 +226,7 @@ pub fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
             Ok(body) => put_settings(ctx, &body),
             Err(a) => Ok(a),
         },
+        ("GET", "/api/admin/wire") => get_wire(ctx),
         ("GET", "/api/admin/mapping") => get_mapping(ctx, header("accept").contains("text/csv")),
         ("PUT", "/api/admin/mapping") => match read_body(req) {
             Ok(body) => put_mapping(ctx, &header("content-type"), &body),
@@ -281,7 +282,10 @@ pub fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
 fn allowed(path: &str) -> Option<&'static str> {
     Some(match path {
         "/api/admin/settings" | "/api/admin/mapping" => "GET, PUT",
-        "/api/admin/mapping/coverage" | "/api/admin/orders" | "/api/admin/reconcile" => "GET",
+        "/api/admin/mapping/coverage"
+        | "/api/admin/orders"
+        | "/api/admin/reconcile"
+        | "/api/admin/wire" => "GET",
         "/api/admin/holds/release"
         | "/api/admin/orders/replay"
         | "/api/admin/test-connection"
@@ -442,6 +446,8 @@ fn settings_document(cfg: &Config, s: &orders::Settings, map: &[inventory::Statu
             "timeout-secs": w.timeout_secs,
             "delivery-url": cfg.delivery_url(),
         },
+        // The overrides in force; every name with its default is under GET /api/admin/wire.
+        "x3-wire": cfg.x3.wire.0,
         "inventory": {
             "status-map": map.iter().map(|r| json!({
                 "status": r.status,
@@ -487,6 +493,30 @@ fn get_settings(ctx: &Ctx) -> Result<Answer> {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     Ok(Answer::json(200, &settings_document(&cfg, &s, &map)))
+}
+
+/// `GET /api/admin/wire`: every X3 name in force, with its default, where the default comes
+/// from (empty: UNCONFIRMED, our choice) and whether the site overrides it.
+fn get_wire(ctx: &Ctx) -> Result<Answer> {
+    let s = crate::pipeline::current(&ctx.pipeline.settings);
+    let names = crate::wire::Names::resolve(&ctx.core, &s)?;
+    let list: Vec<Value> = names
+        .all()
+        .iter()
+        .map(|n| {
+            json!({
+                "key": n.key,
+                "value": n.value,
+                "default": n.default_value,
+                "source": n.source,
+                "confirmed": !n.source.is_empty(),
+                "overridden": n.value != n.default_value
+                    || s.wire.iter().any(|(k, _)| *k == n.key),
+                "description": n.description,
+            })
+        })
+        .collect();
+    Ok(Answer::json(200, &json!({ "names": list })))
 }
 
 /// A text value: a string without control characters, at most [`MAX_TEXT`] long.
@@ -602,6 +632,7 @@ fn apply(cfg: &mut Config, doc: &Value, errors: &mut Errors) -> Option<Vec<inven
                 "orders" => apply_orders(cfg, name, v),
                 "x3" => apply_x3(cfg, name, v),
                 "woocommerce" => apply_woo(cfg, name, v),
+                "x3-wire" => apply_wire(cfg, name, v),
                 "inventory" if name == "status-map" => {
                     status_map_of(v).map(|m| status_map = Some(m))
                 }
@@ -678,6 +709,20 @@ fn apply_orders(cfg: &mut Config, name: &str, v: &Value) -> std::result::Result<
             }
         }
         _ => return Err(Unknown),
+    }
+    Ok(())
+}
+
+/// One `[x3.wire]` override: a name sets it, `null` goes back to the default. Which keys exist
+/// and what a valid name is, the core says (in `validate`).
+fn apply_wire(cfg: &mut Config, key: &str, v: &Value) -> std::result::Result<(), Refusal> {
+    match v {
+        Value::Null => {
+            cfg.x3.wire.0.remove(key);
+        }
+        v => {
+            cfg.x3.wire.0.insert(key.to_string(), text(v)?.trim().to_string());
+        }
     }
     Ok(())
 }
@@ -817,8 +862,21 @@ fn check_connection(cfg: &Config, errors: &mut Errors) {
     }
 }
 
-/// Which field a core `invalid-settings` message is about (it starts with the setting's name).
-fn core_field(message: &str) -> &'static str {
+/// Which field a core `invalid-settings` message is about (it starts with the setting's name;
+/// a wire name's says `x3.wire.<key>` or `unknown name "<key>"`).
+fn core_field(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("x3.wire.") {
+        let key = rest.split([':', ' ']).next().unwrap_or("");
+        return format!("x3-wire.{key}");
+    }
+    if let Some(rest) = message.strip_prefix("x3.wire: unknown name \"") {
+        let key = rest.split('"').next().unwrap_or("");
+        return format!("x3-wire.{key}");
+    }
+    format!("orders.{}", orders_field(message))
+}
+
+fn orders_field(message: &str) -> &'static str {
     const NAMES: [&str; 9] = [
         "store-id",
         "reference-prefix",
@@ -837,6 +895,21 @@ fn core_field(message: &str) -> &'static str {
         return "dimension-types";
     }
     "settings"
+}
+
+/// Every problem the core finds with `settings` (`field: message`), for `config check`.
+pub fn settings_problems(
+    core: &CoreRuntime,
+    settings: &orders::Settings,
+    mapping: &[mapping::MappingRow],
+) -> Result<Vec<String>> {
+    let mut errors = Errors::default();
+    core_settings_errors(core, settings, mapping, &mut errors)?;
+    Ok(errors
+        .0
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+        .collect())
 }
 
 /// Plans the sample order with `settings` and the mapping in force, and reports every
@@ -878,8 +951,17 @@ fn core_settings_errors(
             return Ok(());
         };
         let field = core_field(&message);
-        errors.add(format!("orders.{field}"), message);
-        match field {
+        errors.add(&field, message);
+        if let Some(key) = field.strip_prefix("x3-wire.") {
+            // Without that override the rest can still be checked.
+            let before = s.wire.len();
+            s.wire.retain(|(k, _)| k != key);
+            if s.wire.len() == before {
+                return Ok(());
+            }
+            continue;
+        }
+        match field.strip_prefix("orders.").unwrap_or("") {
             "store-id" => s.store_id = "X".into(),
             "reference-prefix" => s.reference_prefix = "WC-".into(),
             "customer-prefix" => s.customer_prefix = String::new(),
@@ -1599,17 +1681,25 @@ mod tests {
     fn core_messages_name_their_field() {
         assert_eq!(
             core_field("sales-site \"\": 1 to 5 characters of the allowed set"),
-            "sales-site"
+            "orders.sales-site"
         );
         assert_eq!(
             core_field(
                 "mapping row sku:X uses dimension type \"Q\", which is not in dimension-types"
             ),
-            "dimension-types"
+            "orders.dimension-types"
         );
         assert_eq!(
             core_field("customer-category is needed to create customers in X3"),
-            "customer-category"
+            "orders.customer-category"
+        );
+        assert_eq!(
+            core_field("x3.wire.rest.order.class: \"A B\" is not a class"),
+            "x3-wire.rest.order.class"
+        );
+        assert_eq!(
+            core_field("x3.wire: unknown name \"rest.order.klass\" (docs/…)"),
+            "x3-wire.rest.order.klass"
         );
     }
 }

@@ -578,5 +578,46 @@ pub fn config_check(config: &Path) -> Result<()> {
         settings.customer_prefix
     );
     println!("  mapping        {mapping}");
+    print_wire(&core, &settings)?;
+    Ok(())
+}
+
+/// The X3 names in force (`[x3.wire]` over the reference's defaults), and a refusal of settings
+/// the core cannot use — among them a reference prefix that cannot keep CUSORDREF unique.
+fn print_wire(core: &CoreRuntime, settings: &orders::Settings) -> Result<()> {
+    // Names and references are refused here; a site or type not set yet is only said (the
+    // plugin may set it, and orders wait for it).
+    let (fatal, incomplete): (Vec<String>, Vec<String>) =
+        crate::admin::settings_problems(core, settings, &[])?
+            .into_iter()
+            .partition(|p| {
+                p.starts_with("x3-wire.")
+                    || p.starts_with("orders.reference-prefix")
+                    || p.starts_with("orders.store-id")
+            });
+    if !fatal.is_empty() {
+        bail!("the settings cannot be used:\n  {}", fatal.join("\n  "));
+    }
+    for p in incomplete {
+        println!("  incomplete     {p}");
+    }
+    let names = crate::wire::Names::resolve(core, settings)?;
+    let all = names.all();
+    let set = settings.wire.len();
+    let unconfirmed = all.iter().filter(|n| n.source.is_empty()).count();
+    println!(
+        "  X3 names       {} in force, {set} set in [x3.wire] (*); {unconfirmed} UNCONFIRMED in the reference (?)",
+        all.len()
+    );
+    for n in all {
+        let mark = if settings.wire.iter().any(|(k, _)| *k == n.key) {
+            '*'
+        } else if n.source.is_empty() {
+            '?'
+        } else {
+            ' '
+        };
+        println!("    {mark} {:<40} {}", n.key, n.value);
+    }
     Ok(())
 }

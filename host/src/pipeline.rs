@@ -447,6 +447,16 @@ impl Pipeline {
                         now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
                     });
                     let retry_at = self.backoff(row.attempts).max(floor);
+                    // Said in the log when it starts and again every tenth attempt: an order
+                    // that keeps failing must not be silent.
+                    if row.attempts == 0 {
+                        info!("order {order_id}: will retry: {error}");
+                    } else if (row.attempts + 1) % 10 == 0 {
+                        warn!(
+                            "order {order_id}: still failing after {} attempts: {error}",
+                            row.attempts + 1
+                        );
+                    }
                     self.store.timeline_add(
                         order_id,
                         "retrying",

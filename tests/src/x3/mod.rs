@@ -105,6 +105,9 @@ pub struct X3Config {
     pub oauth_token_validity_secs: u64,
     /// Let deliveries take stock below zero instead of refusing them.
     pub allow_negative_stock: bool,
+    /// HTTP status of a REST create/edit/delete refused by a business rule. X3 answers 500 with
+    /// `$diagnoses` (x3-api.md §7, §10 item 13); 400 is the lenient old behaviour.
+    pub business_error_status: u16,
     pub classes: ClassNames,
     /// Loaded at start when present, written after every change.
     pub state_file: Option<PathBuf>,
@@ -130,6 +133,7 @@ impl Default for X3Config {
             oauth_client_secret: "x3sim-oauth-secret".into(),
             oauth_token_validity_secs: 300,
             allow_negative_stock: false,
+            business_error_status: 500,
             classes: ClassNames::default(),
             state_file: None,
             threads: 16,
@@ -194,6 +198,11 @@ pub struct X3Sim {
 
 impl X3Sim {
     pub fn start(cfg: X3Config) -> std::io::Result<X3Sim> {
+        if !(400..600).contains(&cfg.business_error_status) {
+            return Err(std::io::Error::other(
+                "business_error_status: 4xx or 5xx expected",
+            ));
+        }
         let mut store = Store::new(cfg.allow_negative_stock);
         if let Some(path) = &cfg.state_file
             && path.exists()

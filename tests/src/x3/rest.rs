@@ -4,8 +4,9 @@
 //! `/{CLASS}/$template?representation={REP}.$create`.
 //!
 //! Status codes: unknown `where` property or unparsable `where`/`orderBy`/`key` → 500 (fact,
-//! §1.3); business errors → 400, unknown key → 404, unknown folder/class → 404, wrong or missing
-//! representation/facet → 400, wrong method for the facet → 405 (these four are our choice: the
+//! §1.3); business refusals → 500 (fact, §7 and §10 item 13; `business_error_status` switches it);
+//! unknown key → 404, unknown folder/class → 404, wrong or missing representation/facet or a body
+//! that is not a JSON object → 400, wrong method for the facet → 405 (these are our choice: the
 //! reference only says "4xx/5xx with `$diagnoses`", §1.6).
 
 use std::cmp::Ordering;
@@ -15,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::X3Config;
 use super::schema::{Kind, Ty};
 use super::sdata::{self, Val, compare, field_val};
-use super::store::{BizErr, Rec, Store, key_of};
+use super::store::{BizErr, ErrKind, Rec, Store, key_of};
 use super::util::uuid;
 use crate::http::{Request, Response};
 
@@ -44,8 +45,14 @@ fn plain(resp: Response) -> Outcome {
     }
 }
 
-fn biz(e: BizErr) -> Outcome {
-    plain(diag(e.status, e.message))
+/// A refused write: business rules answer `business_error_status` (500 by default, as X3 does,
+/// x3-api.md §7), a missing record 404.
+fn biz(cfg: &X3Config, e: BizErr) -> Outcome {
+    let status = match e.kind {
+        ErrKind::Business => cfg.business_error_status,
+        ErrKind::NotFound => 404,
+    };
+    plain(diag(status, e.message))
 }
 
 /// Undo the quoting of `('KEY')`/`("KEY")`: `''` inside single quotes is one quote.
@@ -187,7 +194,7 @@ pub fn handle(
                     created: false,
                     wrote: true,
                 },
-                Err(e) => biz(e),
+                Err(e) => biz(cfg, e),
             }
         }
         (None, Some(k), "$edit", "DELETE") => match store.delete(kind, &k) {
@@ -199,7 +206,7 @@ pub fn handle(
                 created: false,
                 wrote: true,
             },
-            Err(e) => biz(e),
+            Err(e) => biz(cfg, e),
         },
         (None, _, "$query" | "$lookup" | "$create" | "$details" | "$edit", _) => plain(
             diag(
@@ -256,7 +263,7 @@ fn create(
                 wrote: true,
             }
         }
-        Err(e) => biz(e),
+        Err(e) => biz(cfg, e),
     }
 }
 
@@ -274,14 +281,14 @@ fn query(req: &Request, cfg: &X3Config, store: &Store, kind: Kind, base: &str) -
         None => None,
         Some(w) => match sdata::parse_where(w, def) {
             Ok(e) => Some(e),
-            Err(msg) => return plain(diag(500, format!("Invalid where clause: {msg}"))),
+            Err(msg) => return plain(diag(500, msg)),
         },
     };
     let order = match req.param("orderBy").filter(|o| !o.trim().is_empty()) {
         None => Vec::new(),
         Some(o) => match sdata::parse_order_by(o, def) {
             Ok(v) => v,
-            Err(msg) => return plain(diag(500, format!("Invalid orderBy: {msg}"))),
+            Err(msg) => return plain(diag(500, msg)),
         },
     };
     let key_cond = match req.param("key") {

@@ -338,7 +338,7 @@ impl Parser<'_> {
                     "null" => Expr::Lit(Val::Null),
                     _ => {
                         if self.def.field(&name).is_none() {
-                            return Err(format!("The property '{name}' does not exist"));
+                            return Err(unknown_property(&name));
                         }
                         Expr::Field(name)
                     }
@@ -349,15 +349,33 @@ impl Parser<'_> {
     }
 }
 
-/// Parse a `where` expression against the field codes of `def`.
+/// X3's message for a `where` naming a property the class does not have (field name first).
+fn unknown_property(name: &str) -> String {
+    format!("{name} : Property does not exist (where clause)")
+}
+
+const UNKNOWN_SUFFIX: &str = " : Property does not exist (where clause)";
+
+/// Parse a `where` expression against the field codes of `def`. The error is the whole message
+/// the client sees: `F : Property does not exist (where clause)` for an unknown property,
+/// `Invalid where clause: …` for anything else.
 pub fn parse_where(s: &str, def: &NodeDef) -> Result<Expr, String> {
-    let toks = lex(s)?;
-    let mut p = Parser { toks, pos: 0, def };
-    let e = p.or()?;
-    if p.pos != p.toks.len() {
-        return Err(format!("unexpected token {:?}", p.toks[p.pos]));
-    }
-    Ok(e)
+    let parse = || {
+        let toks = lex(s)?;
+        let mut p = Parser { toks, pos: 0, def };
+        let e = p.or()?;
+        if p.pos != p.toks.len() {
+            return Err(format!("unexpected token {:?}", p.toks[p.pos]));
+        }
+        Ok(e)
+    };
+    parse().map_err(|m: String| {
+        if m.ends_with(UNKNOWN_SUFFIX) {
+            m
+        } else {
+            format!("Invalid where clause: {m}")
+        }
+    })
 }
 
 /// A stored field value as an evaluation value, by field type.
@@ -536,15 +554,15 @@ pub fn parse_order_by(s: &str, def: &NodeDef) -> Result<Vec<(String, bool)>, Str
         let mut words = part.split_whitespace();
         let Some(field) = words.next() else { continue };
         if def.field(field).is_none() {
-            return Err(format!("The property '{field}' does not exist"));
+            return Err(format!("{field} : Property does not exist (orderBy)"));
         }
         let desc = match words.next().map(str::to_ascii_lowercase).as_deref() {
             None | Some("asc") => false,
             Some("desc") => true,
-            Some(o) => return Err(format!("invalid sort direction {o}")),
+            Some(o) => return Err(format!("Invalid orderBy: invalid sort direction {o}")),
         };
         if words.next().is_some() {
-            return Err(format!("invalid orderBy part '{part}'"));
+            return Err(format!("Invalid orderBy: invalid part '{part}'"));
         }
         out.push((field.to_string(), desc));
     }

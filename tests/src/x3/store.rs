@@ -16,23 +16,33 @@ use super::util::{decimal_json, is_date, is_datetime, iso, to_decimal, uuid};
 
 pub type Rec = Map<String, Value>;
 
-/// A refused write: HTTP status for REST and the message both APIs show.
+/// Why a write was refused; REST turns it into a status (`business_error_status` or 404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrKind {
+    /// A business rule said no (mandatory field, unknown reference, duplicate key, stock…):
+    /// X3 answers these with HTTP 500 and `$diagnoses` (x3-api.md §1.3, §7, §10 item 13).
+    Business,
+    /// The record named by the URL or `_id` does not exist.
+    NotFound,
+}
+
+/// A refused write: what kind of refusal, and the message both APIs show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BizErr {
-    pub status: u16,
+    pub kind: ErrKind,
     pub message: String,
 }
 
 pub fn bad(message: impl Into<String>) -> BizErr {
     BizErr {
-        status: 400,
+        kind: ErrKind::Business,
         message: message.into(),
     }
 }
 
 pub fn not_found(message: impl Into<String>) -> BizErr {
     BizErr {
-        status: 404,
+        kind: ErrKind::NotFound,
         message: message.into(),
     }
 }

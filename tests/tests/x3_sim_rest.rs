@@ -24,7 +24,7 @@ fn codes(rs: &[Value], field: &str) -> Vec<String> {
 fn customer_create_read_partial_update_delete() {
     let t = T::seeded();
     let body = json!({"BCGCOD":"WEB","BPCNUM":"WABC","BPRNAM":"Jane Doe","BPRSHO":"Jane Doe","CUR":"EUR",
-        "WEB":"jane@example.com","BPAINV":"BIL","BPAADD":"BIL","BPDADD":"BIL",
+        "BPAINV":"BIL","BPAADD":"BIL","BPDADD":"BIL",
         "BPADDRESS":[{"BPAADD":"BIL","BPADES":"Billing","BPAADDLIG":["1 rue X","",""],"POSCOD":"75001",
                       "CTY":"Paris","CRY":"FR","WEB":"jane@example.com","BPAADDFLG":2}]});
     let r = t.create("BPCUSTOMER", &body);
@@ -221,7 +221,7 @@ fn where_grammar_quotes_functions_lists_ranges_patterns_and_dates() {
     assert_eq!(
         q(
             "BPCUSTOMER",
-            "upper(WEB) eq 'O''BRIEN@EXAMPLE.COM'",
+            "upper(BPADDRESS.WEB) eq 'O''BRIEN@EXAMPLE.COM'",
             "BPCNUM"
         ),
         ["C001"]
@@ -231,7 +231,10 @@ fn where_grammar_quotes_functions_lists_ranges_patterns_and_dates() {
         ["C002"]
     );
     assert_eq!(q("BPCUSTOMER", "CUR in ('USD','GBP')", "BPCNUM"), ["C002"]);
-    assert_eq!(q("BPCUSTOMER", "WEB like '%example%'", "BPCNUM"), ["C001"]);
+    assert_eq!(
+        q("BPCUSTOMER", "BPADDRESS.WEB like '%example%'", "BPCNUM"),
+        ["C001"]
+    );
     assert_eq!(
         q(
             "BPCUSTOMER",

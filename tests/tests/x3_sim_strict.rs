@@ -230,3 +230,130 @@ fn graphql_mutation_refusals_stay_errors_with_http_200() {
         "{v}"
     );
 }
+
+// ---- item 2: standard BPCUSTOMER has no header WEB (x3-api.md §5.1)
+
+fn customer(code: &str, name: &str, emails: &[&str]) -> Value {
+    let addrs: Vec<Value> = emails
+        .iter()
+        .enumerate()
+        .map(|(i, e)| json!({"BPAADD": format!("A{i}"), "WEB": e}))
+        .collect();
+    json!({"BCGCOD":"WEB","BPCNUM":code,"BPRNAM":name,"BPADDRESS":addrs})
+}
+
+fn codes(rs: &[Value]) -> Vec<String> {
+    rs.iter()
+        .map(|r| r["BPCNUM"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn customer_has_no_header_web_create_and_where_on_it_are_refused() {
+    let t = T::seeded();
+    let mut body = customer("WANNA", "Anna", &["anna@example.com"]);
+    body["WEB"] = json!("anna@example.com");
+    assert_refused(&t.create("BPCUSTOMER", &body), 500, "WEB: unknown property");
+    let r = t.get(&t.rest(
+        "BPCUSTOMER",
+        "BPCUSTOMER.$query&where=upper(WEB)%20eq%20'ANNA@EXAMPLE.COM'",
+    ));
+    assert_refused(&r, 500, "WEB : Property does not exist (where clause)");
+    let c = t
+        .get(&t.rest("BPCUSTOMER('C001')", "BPCUSTOMER.$details"))
+        .json();
+    assert!(c.get("WEB").is_none(), "{c}");
+    assert_eq!(c["BPADDRESS"][0]["WEB"], "o'brien@example.com");
+    let tpl = t
+        .get(&t.rest("BPCUSTOMER/$template", "BPCUSTOMER.$create"))
+        .json();
+    assert!(tpl.get("WEB").is_none(), "{tpl}");
+}
+
+#[test]
+fn where_member_access_matches_when_any_address_line_matches() {
+    let t = T::seeded();
+    for c in [
+        customer("W1", "One", &["other@example.com", "Anna@Example.com"]),
+        customer("W2", "Two", &["anna@example.org"]),
+        customer("W3", "Three", &["ANNA@EXAMPLE.COM"]),
+    ] {
+        assert_eq!(t.create("BPCUSTOMER", &c).status, 201);
+    }
+    assert_eq!(
+        codes(&t.query_where("BPCUSTOMER", "upper(BPADDRESS.WEB) eq 'ANNA@EXAMPLE.COM'")),
+        ["W1", "W3"]
+    );
+    assert_eq!(
+        codes(&t.query_where(
+            "BPCUSTOMER",
+            "not (upper(BPADDRESS.WEB) eq 'ANNA@EXAMPLE.COM') and left(BPCNUM,1) eq 'W'"
+        )),
+        ["W2"]
+    );
+    assert_eq!(
+        codes(&t.query_where(
+            "BPCUSTOMER",
+            "BPADDRESS.WEB like '%example.org' or BPADDRESS.BPAADD eq 'A1'"
+        )),
+        ["W1", "W2"]
+    );
+    for (w, name) in [
+        ("BPADDRESS.NOPE%20eq%20'x'", "BPADDRESS.NOPE"),
+        ("NOPE.WEB%20eq%20'x'", "NOPE.WEB"),
+    ] {
+        let r = t.get(&t.rest("BPCUSTOMER", &format!("BPCUSTOMER.$query&where={w}")));
+        assert_refused(
+            &r,
+            500,
+            &format!("{name} : Property does not exist (where clause)"),
+        );
+    }
+}
+
+#[test]
+fn order_by_bpcnum_is_deterministic_asc_and_desc() {
+    let t = T::new();
+    // Seeded out of order, with equal names so only the key can order them.
+    let cs: Vec<Value> = ["K3", "K1", "K5", "K2", "K4"]
+        .iter()
+        .map(|c| customer(c, "Same", &["x@example.com"]))
+        .collect();
+    t.sim.seed(&json!({ "customers": cs })).expect("seed");
+    let q = |o: &str| {
+        let r = t.get(&t.rest("BPCUSTOMER", &format!("BPCUSTOMER.$query&orderBy={o}")));
+        assert_eq!(r.status, 200, "{}", r.body);
+        codes(r.json()["$resources"].as_array().expect("rows"))
+    };
+    for _ in 0..3 {
+        assert_eq!(q("BPCNUM"), ["K1", "K2", "K3", "K4", "K5"]);
+        assert_eq!(q("BPCNUM%20desc"), ["K5", "K4", "K3", "K2", "K1"]);
+        assert_eq!(q("BPRNAM"), ["K1", "K2", "K3", "K4", "K5"], "ties by key");
+    }
+}
+
+#[test]
+fn customer_header_email_switch_adds_a_header_web() {
+    let t = seeded_with(X3Config {
+        customer_header_email: true,
+        ..X3Config::default()
+    });
+    let mut body = customer("WANNA", "Anna", &["anna@example.com"]);
+    body["WEB"] = json!("Anna@Example.com");
+    let r = t.create("BPCUSTOMER", &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["WEB"], "Anna@Example.com");
+    assert_eq!(
+        codes(&t.query_where("BPCUSTOMER", "upper(WEB) eq 'ANNA@EXAMPLE.COM'")),
+        ["WANNA"]
+    );
+    let v = t.gql(
+        "{ x3MasterData { customer { query(filter: \"{email:'Anna@Example.com'}\") { edges { node { code email } } } } } }",
+        Value::Null,
+    );
+    assert_eq!(
+        v["data"]["x3MasterData"]["customer"]["query"]["edges"][0]["node"],
+        json!({"code":"WANNA","email":"Anna@Example.com"}),
+        "{v}"
+    );
+}

@@ -59,6 +59,9 @@ struct Args {
     /// Let deliveries take stock below zero.
     #[arg(long)]
     allow_negative_stock: bool,
+    /// Give BPCUSTOMER a header WEB (custom representations; standard X3 has none).
+    #[arg(long)]
+    customer_header_email: bool,
     /// HTTP status of REST business refusals (X3: 500; 400 = the old lenient behaviour).
     #[arg(long)]
     business_error_status: Option<u16>,
@@ -97,6 +100,7 @@ fn main() -> anyhow::Result<()> {
     let mut cfg = X3Config {
         port: a.port,
         allow_negative_stock: a.allow_negative_stock,
+        customer_header_email: a.customer_header_email,
         state_file: a.state_file,
         ..X3Config::default()
     };

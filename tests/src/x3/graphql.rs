@@ -241,7 +241,7 @@ fn run(ctx: &mut Ctx, body: &Value) -> Result<Value, String> {
     };
     // Validate the whole document first (as GraphQL servers do), so a bad selection fails even
     // when there is no data, and a mutation never half-runs.
-    validate(&op.sel, op.kind, root)?;
+    validate(ctx.store, &op.sel, op.kind, root)?;
     let mut data = Map::new();
     for f in &op.sel {
         if f.name == "__typename" {
@@ -295,7 +295,7 @@ fn arg(ctx: &Ctx, f: &Field, name: &str) -> Value {
 }
 
 fn query(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
-    let def = kind.def();
+    let def = ctx.store.def(kind);
     let items: Vec<Value> = ctx
         .store
         .all(kind)
@@ -306,7 +306,7 @@ fn query(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
 }
 
 fn read(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
-    let def = kind.def();
+    let def = ctx.store.def(kind);
     let id = scalar_str(Some(&arg(ctx, f, "_id"))).ok_or("read: argument _id is required")?;
     match ctx.store.get(kind, &id) {
         Some(r) => project(
@@ -321,7 +321,7 @@ fn read(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
 }
 
 fn create(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
-    let def = kind.def();
+    let def = ctx.store.def(kind);
     let data = input_to_rest(def, &arg(ctx, f, "data"))?;
     let key = ctx
         .store
@@ -340,7 +340,7 @@ fn create(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
 }
 
 fn update(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
-    let def = kind.def();
+    let def = ctx.store.def(kind);
     let raw = arg(ctx, f, "data");
     let data = input_to_rest(def, &raw)?;
     let key = scalar_str(raw.get("_id"))
@@ -714,7 +714,7 @@ fn leaf(f: &Field, type_name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn validate(sel: &[Field], kind: OpKind, root: &str) -> Result<(), String> {
+fn validate(store: &Store, sel: &[Field], kind: OpKind, root: &str) -> Result<(), String> {
     for f in sel {
         if f.name == "__typename" {
             continue;
@@ -728,7 +728,7 @@ fn validate(sel: &[Field], kind: OpKind, root: &str) -> Result<(), String> {
                 continue;
             }
             let k = node_by_gql(&f.name, &nf.name).ok_or_else(|| no_field(&nf.name, &f.name))?;
-            let def = k.def();
+            let def = store.def(k);
             need_sel(nf, def.type_name)?;
             for opf in &nf.sel {
                 match (kind, opf.name.as_str()) {

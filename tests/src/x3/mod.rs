@@ -105,6 +105,9 @@ pub struct X3Config {
     pub oauth_token_validity_secs: u64,
     /// Let deliveries take stock below zero instead of refusing them.
     pub allow_negative_stock: bool,
+    /// Give BPCUSTOMER a header `WEB` (GraphQL `email`), as some sites' custom representations do.
+    /// Standard X3 has none: e-mails live on the address lines (`BPADDRESS` `WEB`, §5.1).
+    pub customer_header_email: bool,
     /// HTTP status of a REST create/edit/delete refused by a business rule. X3 answers 500 with
     /// `$diagnoses` (x3-api.md §7, §10 item 13); 400 is the lenient old behaviour.
     pub business_error_status: u16,
@@ -134,6 +137,7 @@ impl Default for X3Config {
             oauth_token_validity_secs: 300,
             allow_negative_stock: false,
             business_error_status: 500,
+            customer_header_email: false,
             classes: ClassNames::default(),
             state_file: None,
             threads: 16,
@@ -186,6 +190,14 @@ struct Shared {
     api_requests: AtomicU64,
 }
 
+/// The switches the record store applies.
+fn store_opts(cfg: &X3Config) -> store::Opts {
+    store::Opts {
+        allow_negative_stock: cfg.allow_negative_stock,
+        customer_header_email: cfg.customer_header_email,
+    }
+}
+
 /// Lock, recovering from a poisoned mutex (a panicking handler must not wedge the simulator).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -203,7 +215,7 @@ impl X3Sim {
                 "business_error_status: 4xx or 5xx expected",
             ));
         }
-        let mut store = Store::new(cfg.allow_negative_stock);
+        let mut store = Store::new(store_opts(&cfg));
         if let Some(path) = &cfg.state_file
             && path.exists()
         {
@@ -468,7 +480,7 @@ fn save(shared: &Shared, st: &Store) {
 
 fn reset(shared: &Shared) {
     let mut st = lock(&shared.store);
-    *st = Store::new(shared.cfg.allow_negative_stock);
+    *st = Store::new(store_opts(&shared.cfg));
     save(shared, &st);
 }
 

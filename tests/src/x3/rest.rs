@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value, json};
 
 use super::X3Config;
-use super::schema::{Kind, Ty};
+use super::schema::{Kind, NodeDef, Ty};
 use super::sdata::{self, Val, compare, field_val};
 use super::store::{BizErr, ErrKind, Rec, Store, key_of};
 use super::util::uuid;
@@ -168,7 +168,7 @@ pub fn handle(
     }
     let m = req.method.as_str();
     match (sub, key, facet, m) {
-        (Some("$template"), None, "$create", "GET") => plain(template(kind)),
+        (Some("$template"), None, "$create", "GET") => plain(template(store.def(kind))),
         (Some(s), _, _, _) => plain(diag(404, format!("Unknown resource '{s}'"))),
         (None, None, "$query" | "$lookup", "GET") => query(req, cfg, store, kind, base),
         (None, None, "$create", "POST") => create(req, cfg, store, kind, now, base),
@@ -219,8 +219,7 @@ pub fn handle(
     }
 }
 
-fn template(kind: Kind) -> Response {
-    let def = kind.def();
+fn template(def: &NodeDef) -> Response {
     let mut m = Map::new();
     m.insert("$uuid".into(), Value::String(uuid()));
     for f in def.fields {
@@ -268,7 +267,7 @@ fn create(
 }
 
 fn query(req: &Request, cfg: &X3Config, store: &Store, kind: Kind, base: &str) -> Outcome {
-    let def = kind.def();
+    let def = store.def(kind);
     let count = match req.param("count") {
         None => DEFAULT_COUNT,
         Some(c) => match c.trim().parse::<usize>() {

@@ -207,7 +207,17 @@ static ADDRESS: LineDef = LineDef {
     read_only: &[],
 };
 
-pub static CUSTOMER: NodeDef = NodeDef {
+const CUSTOMER_ADDRESSES: [CollDef; 1] = [CollDef {
+    code: "BPADDRESS",
+    gql: "addresses",
+    line: &ADDRESS,
+}];
+
+/// Standard BPCUSTOMER: no header e-mail, X3 keeps e-mails on the address lines (`BPADDRESS`
+/// `WEB`, x3-api.md §5.1).
+pub static CUSTOMER: NodeDef = CUSTOMER_BASE;
+
+const CUSTOMER_BASE: NodeDef = NodeDef {
     kind: Kind::Customer,
     logical: "customer",
     default_class: "BPCUSTOMER",
@@ -215,6 +225,37 @@ pub static CUSTOMER: NodeDef = NodeDef {
     node: "customer",
     type_name: "Customer",
     keys: &["BPCNUM"],
+    fields: &[
+        f("BPCNUM", Str),
+        f("BCGCOD", Str),
+        f("BPRNAM", Str),
+        f("BPRSHO", Str),
+        f("CUR", Str),
+        f("BPAINV", Str),
+        f("BPAADD", Str),
+        f("BPDADD", Str),
+        f("BPCSTA", Int),
+        f("CREDATTIM", DateTime),
+        f("UPDDATTIM", DateTime),
+    ],
+    gql: &[
+        g("code", "BPCNUM"),
+        r("customerCategory", "BCGCOD"),
+        g("companyName1", "BPRNAM"),
+        g("shortCompanyName", "BPRSHO"),
+        r("currency", "CUR"),
+        g("billToAddress", "BPAINV"),
+        g("defaultAddress", "BPAADD"),
+        g("shipToAddress", "BPDADD"),
+        yn("isActive", "BPCSTA"),
+    ],
+    collections: &CUSTOMER_ADDRESSES,
+    read_only: &STAMPS,
+};
+
+/// `customer_header_email`: a site's custom representation with a header `WEB` (GraphQL `email`)
+/// besides the address lines' e-mails.
+pub static CUSTOMER_HEADER_EMAIL: NodeDef = NodeDef {
     fields: &[
         f("BPCNUM", Str),
         f("BCGCOD", Str),
@@ -241,12 +282,7 @@ pub static CUSTOMER: NodeDef = NodeDef {
         g("shipToAddress", "BPDADD"),
         yn("isActive", "BPCSTA"),
     ],
-    collections: &[CollDef {
-        code: "BPADDRESS",
-        gql: "addresses",
-        line: &ADDRESS,
-    }],
-    read_only: &STAMPS,
+    ..CUSTOMER_BASE
 };
 
 // ---- item: ITMMASTER (x3-api.md §5.2, §3.7 product)

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
-use super::schema::{CollDef, FieldDef, Kind, NodeDef, Ty};
+use super::schema::{CUSTOMER_HEADER_EMAIL, CollDef, FieldDef, Kind, NodeDef, Ty};
 use super::util::{decimal_json, is_date, is_datetime, iso, to_decimal, uuid};
 
 pub type Rec = Map<String, Value>;
@@ -49,6 +49,15 @@ pub fn not_found(message: impl Into<String>) -> BizErr {
 
 pub type BizResult<T> = Result<T, BizErr>;
 
+/// The business switches of `X3Config` the store applies (see docs/simulators.md (x3-sim)).
+#[derive(Debug, Clone, Default)]
+pub struct Opts {
+    pub allow_negative_stock: bool,
+    /// The customer carries a header `WEB` (custom representations); standard X3 keeps e-mails
+    /// on the address lines only (§5.1).
+    pub customer_header_email: bool,
+}
+
 /// All records, by kind and key (key components joined by `~`, as in REST URLs, x3-api.md §1.1).
 #[derive(Debug, Default)]
 pub struct Store {
@@ -57,7 +66,7 @@ pub struct Store {
     pub counters: BTreeMap<String, u64>,
     /// When non-empty, a customer's `BCGCOD` must be one of these (X3 checks it exists, §5.1).
     pub categories: BTreeSet<String>,
-    pub allow_negative_stock: bool,
+    pub opts: Opts,
 }
 
 pub fn key_of(def: &NodeDef, rec: &Rec) -> String {
@@ -235,10 +244,18 @@ fn number_lines(rec: &mut Rec, coll: &str, field: &str) -> BizResult<()> {
 }
 
 impl Store {
-    pub fn new(allow_negative_stock: bool) -> Store {
+    pub fn new(opts: Opts) -> Store {
         Store {
-            allow_negative_stock,
+            opts,
             ..Store::default()
+        }
+    }
+
+    /// The object's description as this simulator's switches shape it.
+    pub fn def(&self, kind: Kind) -> &'static NodeDef {
+        match kind {
+            Kind::Customer if self.opts.customer_header_email => &CUSTOMER_HEADER_EMAIL,
+            k => k.def(),
         }
     }
 
@@ -264,7 +281,7 @@ impl Store {
     }
 
     fn put(&mut self, kind: Kind, key: String, rec: Rec) {
-        let rec = ordered(kind.def(), rec);
+        let rec = ordered(self.def(kind), rec);
         self.recs.entry(kind).or_default().insert(key, rec);
     }
 
@@ -275,7 +292,7 @@ impl Store {
         input: &Map<String, Value>,
         now: i64,
     ) -> BizResult<String> {
-        let def = kind.def();
+        let def = self.def(kind);
         let mut rec = normalize(def.fields, def.collections, def.read_only, input)?;
         match kind {
             Kind::Customer => {
@@ -498,7 +515,7 @@ impl Store {
             l.insert("SOHNUM".into(), Value::String(soh));
             l.insert("ITMREF".into(), Value::String(itm));
         }
-        if !self.allow_negative_stock {
+        if !self.opts.allow_negative_stock {
             for (itm, need) in &per_item {
                 let have = self
                     .get(Kind::Stock, &format!("{stofcy}~{itm}"))
@@ -576,7 +593,7 @@ impl Store {
         input: &Map<String, Value>,
         now: i64,
     ) -> BizResult<()> {
-        let def = kind.def();
+        let def = self.def(kind);
         let old = self
             .get(kind, key)
             .cloned()
@@ -682,7 +699,7 @@ impl Store {
                 "stock" => Kind::Stock,
                 other => return Err(format!("seed: unknown key {other}")),
             };
-            let def = kind.def();
+            let def = self.def(kind);
             for r in val.as_array().ok_or(format!("{k}: array expected"))? {
                 let input = r.as_object().ok_or(format!("{k}: objects expected"))?;
                 let mut rec = normalize(def.fields, def.collections, def.read_only, input)
@@ -740,7 +757,7 @@ impl Store {
         v: &Value,
         kind_of: &dyn Fn(&str) -> Option<Kind>,
     ) -> Result<(), String> {
-        let mut fresh = Store::new(self.allow_negative_stock);
+        let mut fresh = Store::new(self.opts.clone());
         if let Some(recs) = v.get("records").and_then(Value::as_object) {
             for (class, arr) in recs {
                 let kind = kind_of(class).ok_or(format!("state: unknown class {class}"))?;

@@ -38,13 +38,7 @@ fn set_path(m: &mut Map<String, Value>, path: &str, v: Value) {
 
 fn props_view(props: &[GqlProp], rec: &Rec, m: &mut Map<String, Value>) {
     for p in props {
-        let raw = rec.get(p.code);
-        let mut v = match (raw, p.idx) {
-            (Some(Value::Array(a)), Some(i)) => a.get(i).cloned().unwrap_or(Value::Null),
-            (Some(Value::Array(_)), None) | (None, _) => Value::Null,
-            (Some(x), None) => x.clone(),
-            (Some(_), Some(_)) => Value::Null,
-        };
+        let mut v = rec.get(p.code).cloned().unwrap_or(Value::Null);
         if p.conv == Conv::YesNo {
             v = match v.as_i64() {
                 Some(2) => Value::Bool(true),
@@ -137,27 +131,7 @@ fn input_props(
                 (Conv::YesNo, Value::Bool(b)) => Value::from(if *b { 2 } else { 1 }),
                 (_, other) => other.clone(),
             };
-            match p.idx {
-                None => {
-                    out.insert(p.code.into(), val);
-                }
-                Some(i) => {
-                    let val = if val.is_null() {
-                        Value::String(String::new())
-                    } else {
-                        val
-                    };
-                    let e = out
-                        .entry(p.code.to_string())
-                        .or_insert_with(|| Value::Array(Vec::new()));
-                    if let Value::Array(a) = e {
-                        while a.len() <= i {
-                            a.push(Value::String(String::new()));
-                        }
-                        a[i] = val;
-                    }
-                }
-            }
+            out.insert(p.code.into(), val);
         } else if let Value::Object(sub) = v
             && props
                 .iter()

@@ -71,12 +71,12 @@ pub struct FieldDef {
     pub ty: Ty,
 }
 
-/// One GraphQL property: dotted path (`shipToAddress.city`) ↔ field code (and array index).
+/// One GraphQL property: dotted path (`shipToAddress.city`) ↔ field code. A dimensioned field
+/// (`BPAADDLIG`) is one property holding the list of its elements (`addressLines`).
 #[derive(Debug)]
 pub struct GqlProp {
     pub path: &'static str,
     pub code: &'static str,
-    pub idx: Option<usize>,
     pub conv: Conv,
 }
 
@@ -140,7 +140,6 @@ const fn g(path: &'static str, code: &'static str) -> GqlProp {
     GqlProp {
         path,
         code,
-        idx: None,
         conv: Conv::Plain,
     }
 }
@@ -148,7 +147,6 @@ const fn r(path: &'static str, code: &'static str) -> GqlProp {
     GqlProp {
         path,
         code,
-        idx: None,
         conv: Conv::Ref,
     }
 }
@@ -156,16 +154,7 @@ const fn yn(path: &'static str, code: &'static str) -> GqlProp {
     GqlProp {
         path,
         code,
-        idx: None,
         conv: Conv::YesNo,
-    }
-}
-const fn gi(path: &'static str, code: &'static str, idx: usize) -> GqlProp {
-    GqlProp {
-        path,
-        code,
-        idx: Some(idx),
-        conv: Conv::Plain,
     }
 }
 
@@ -193,14 +182,12 @@ static ADDRESS: LineDef = LineDef {
     gql: &[
         g("code", "BPAADD"),
         g("description", "BPADES"),
-        gi("addressLine1", "BPAADDLIG", 0),
-        gi("addressLine2", "BPAADDLIG", 1),
-        gi("addressLine3", "BPAADDLIG", 2),
+        g("addressLines", "BPAADDLIG"),
         g("zipCode", "POSCOD"),
         g("city", "CTY"),
         g("state", "SAT"),
         r("country", "CRY"),
-        g("telephone", "TEL"),
+        g("phone", "TEL"),
         g("email", "WEB"),
         yn("isDefault", "BPAADDFLG"),
     ],
@@ -396,13 +383,13 @@ pub static ORDER: NodeDef = NodeDef {
         f("STOFCY", Str),
         f("CUR", Str),
         f("CUSORDREF", Str),
-        f("BPDNAM", Arr(2)),
+        f("BPDNAM", Str),
         f("BPDADDLIG", Arr(3)),
         f("BPDPOSCOD", Str),
         f("BPDCTY", Str),
         f("BPDSAT", Str),
         f("BPDCRY", Str),
-        f("BPINAM", Arr(2)),
+        f("BPINAM", Str),
         f("BPIADDLIG", Arr(3)),
         f("BPIPOSCOD", Str),
         f("BPICTY", Str),
@@ -422,20 +409,14 @@ pub static ORDER: NodeDef = NodeDef {
         r("shippingSite", "STOFCY"),
         r("currency", "CUR"),
         g("customerOrderReference", "CUSORDREF"),
-        gi("shipToAddress.name", "BPDNAM", 0),
-        gi("shipToAddress.companyName", "BPDNAM", 1),
-        gi("shipToAddress.addressLine1", "BPDADDLIG", 0),
-        gi("shipToAddress.addressLine2", "BPDADDLIG", 1),
-        gi("shipToAddress.addressLine3", "BPDADDLIG", 2),
+        g("shipToAddress.name", "BPDNAM"),
+        g("shipToAddress.addressLines", "BPDADDLIG"),
         g("shipToAddress.zipCode", "BPDPOSCOD"),
         g("shipToAddress.city", "BPDCTY"),
         g("shipToAddress.state", "BPDSAT"),
         r("shipToAddress.country", "BPDCRY"),
-        gi("billToAddress.name", "BPINAM", 0),
-        gi("billToAddress.companyName", "BPINAM", 1),
-        gi("billToAddress.addressLine1", "BPIADDLIG", 0),
-        gi("billToAddress.addressLine2", "BPIADDLIG", 1),
-        gi("billToAddress.addressLine3", "BPIADDLIG", 2),
+        g("billToAddress.name", "BPINAM"),
+        g("billToAddress.addressLines", "BPIADDLIG"),
         g("billToAddress.zipCode", "BPIPOSCOD"),
         g("billToAddress.city", "BPICTY"),
         g("billToAddress.state", "BPISAT"),
@@ -523,7 +504,7 @@ pub static INVOICE: NodeDef = NodeDef {
         f("INVDAT", Date),
         f("CUR", Str),
         f("CUSORDREF", Str),
-        f("BPINAM", Arr(2)),
+        f("BPINAM", Str),
         f("BPIADDLIG", Arr(3)),
         f("BPIPOSCOD", Str),
         f("BPICTY", Str),
@@ -540,11 +521,8 @@ pub static INVOICE: NodeDef = NodeDef {
         g("invoiceDate", "INVDAT"),
         r("currency", "CUR"),
         g("customerOrderReference", "CUSORDREF"),
-        gi("billToAddress.name", "BPINAM", 0),
-        gi("billToAddress.companyName", "BPINAM", 1),
-        gi("billToAddress.addressLine1", "BPIADDLIG", 0),
-        gi("billToAddress.addressLine2", "BPIADDLIG", 1),
-        gi("billToAddress.addressLine3", "BPIADDLIG", 2),
+        g("billToAddress.name", "BPINAM"),
+        g("billToAddress.addressLines", "BPIADDLIG"),
         g("billToAddress.zipCode", "BPIPOSCOD"),
         g("billToAddress.city", "BPICTY"),
         g("billToAddress.state", "BPISAT"),

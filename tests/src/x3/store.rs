@@ -141,11 +141,13 @@ fn convert(ty: Ty, v: &Value, code: &str) -> BizResult<Value> {
             if items.len() > n {
                 return Err(bad(format!("{code}: at most {n} elements")));
             }
-            items
+            // A dimensioned field always has all its elements (`BPAADDLIG` 0..2).
+            let mut out = items
                 .iter()
                 .map(|i| convert(Ty::Str, i, code))
-                .collect::<BizResult<Vec<_>>>()
-                .map(Value::Array)
+                .collect::<BizResult<Vec<_>>>()?;
+            out.resize(n, Value::String(String::new()));
+            Ok(Value::Array(out))
         }
     }
 }

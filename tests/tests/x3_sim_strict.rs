@@ -357,3 +357,434 @@ fn customer_header_email_switch_adds_a_header_web() {
         "{v}"
     );
 }
+
+// ---- item 4: types and lengths are enforced
+
+fn order_body() -> Value {
+    json!({"SALFCY":"FR011","SOHTYP":"WEB","BPCORD":"C001","ORDDAT":"2025-06-01","STOFCY":"FR011",
+           "CUR":"EUR","CUSORDREF":"WC-1","SOHSOP":[{"ITMREF":"ITM1","QTY":1}]})
+}
+
+fn invoice_body() -> Value {
+    json!({"SIVTYP":"INV","SALFCY":"FR011","BPCINV":"C001","CUR":"EUR","INVDAT":"2025-06-03",
+           "SINVOICED":[{"ITMREF":"ITM1","QTY":1,"GROPRI":"9.99"}]})
+}
+
+fn customer_body() -> Value {
+    json!({"BCGCOD":"WEB","BPCNUM":"WLEN","BPRNAM":"Len","BPADDRESS":[{"BPAADD":"BIL"}]})
+}
+
+/// `body` with `path` (`"BPRNAM"`, `"SOHSOP/0/ITMREF"`, `"BPADDRESS/0/BPAADDLIG/1"`) set to `v`.
+fn with(body: &Value, path: &str, v: Value) -> Value {
+    let mut b = body.clone();
+    let (parent, last) = match path.rsplit_once('/') {
+        Some((p, l)) => (format!("/{p}"), l),
+        None => (String::new(), path),
+    };
+    match b.pointer_mut(&parent) {
+        Some(Value::Object(m)) => {
+            m.insert(last.to_string(), v);
+        }
+        Some(Value::Array(a)) => {
+            let i: usize = last.parse().expect("index");
+            a[i] = v;
+        }
+        _ => panic!("{path}"),
+    }
+    b
+}
+
+fn x(n: usize) -> Value {
+    Value::String("x".repeat(n))
+}
+
+#[test]
+fn bpdnam_and_bpinam_are_35_character_strings_not_arrays() {
+    let t = T::seeded();
+    for class in ["SORDER", "SINVOICE"] {
+        let base = if class == "SORDER" {
+            order_body()
+        } else {
+            invoice_body()
+        };
+        for field in ["BPDNAM", "BPINAM"] {
+            let mut b = base.clone();
+            b[field] = json!(["Jane Doe", "Acme"]);
+            let r = t.create(class, &b);
+            assert_refused(&r, 500, field);
+            let msg = diag_message(&r.json());
+            assert!(
+                msg.contains("application/x-string of at most 35 characters")
+                    && msg.contains("got an array"),
+                "{msg}"
+            );
+            b[field] = x(36);
+            let r = t.create(class, &b);
+            assert_refused(
+                &r,
+                500,
+                &format!("{field}: 36 characters exceed the maximum length 35"),
+            );
+            b[field] = x(35);
+            let r = t.create(class, &b);
+            assert_eq!(r.status, 201, "{class} {field}: {}", r.body);
+            assert_eq!(r.json()[field], x(35));
+        }
+    }
+}
+
+#[test]
+fn values_longer_than_the_field_are_refused_naming_field_type_and_limit() {
+    let t = T::seeded();
+    let cases: Vec<(&str, Value, &str, usize)> = vec![
+        ("BPCUSTOMER", customer_body(), "BPCNUM", 15),
+        ("BPCUSTOMER", customer_body(), "BPRNAM", 35),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPRSHO", json!("")),
+            "BPRSHO",
+            10,
+        ),
+        ("BPCUSTOMER", customer_body(), "BCGCOD", 5),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "CUR", json!("")),
+            "CUR",
+            3,
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "PTE", json!("")),
+            "PTE",
+            15,
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "ACCCOD", json!("")),
+            "ACCCOD",
+            10,
+        ),
+        ("BPCUSTOMER", customer_body(), "BPADDRESS/0/BPAADD", 5),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPADDRESS/0/POSCOD", json!("")),
+            "BPADDRESS/0/POSCOD",
+            10,
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPADDRESS/0/CTY", json!("")),
+            "BPADDRESS/0/CTY",
+            40,
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPADDRESS/0/SAT", json!("")),
+            "BPADDRESS/0/SAT",
+            35,
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPADDRESS/0/TEL", json!("")),
+            "BPADDRESS/0/TEL",
+            20,
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPADDRESS/0/WEB", json!("")),
+            "BPADDRESS/0/WEB",
+            80,
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPADDRESS/0/BPAADDLIG", json!(["", ""])),
+            "BPADDRESS/0/BPAADDLIG/1",
+            50,
+        ),
+        ("SORDER", order_body(), "CUSORDREF", 20),
+        ("SORDER", order_body(), "SOHTYP", 5),
+        ("SORDER", order_body(), "SALFCY", 5),
+        ("SORDER", order_body(), "STOFCY", 5),
+        ("SORDER", order_body(), "CUR", 3),
+        (
+            "SORDER",
+            with(&order_body(), "SOHNUM", json!("")),
+            "SOHNUM",
+            20,
+        ),
+        (
+            "SORDER",
+            with(&order_body(), "SOHSOP/0/ITMDES", json!("")),
+            "SOHSOP/0/ITMDES",
+            30,
+        ),
+        ("SORDER", order_body(), "SOHSOP/0/ITMREF", 20),
+        ("SINVOICE", invoice_body(), "SIVTYP", 5),
+    ];
+    for (class, body, path, max) in cases {
+        // The field code: the last path segment that is not a line index.
+        let field = path
+            .rsplit('/')
+            .find(|s| s.parse::<usize>().is_err())
+            .unwrap_or(path);
+        let r = t.create(class, &with(&body, path, x(max + 1)));
+        assert_refused(&r, 500, field);
+        let msg = diag_message(&r.json());
+        assert!(
+            msg.contains(&format!(
+                "{} characters exceed the maximum length {max}",
+                max + 1
+            )) && msg.contains("application/x-string"),
+            "{path}: {msg}"
+        );
+    }
+    // At the limit everything is taken.
+    let mut b = customer_body();
+    for (path, n) in [
+        ("BPCNUM", 15),
+        ("BPRNAM", 35),
+        ("BPRSHO", 10),
+        ("BPADDRESS/0/BPAADD", 5),
+    ] {
+        b = with(&b, path, x(n));
+    }
+    b["BPADDRESS"][0]["WEB"] = x(80);
+    b["BPADDRESS"][0]["BPAADDLIG"] = json!([x(50), x(50), x(50)]);
+    let r = t.create("BPCUSTOMER", &b);
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[test]
+fn values_of_the_wrong_json_type_are_refused() {
+    let t = T::seeded();
+    for (class, body, path, v, got) in [
+        (
+            "BPCUSTOMER",
+            customer_body(),
+            "BPRNAM",
+            json!(["Jane", "Doe"]),
+            "got an array",
+        ),
+        (
+            "BPCUSTOMER",
+            customer_body(),
+            "BPRNAM",
+            json!({"name":"Jane"}),
+            "got an object",
+        ),
+        (
+            "BPCUSTOMER",
+            customer_body(),
+            "BPCNUM",
+            json!(1234),
+            "got a number",
+        ),
+        (
+            "BPCUSTOMER",
+            customer_body(),
+            "BCGCOD",
+            json!(1),
+            "got a number",
+        ),
+        (
+            "BPCUSTOMER",
+            customer_body(),
+            "BPADDRESS/0/BPAADD",
+            json!(true),
+            "got a boolean",
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPADDRESS/0/BPAADDLIG", json!([])),
+            "BPADDRESS/0/BPAADDLIG",
+            json!("1 rue X"),
+            "got a string",
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPADDRESS/0/BPAADDLIG", json!([])),
+            "BPADDRESS/0/BPAADDLIG",
+            json!(["a", "b", "c", "d"]),
+            "at most 3",
+        ),
+        (
+            "BPCUSTOMER",
+            with(&customer_body(), "BPADDRESS/0/BPAADDLIG", json!([])),
+            "BPADDRESS/0/BPAADDLIG",
+            json!([1]),
+            "got a number",
+        ),
+        (
+            "SORDER",
+            order_body(),
+            "SOHSOP/0/QTY",
+            json!(true),
+            "got a boolean",
+        ),
+        (
+            "SORDER",
+            order_body(),
+            "SOHSOP/0/QTY",
+            json!("two"),
+            "application/x-decimal",
+        ),
+        (
+            "SORDER",
+            order_body(),
+            "SOHSOP/0/ITMREF",
+            json!(1),
+            "got a number",
+        ),
+        (
+            "SORDER",
+            order_body(),
+            "ORDDAT",
+            json!(20250601),
+            "got a number",
+        ),
+        (
+            "SORDER",
+            order_body(),
+            "ORDSTA",
+            json!("open"),
+            "application/x-integer",
+        ),
+    ] {
+        let r = t.create(class, &with(&body, path, v));
+        let field = path
+            .rsplit('/')
+            .find(|s| s.parse::<usize>().is_err())
+            .unwrap_or(path);
+        assert_refused(&r, 500, field);
+        assert!(diag_message(&r.json()).contains(got), "{path}: {}", r.body);
+    }
+    assert_eq!(t.sim.state()["counts"]["SORDER"], 0);
+    // Decimals as numeric strings are what Xtrem clients send (§3.5): taken.
+    let r = t.create("SORDER", &with(&order_body(), "SOHSOP/0/QTY", json!("2")));
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[test]
+fn graphql_input_obeys_the_same_types_and_lengths() {
+    let t = T::seeded();
+    let v = t.gql(
+        "mutation($d: Customer_Input!) { x3MasterData { customer { create(data: $d) { code } } } }",
+        json!({"d": {"code":"WLONG","customerCategory":"WEB","companyName1": "x".repeat(36),
+                     "addresses":[{"code":"BIL"}]}}),
+    );
+    let msg = v["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("BPRNAM: 36 characters exceed the maximum length 35"),
+        "{v}"
+    );
+    let v = t.gql(
+        "mutation($d: SalesOrder_Input!) { x3Sales { salesOrder { create(data: $d) { id } } } }",
+        json!({"d": {"salesSite":"FR011","salesOrderType":"WEB","soldToCustomer":"C001","orderDate":"2025-06-01",
+                     "shippingSite":"FR011","currency":"EUR","shipToAddress":{"name":["Jane","Acme"]},
+                     "lines":[{"product":"ITM1","quantityInSalesUnitOrdered":1}]}}),
+    );
+    let msg = v["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("BPDNAM") && msg.contains("got an array"),
+        "{v}"
+    );
+}
+
+#[test]
+fn prototypes_show_type_and_max_length_from_the_same_table() {
+    let t = T::seeded();
+    let p = t.get(&format!(
+        "{}/api1/x3/erp/SEED/SORDER/$prototypes('SORDER.$create')",
+        t.sim.base_url()
+    ));
+    assert_eq!(p.status, 200, "{}", p.body);
+    let props = &p.json()["$properties"];
+    assert_eq!(
+        props["CUSORDREF"],
+        json!({"$type":"application/x-string","$maxLength":20})
+    );
+    assert_eq!(
+        props["BPDNAM"],
+        json!({"$type":"application/x-string","$maxLength":35})
+    );
+    assert_eq!(
+        props["SALFCY"],
+        json!({"$type":"application/x-string","$maxLength":5,"$isMandatory":true})
+    );
+    assert_eq!(props["ORDDAT"]["$type"], "application/x-date");
+    assert_eq!(
+        props["BPDADDLIG"],
+        json!({"$type":"application/x-array","$maxItems":3,
+               "$item":{"$type":"application/x-string","$maxLength":50}})
+    );
+    let line = &props["SOHSOP"]["$item"]["$properties"];
+    assert_eq!(props["SOHSOP"]["$type"], "application/x-array");
+    assert_eq!(
+        line["ITMREF"],
+        json!({"$type":"application/x-string","$maxLength":20,"$isMandatory":true})
+    );
+    assert_eq!(line["ITMDES"]["$maxLength"], 30);
+    assert!(
+        props.get("CREDATTIM").is_none() && line.get("DLVQTY").is_none(),
+        "computed fields are not in $create"
+    );
+    let p = t
+        .get(&format!(
+            "{}/api1/x3/erp/SEED/BPCUSTOMER/$prototypes('BPCUSTOMER.$details')",
+            t.sim.base_url()
+        ))
+        .json();
+    let props = &p["$properties"];
+    assert_eq!(props["BPCNUM"]["$maxLength"], 15);
+    assert!(props.get("WEB").is_none());
+    assert_eq!(props["CREDATTIM"]["$isReadOnly"], true);
+    let addr = &props["BPADDRESS"]["$item"]["$properties"];
+    for (f, n) in [
+        ("BPAADD", 5),
+        ("POSCOD", 10),
+        ("CTY", 40),
+        ("SAT", 35),
+        ("TEL", 20),
+        ("WEB", 80),
+    ] {
+        assert_eq!(addr[f]["$maxLength"], n, "{f}");
+    }
+    let r = t.get(&format!(
+        "{}/api1/x3/erp/SEED/SORDER/$prototypes('BPCUSTOMER.$create')",
+        t.sim.base_url()
+    ));
+    assert_refused(&r, 400, "Representation");
+}
+
+#[test]
+fn invoice_takes_a_delivery_address_besides_the_invoice_address() {
+    let t = T::seeded();
+    let mut b = invoice_body();
+    for (k, v) in [
+        ("BPDNAM", json!("Jane Ship")),
+        ("BPDADDLIG", json!(["1 rue X"])),
+        ("BPDPOSCOD", json!("75001")),
+        ("BPDCTY", json!("Paris")),
+        ("BPDSAT", json!("IDF")),
+        ("BPDCRY", json!("FR")),
+        ("BPINAM", json!("Jane Bill")),
+        ("BPICTY", json!("Lyon")),
+    ] {
+        b[k] = v;
+    }
+    let r = t.create("SINVOICE", &b);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let num = r.json()["NUM"].as_str().expect("NUM").to_string();
+    let v = t.gql(
+        "query($id: Id!) { x3Sales { salesInvoice { read(_id: $id) {
+            shipToAddress { name addressLines zipCode city state country } billToAddress { name city } } } } }",
+        json!({ "id": num }),
+    );
+    assert_eq!(
+        v["data"]["x3Sales"]["salesInvoice"]["read"],
+        json!({"shipToAddress":{"name":"Jane Ship","addressLines":["1 rue X","",""],"zipCode":"75001",
+                                "city":"Paris","state":"IDF","country":"FR"},
+               "billToAddress":{"name":"Jane Bill","city":"Lyon"}}),
+        "{v}"
+    );
+}

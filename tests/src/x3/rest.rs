@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value, json};
 
 use super::X3Config;
-use super::schema::{Kind, NodeDef, Ty};
+use super::schema::{FieldDef, Kind, NodeDef, Ty};
 use super::sdata::{self, Val, compare, field_val};
 use super::store::{BizErr, ErrKind, Rec, Store, key_of};
 use super::util::uuid;
@@ -152,6 +152,37 @@ pub fn handle(
     let Some(kind) = cfg.classes.kind_of(class) else {
         return plain(diag(404, format!("Class '{class}' does not exist")));
     };
+    if let Some(proto) = sub.and_then(|s| s.strip_prefix("$prototypes(")) {
+        if req.method != "GET" {
+            return plain(diag(405, "Method not allowed on $prototypes").header("Allow", "GET"));
+        }
+        let Some(inner) = proto.strip_suffix(')') else {
+            return plain(diag(
+                400,
+                format!("Invalid resource '{}'", sub.unwrap_or("")),
+            ));
+        };
+        let name = parse_key(inner);
+        let (rep, facet) = match name.rfind(".$") {
+            Some(i) => (&name[..i], &name[i + 1..]),
+            None => (name.as_str(), ""),
+        };
+        let (_, want_rep) = cfg.classes.get(kind);
+        if rep != want_rep {
+            return plain(diag(
+                400,
+                format!("Representation '{rep}' does not exist for class '{class}'"),
+            ));
+        }
+        if !FACETS.contains(&facet) {
+            return plain(diag(400, format!("Unknown facet '{facet}'")));
+        }
+        let url = format!("{base}{}", req.path);
+        return plain(Response::json(
+            200,
+            &prototypes(store.def(kind), &name, facet, &url),
+        ));
+    }
     let Some(representation) = req.param("representation") else {
         return plain(diag(400, "The representation parameter is mandatory"));
     };
@@ -219,6 +250,68 @@ pub fn handle(
     }
 }
 
+/// The facets a representation can have (§1.1; `$summary` is not simulated).
+const FACETS: [&str; 5] = ["$query", "$lookup", "$details", "$edit", "$create"];
+
+/// One field in `$prototypes` form: `$type`, `$maxLength`, `$isMandatory` (§1.1, D3), and for a
+/// dimensioned field `$maxItems` and `$item` (ours, UNCONFIRMED).
+fn field_proto(f: &FieldDef, read_only: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("$type".into(), Value::String(f.ty.sdata_type().into()));
+    match f.ty {
+        Ty::Str(n) => {
+            m.insert("$maxLength".into(), Value::from(n));
+        }
+        Ty::Arr(n, len) => {
+            m.insert("$maxItems".into(), Value::from(n));
+            m.insert(
+                "$item".into(),
+                json!({"$type": Ty::Str(len).sdata_type(), "$maxLength": len}),
+            );
+        }
+        _ => {}
+    }
+    if f.mandatory {
+        m.insert("$isMandatory".into(), Value::Bool(true));
+    }
+    if read_only {
+        m.insert("$isReadOnly".into(), Value::Bool(true));
+    }
+    Value::Object(m)
+}
+
+fn props_proto(fields: &[FieldDef], read_only: &[&str], create: bool) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|f| !(create && read_only.contains(&f.code)))
+        .map(|f| {
+            (
+                f.code.to_string(),
+                field_proto(f, read_only.contains(&f.code)),
+            )
+        })
+        .collect()
+}
+
+/// `GET {CLASS}/$prototypes('{REP}.$facet')` (§1.1): the properties with their types and limits,
+/// from the same table the simulator checks bodies against. The `$create` prototype leaves out
+/// computed fields, as the template does.
+fn prototypes(def: &NodeDef, name: &str, facet: &str, url: &str) -> Value {
+    let create = facet == "$create";
+    let mut props = props_proto(def.fields, def.read_only, create);
+    for c in def.collections {
+        props.insert(
+            c.code.into(),
+            json!({
+                "$type": "application/x-array",
+                "$isMandatory": true,
+                "$item": {"$properties": props_proto(c.line.fields, c.line.read_only, create)},
+            }),
+        );
+    }
+    json!({"$url": url, "$prototype": name, "$properties": props})
+}
+
 fn template(def: &NodeDef) -> Response {
     let mut m = Map::new();
     m.insert("$uuid".into(), Value::String(uuid()));
@@ -228,7 +321,7 @@ fn template(def: &NodeDef) -> Response {
         }
         let v = match f.ty {
             Ty::Int | Ty::Dec => Value::from(0),
-            Ty::Arr(_) => Value::Array(Vec::new()),
+            Ty::Arr(n, _) => Value::Array(vec![Value::String(String::new()); n]),
             _ => Value::String(String::new()),
         };
         m.insert(f.code.into(), v);

@@ -39,10 +39,12 @@ impl Kind {
     }
 }
 
-/// Type of a REST field, used to normalise what clients send.
+/// Type of a REST field, used to check and normalise what clients send and to describe the field
+/// in `$prototypes` (x3-api.md §1.1). Lengths: §5 where given, ours otherwise (docs/simulators.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
-    Str,
+    /// A string of at most this many characters (`application/x-string`, `$maxLength`).
+    Str(usize),
     /// `YYYY-MM-DD` (X3 JSON date, x3-api.md §1.5).
     Date,
     /// `YYYY-MM-DDThh:mm:ssZ`, read-only stamps.
@@ -51,8 +53,9 @@ pub enum Ty {
     Int,
     /// Quantities and prices; accepted as JSON numbers or strings.
     Dec,
-    /// X3 dimensioned field (`BPAADDLIG` has 3 elements), a JSON array of strings.
-    Arr(usize),
+    /// X3 dimensioned field (`BPAADDLIG` has 3 elements): a JSON array of this many strings of at
+    /// most the second number of characters each.
+    Arr(usize, usize),
 }
 
 /// How a GraphQL property shows a field value.
@@ -69,6 +72,22 @@ pub enum Conv {
 pub struct FieldDef {
     pub code: &'static str,
     pub ty: Ty,
+    /// A create (or an edit, once merged) without it is refused (§5, §10 item 11).
+    pub mandatory: bool,
+}
+
+impl Ty {
+    /// The SData `$type` (§1.1 names string, date and array; the others are ours).
+    pub fn sdata_type(self) -> &'static str {
+        match self {
+            Ty::Str(_) => "application/x-string",
+            Ty::Date => "application/x-date",
+            Ty::DateTime => "application/x-datetime",
+            Ty::Int => "application/x-integer",
+            Ty::Dec => "application/x-decimal",
+            Ty::Arr(..) => "application/x-array",
+        }
+    }
 }
 
 /// One GraphQL property: dotted path (`shipToAddress.city`) ↔ field code. A dimensioned field
@@ -134,7 +153,18 @@ impl LineDef {
 }
 
 const fn f(code: &'static str, ty: Ty) -> FieldDef {
-    FieldDef { code, ty }
+    FieldDef {
+        code,
+        ty,
+        mandatory: false,
+    }
+}
+const fn m(code: &'static str, ty: Ty) -> FieldDef {
+    FieldDef {
+        code,
+        ty,
+        mandatory: true,
+    }
 }
 const fn g(path: &'static str, code: &'static str) -> GqlProp {
     GqlProp {
@@ -168,15 +198,15 @@ static ADDRESS: LineDef = LineDef {
     type_name: "CustomerAddress",
     line_no: None,
     fields: &[
-        f("BPAADD", Str),
-        f("BPADES", Str),
-        f("BPAADDLIG", Arr(3)),
-        f("POSCOD", Str),
-        f("CTY", Str),
-        f("SAT", Str),
-        f("CRY", Str),
-        f("TEL", Str),
-        f("WEB", Str),
+        m("BPAADD", Str(5)),
+        f("BPADES", Str(30)),
+        f("BPAADDLIG", Arr(3, 50)),
+        f("POSCOD", Str(10)),
+        f("CTY", Str(40)),
+        f("SAT", Str(35)),
+        f("CRY", Str(3)),
+        f("TEL", Str(20)),
+        f("WEB", Str(80)),
         f("BPAADDFLG", Int),
     ],
     gql: &[
@@ -213,14 +243,16 @@ const CUSTOMER_BASE: NodeDef = NodeDef {
     type_name: "Customer",
     keys: &["BPCNUM"],
     fields: &[
-        f("BPCNUM", Str),
-        f("BCGCOD", Str),
-        f("BPRNAM", Str),
-        f("BPRSHO", Str),
-        f("CUR", Str),
-        f("BPAINV", Str),
-        f("BPAADD", Str),
-        f("BPDADD", Str),
+        m("BPCNUM", Str(15)),
+        m("BCGCOD", Str(5)),
+        m("BPRNAM", Str(35)),
+        f("BPRSHO", Str(10)),
+        f("CUR", Str(3)),
+        f("BPAINV", Str(5)),
+        f("BPAADD", Str(5)),
+        f("BPDADD", Str(5)),
+        f("PTE", Str(15)),
+        f("ACCCOD", Str(10)),
         f("BPCSTA", Int),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
@@ -234,6 +266,8 @@ const CUSTOMER_BASE: NodeDef = NodeDef {
         g("billToAddress", "BPAINV"),
         g("defaultAddress", "BPAADD"),
         g("shipToAddress", "BPDADD"),
+        r("paymentTerm", "PTE"),
+        r("accountingCode", "ACCCOD"),
         yn("isActive", "BPCSTA"),
     ],
     collections: &CUSTOMER_ADDRESSES,
@@ -244,15 +278,17 @@ const CUSTOMER_BASE: NodeDef = NodeDef {
 /// besides the address lines' e-mails.
 pub static CUSTOMER_HEADER_EMAIL: NodeDef = NodeDef {
     fields: &[
-        f("BPCNUM", Str),
-        f("BCGCOD", Str),
-        f("BPRNAM", Str),
-        f("BPRSHO", Str),
-        f("CUR", Str),
-        f("WEB", Str),
-        f("BPAINV", Str),
-        f("BPAADD", Str),
-        f("BPDADD", Str),
+        m("BPCNUM", Str(15)),
+        m("BCGCOD", Str(5)),
+        m("BPRNAM", Str(35)),
+        f("BPRSHO", Str(10)),
+        f("CUR", Str(3)),
+        f("WEB", Str(80)),
+        f("BPAINV", Str(5)),
+        f("BPAADD", Str(5)),
+        f("BPDADD", Str(5)),
+        f("PTE", Str(15)),
+        f("ACCCOD", Str(10)),
         f("BPCSTA", Int),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
@@ -267,6 +303,8 @@ pub static CUSTOMER_HEADER_EMAIL: NodeDef = NodeDef {
         g("billToAddress", "BPAINV"),
         g("defaultAddress", "BPAADD"),
         g("shipToAddress", "BPDADD"),
+        r("paymentTerm", "PTE"),
+        r("accountingCode", "ACCCOD"),
         yn("isActive", "BPCSTA"),
     ],
     ..CUSTOMER_BASE
@@ -283,14 +321,14 @@ pub static ITEM: NodeDef = NodeDef {
     type_name: "Product",
     keys: &["ITMREF"],
     fields: &[
-        f("ITMREF", Str),
-        f("DES1AXX", Str),
-        f("DES2AXX", Str),
-        f("DES3AXX", Str),
-        f("TCLCOD", Str),
-        f("STU", Str),
-        f("SAU", Str),
-        f("ACCCOD", Str),
+        m("ITMREF", Str(20)),
+        m("DES1AXX", Str(30)),
+        f("DES2AXX", Str(30)),
+        f("DES3AXX", Str(30)),
+        m("TCLCOD", Str(5)),
+        m("STU", Str(3)),
+        f("SAU", Str(3)),
+        f("ACCCOD", Str(10)),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
@@ -311,25 +349,25 @@ pub static ITEM: NodeDef = NodeDef {
 // ---- sales order: SORDER, lines SOHSOP (x3-api.md §5.3, §3.7; wire format "Sales orders")
 
 const DOC_LINE_FIELDS: [FieldDef; 21] = [
-    f("ITMREF", Str),
-    f("ITMDES", Str),
-    f("QTY", Dec),
-    f("SAU", Str),
+    m("ITMREF", Str(20)),
+    f("ITMDES", Str(30)),
+    m("QTY", Dec),
+    f("SAU", Str(3)),
     f("GROPRI", Dec),
     f("DISCRGVAL1", Dec),
     f("DISCRGVAL2", Dec),
     f("DISCRGVAL3", Dec),
-    f("STOFCY", Str),
-    f("ACC", Str),
-    f("CCE1", Str),
-    f("CCE2", Str),
-    f("CCE3", Str),
-    f("CCE4", Str),
-    f("CCE5", Str),
-    f("CCE6", Str),
-    f("CCE7", Str),
-    f("CCE8", Str),
-    f("CCE9", Str),
+    f("STOFCY", Str(5)),
+    f("ACC", Str(10)),
+    f("CCE1", Str(15)),
+    f("CCE2", Str(15)),
+    f("CCE3", Str(15)),
+    f("CCE4", Str(15)),
+    f("CCE5", Str(15)),
+    f("CCE6", Str(15)),
+    f("CCE7", Str(15)),
+    f("CCE8", Str(15)),
+    f("CCE9", Str(15)),
     f("SOPLIN", Int),
     f("DLVQTY", Dec),
 ];
@@ -375,26 +413,26 @@ pub static ORDER: NodeDef = NodeDef {
     type_name: "SalesOrder",
     keys: &["SOHNUM"],
     fields: &[
-        f("SOHNUM", Str),
-        f("SALFCY", Str),
-        f("SOHTYP", Str),
-        f("BPCORD", Str),
-        f("ORDDAT", Date),
-        f("STOFCY", Str),
-        f("CUR", Str),
-        f("CUSORDREF", Str),
-        f("BPDNAM", Str),
-        f("BPDADDLIG", Arr(3)),
-        f("BPDPOSCOD", Str),
-        f("BPDCTY", Str),
-        f("BPDSAT", Str),
-        f("BPDCRY", Str),
-        f("BPINAM", Str),
-        f("BPIADDLIG", Arr(3)),
-        f("BPIPOSCOD", Str),
-        f("BPICTY", Str),
-        f("BPISAT", Str),
-        f("BPICRY", Str),
+        f("SOHNUM", Str(20)),
+        m("SALFCY", Str(5)),
+        m("SOHTYP", Str(5)),
+        m("BPCORD", Str(15)),
+        m("ORDDAT", Date),
+        m("STOFCY", Str(5)),
+        m("CUR", Str(3)),
+        f("CUSORDREF", Str(20)),
+        f("BPDNAM", Str(35)),
+        f("BPDADDLIG", Arr(3, 50)),
+        f("BPDPOSCOD", Str(10)),
+        f("BPDCTY", Str(40)),
+        f("BPDSAT", Str(35)),
+        f("BPDCRY", Str(3)),
+        f("BPINAM", Str(35)),
+        f("BPIADDLIG", Arr(3, 50)),
+        f("BPIPOSCOD", Str(10)),
+        f("BPICTY", Str(40)),
+        f("BPISAT", Str(35)),
+        f("BPICRY", Str(3)),
         f("ORDSTA", Int),
         f("DLVSTA", Int),
         f("CREDATTIM", DateTime),
@@ -435,25 +473,25 @@ pub static ORDER: NodeDef = NodeDef {
 // ---- sales invoice: SINVOICE, lines SINVOICED (x3-api.md §5.5; wire format "Sales invoices")
 
 const INVOICE_LINE_FIELDS: [FieldDef; 20] = [
-    f("ITMREF", Str),
-    f("ITMDES", Str),
-    f("QTY", Dec),
-    f("SAU", Str),
+    m("ITMREF", Str(20)),
+    f("ITMDES", Str(30)),
+    m("QTY", Dec),
+    f("SAU", Str(3)),
     f("GROPRI", Dec),
     f("DISCRGVAL1", Dec),
     f("DISCRGVAL2", Dec),
     f("DISCRGVAL3", Dec),
-    f("STOFCY", Str),
-    f("ACC", Str),
-    f("CCE1", Str),
-    f("CCE2", Str),
-    f("CCE3", Str),
-    f("CCE4", Str),
-    f("CCE5", Str),
-    f("CCE6", Str),
-    f("CCE7", Str),
-    f("CCE8", Str),
-    f("CCE9", Str),
+    f("STOFCY", Str(5)),
+    f("ACC", Str(10)),
+    f("CCE1", Str(15)),
+    f("CCE2", Str(15)),
+    f("CCE3", Str(15)),
+    f("CCE4", Str(15)),
+    f("CCE5", Str(15)),
+    f("CCE6", Str(15)),
+    f("CCE7", Str(15)),
+    f("CCE8", Str(15)),
+    f("CCE9", Str(15)),
     f("SIDLIN", Int),
 ];
 
@@ -497,19 +535,25 @@ pub static INVOICE: NodeDef = NodeDef {
     type_name: "SalesInvoice",
     keys: &["NUM"],
     fields: &[
-        f("NUM", Str),
-        f("SIVTYP", Str),
-        f("SALFCY", Str),
-        f("BPCINV", Str),
-        f("INVDAT", Date),
-        f("CUR", Str),
-        f("CUSORDREF", Str),
-        f("BPINAM", Str),
-        f("BPIADDLIG", Arr(3)),
-        f("BPIPOSCOD", Str),
-        f("BPICTY", Str),
-        f("BPISAT", Str),
-        f("BPICRY", Str),
+        f("NUM", Str(20)),
+        m("SIVTYP", Str(5)),
+        m("SALFCY", Str(5)),
+        m("BPCINV", Str(15)),
+        m("INVDAT", Date),
+        m("CUR", Str(3)),
+        f("CUSORDREF", Str(20)),
+        f("BPDNAM", Str(35)),
+        f("BPDADDLIG", Arr(3, 50)),
+        f("BPDPOSCOD", Str(10)),
+        f("BPDCTY", Str(40)),
+        f("BPDSAT", Str(35)),
+        f("BPDCRY", Str(3)),
+        f("BPINAM", Str(35)),
+        f("BPIADDLIG", Arr(3, 50)),
+        f("BPIPOSCOD", Str(10)),
+        f("BPICTY", Str(40)),
+        f("BPISAT", Str(35)),
+        f("BPICRY", Str(3)),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
@@ -521,6 +565,12 @@ pub static INVOICE: NodeDef = NodeDef {
         g("invoiceDate", "INVDAT"),
         r("currency", "CUR"),
         g("customerOrderReference", "CUSORDREF"),
+        g("shipToAddress.name", "BPDNAM"),
+        g("shipToAddress.addressLines", "BPDADDLIG"),
+        g("shipToAddress.zipCode", "BPDPOSCOD"),
+        g("shipToAddress.city", "BPDCTY"),
+        g("shipToAddress.state", "BPDSAT"),
+        r("shipToAddress.country", "BPDCRY"),
         g("billToAddress.name", "BPINAM"),
         g("billToAddress.addressLines", "BPIADDLIG"),
         g("billToAddress.zipCode", "BPIPOSCOD"),
@@ -543,10 +593,10 @@ static DELIVERY_LINE: LineDef = LineDef {
     line_no: Some("SDDLIN"),
     fields: &[
         f("SDDLIN", Int),
-        f("SOHNUM", Str),
-        f("SOPLIN", Int),
-        f("ITMREF", Str),
-        f("QTY", Dec),
+        f("SOHNUM", Str(20)),
+        m("SOPLIN", Int),
+        f("ITMREF", Str(20)),
+        m("QTY", Dec),
     ],
     gql: &[
         g("lineNumber", "SDDLIN"),
@@ -567,12 +617,12 @@ pub static DELIVERY: NodeDef = NodeDef {
     type_name: "SalesDelivery",
     keys: &["SDHNUM"],
     fields: &[
-        f("SDHNUM", Str),
-        f("SALFCY", Str),
-        f("STOFCY", Str),
-        f("BPCORD", Str),
-        f("DLVDAT", Date),
-        f("SOHNUM", Str),
+        f("SDHNUM", Str(20)),
+        f("SALFCY", Str(5)),
+        m("STOFCY", Str(5)),
+        m("BPCORD", Str(15)),
+        m("DLVDAT", Date),
+        f("SOHNUM", Str(20)),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
@@ -603,8 +653,8 @@ pub static STOCK: NodeDef = NodeDef {
     type_name: "Stock",
     keys: &["STOFCY", "ITMREF"],
     fields: &[
-        f("STOFCY", Str),
-        f("ITMREF", Str),
+        m("STOFCY", Str(5)),
+        m("ITMREF", Str(20)),
         f("QTYSTU", Dec),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),

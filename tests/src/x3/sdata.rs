@@ -396,7 +396,7 @@ pub fn parse_where(s: &str, def: &NodeDef) -> Result<Expr, String> {
 
 /// A stored field value as an evaluation value, by field type.
 pub fn field_val(def: &NodeDef, rec: &serde_json::Map<String, Value>, code: &str) -> Val {
-    typed_val(def.field(code).map_or(Ty::Str, |f| f.ty), rec.get(code))
+    typed_val(def.field(code).map_or(Ty::Str(0), |f| f.ty), rec.get(code))
 }
 
 fn typed_val(ty: Ty, v: Option<&Value>) -> Val {
@@ -553,7 +553,7 @@ fn eval_in(e: &Expr, env: &Env) -> Val {
             Some((_, line)) => typed_val(
                 def.collection(c)
                     .and_then(|cd| cd.line.field(f))
-                    .map_or(Ty::Str, |fd| fd.ty),
+                    .map_or(Ty::Str(0), |fd| fd.ty),
                 line.get(f.as_str()),
             ),
             None => Val::Null,

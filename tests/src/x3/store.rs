@@ -98,17 +98,63 @@ fn int(rec: &Rec, code: &str) -> i64 {
     rec.get(code).and_then(Value::as_i64).unwrap_or(0)
 }
 
-/// Convert one client value to the stored form of a field type.
-fn convert(ty: Ty, v: &Value, code: &str) -> BizResult<Value> {
-    let wrong = |what: &str| bad(format!("{code}: {what} expected, got {v}"));
+/// What a JSON value is, for messages.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The type of a field as messages name it: its `$type` and its limit.
+fn type_name(ty: Ty) -> String {
     match ty {
-        Ty::Str => match v {
-            Value::String(s) => Ok(Value::String(s.clone())),
-            Value::Number(n) => Ok(Value::String(n.to_string())),
-            _ => Err(wrong("text")),
+        Ty::Str(n) => format!("{} of at most {n} characters", ty.sdata_type()),
+        Ty::Arr(n, len) => format!(
+            "{} of at most {n} strings of at most {len} characters",
+            ty.sdata_type()
+        ),
+        Ty::Date => format!("{} (YYYY-MM-DD)", ty.sdata_type()),
+        Ty::DateTime => format!("{} (YYYY-MM-DDThh:mm:ssZ)", ty.sdata_type()),
+        Ty::Int | Ty::Dec => ty.sdata_type().to_string(),
+    }
+}
+
+/// A string within a maximum length (characters, as X3 counts them).
+fn bounded(s: &str, max: usize, ty: Ty, code: &str) -> BizResult<Value> {
+    let len = s.chars().count();
+    if len > max {
+        return Err(bad(format!(
+            "{code}: {len} characters exceed the maximum length {max} ({})",
+            type_name(ty)
+        )));
+    }
+    Ok(Value::String(s.to_string()))
+}
+
+/// Convert one client value to the stored form of a field type. X3 types every property
+/// (`$prototypes`, x3-api.md §1.1): a value of another JSON type or beyond the field's length is
+/// refused, naming the field, its type and its limit. Numbers may come as numeric strings (as
+/// Xtrem clients send decimals, §3.5); nothing else is coerced.
+fn convert(ty: Ty, v: &Value, code: &str) -> BizResult<Value> {
+    let wrong = || {
+        bad(format!(
+            "{code}: {} expected, got {}",
+            type_name(ty),
+            json_kind(v)
+        ))
+    };
+    match ty {
+        Ty::Str(n) => match v {
+            Value::String(s) => bounded(s, n, ty, code),
+            _ => Err(wrong()),
         },
         Ty::Date => {
-            let s = v.as_str().ok_or_else(|| wrong("date"))?;
+            let s = v.as_str().ok_or_else(wrong)?;
             // The import format is YYYYMMDD (x3-api.md §5.3); JSON uses YYYY-MM-DD.
             let s = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
                 format!("{}-{}-{}", &s[..4], &s[4..6], &s[6..])
@@ -118,38 +164,89 @@ fn convert(ty: Ty, v: &Value, code: &str) -> BizResult<Value> {
             if is_date(&s) {
                 Ok(Value::String(s))
             } else {
-                Err(wrong("date YYYY-MM-DD"))
+                Err(bad(format!("{code}: {} expected, got {v}", type_name(ty))))
             }
         }
         Ty::DateTime => match v.as_str() {
             Some(s) if is_datetime(s) => Ok(Value::String(s.to_string())),
-            _ => Err(wrong("datetime YYYY-MM-DDThh:mm:ssZ")),
+            _ => Err(wrong()),
         },
-        Ty::Int => match to_decimal(v) {
-            Some(d) if d.fract().is_zero() => Ok(decimal_json(d)),
-            _ => Err(wrong("integer")),
+        Ty::Int => match v {
+            Value::Number(_) | Value::String(_) => match to_decimal(v) {
+                Some(d) if d.fract().is_zero() => Ok(decimal_json(d)),
+                _ => Err(bad(format!("{code}: {} expected, got {v}", type_name(ty)))),
+            },
+            _ => Err(wrong()),
         },
-        Ty::Dec => to_decimal(v)
-            .map(decimal_json)
-            .ok_or_else(|| wrong("number")),
-        Ty::Arr(n) => {
-            let items: Vec<Value> = match v {
-                Value::Array(a) => a.clone(),
-                Value::String(_) => vec![v.clone()],
-                _ => return Err(wrong("array of text")),
-            };
+        Ty::Dec => match v {
+            Value::Number(_) | Value::String(_) => to_decimal(v)
+                .map(decimal_json)
+                .ok_or_else(|| bad(format!("{code}: {} expected, got {v}", type_name(ty)))),
+            _ => Err(wrong()),
+        },
+        Ty::Arr(n, len) => {
+            let items = v.as_array().ok_or_else(wrong)?;
             if items.len() > n {
-                return Err(bad(format!("{code}: at most {n} elements")));
+                return Err(bad(format!(
+                    "{code}: {} elements, at most {n} ({})",
+                    items.len(),
+                    type_name(ty)
+                )));
             }
             // A dimensioned field always has all its elements (`BPAADDLIG` 0..2).
-            let mut out = items
-                .iter()
-                .map(|i| convert(Ty::Str, i, code))
-                .collect::<BizResult<Vec<_>>>()?;
+            let mut out = Vec::with_capacity(n);
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Value::String(s) => {
+                        out.push(bounded(s, len, Ty::Str(len), &format!("{code}[{i}]"))?)
+                    }
+                    _ => {
+                        return Err(bad(format!(
+                            "{code}[{i}]: a string of at most {len} characters ({}) expected, got {}",
+                            type_name(ty),
+                            json_kind(item)
+                        )));
+                    }
+                }
+            }
             out.resize(n, Value::String(String::new()));
             Ok(Value::Array(out))
         }
     }
+}
+
+/// Mandatory fields of a record (header or line) that are absent or empty.
+fn check_mandatory(fields: &[FieldDef], rec: &Rec, what: &str) -> BizResult<()> {
+    for f in fields.iter().filter(|f| f.mandatory) {
+        let given = match rec.get(f.code) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(_) => true,
+        };
+        if !given {
+            return Err(bad(format!(
+                "{}: mandatory field{what} ({})",
+                f.code,
+                type_name(f.ty)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Mandatory fields of the header and of every line.
+fn check_mandatory_all(def: &NodeDef, rec: &Rec) -> BizResult<()> {
+    check_mandatory(def.fields, rec, "")?;
+    for c in def.collections {
+        // Every document of the simulator needs a line; a customer needs an address (§5.1).
+        if lines(rec, c.code).is_empty() {
+            return Err(bad(format!("{}: at least one line is mandatory", c.code)));
+        }
+        for (n, l) in lines(rec, c.code).into_iter().enumerate() {
+            check_mandatory(c.line.fields, l, &format!(" on {} line {}", c.code, n + 1))?;
+        }
+    }
+    Ok(())
 }
 
 /// Check and convert a client body: unknown properties are refused (so a misspelt field code in
@@ -296,21 +393,13 @@ impl Store {
     ) -> BizResult<String> {
         let def = self.def(kind);
         let mut rec = normalize(def.fields, def.collections, def.read_only, input)?;
+        check_mandatory_all(def, &rec)?;
         match kind {
             Kind::Customer => {
                 self.check_customer(&rec)?;
                 rec.entry("BPCSTA").or_insert(Value::from(2));
             }
-            Kind::Item => {
-                for (c, w) in [
-                    ("ITMREF", "product code"),
-                    ("DES1AXX", "description"),
-                    ("TCLCOD", "product category"),
-                    ("STU", "stock unit"),
-                ] {
-                    required(&rec, c, w)?;
-                }
-            }
+            Kind::Item => {}
             Kind::Stock => {
                 required(&rec, "STOFCY", "stock site")?;
                 let itm = required(&rec, "ITMREF", "product")?;
@@ -618,6 +707,7 @@ impl Store {
         for (k, v) in patch.clone() {
             rec.insert(k, v);
         }
+        check_mandatory_all(def, &rec)?;
         match kind {
             Kind::Customer => self.check_customer(&rec)?,
             Kind::Item | Kind::Stock => {}

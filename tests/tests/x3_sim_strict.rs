@@ -788,3 +788,60 @@ fn invoice_takes_a_delivery_address_besides_the_invoice_address() {
         "{v}"
     );
 }
+
+// ---- item 5: $edit of a field X3 does not take
+
+#[test]
+fn ignored_edit_field_answers_200_with_the_field_unchanged() {
+    let t = seeded_with(X3Config {
+        ignored_edit_fields: vec!["SORDER.ORDSTA".into()],
+        ..X3Config::default()
+    });
+    let soh = soh_of(&t.order("WC-1", "2025-06-01", json!([{"ITMREF":"ITM1","QTY":1}])));
+    let edit = t.rest(&format!("SORDER('{soh}')"), "SORDER.$edit");
+    let r = t.call("PUT", &edit, &json!({"ORDSTA":2, "CUSORDREF":"WC-1b"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["ORDSTA"], 1, "the answer shows the unchanged value: {v}");
+    assert_eq!(v["CUSORDREF"], "WC-1b", "the rest of the edit is taken");
+    let d = t
+        .get(&t.rest(&format!("SORDER('{soh}')"), "SORDER.$details"))
+        .json();
+    assert_eq!(
+        (d["ORDSTA"].clone(), d["CUSORDREF"].clone()),
+        (json!(1), json!("WC-1b"))
+    );
+    let v = t.gql(
+        "mutation($d: SalesOrder_Input!) { x3Sales { salesOrder { update(data: $d) { id orderStatus } } } }",
+        json!({"d": {"id": soh, "orderStatus": 2}}),
+    );
+    assert_eq!(
+        v["data"]["x3Sales"]["salesOrder"]["update"],
+        json!({"id": soh, "orderStatus": 1}),
+        "{v}"
+    );
+    // The order stays open: it still takes a delivery.
+    assert_eq!(
+        deliver(&t, &soh, json!([{"SOPLIN":1000,"QTY":1}])).status,
+        201
+    );
+}
+
+#[test]
+fn ignored_edit_fields_default_to_none_and_unknown_ones_are_refused_at_start() {
+    let t = T::seeded();
+    assert!(t.sim.config().ignored_edit_fields.is_empty());
+    let soh = soh_of(&t.order("WC-1", "2025-06-01", json!([{"ITMREF":"ITM1","QTY":1}])));
+    let edit = t.rest(&format!("SORDER('{soh}')"), "SORDER.$edit");
+    assert_eq!(
+        t.call("PUT", &edit, &json!({"ORDSTA":2})).json()["ORDSTA"],
+        2
+    );
+    for bad in ["SORDER", "NOPE.ORDSTA", "SORDER.NOPE", "SORDER.SOHNUM"] {
+        let r = mlc_sim::x3::X3Sim::start(X3Config {
+            ignored_edit_fields: vec![bad.into()],
+            ..X3Config::default()
+        });
+        assert!(r.is_err(), "{bad} accepted");
+    }
+}

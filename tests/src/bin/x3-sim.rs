@@ -62,6 +62,9 @@ struct Args {
     /// Give BPCUSTOMER a header WEB (custom representations; standard X3 has none).
     #[arg(long)]
     customer_header_email: bool,
+    /// A CLASS.FIELD that $edit / GraphQL update leave unchanged (repeatable), e.g. SORDER.ORDSTA.
+    #[arg(long = "ignore-edit-field", value_name = "CLASS.FIELD")]
+    ignore_edit_field: Vec<String>,
     /// HTTP status of REST business refusals (X3: 500; 400 = the old lenient behaviour).
     #[arg(long)]
     business_error_status: Option<u16>,
@@ -101,6 +104,7 @@ fn main() -> anyhow::Result<()> {
         port: a.port,
         allow_negative_stock: a.allow_negative_stock,
         customer_header_email: a.customer_header_email,
+        ignored_edit_fields: a.ignore_edit_field,
         state_file: a.state_file,
         ..X3Config::default()
     };

@@ -108,6 +108,10 @@ pub struct X3Config {
     /// Give BPCUSTOMER a header `WEB` (GraphQL `email`), as some sites' custom representations do.
     /// Standard X3 has none: e-mails live on the address lines (`BPADDRESS` `WEB`, §5.1).
     pub customer_header_email: bool,
+    /// `CLASS.FIELD` header fields a `PUT …$edit` (and a GraphQL `update`) leaves unchanged while
+    /// answering 200, as when a representation does not expose the property as writable
+    /// (UNCONFIRMED). Empty by default.
+    pub ignored_edit_fields: Vec<String>,
     /// HTTP status of a REST create/edit/delete refused by a business rule. X3 answers 500 with
     /// `$diagnoses` (x3-api.md §7, §10 item 13); 400 is the lenient old behaviour.
     pub business_error_status: u16,
@@ -138,6 +142,7 @@ impl Default for X3Config {
             allow_negative_stock: false,
             business_error_status: 500,
             customer_header_email: false,
+            ignored_edit_fields: Vec::new(),
             classes: ClassNames::default(),
             state_file: None,
             threads: 16,
@@ -190,12 +195,31 @@ struct Shared {
     api_requests: AtomicU64,
 }
 
-/// The switches the record store applies.
-fn store_opts(cfg: &X3Config) -> store::Opts {
-    store::Opts {
+/// The switches the record store applies; a switch naming a class or field the simulator does not
+/// have is an error, so a typo in a test does not silently test nothing.
+fn store_opts(cfg: &X3Config) -> Result<store::Opts, String> {
+    let mut opts = store::Opts {
         allow_negative_stock: cfg.allow_negative_stock,
         customer_header_email: cfg.customer_header_email,
+        ..store::Opts::default()
+    };
+    for spec in &cfg.ignored_edit_fields {
+        let (class, field) = spec.split_once('.').ok_or(format!(
+            "ignored_edit_fields: CLASS.FIELD expected, got {spec}"
+        ))?;
+        let kind = cfg
+            .classes
+            .kind_of(class)
+            .ok_or(format!("ignored_edit_fields: unknown class {class}"))?;
+        let def = Store::new(opts.clone()).def(kind);
+        if def.field(field).is_none() || def.keys.contains(&field) {
+            return Err(format!(
+                "ignored_edit_fields: {class} has no editable header field {field}"
+            ));
+        }
+        opts.ignored_edit.insert((kind, field.to_string()));
     }
+    Ok(opts)
 }
 
 /// Lock, recovering from a poisoned mutex (a panicking handler must not wedge the simulator).
@@ -215,7 +239,7 @@ impl X3Sim {
                 "business_error_status: 4xx or 5xx expected",
             ));
         }
-        let mut store = Store::new(store_opts(&cfg));
+        let mut store = Store::new(store_opts(&cfg).map_err(std::io::Error::other)?);
         if let Some(path) = &cfg.state_file
             && path.exists()
         {
@@ -480,7 +504,8 @@ fn save(shared: &Shared, st: &Store) {
 
 fn reset(shared: &Shared) {
     let mut st = lock(&shared.store);
-    *st = Store::new(store_opts(&shared.cfg));
+    // Checked at start, so it cannot fail here.
+    *st = Store::new(store_opts(&shared.cfg).unwrap_or_default());
     save(shared, &st);
 }
 

@@ -56,6 +56,9 @@ pub struct Opts {
     /// The customer carries a header `WEB` (custom representations); standard X3 keeps e-mails
     /// on the address lines only (§5.1).
     pub customer_header_email: bool,
+    /// Header fields a `$edit` (or GraphQL `update`) silently leaves unchanged, as when the
+    /// representation does not expose them as writable (`ignored_edit_fields`).
+    pub ignored_edit: BTreeSet<(Kind, String)>,
 }
 
 /// All records, by kind and key (key components joined by `~`, as in REST URLs, x3-api.md §1.1).
@@ -695,7 +698,12 @@ impl Store {
                 def.logical
             )));
         }
-        let patch = normalize(def.fields, def.collections, def.read_only, input)?;
+        let input: Map<String, Value> = input
+            .iter()
+            .filter(|(k, _)| !self.opts.ignored_edit.contains(&(kind, k.to_string())))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let patch = normalize(def.fields, def.collections, def.read_only, &input)?;
         for k in def.keys {
             if let Some(v) = patch.get(*k)
                 && Some(v) != old.get(*k)

@@ -274,8 +274,8 @@ fn other_nodes_answer_products_stock_deliveries_invoices() {
     assert_eq!(
         stock,
         [
-            json!({"_id":"FR011~ITM2","quantityInStockUnit":1}),
-            json!({"_id":"FR011~ITM1","quantityInStockUnit":10})
+            json!({"_id":"FR011~2","quantityInStockUnit":1}),
+            json!({"_id":"FR011~1","quantityInStockUnit":10})
         ]
     );
 

@@ -65,6 +65,9 @@ struct Args {
     /// A CLASS.FIELD that $edit / GraphQL update leave unchanged (repeatable), e.g. SORDER.ORDSTA.
     #[arg(long = "ignore-edit-field", value_name = "CLASS.FIELD")]
     ignore_edit_field: Vec<String>,
+    /// Let clients write STOCK lines directly (X3 changes stock only through movements).
+    #[arg(long)]
+    stock_writes: bool,
     /// HTTP status of REST business refusals (X3: 500; 400 = the old lenient behaviour).
     #[arg(long)]
     business_error_status: Option<u16>,
@@ -105,6 +108,7 @@ fn main() -> anyhow::Result<()> {
         allow_negative_stock: a.allow_negative_stock,
         customer_header_email: a.customer_header_email,
         ignored_edit_fields: a.ignore_edit_field,
+        stock_writes: a.stock_writes,
         state_file: a.state_file,
         ..X3Config::default()
     };

@@ -112,6 +112,10 @@ pub struct X3Config {
     /// answering 200, as when a representation does not expose the property as writable
     /// (UNCONFIRMED). Empty by default.
     pub ignored_edit_fields: Vec<String>,
+    /// Let clients create, edit and delete STOCK lines directly. X3 changes stock only through
+    /// stock transactions (deliveries, miscellaneous receipts and issues, §5.4), so by default
+    /// STOCK is read-only.
+    pub stock_writes: bool,
     /// HTTP status of a REST create/edit/delete refused by a business rule. X3 answers 500 with
     /// `$diagnoses` (x3-api.md §7, §10 item 13); 400 is the lenient old behaviour.
     pub business_error_status: u16,
@@ -143,6 +147,7 @@ impl Default for X3Config {
             business_error_status: 500,
             customer_header_email: false,
             ignored_edit_fields: Vec::new(),
+            stock_writes: false,
             classes: ClassNames::default(),
             state_file: None,
             threads: 16,
@@ -201,6 +206,7 @@ fn store_opts(cfg: &X3Config) -> Result<store::Opts, String> {
     let mut opts = store::Opts {
         allow_negative_stock: cfg.allow_negative_stock,
         customer_header_email: cfg.customer_header_email,
+        stock_writes: cfg.stock_writes,
         ..store::Opts::default()
     };
     for spec in &cfg.ignored_edit_fields {

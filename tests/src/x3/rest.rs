@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::X3Config;
 use super::schema::{FieldDef, Kind, NodeDef, Ty};
 use super::sdata::{self, Val, compare, field_val};
-use super::store::{BizErr, ErrKind, Rec, Store, key_of};
+use super::store::{BizErr, ErrKind, Rec, Store, key_cmp, key_of};
 use super::util::uuid;
 use crate::http::{Request, Response};
 
@@ -403,7 +403,7 @@ fn query(req: &Request, cfg: &X3Config, store: &Store, kind: Kind, base: &str) -
         .map(|r| (key_of(def, r), r))
         .filter(|(k, r)| {
             let key_ok = key_cond.as_ref().is_none_or(|(op, v)| {
-                let o = k.as_str().cmp(v.as_str());
+                let o = key_cmp(def, k, v);
                 match op.as_str() {
                     "gt" => o == Ordering::Greater,
                     "ge" => o != Ordering::Less,
@@ -431,7 +431,7 @@ fn query(req: &Request, cfg: &X3Config, store: &Store, kind: Kind, base: &str) -
                     return o;
                 }
             }
-            ka.cmp(kb)
+            key_cmp(def, ka, kb)
         });
     }
     let skip = start - 1;

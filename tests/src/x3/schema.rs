@@ -642,8 +642,10 @@ pub static DELIVERY: NodeDef = NodeDef {
     read_only: &STAMPS,
 };
 
-// ---- stock: STOCK (x3-api.md §1.1 `$lookup`, §3.7 x3StockData.stock)
+// ---- stock: STOCK (x3-api.md §1.1 `$lookup`, §3.7 x3StockData.stock, §5.4)
 
+/// X3's stock table: one line per site and stock-line counter (`STOFCY~STOCOU`, e.g. `FR011~1`);
+/// several lines per site and item (lots, locations, statuses) are possible.
 pub static STOCK: NodeDef = NodeDef {
     kind: Kind::Stock,
     logical: "stock",
@@ -651,18 +653,27 @@ pub static STOCK: NodeDef = NodeDef {
     package: "x3StockData",
     node: "stock",
     type_name: "Stock",
-    keys: &["STOFCY", "ITMREF"],
+    keys: &["STOFCY", "STOCOU"],
     fields: &[
         m("STOFCY", Str(5)),
+        f("STOCOU", Int),
         m("ITMREF", Str(20)),
+        f("LOT", Str(15)),
+        f("LOC", Str(10)),
+        f("STA", Str(3)),
         f("QTYSTU", Dec),
+        f("CUMALLQTY", Dec),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
     gql: &[
         r("stockSite", "STOFCY"),
         r("product", "ITMREF"),
+        g("lot", "LOT"),
+        g("location", "LOC"),
+        g("status", "STA"),
         g("quantityInStockUnit", "QTYSTU"),
+        g("allocatedQuantity", "CUMALLQTY"),
     ],
     collections: &[],
     read_only: &STAMPS,

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
-use super::schema::{CUSTOMER_HEADER_EMAIL, CollDef, FieldDef, Kind, NodeDef, Ty};
+use super::schema::{CUSTOMER_HEADER_EMAIL, CollDef, FieldDef, Kind, NodeDef, STOCK, Ty};
 use super::util::{decimal_json, is_date, is_datetime, iso, to_decimal, uuid};
 
 pub type Rec = Map<String, Value>;
@@ -59,6 +59,8 @@ pub struct Opts {
     /// Header fields a `$edit` (or GraphQL `update`) silently leaves unchanged, as when the
     /// representation does not expose them as writable (`ignored_edit_fields`).
     pub ignored_edit: BTreeSet<(Kind, String)>,
+    /// Let clients create, edit and delete STOCK lines directly (`stock_writes`).
+    pub stock_writes: bool,
 }
 
 /// All records, by kind and key (key components joined by `~`, as in REST URLs, x3-api.md §1.1).
@@ -78,6 +80,26 @@ pub fn key_of(def: &NodeDef, rec: &Rec) -> String {
         .map(|k| scalar_str(rec.get(*k)).unwrap_or_default())
         .collect::<Vec<_>>()
         .join("~")
+}
+
+/// Order two keys as X3 orders them: component by component, integer components (`STOCOU`) as
+/// numbers, so `FR011~2` comes before `FR011~10` — the order `Store::all` gives.
+pub fn key_cmp(def: &NodeDef, a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut xa, mut xb) = (a.split('~'), b.split('~'));
+    for k in def.keys {
+        let (Some(x), Some(y)) = (xa.next(), xb.next()) else {
+            break;
+        };
+        let numeric = def.field(k).is_some_and(|f| f.ty == Ty::Int);
+        let o = match (numeric, x.parse::<i64>(), y.parse::<i64>()) {
+            (true, Ok(p), Ok(q)) => p.cmp(&q),
+            _ => x.cmp(y),
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    xa.next().cmp(&xb.next())
 }
 
 /// A field as text (strings as they are, numbers printed), `None` when absent, null or empty.
@@ -345,6 +367,17 @@ fn number_lines(rec: &mut Rec, coll: &str, field: &str) -> BizResult<()> {
     Ok(())
 }
 
+/// The stock status deliveries take from and receipts default to (`A`, accepted).
+pub const STATUS_A: &str = "A";
+
+/// A new stock line: status `A`, no quantity, nothing allocated.
+fn stock_defaults(rec: &mut Rec) {
+    rec.entry("STA")
+        .or_insert_with(|| Value::String(STATUS_A.into()));
+    rec.entry("QTYSTU").or_insert(Value::from(0));
+    rec.entry("CUMALLQTY").or_insert(Value::from(0));
+}
+
 impl Store {
     pub fn new(opts: Opts) -> Store {
         Store {
@@ -365,11 +398,22 @@ impl Store {
         self.recs.get(&kind)?.get(key)
     }
 
+    /// Every record of a kind in key order; STOCK by site, then counter as a number (`FR011~2`
+    /// before `FR011~10`).
     pub fn all(&self, kind: Kind) -> Vec<&Rec> {
-        self.recs
+        let mut v: Vec<&Rec> = self
+            .recs
             .get(&kind)
             .map(|m| m.values().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if kind == Kind::Stock {
+            v.sort_by(|a, b| {
+                scalar_str(a.get("STOFCY"))
+                    .cmp(&scalar_str(b.get("STOFCY")))
+                    .then(int(a, "STOCOU").cmp(&int(b, "STOCOU")))
+            });
+        }
+        v
     }
 
     fn exists(&self, kind: Kind, key: &str) -> bool {
@@ -404,12 +448,16 @@ impl Store {
             }
             Kind::Item => {}
             Kind::Stock => {
-                required(&rec, "STOFCY", "stock site")?;
+                self.stock_writable()?;
+                let site = required(&rec, "STOFCY", "stock site")?;
                 let itm = required(&rec, "ITMREF", "product")?;
                 if !self.exists(Kind::Item, &itm) {
                     return Err(bad(format!("ITMREF: product {itm} does not exist")));
                 }
-                rec.entry("QTYSTU").or_insert(Value::from(0));
+                stock_defaults(&mut rec);
+                if !rec.contains_key("STOCOU") {
+                    rec.insert("STOCOU".into(), Value::from(self.next_stocou(&site)));
+                }
             }
             Kind::Order => {
                 self.check_order(&rec)?;
@@ -609,36 +657,13 @@ impl Store {
             l.insert("SOHNUM".into(), Value::String(soh));
             l.insert("ITMREF".into(), Value::String(itm));
         }
-        if !self.opts.allow_negative_stock {
-            for (itm, need) in &per_item {
-                let have = self
-                    .get(Kind::Stock, &format!("{stofcy}~{itm}"))
-                    .map(|s| dec(s, "QTYSTU"))
-                    .unwrap_or_default();
-                if have < *need {
-                    return Err(bad(format!(
-                        "Insufficient stock for {itm} on site {stofcy}: {have} available, {need} required"
-                    )));
-                }
-            }
+        for (itm, need) in &per_item {
+            self.check_stock(&stofcy, itm, STATUS_A, *need)?;
         }
         // Everything checked: apply.
         let stamp = Value::String(iso(now));
         for (itm, need) in per_item {
-            let key = format!("{stofcy}~{itm}");
-            let stocks = self.recs.entry(Kind::Stock).or_default();
-            let s = stocks.entry(key).or_insert_with(|| {
-                let mut s = Rec::new();
-                s.insert("$uuid".into(), Value::String(uuid()));
-                s.insert("STOFCY".into(), Value::String(stofcy.clone()));
-                s.insert("ITMREF".into(), Value::String(itm.clone()));
-                s.insert("QTYSTU".into(), Value::from(0));
-                s.insert("CREDATTIM".into(), stamp.clone());
-                s
-            });
-            let left = dec(s, "QTYSTU") - need;
-            s.insert("QTYSTU".into(), decimal_json(left));
-            s.insert("UPDDATTIM".into(), stamp.clone());
+            self.take_stock(&stofcy, &itm, STATUS_A, need, &stamp);
         }
         let orders = self.recs.entry(Kind::Order).or_default();
         for ((soh, soplin), qty) in per_line {
@@ -678,6 +703,128 @@ impl Store {
         Ok(())
     }
 
+    /// Direct STOCK writes are refused unless `stock_writes`: X3 changes stock lines only
+    /// through stock transactions (deliveries, receipts, issues, §5.4).
+    fn stock_writable(&self) -> BizResult<()> {
+        if self.opts.stock_writes {
+            Ok(())
+        } else {
+            Err(bad(
+                "STOCK: stock lines change only through stock movements (deliveries, miscellaneous receipts and issues)",
+            ))
+        }
+    }
+
+    /// The next stock-line counter of a site (1, 2, …).
+    fn next_stocou(&self, site: &str) -> i64 {
+        self.all(Kind::Stock)
+            .iter()
+            .filter(|r| scalar_str(r.get("STOFCY")).as_deref() == Some(site))
+            .map(|r| int(r, "STOCOU"))
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// Keys of the stock lines of (site, item, status), in STOCOU order.
+    fn stock_lines(&self, site: &str, item: &str, status: &str) -> Vec<String> {
+        self.all(Kind::Stock)
+            .into_iter()
+            .filter(|r| {
+                scalar_str(r.get("STOFCY")).as_deref() == Some(site)
+                    && scalar_str(r.get("ITMREF")).as_deref() == Some(item)
+                    && scalar_str(r.get("STA")).as_deref().unwrap_or(STATUS_A) == status
+            })
+            .map(|r| key_of(&STOCK, r))
+            .collect()
+    }
+
+    /// What a line can give: physical less allocated, never below zero.
+    fn line_available(rec: &Rec) -> Decimal {
+        (dec(rec, "QTYSTU") - dec(rec, "CUMALLQTY")).max(Decimal::ZERO)
+    }
+
+    /// Refuse taking `need` of an item from a site's lines of a status when they hold less
+    /// (unless `allow_negative_stock`).
+    fn check_stock(&self, site: &str, item: &str, status: &str, need: Decimal) -> BizResult<()> {
+        if self.opts.allow_negative_stock {
+            return Ok(());
+        }
+        let have: Decimal = self
+            .stock_lines(site, item, status)
+            .iter()
+            .filter_map(|k| self.get(Kind::Stock, k))
+            .map(Store::line_available)
+            .sum();
+        if have < need {
+            return Err(bad(format!(
+                "Insufficient stock for {item} on site {site}: {have} available, {need} required"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Take `need` from the lines of (site, item, status) in STOCOU order; what they cannot give
+    /// (only with `allow_negative_stock`) comes off the first line, created if there is none.
+    fn take_stock(&mut self, site: &str, item: &str, status: &str, need: Decimal, stamp: &Value) {
+        let keys = self.stock_lines(site, item, status);
+        let mut left = need;
+        for k in &keys {
+            if left <= Decimal::ZERO {
+                break;
+            }
+            if let Some(r) = self.recs.get_mut(&Kind::Stock).and_then(|m| m.get_mut(k)) {
+                let take = Store::line_available(r).min(left);
+                if take > Decimal::ZERO {
+                    let q = dec(r, "QTYSTU") - take;
+                    r.insert("QTYSTU".into(), decimal_json(q));
+                    r.insert("UPDDATTIM".into(), stamp.clone());
+                    left -= take;
+                }
+            }
+        }
+        if left > Decimal::ZERO {
+            let key = match keys.first() {
+                Some(k) => k.clone(),
+                None => self.new_stock_line(site, item, status, None, stamp),
+            };
+            if let Some(r) = self
+                .recs
+                .get_mut(&Kind::Stock)
+                .and_then(|m| m.get_mut(&key))
+            {
+                let q = dec(r, "QTYSTU") - left;
+                r.insert("QTYSTU".into(), decimal_json(q));
+                r.insert("UPDDATTIM".into(), stamp.clone());
+            }
+        }
+    }
+
+    fn new_stock_line(
+        &mut self,
+        site: &str,
+        item: &str,
+        status: &str,
+        loc: Option<&str>,
+        stamp: &Value,
+    ) -> String {
+        let mut s = Rec::new();
+        s.insert("$uuid".into(), Value::String(uuid()));
+        s.insert("STOFCY".into(), Value::String(site.into()));
+        s.insert("STOCOU".into(), Value::from(self.next_stocou(site)));
+        s.insert("ITMREF".into(), Value::String(item.into()));
+        if let Some(l) = loc {
+            s.insert("LOC".into(), Value::String(l.into()));
+        }
+        s.insert("STA".into(), Value::String(status.into()));
+        stock_defaults(&mut s);
+        s.insert("CREDATTIM".into(), stamp.clone());
+        s.insert("UPDDATTIM".into(), stamp.clone());
+        let key = key_of(&STOCK, &s);
+        self.put(Kind::Stock, key.clone(), s);
+        key
+    }
+
     /// Partial update (`$edit` PUT, x3-api.md §1.2: "missing properties did not change").
     /// Collections given replace the old lines.
     pub fn update(
@@ -697,6 +844,9 @@ impl Store {
                 "{key}: a validated {} cannot be modified",
                 def.logical
             )));
+        }
+        if kind == Kind::Stock {
+            self.stock_writable()?;
         }
         let input: Map<String, Value> = input
             .iter()
@@ -766,7 +916,10 @@ impl Store {
             .then_some("the product is used by documents"),
             Kind::Order => (int(rec, "DLVSTA") > 1).then_some("the order has deliveries"),
             Kind::Delivery | Kind::Invoice => Some("a validated document cannot be deleted"),
-            Kind::Stock => None,
+            Kind::Stock => self
+                .stock_writable()
+                .err()
+                .map(|_| "stock lines change only through stock movements"),
         };
         if let Some(why) = refusal {
             return Err(bad(format!("{key}: {why}")));
@@ -804,6 +957,9 @@ impl Store {
                 let input = r.as_object().ok_or(format!("{k}: objects expected"))?;
                 let mut rec = normalize(def.fields, def.collections, def.read_only, input)
                     .map_err(|e| format!("{k}: {}", e.message))?;
+                if kind == Kind::Stock {
+                    self.seed_stock_counter(&mut rec)?;
+                }
                 for key in def.keys {
                     if scalar_str(rec.get(*key)).is_none() {
                         return Err(format!("{k}: {key} is mandatory"));
@@ -826,6 +982,30 @@ impl Store {
                 self.put(kind, key, rec);
             }
         }
+        Ok(())
+    }
+
+    /// A seeded stock line without `STOCOU` takes the counter of the line with the same site,
+    /// item, status, lot and location (so seeding again updates it, as when STOCK was keyed by
+    /// site and item), or the site's next counter.
+    fn seed_stock_counter(&self, rec: &mut Rec) -> Result<(), String> {
+        let site = scalar_str(rec.get("STOFCY")).ok_or("stock: STOFCY is mandatory")?;
+        scalar_str(rec.get("ITMREF")).ok_or("stock: ITMREF is mandatory")?;
+        stock_defaults(rec);
+        if rec.contains_key("STOCOU") {
+            return Ok(());
+        }
+        let same = |r: &Rec, f: &str| scalar_str(r.get(f)) == scalar_str(rec.get(f));
+        let n = self
+            .all(Kind::Stock)
+            .into_iter()
+            .find(|r| {
+                ["STOFCY", "ITMREF", "STA", "LOT", "LOC"]
+                    .iter()
+                    .all(|f| same(r, f))
+            })
+            .map_or_else(|| self.next_stocou(&site), |r| int(r, "STOCOU"));
+        rec.insert("STOCOU".into(), Value::from(n));
         Ok(())
     }
 
@@ -862,10 +1042,14 @@ impl Store {
             for (class, arr) in recs {
                 let kind = kind_of(class).ok_or(format!("state: unknown class {class}"))?;
                 for r in arr.as_array().ok_or("state: arrays of records expected")? {
-                    let rec = r
+                    let mut rec = r
                         .as_object()
                         .ok_or("state: records must be objects")?
                         .clone();
+                    if kind == Kind::Stock && !rec.contains_key("STOCOU") {
+                        // A state file from before STOCK was keyed STOFCY~STOCOU.
+                        fresh.seed_stock_counter(&mut rec)?;
+                    }
                     let key = key_of(kind.def(), &rec);
                     fresh.put(kind, key, rec);
                 }

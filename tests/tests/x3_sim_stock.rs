@@ -280,3 +280,291 @@ fn stock_pages_by_key_in_counter_order_past_nine_lines() {
         .collect();
     assert_eq!(keys, ["FR011~10", "FR011~11", "FR011~12"]);
 }
+
+// ---- stock movements: miscellaneous receipts (SMVTRCP) and issues (SMVTISS)
+
+fn movement(site: &str, reference: &str, lines: Value) -> Value {
+    json!({"STOFCY": site, "IPTDAT": "2025-06-05", "VCRDES": reference, "SMVTD": lines})
+}
+
+#[test]
+fn miscellaneous_receipt_adds_to_the_first_line_of_site_item_status_or_a_new_one() {
+    let t = T::seeded();
+    let r = t.create(
+        "SMVTRCP",
+        &movement(
+            "FR011",
+            "WC-REFUND-17",
+            json!([{"ITMREF":"ITM1","QTYSTU":3},{"ITMREF":"ITM2","QTYSTU":"2","STA":"Q","LOC":"QC1"}]),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let loc = r.header("location").expect("Location").to_string();
+    assert!(loc.contains("/SMVTRCP('SMRFR011000001')"), "{loc}");
+    let v = r.json();
+    assert_eq!(v["VCRNUM"], "SMRFR011000001");
+    assert_eq!(
+        (
+            v["SMVTD"][0]["VCRLIN"].clone(),
+            v["SMVTD"][1]["VCRLIN"].clone()
+        ),
+        (json!(1000), json!(2000))
+    );
+    assert_eq!(v["SMVTD"][0]["STA"], "A", "status A unless given");
+    assert!(v["CREDATTIM"].is_string() && v["UPDDATTIM"].is_string());
+    assert_eq!(stock_line(&t, "FR011~1")["QTYSTU"], 13);
+    assert_eq!(
+        stock_line(&t, "FR011~2")["QTYSTU"],
+        1,
+        "status A line untouched"
+    );
+    let q = stock_line(&t, "FR011~3");
+    assert_eq!(
+        (
+            q["ITMREF"].clone(),
+            q["STA"].clone(),
+            q["LOC"].clone(),
+            q["QTYSTU"].clone()
+        ),
+        (json!("ITM2"), json!("Q"), json!("QC1"), json!(2))
+    );
+    // A site without stock gets its first line.
+    let r = t.create(
+        "SMVTRCP",
+        &movement("FR012", "R2", json!([{"ITMREF":"ITM1","QTYSTU":5}])),
+    );
+    assert_eq!(r.json()["VCRNUM"], "SMRFR012000001", "{}", r.body);
+    assert_eq!(stock_line(&t, "FR012~1")["QTYSTU"], 5);
+
+    // Queryable by the client's reference, readable, never modified.
+    let rs = t.query_where("SMVTRCP", "VCRDES eq 'WC-REFUND-17'");
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0]["$key"], "SMRFR011000001");
+    let d = t.get(&loc).json();
+    assert_eq!(d["SMVTD"][1]["LOC"], "QC1");
+    let edit = t.rest("SMVTRCP('SMRFR011000001')", "SMVTRCP.$edit");
+    assert_refused(
+        &t.call("PUT", &edit, &json!({"VCRDES":"x"})),
+        500,
+        "cannot be modified",
+    );
+    assert_refused(
+        &t.call("DELETE", &edit, &json!({})),
+        500,
+        "cannot be deleted",
+    );
+}
+
+#[test]
+fn refused_movements_change_no_stock() {
+    let t = T::seeded();
+    let given = movement("FR011", "R", json!([{"ITMREF":"ITM1","QTYSTU":1}]));
+    let mut with_number = given.clone();
+    with_number["VCRNUM"] = json!("MYREF1");
+    assert_eq!(t.create("SMVTRCP", &with_number).status, 201);
+    for (class, body, needle) in [
+        ("SMVTRCP", with_number.clone(), "Record already exists"),
+        (
+            "SMVTISS",
+            movement("FR011", "R", json!([{"ITMREF":"NOPE","QTYSTU":1}])),
+            "product NOPE",
+        ),
+        (
+            "SMVTRCP",
+            movement("FR011", "R", json!([{"ITMREF":"ITM1","QTYSTU":0}])),
+            "QTYSTU",
+        ),
+        (
+            "SMVTISS",
+            movement("FR011", "R", json!([{"ITMREF":"ITM1","QTYSTU":-1}])),
+            "QTYSTU",
+        ),
+        ("SMVTRCP", movement("FR011", "R", json!([])), "SMVTD"),
+        (
+            "SMVTRCP",
+            movement(
+                "FR011",
+                &"x".repeat(31),
+                json!([{"ITMREF":"ITM1","QTYSTU":1}]),
+            ),
+            "VCRDES",
+        ),
+        (
+            "SMVTISS",
+            movement("FR011", "R", json!([{"ITMREF":"ITM1","QTYSTU":12}])),
+            "Insufficient stock",
+        ),
+        (
+            "SMVTISS",
+            movement(
+                "FR011",
+                "R",
+                json!([{"ITMREF":"ITM2","QTYSTU":1,"STA":"Q"}]),
+            ),
+            "Insufficient stock",
+        ),
+    ] {
+        assert_refused(&t.create(class, &body), 500, needle);
+    }
+    let mut no_date = given;
+    no_date.as_object_mut().map(|m| m.remove("IPTDAT"));
+    assert_refused(&t.create("SMVTRCP", &no_date), 500, "IPTDAT");
+    assert_eq!(
+        stock_line(&t, "FR011~1")["QTYSTU"],
+        11,
+        "only the first receipt counted"
+    );
+    assert_eq!(t.sim.state()["counts"]["SMVTISS"], 0);
+}
+
+#[test]
+fn miscellaneous_issue_takes_stock_like_a_delivery() {
+    let t = T::seeded();
+    t.sim
+        .seed(&json!({"stock":[{"STOFCY":"FR011","ITMREF":"ITM1","LOT":"L2","QTYSTU":3}]}))
+        .expect("seed");
+    let r = t.create(
+        "SMVTISS",
+        &movement("FR011", "WC-SHIP-9", json!([{"ITMREF":"ITM1","QTYSTU":12}])),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["VCRNUM"], "SMIFR011000001");
+    assert_eq!(
+        lines_of(&t, "ITM1"),
+        [("FR011~1".into(), json!(0)), ("FR011~3".into(), json!(1))],
+        "taken line by line in STOCOU order"
+    );
+    assert_refused(
+        &t.create(
+            "SMVTISS",
+            &movement("FR011", "R", json!([{"ITMREF":"ITM1","QTYSTU":2}])),
+        ),
+        500,
+        "1 available, 2 required",
+    );
+    assert_eq!(t.query_where("SMVTISS", "VCRDES eq 'WC-SHIP-9'").len(), 1);
+
+    let t = T::with(X3Config {
+        allow_negative_stock: true,
+        ..X3Config::default()
+    });
+    t.sim.seed(&x3_sim_common::seed()).expect("seed");
+    let r = t.create(
+        "SMVTISS",
+        &movement("FR011", "R", json!([{"ITMREF":"ITM2","QTYSTU":3}])),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(stock_line(&t, "FR011~2")["QTYSTU"], -2);
+}
+
+#[test]
+fn delivery_with_a_number_already_used_is_refused_before_taking_stock() {
+    let t = T::seeded();
+    let soh = order(&t, "ITM1", 4);
+    let body = |n: &str| {
+        json!({"SDHNUM":n,"SALFCY":"FR011","STOFCY":"FR011","BPCORD":"C001","DLVDAT":"2025-06-02",
+               "SOHNUM":soh,"SDELIVERYD":[{"SOPLIN":1000,"QTY":1}]})
+    };
+    assert_eq!(t.create("SDELIVERY", &body("DLV1")).status, 201);
+    assert_refused(
+        &t.create("SDELIVERY", &body("DLV1")),
+        500,
+        "Record already exists",
+    );
+    assert_eq!(stock_line(&t, "FR011~1")["QTYSTU"], 9, "taken once");
+    // An automatic number skips one a client took.
+    let r = deliver(&t, &soh, 1);
+    assert_eq!(r.json()["SDHNUM"], "SDHFR011000001");
+    assert_eq!(t.create("SDELIVERY", &body("SDHFR011000002")).status, 201);
+    assert_eq!(deliver(&t, &soh, 1).json()["SDHNUM"], "SDHFR011000003");
+}
+
+const RECEIPT_FIELDS: &str = "id stockSite { code } effectiveDate description _createStamp _updateStamp
+    lines { query { edges { node { lineNumber product { code } quantityInStockUnit status location } } } }";
+
+#[test]
+fn graphql_x3stock_receipts_and_issues() {
+    let t = T::seeded();
+    let v = t.gql(
+        &format!(
+            "mutation($d: MiscellaneousReceipt_Input!) {{ x3Stock {{ miscellaneousReceipt {{ create(data: $d) {{ {RECEIPT_FIELDS} }} }} }} }}"
+        ),
+        json!({"d": {"stockSite":"FR011","effectiveDate":"2025-06-05","description":"WC-R1",
+                     "lines":[{"product":"ITM2","quantityInStockUnit":"4","location":"A01"}]}}),
+    );
+    let n = &v["data"]["x3Stock"]["miscellaneousReceipt"]["create"];
+    assert_eq!(n["id"], "SMRFR011000001", "{v}");
+    assert_eq!(
+        (
+            n["stockSite"].clone(),
+            n["effectiveDate"].clone(),
+            n["description"].clone()
+        ),
+        (json!({"code":"FR011"}), json!("2025-06-05"), json!("WC-R1"))
+    );
+    assert_eq!(
+        n["lines"]["query"]["edges"][0]["node"],
+        json!({"lineNumber":1000,"product":{"code":"ITM2"},"quantityInStockUnit":4,"status":"A","location":"A01"})
+    );
+    assert!(n["_createStamp"].is_string());
+    assert_eq!(stock_line(&t, "FR011~2")["QTYSTU"], 5);
+
+    let v = t.gql(
+        "{ x3Stock { miscellaneousReceipt { query(filter: \"{description:'WC-R1'}\") { totalCount edges { node { id } } } } } }",
+        Value::Null,
+    );
+    assert_eq!(
+        v["data"]["x3Stock"]["miscellaneousReceipt"]["query"]["edges"][0]["node"]["id"],
+        "SMRFR011000001",
+        "{v}"
+    );
+    let v = t.gql(
+        "mutation { x3Stock { miscellaneousIssue { create(data: {stockSite:\"FR011\", effectiveDate:\"2025-06-06\",
+            description:\"WC-I1\", lines:[{product:\"ITM2\", quantityInStockUnit:\"5\"}]}) { id } } } }",
+        Value::Null,
+    );
+    assert_eq!(
+        v["data"]["x3Stock"]["miscellaneousIssue"]["create"]["id"], "SMIFR011000001",
+        "{v}"
+    );
+    assert_eq!(stock_line(&t, "FR011~2")["QTYSTU"], 0);
+    let v = t.gql(
+        "{ x3Stock { miscellaneousIssue { read(_id: \"SMIFR011000001\") { description lines { query { totalCount } } } } } }",
+        Value::Null,
+    );
+    assert_eq!(
+        v["data"]["x3Stock"]["miscellaneousIssue"]["read"],
+        json!({"description":"WC-I1","lines":{"query":{"totalCount":1}}})
+    );
+    for m in [
+        "mutation { x3Stock { miscellaneousIssue { update(data: {id:\"SMIFR011000001\", description:\"x\"}) { id } } } }",
+        "mutation { x3Stock { miscellaneousReceipt { delete(_id: \"SMRFR011000001\") } } }",
+    ] {
+        let v = t.gql(m, Value::Null);
+        assert!(
+            v["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|e| e.contains("validated")),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn movement_class_names_are_configurable() {
+    let mut cfg = X3Config::default();
+    cfg.classes.receipt = ("YSMR".into(), "YSMRWEB".into());
+    cfg.classes.issue = ("YSMI".into(), "YSMI".into());
+    let t = T::with(cfg);
+    t.sim.seed(&x3_sim_common::seed()).expect("seed");
+    let body = movement("FR011", "R", json!([{"ITMREF":"ITM1","QTYSTU":1}]));
+    assert_eq!(t.create("SMVTRCP", &body).status, 404);
+    let r = t.call("POST", &t.rest("YSMR", "YSMRWEB.$create"), &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(t.create("YSMI", &body).status, 201);
+    assert_eq!(
+        t.sim.state()["classes"]["receipt"],
+        json!(["YSMR", "YSMRWEB"])
+    );
+    assert_eq!(stock_line(&t, "FR011~1")["QTYSTU"], 10);
+}

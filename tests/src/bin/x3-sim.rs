@@ -84,6 +84,12 @@ struct Args {
     class_invoice: Option<String>,
     #[arg(long)]
     class_stock: Option<String>,
+    /// Miscellaneous receipt class (default SMVTRCP).
+    #[arg(long)]
+    class_receipt: Option<String>,
+    /// Miscellaneous issue class (default SMVTISS).
+    #[arg(long)]
+    class_issue: Option<String>,
     /// JSON state file: loaded at start if present, written after every change.
     #[arg(long)]
     state_file: Option<PathBuf>,
@@ -138,6 +144,8 @@ fn main() -> anyhow::Result<()> {
     class(a.class_delivery, &mut cfg.classes.delivery);
     class(a.class_invoice, &mut cfg.classes.invoice);
     class(a.class_stock, &mut cfg.classes.stock);
+    class(a.class_receipt, &mut cfg.classes.receipt);
+    class(a.class_issue, &mut cfg.classes.issue);
     let sim = X3Sim::start(cfg).map_err(|e| anyhow::anyhow!("cannot start x3-sim: {e}"))?;
     let c = sim.config();
     let base = sim.base_url();

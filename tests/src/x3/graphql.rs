@@ -1,6 +1,6 @@
 //! GraphQL at `POST /xtrem/api` (x3-api.md §3): executes `x3MasterData{customer,product}`,
-//! `x3Sales{salesOrder,salesInvoice,salesDelivery}` and `x3StockData{stock}` operations against the
-//! same store as REST, through the field-code ↔ property-name tables of `schema`.
+//! `x3Sales{salesOrder,salesInvoice,salesDelivery}`, `x3StockData{stock}` and
+//! `x3Stock{miscellaneousReceipt,miscellaneousIssue}` operations against the same store as REST, through the field-code ↔ property-name tables of `schema`.
 //!
 //! Shapes: `query(first, after, filter, orderBy){totalCount edges{cursor node{…}} pageInfo{…}}`,
 //! `read(_id:)`, mutations `create(data:)`, `update(data:)`, `delete(_id:)`; collections inside a

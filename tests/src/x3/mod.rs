@@ -39,6 +39,10 @@ pub struct ClassNames {
     pub delivery: (String, String),
     pub invoice: (String, String),
     pub stock: (String, String),
+    /// Miscellaneous stock receipt (`SMVTRCP`, our name: UNCONFIRMED).
+    pub receipt: (String, String),
+    /// Miscellaneous stock issue (`SMVTISS`, our name: UNCONFIRMED).
+    pub issue: (String, String),
 }
 
 impl Default for ClassNames {
@@ -54,6 +58,8 @@ impl Default for ClassNames {
             delivery: p(Kind::Delivery),
             invoice: p(Kind::Invoice),
             stock: p(Kind::Stock),
+            receipt: p(Kind::Receipt),
+            issue: p(Kind::Issue),
         }
     }
 }
@@ -67,6 +73,8 @@ impl ClassNames {
             Kind::Delivery => &self.delivery,
             Kind::Invoice => &self.invoice,
             Kind::Stock => &self.stock,
+            Kind::Receipt => &self.receipt,
+            Kind::Issue => &self.issue,
         }
     }
 

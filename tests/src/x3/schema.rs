@@ -1,4 +1,4 @@
-//! The six business objects x3-sim knows, described once: REST field codes with their types, and
+//! The eight business objects x3-sim knows, described once: REST field codes with their types, and
 //! the GraphQL property name of each field code. The record store keeps field codes only; the
 //! GraphQL layer translates through these tables, so REST and GraphQL always show the same record.
 //!
@@ -15,16 +15,22 @@ pub enum Kind {
     Delivery,
     Invoice,
     Stock,
+    /// Miscellaneous stock receipt (`x3Stock.miscellaneousReceipt`, §3.7).
+    Receipt,
+    /// Miscellaneous stock issue (`x3Stock.miscellaneousIssue`, §3.7).
+    Issue,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Customer,
         Kind::Item,
         Kind::Order,
         Kind::Delivery,
         Kind::Invoice,
         Kind::Stock,
+        Kind::Receipt,
+        Kind::Issue,
     ];
 
     pub fn def(self) -> &'static NodeDef {
@@ -35,6 +41,8 @@ impl Kind {
             Kind::Delivery => &DELIVERY,
             Kind::Invoice => &INVOICE,
             Kind::Stock => &STOCK,
+            Kind::Receipt => &RECEIPT,
+            Kind::Issue => &ISSUE,
         }
     }
 }
@@ -676,6 +684,96 @@ pub static STOCK: NodeDef = NodeDef {
         g("allocatedQuantity", "CUMALLQTY"),
     ],
     collections: &[],
+    read_only: &STAMPS,
+};
+
+// ---- stock movements: miscellaneous receipt SMVTRCP and issue SMVTISS, lines SMVTD (x3-api.md
+// §3.7 lists x3Stock.miscellaneousReceipt/miscellaneousIssue; REST class and field names are ours,
+// UNCONFIRMED — docs/simulators.md)
+
+const MOVE_LINE_FIELDS: [FieldDef; 5] = [
+    f("VCRLIN", Int),
+    m("ITMREF", Str(20)),
+    m("QTYSTU", Dec),
+    f("STA", Str(3)),
+    f("LOC", Str(10)),
+];
+
+const MOVE_LINE_GQL: [GqlProp; 5] = [
+    g("lineNumber", "VCRLIN"),
+    r("product", "ITMREF"),
+    g("quantityInStockUnit", "QTYSTU"),
+    g("status", "STA"),
+    g("location", "LOC"),
+];
+
+const MOVE_FIELDS: [FieldDef; 6] = [
+    f("VCRNUM", Str(20)),
+    m("STOFCY", Str(5)),
+    m("IPTDAT", Date),
+    f("VCRDES", Str(30)),
+    f("CREDATTIM", DateTime),
+    f("UPDDATTIM", DateTime),
+];
+
+const MOVE_GQL: [GqlProp; 4] = [
+    g("id", "VCRNUM"),
+    r("stockSite", "STOFCY"),
+    g("effectiveDate", "IPTDAT"),
+    g("description", "VCRDES"),
+];
+
+static RECEIPT_LINE: LineDef = LineDef {
+    type_name: "MiscellaneousReceiptLine",
+    line_no: Some("VCRLIN"),
+    fields: &MOVE_LINE_FIELDS,
+    gql: &MOVE_LINE_GQL,
+    read_only: &[],
+};
+
+static ISSUE_LINE: LineDef = LineDef {
+    type_name: "MiscellaneousIssueLine",
+    line_no: Some("VCRLIN"),
+    fields: &MOVE_LINE_FIELDS,
+    gql: &MOVE_LINE_GQL,
+    read_only: &[],
+};
+
+/// A miscellaneous receipt: validated at once, it adds its quantities to STOCK.
+pub static RECEIPT: NodeDef = NodeDef {
+    kind: Kind::Receipt,
+    logical: "receipt",
+    default_class: "SMVTRCP",
+    package: "x3Stock",
+    node: "miscellaneousReceipt",
+    type_name: "MiscellaneousReceipt",
+    keys: &["VCRNUM"],
+    fields: &MOVE_FIELDS,
+    gql: &MOVE_GQL,
+    collections: &[CollDef {
+        code: "SMVTD",
+        gql: "lines",
+        line: &RECEIPT_LINE,
+    }],
+    read_only: &STAMPS,
+};
+
+/// A miscellaneous issue: validated at once, it takes its quantities from STOCK like a delivery.
+pub static ISSUE: NodeDef = NodeDef {
+    kind: Kind::Issue,
+    logical: "issue",
+    default_class: "SMVTISS",
+    package: "x3Stock",
+    node: "miscellaneousIssue",
+    type_name: "MiscellaneousIssue",
+    keys: &["VCRNUM"],
+    fields: &MOVE_FIELDS,
+    gql: &MOVE_GQL,
+    collections: &[CollDef {
+        code: "SMVTD",
+        gql: "lines",
+        line: &ISSUE_LINE,
+    }],
     read_only: &STAMPS,
 };
 

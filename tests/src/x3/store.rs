@@ -4,7 +4,8 @@
 //!
 //! Rules (x3-api.md §5, §10 items 11–12): mandatory fields per object, references that must
 //! exist, auto-numbered documents and lines 1000, 2000…, `CUSORDREF` deliberately *not* unique,
-//! deliveries validated at once (stock decreases, order `DLVSTA` 1 → 2 → 3).
+//! deliveries and stock movements validated at once (stock decreases or grows line by line, order
+//! `DLVSTA` 1 → 2 → 3), every effect applied only after every check passed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -367,6 +368,27 @@ fn number_lines(rec: &mut Rec, coll: &str, field: &str) -> BizResult<()> {
     Ok(())
 }
 
+/// What a validated document does once every check has passed.
+enum Effect {
+    None,
+    /// Take (item, status, quantity) from a site's stock; deliver order lines.
+    Delivery {
+        site: String,
+        take: Vec<(String, String, Decimal)>,
+        per_line: BTreeMap<(String, i64), Decimal>,
+    },
+    /// Take (item, status, quantity) from a site's stock.
+    Issue {
+        site: String,
+        take: Vec<(String, String, Decimal)>,
+    },
+    /// Add (item, status, location, quantity) to a site's stock.
+    Receipt {
+        site: String,
+        moves: Vec<(String, String, Option<String>, Decimal)>,
+    },
+}
+
 /// The stock status deliveries take from and receipts default to (`A`, accepted).
 pub const STATUS_A: &str = "A";
 
@@ -420,10 +442,32 @@ impl Store {
         self.get(kind, key).is_some()
     }
 
-    fn next_number(&mut self, prefix: &str) -> String {
-        let c = self.counters.entry(prefix.to_string()).or_insert(0);
-        *c += 1;
-        format!("{prefix}{:06}", *c)
+    /// The next document number of a prefix (`SOHFR011000001`), skipping numbers a client gave.
+    fn next_number(&mut self, kind: Kind, prefix: &str) -> String {
+        loop {
+            let c = self.counters.entry(prefix.to_string()).or_insert(0);
+            *c += 1;
+            let n = format!("{prefix}{:06}", *c);
+            if !self.exists(kind, &n) {
+                return n;
+            }
+        }
+    }
+
+    /// Give a document its number unless the client did: prefix + site + 6-digit counter.
+    fn number_document(
+        &mut self,
+        kind: Kind,
+        rec: &mut Rec,
+        field: &str,
+        prefix: &str,
+        site: &str,
+    ) {
+        if scalar_str(rec.get(field)).is_none() {
+            let site = scalar_str(rec.get(site)).unwrap_or_default();
+            let n = self.next_number(kind, &format!("{prefix}{site}"));
+            rec.insert(field.into(), Value::String(n));
+        }
     }
 
     fn put(&mut self, kind: Kind, key: String, rec: Rec) {
@@ -441,6 +485,11 @@ impl Store {
         let def = self.def(kind);
         let mut rec = normalize(def.fields, def.collections, def.read_only, input)?;
         check_mandatory_all(def, &rec)?;
+        // A key the client gave must be new before anything else is looked at.
+        if def.keys.iter().all(|k| scalar_str(rec.get(*k)).is_some()) {
+            self.refuse_existing(kind, &key_of(def, &rec))?;
+        }
+        let mut effect = Effect::None;
         match kind {
             Kind::Customer => {
                 self.check_customer(&rec)?;
@@ -467,44 +516,44 @@ impl Store {
                 }
                 rec.insert("ORDSTA".into(), Value::from(1));
                 rec.insert("DLVSTA".into(), Value::from(1));
-                if scalar_str(rec.get("SOHNUM")).is_none() {
-                    let site = required(&rec, "SALFCY", "sales site")?;
-                    let n = self.next_number(&format!("SOH{site}"));
-                    rec.insert("SOHNUM".into(), Value::String(n));
-                }
+                self.number_document(kind, &mut rec, "SOHNUM", "SOH", "SALFCY");
             }
             Kind::Invoice => {
                 self.check_invoice(&rec)?;
                 number_lines(&mut rec, "SINVOICED", "SIDLIN")?;
-                if scalar_str(rec.get("NUM")).is_none() {
-                    let site = required(&rec, "SALFCY", "sales site")?;
-                    let n = self.next_number(&format!("SIH{site}"));
-                    rec.insert("NUM".into(), Value::String(n));
-                }
+                self.number_document(kind, &mut rec, "NUM", "SIH", "SALFCY");
             }
             Kind::Delivery => {
-                // Validates and applies the stock and order effects; nothing changes on error.
-                self.deliver(&mut rec, now)?;
+                // Validated at once; its stock and order effects apply once it is stored.
                 number_lines(&mut rec, "SDELIVERYD", "SDDLIN")?;
-                if scalar_str(rec.get("SDHNUM")).is_none() {
-                    let site = required(&rec, "SALFCY", "sales site")?;
-                    let n = self.next_number(&format!("SDH{site}"));
-                    rec.insert("SDHNUM".into(), Value::String(n));
-                }
+                effect = self.plan_delivery(&mut rec)?;
+                self.number_document(kind, &mut rec, "SDHNUM", "SDH", "SALFCY");
+            }
+            Kind::Receipt | Kind::Issue => {
+                number_lines(&mut rec, "SMVTD", "VCRLIN")?;
+                effect = self.plan_movement(kind, &mut rec)?;
+                let prefix = if kind == Kind::Receipt { "SMR" } else { "SMI" };
+                self.number_document(kind, &mut rec, "VCRNUM", prefix, "STOFCY");
             }
         }
         let key = key_of(def, &rec);
-        if self.exists(kind, &key) {
-            return Err(bad(format!(
-                "{}: {key} Record already exists",
-                def.keys.join("~")
-            )));
-        }
+        self.refuse_existing(kind, &key)?;
         rec.insert("$uuid".into(), Value::String(uuid()));
         rec.insert("CREDATTIM".into(), Value::String(iso(now)));
         rec.insert("UPDDATTIM".into(), Value::String(iso(now)));
         self.put(kind, key.clone(), rec);
+        self.apply(effect, now);
         Ok(key)
+    }
+
+    fn refuse_existing(&self, kind: Kind, key: &str) -> BizResult<()> {
+        if self.exists(kind, key) {
+            return Err(bad(format!(
+                "{}: {key} Record already exists",
+                self.def(kind).keys.join("~")
+            )));
+        }
+        Ok(())
     }
 
     fn check_customer(&self, rec: &Rec) -> BizResult<()> {
@@ -593,9 +642,9 @@ impl Store {
         self.check_doc_lines(rec, "SINVOICED")
     }
 
-    /// Validate a delivery and apply it: stock decreases at validation (GESSDH, x3-api.md §5.4),
-    /// delivered quantities go onto the order lines and the order's DLVSTA moves 1 → 2 → 3.
-    fn deliver(&mut self, rec: &mut Rec, now: i64) -> BizResult<()> {
+    /// Check a delivery (GESSDH, x3-api.md §5.4) and complete it from its order (`SOHNUM`,
+    /// `SALFCY`); nothing changes here. `apply` then takes the stock and updates the orders.
+    fn plan_delivery(&self, rec: &mut Rec) -> BizResult<Effect> {
         let stofcy = required(rec, "STOFCY", "shipment site")?;
         let bpc = required(rec, "BPCORD", "sold-to customer")?;
         required(rec, "DLVDAT", "delivery date")?;
@@ -660,11 +709,31 @@ impl Store {
         for (itm, need) in &per_item {
             self.check_stock(&stofcy, itm, STATUS_A, *need)?;
         }
-        // Everything checked: apply.
-        let stamp = Value::String(iso(now));
-        for (itm, need) in per_item {
-            self.take_stock(&stofcy, &itm, STATUS_A, need, &stamp);
+        if let Some(o) = first_order {
+            if header_soh.is_none()
+                && let Some(n) = o.get("SOHNUM")
+            {
+                rec.insert("SOHNUM".into(), n.clone());
+            }
+            if scalar_str(rec.get("SALFCY")).is_none()
+                && let Some(s) = o.get("SALFCY")
+            {
+                rec.insert("SALFCY".into(), s.clone());
+            }
         }
+        let take = per_item
+            .into_iter()
+            .map(|(itm, q)| (itm, STATUS_A.to_string(), q))
+            .collect();
+        Ok(Effect::Delivery {
+            site: stofcy,
+            take,
+            per_line,
+        })
+    }
+
+    /// Delivered quantities go onto the order lines and the order's DLVSTA moves 1 → 2 → 3.
+    fn deliver_lines(&mut self, per_line: BTreeMap<(String, i64), Decimal>, stamp: &Value) {
         let orders = self.recs.entry(Kind::Order).or_default();
         for ((soh, soplin), qty) in per_line {
             if let Some(o) = orders.get_mut(&soh) {
@@ -688,19 +757,66 @@ impl Store {
                 o.insert("UPDDATTIM".into(), stamp.clone());
             }
         }
-        if let Some(o) = first_order {
-            if header_soh.is_none()
-                && let Some(n) = o.get("SOHNUM")
-            {
-                rec.insert("SOHNUM".into(), n.clone());
+    }
+
+    /// Check a stock movement (miscellaneous receipt or issue): existing items, quantities > 0,
+    /// status `A` unless given; an issue must find the stock (unless `allow_negative_stock`).
+    fn plan_movement(&self, kind: Kind, rec: &mut Rec) -> BizResult<Effect> {
+        let site = required(rec, "STOFCY", "stock site")?;
+        let mut moves = Vec::new();
+        let mut need: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+        for l in lines_mut(rec, "SMVTD") {
+            let itm = required(l, "ITMREF", "product")?;
+            if !self.exists(Kind::Item, &itm) {
+                return Err(bad(format!("ITMREF: product {itm} does not exist")));
             }
-            if scalar_str(rec.get("SALFCY")).is_none()
-                && let Some(s) = o.get("SALFCY")
-            {
-                rec.insert("SALFCY".into(), s.clone());
+            let qty = l.get("QTYSTU").and_then(to_decimal).unwrap_or_default();
+            if qty <= Decimal::ZERO {
+                return Err(bad(format!(
+                    "QTYSTU: quantity must be greater than 0 ({itm})"
+                )));
+            }
+            let sta = scalar_str(l.get("STA")).unwrap_or_else(|| STATUS_A.to_string());
+            l.insert("STA".into(), Value::String(sta.clone()));
+            *need.entry((itm.clone(), sta.clone())).or_default() += qty;
+            moves.push((itm, sta, scalar_str(l.get("LOC")), qty));
+        }
+        if kind == Kind::Issue {
+            for ((itm, sta), q) in &need {
+                self.check_stock(&site, itm, sta, *q)?;
+            }
+            let take = need.into_iter().map(|((i, st), q)| (i, st, q)).collect();
+            return Ok(Effect::Issue { site, take });
+        }
+        Ok(Effect::Receipt { site, moves })
+    }
+
+    /// Carry out what a validated document does to stock and orders (all checks passed).
+    fn apply(&mut self, effect: Effect, now: i64) {
+        let stamp = Value::String(iso(now));
+        match effect {
+            Effect::None => {}
+            Effect::Delivery {
+                site,
+                take,
+                per_line,
+            } => {
+                for (itm, sta, q) in take {
+                    self.take_stock(&site, &itm, &sta, q, &stamp);
+                }
+                self.deliver_lines(per_line, &stamp);
+            }
+            Effect::Issue { site, take } => {
+                for (itm, sta, q) in take {
+                    self.take_stock(&site, &itm, &sta, q, &stamp);
+                }
+            }
+            Effect::Receipt { site, moves } => {
+                for (itm, sta, loc, q) in moves {
+                    self.add_stock(&site, &itm, &sta, loc.as_deref(), q, &stamp);
+                }
             }
         }
-        Ok(())
     }
 
     /// Direct STOCK writes are refused unless `stock_writes`: X3 changes stock lines only
@@ -800,6 +916,32 @@ impl Store {
         }
     }
 
+    /// Add `qty` to the first line of (site, item, status) by STOCOU, or to a new line with the
+    /// next counter (and `loc`).
+    fn add_stock(
+        &mut self,
+        site: &str,
+        item: &str,
+        status: &str,
+        loc: Option<&str>,
+        qty: Decimal,
+        stamp: &Value,
+    ) {
+        let key = match self.stock_lines(site, item, status).first() {
+            Some(k) => k.clone(),
+            None => self.new_stock_line(site, item, status, loc, stamp),
+        };
+        if let Some(r) = self
+            .recs
+            .get_mut(&Kind::Stock)
+            .and_then(|m| m.get_mut(&key))
+        {
+            let q = dec(r, "QTYSTU") + qty;
+            r.insert("QTYSTU".into(), decimal_json(q));
+            r.insert("UPDDATTIM".into(), stamp.clone());
+        }
+    }
+
     fn new_stock_line(
         &mut self,
         site: &str,
@@ -839,7 +981,10 @@ impl Store {
             .get(kind, key)
             .cloned()
             .ok_or_else(|| not_found(format!("{key}: Record does not exist")))?;
-        if matches!(kind, Kind::Delivery | Kind::Invoice) {
+        if matches!(
+            kind,
+            Kind::Delivery | Kind::Invoice | Kind::Receipt | Kind::Issue
+        ) {
             return Err(bad(format!(
                 "{key}: a validated {} cannot be modified",
                 def.logical
@@ -887,7 +1032,7 @@ impl Store {
                     return Err(bad(format!("{key}: a delivered order cannot be closed")));
                 }
             }
-            Kind::Delivery | Kind::Invoice => {}
+            Kind::Delivery | Kind::Invoice | Kind::Receipt | Kind::Issue => {}
         }
         rec.insert("UPDDATTIM".into(), Value::String(iso(now)));
         self.put(kind, key.to_string(), rec);
@@ -912,10 +1057,14 @@ impl Store {
                 || used(Kind::Invoice, "BPCINV", None))
             .then_some("the customer is used by documents"),
             Kind::Item => (used(Kind::Order, "ITMREF", Some("SOHSOP"))
-                || used(Kind::Invoice, "ITMREF", Some("SINVOICED")))
+                || used(Kind::Invoice, "ITMREF", Some("SINVOICED"))
+                || used(Kind::Receipt, "ITMREF", Some("SMVTD"))
+                || used(Kind::Issue, "ITMREF", Some("SMVTD")))
             .then_some("the product is used by documents"),
             Kind::Order => (int(rec, "DLVSTA") > 1).then_some("the order has deliveries"),
-            Kind::Delivery | Kind::Invoice => Some("a validated document cannot be deleted"),
+            Kind::Delivery | Kind::Invoice | Kind::Receipt | Kind::Issue => {
+                Some("a validated document cannot be deleted")
+            }
             Kind::Stock => self
                 .stock_writable()
                 .err()

@@ -845,3 +845,222 @@ fn ignored_edit_fields_default_to_none_and_unknown_ones_are_refused_at_start() {
         assert!(r.is_err(), "{bad} accepted");
     }
 }
+
+// ---- item 8: standard representations without write facets
+
+fn gql_order(t: &T) -> String {
+    let v = t.gql(
+        "mutation($d: SalesOrder_Input!) { x3Sales { salesOrder { create(data: $d) { id } } } }",
+        json!({"d": {"salesSite":"FR011","salesOrderType":"WEB","soldToCustomer":"C001","orderDate":"2025-06-01",
+                     "shippingSite":"FR011","currency":"EUR","lines":[{"product":"ITM1","quantityInSalesUnitOrdered":1}]}}),
+    );
+    v["data"]["x3Sales"]["salesOrder"]["create"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string()
+}
+
+#[test]
+fn standard_sorder_representation_exposes_detail_query_and_lookup_only() {
+    let t = seeded_with(X3Config {
+        facets: [(
+            "SORDER".to_string(),
+            vec!["query".into(), "details".into(), "lookup".into()],
+        )]
+        .into(),
+        ..X3Config::default()
+    });
+    let soh = gql_order(&t);
+    for facet in ["$query", "$lookup"] {
+        assert_eq!(
+            t.get(&t.rest("SORDER", &format!("SORDER.{facet}"))).status,
+            200
+        );
+    }
+    let key = format!("SORDER('{soh}')");
+    assert_eq!(t.get(&t.rest(&key, "SORDER.$details")).status, 200);
+    let refused = "The facet $create is not available on representation SORDER";
+    assert_refused(
+        &t.order("WC-1", "2025-06-01", json!([{"ITMREF":"ITM1","QTY":1}])),
+        400,
+        refused,
+    );
+    assert_refused(
+        &t.get(&t.rest("SORDER/$template", "SORDER.$create")),
+        400,
+        refused,
+    );
+    let base = t.sim.base_url();
+    assert_refused(
+        &t.get(&format!(
+            "{base}/api1/x3/erp/SEED/SORDER/$prototypes('SORDER.$create')"
+        )),
+        400,
+        refused,
+    );
+    assert_eq!(
+        t.get(&format!(
+            "{base}/api1/x3/erp/SEED/SORDER/$prototypes('SORDER.$details')"
+        ))
+        .status,
+        200
+    );
+    let edit = t.rest(&key, "SORDER.$edit");
+    let no_edit = "The facet $edit is not available";
+    assert_refused(&t.get(&edit), 400, no_edit);
+    assert_refused(&t.call("PUT", &edit, &json!({"ORDSTA":2})), 400, no_edit);
+    assert_refused(&t.call("DELETE", &edit, &json!({})), 400, no_edit);
+    assert_eq!(
+        t.sim.state()["counts"]["SORDER"],
+        1,
+        "only the GraphQL order"
+    );
+    // Other classes keep every facet.
+    assert_eq!(
+        t.create(
+            "BPCUSTOMER",
+            &json!({"BCGCOD":"WEB","BPCNUM":"W1","BPRNAM":"X","BPADDRESS":[{"BPAADD":"BIL"}]})
+        )
+        .status,
+        201
+    );
+}
+
+#[test]
+fn facets_default_to_every_facet_and_unknown_names_refuse_to_start() {
+    assert!(X3Config::default().facets.is_empty());
+    assert_eq!(
+        T::seeded()
+            .order("WC-1", "2025-06-01", json!([{"ITMREF":"ITM1","QTY":1}]))
+            .status,
+        201
+    );
+    for (class, facet) in [
+        ("NOPE", "query"),
+        ("SORDER", "$create"),
+        ("SORDER", "summary"),
+    ] {
+        let r = mlc_sim::x3::X3Sim::start(X3Config {
+            facets: [(class.to_string(), vec![facet.to_string()])].into(),
+            ..X3Config::default()
+        });
+        assert!(r.is_err(), "{class}={facet} accepted");
+    }
+}
+
+// ---- every switch as a flag of the binary
+
+#[test]
+fn binary_takes_every_strictness_switch_as_a_flag() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_x3-sim"))
+        .args([
+            "--port",
+            "0",
+            "--business-error-status",
+            "400",
+            "--customer-header-email",
+            "--ignore-edit-field",
+            "SORDER.ORDSTA",
+            "--ignore-edit-field",
+            "SORDER.CUSORDREF",
+            "--facets",
+            "SORDER=query,details,lookup",
+            "--stock-writes",
+            "--class-receipt",
+            "YSMR:YSMRWEB",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn x3-sim");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("line");
+    let v: Value = serde_json::from_str(&line).expect("JSON line");
+    let base = v["base_url"].as_str().expect("base_url").to_string();
+    let agent = x3_sim_common::agent(std::time::Duration::from_secs(5));
+    let auth = x3_sim_common::basic_header(&X3Config::default());
+    let call = |method: &str, url: &str, body: &Value| {
+        let b = body.to_string();
+        x3_sim_common::send(
+            &agent,
+            method,
+            url,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            Some(b.as_bytes()),
+        )
+        .expect(method)
+    };
+    let rest =
+        |class: &str, rep: &str| format!("{base}/api1/x3/erp/SEED/{class}?representation={rep}");
+    let seed = call("POST", &format!("{base}/__sim/seed"), &seed());
+    let results = (
+        seed.status,
+        // --business-error-status 400
+        call("POST", &rest("BPCUSTOMER", "BPCUSTOMER.$create"), &json!({"BCGCOD":"WEB","BPCNUM":"W1"})).status,
+        // --customer-header-email
+        call(
+            "POST",
+            &rest("BPCUSTOMER", "BPCUSTOMER.$create"),
+            &json!({"BCGCOD":"WEB","BPCNUM":"W2","BPRNAM":"X","WEB":"x@example.com","BPADDRESS":[{"BPAADD":"BIL"}]}),
+        )
+        .status,
+        // --facets SORDER=query,details,lookup
+        call(
+            "POST",
+            &rest("SORDER", "SORDER.$create"),
+            &json!({"SALFCY":"FR011","SOHTYP":"WEB","BPCORD":"C001","ORDDAT":"2025-06-01","STOFCY":"FR011",
+                    "CUR":"EUR","SOHSOP":[{"ITMREF":"ITM1","QTY":1}]}),
+        )
+        .status,
+        // --stock-writes
+        call("POST", &rest("STOCK", "STOCK.$create"), &json!({"STOFCY":"FR011","ITMREF":"ITM1","QTYSTU":1})).status,
+        // --class-receipt YSMR:YSMRWEB
+        call(
+            "POST",
+            &rest("YSMR", "YSMRWEB.$create"),
+            &json!({"STOFCY":"FR011","IPTDAT":"2025-06-05","SMVTD":[{"ITMREF":"ITM1","QTYSTU":1}]}),
+        )
+        .status,
+    );
+    // --ignore-edit-field (repeated), through GraphQL since SORDER has no $edit here.
+    let gql = |q: &str, vars: Value| {
+        let b = json!({"query": q, "variables": vars}).to_string();
+        x3_sim_common::send(
+            &agent,
+            "POST",
+            &format!("{base}/xtrem/api"),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+                ("x-xtrem-endpoint", "SEED"),
+            ],
+            Some(b.as_bytes()),
+        )
+        .expect("graphql")
+        .json()
+    };
+    let created = gql(
+        "mutation($d: SalesOrder_Input!) { x3Sales { salesOrder { create(data: $d) { id } } } }",
+        json!({"d": {"salesSite":"FR011","salesOrderType":"WEB","soldToCustomer":"C001","orderDate":"2025-06-01",
+                     "shippingSite":"FR011","currency":"EUR","customerOrderReference":"A",
+                     "lines":[{"product":"ITM1","quantityInSalesUnitOrdered":1}]}}),
+    );
+    let id = created["data"]["x3Sales"]["salesOrder"]["create"]["id"].clone();
+    let updated = gql(
+        "mutation($d: SalesOrder_Input!) { x3Sales { salesOrder { update(data: $d) { orderStatus customerOrderReference } } } }",
+        json!({"d": {"id": id, "orderStatus": 2, "customerOrderReference": "B"}}),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(results, (200, 400, 201, 400, 201, 201));
+    assert_eq!(
+        updated["data"]["x3Sales"]["salesOrder"]["update"],
+        json!({"orderStatus":1,"customerOrderReference":"A"}),
+        "{updated}"
+    );
+}

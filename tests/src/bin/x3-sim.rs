@@ -68,6 +68,10 @@ struct Args {
     /// Let clients write STOCK lines directly (X3 changes stock only through movements).
     #[arg(long)]
     stock_writes: bool,
+    /// Facets a class's representation exposes (repeatable), e.g. SORDER=query,details,lookup
+    /// for the standard SORDER representation. Unlisted classes expose every facet.
+    #[arg(long = "facets", value_name = "CLASS=FACET,…")]
+    facets: Vec<String>,
     /// HTTP status of REST business refusals (X3: 500; 400 = the old lenient behaviour).
     #[arg(long)]
     business_error_status: Option<u16>,
@@ -146,6 +150,17 @@ fn main() -> anyhow::Result<()> {
     class(a.class_stock, &mut cfg.classes.stock);
     class(a.class_receipt, &mut cfg.classes.receipt);
     class(a.class_issue, &mut cfg.classes.issue);
+    for spec in a.facets {
+        let (class, list) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--facets: CLASS=FACET,… expected, got {spec}"))?;
+        let list = list
+            .split(',')
+            .map(|f| f.trim().trim_start_matches('$').to_string())
+            .filter(|f| !f.is_empty())
+            .collect();
+        cfg.facets.insert(class.to_string(), list);
+    }
     let sim = X3Sim::start(cfg).map_err(|e| anyhow::anyhow!("cannot start x3-sim: {e}"))?;
     let c = sim.config();
     let base = sim.base_url();

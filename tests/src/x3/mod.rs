@@ -18,6 +18,7 @@ pub mod store;
 pub mod util;
 pub mod xfilter;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -124,6 +125,11 @@ pub struct X3Config {
     /// stock transactions (deliveries, miscellaneous receipts and issues, §5.4), so by default
     /// STOCK is read-only.
     pub stock_writes: bool,
+    /// REST facets each class's representation exposes, by class name (`SORDER` →
+    /// `["query","details","lookup"]`, the standard SORDER representation, §1.8); a class not
+    /// listed exposes every facet (sites publish custom representations; UNCONFIRMED for the
+    /// standard ones). Facet names: `query`, `lookup`, `details`, `edit`, `create`.
+    pub facets: BTreeMap<String, Vec<String>>,
     /// HTTP status of a REST create/edit/delete refused by a business rule. X3 answers 500 with
     /// `$diagnoses` (x3-api.md §7, §10 item 13); 400 is the lenient old behaviour.
     pub business_error_status: u16,
@@ -156,6 +162,7 @@ impl Default for X3Config {
             customer_header_email: false,
             ignored_edit_fields: Vec::new(),
             stock_writes: false,
+            facets: BTreeMap::new(),
             classes: ClassNames::default(),
             state_file: None,
             threads: 16,
@@ -208,6 +215,34 @@ struct Shared {
     api_requests: AtomicU64,
 }
 
+/// The facet names `X3Config::facets` takes.
+pub const FACET_NAMES: [&str; 5] = ["query", "lookup", "details", "edit", "create"];
+
+fn check_facets(cfg: &X3Config) -> Result<(), String> {
+    for (class, list) in &cfg.facets {
+        if cfg.classes.kind_of(class).is_none() {
+            return Err(format!("facets: unknown class {class}"));
+        }
+        if let Some(f) = list.iter().find(|f| !FACET_NAMES.contains(&f.as_str())) {
+            return Err(format!(
+                "facets: unknown facet {f} for {class} (one of {})",
+                FACET_NAMES.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl X3Config {
+    /// Does the representation of `class` expose `facet` (`$create`, …)?
+    pub fn facet_allowed(&self, class: &str, facet: &str) -> bool {
+        self.facets.get(class).is_none_or(|list| {
+            list.iter()
+                .any(|f| Some(f.as_str()) == facet.strip_prefix('$'))
+        })
+    }
+}
+
 /// The switches the record store applies; a switch naming a class or field the simulator does not
 /// have is an error, so a typo in a test does not silently test nothing.
 fn store_opts(cfg: &X3Config) -> Result<store::Opts, String> {
@@ -248,6 +283,7 @@ pub struct X3Sim {
 
 impl X3Sim {
     pub fn start(cfg: X3Config) -> std::io::Result<X3Sim> {
+        check_facets(&cfg).map_err(std::io::Error::other)?;
         if !(400..600).contains(&cfg.business_error_status) {
             return Err(std::io::Error::other(
                 "business_error_status: 4xx or 5xx expected",

@@ -177,6 +177,9 @@ pub fn handle(
         if !FACETS.contains(&facet) {
             return plain(diag(400, format!("Unknown facet '{facet}'")));
         }
+        if !cfg.facet_allowed(class, facet) {
+            return plain(facet_refused(rep, facet));
+        }
         let url = format!("{base}{}", req.path);
         return plain(Response::json(
             200,
@@ -196,6 +199,9 @@ pub fn handle(
             400,
             format!("Representation '{rep}' does not exist for class '{class}'"),
         ));
+    }
+    if FACETS.contains(&facet) && !cfg.facet_allowed(class, facet) {
+        return plain(facet_refused(rep, facet));
     }
     let m = req.method.as_str();
     match (sub, key, facet, m) {
@@ -248,6 +254,15 @@ pub fn handle(
         ),
         _ => plain(diag(400, format!("Unknown facet '{facet}'"))),
     }
+}
+
+/// A facet the representation does not expose (`facets`; the standard SORDER representation has
+/// Detail, Query and Lookup only, §1.8). 400, like an unknown facet: our choice, UNCONFIRMED.
+fn facet_refused(rep: &str, facet: &str) -> Response {
+    diag(
+        400,
+        format!("The facet {facet} is not available on representation {rep}"),
+    )
 }
 
 /// The facets a representation can have (§1.1; `$summary` is not simulated).

@@ -574,7 +574,8 @@ fn control_api_seed_state_reset() {
         .json();
     assert_eq!(
         s["counts"],
-        json!({"BPCUSTOMER":2,"ITMMASTER":2,"SORDER":0,"SDELIVERY":0,"SINVOICE":0,"STOCK":2})
+        json!({"BPCUSTOMER":2,"ITMMASTER":2,"SORDER":0,"SDELIVERY":0,"SINVOICE":0,"STOCK":2,
+               "SMVTRCP":0,"SMVTISS":0})
     );
     assert_eq!(s["records"]["BPCUSTOMER"][0]["BPCNUM"], "C001");
     assert_eq!(s["folder"], "SEED");

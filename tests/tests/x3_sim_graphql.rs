@@ -14,7 +14,7 @@ const CREATE_ORDER: &str =
 fn order_data(reference: &str, date: &str) -> Value {
     json!({"salesSite":"FR011","salesOrderType":"WEB","soldToCustomer":"C001","orderDate":date,
            "shippingSite":"FR011","currency":"EUR","customerOrderReference":reference,
-           "shipToAddress":{"name":"Jane","addressLine1":"1 rue X","city":"Paris","country":"FR"},
+           "shipToAddress":{"name":"Jane","addressLines":["1 rue X","",""],"city":"Paris","country":"FR"},
            "lines":[{"product":"ITM1","description":"Widget","quantityInSalesUnitOrdered":"2",
                      "salesUnit":"UN","grossPrice":"12.5","dimension1":"WEB"}]})
 }
@@ -39,9 +39,9 @@ fn edges(v: &Value, pkg: &str, node: &str) -> Vec<Value> {
 fn mutations_create_records_rest_reads_with_field_codes() {
     let t = T::seeded();
     let data = json!({"code":"WJANE","customerCategory":"WEB","companyName1":"Jane Doe",
-        "shortCompanyName":"Jane","currency":"EUR","email":"jane@example.com","defaultAddress":"BIL",
+        "shortCompanyName":"Jane","currency":"EUR","defaultAddress":"BIL",
         "billToAddress":"BIL","shipToAddress":"BIL",
-        "addresses":[{"code":"BIL","description":"Billing","addressLine1":"1 rue X","addressLine2":"",
+        "addresses":[{"code":"BIL","description":"Billing","addressLines":["1 rue X","",""],
                       "zipCode":"75001","city":"Paris","country":"FR","email":"jane@example.com","isDefault":true}]});
     let v = t.gql(CREATE_CUSTOMER, json!({"data": data}));
     assert_eq!(
@@ -52,8 +52,12 @@ fn mutations_create_records_rest_reads_with_field_codes() {
         .get(&t.rest("BPCUSTOMER('WJANE')", "BPCUSTOMER.$details"))
         .json();
     assert_eq!(c["BPRNAM"], "Jane Doe");
-    assert_eq!(c["WEB"], "jane@example.com");
-    assert_eq!(c["BPADDRESS"][0]["BPAADDLIG"], json!(["1 rue X", ""]));
+    assert!(
+        c.get("WEB").is_none(),
+        "no header e-mail on BPCUSTOMER: {c}"
+    );
+    assert_eq!(c["BPADDRESS"][0]["WEB"], "jane@example.com");
+    assert_eq!(c["BPADDRESS"][0]["BPAADDLIG"], json!(["1 rue X", "", ""]));
     assert_eq!(c["BPADDRESS"][0]["BPAADDFLG"], 2);
 
     let id = create_order(&t, "WC-77", "2025-06-01");
@@ -62,7 +66,8 @@ fn mutations_create_records_rest_reads_with_field_codes() {
         .get(&t.rest(&format!("SORDER('{id}')"), "SORDER.$details"))
         .json();
     assert_eq!(o["CUSORDREF"], "WC-77");
-    assert_eq!(o["BPDNAM"], json!(["Jane"]));
+    assert_eq!(o["BPDNAM"], "Jane");
+    assert_eq!(o["BPDADDLIG"], json!(["1 rue X", "", ""]));
     assert_eq!(o["BPDCTY"], "Paris");
     assert_eq!(o["SOHSOP"][0]["SOPLIN"], 1000);
     assert_eq!(o["SOHSOP"][0]["QTY"], 2);
@@ -179,7 +184,7 @@ fn filters_in_xtrem_syntax_select_records() {
     assert!(refs("{soldToCustomer:'C002'}").is_empty());
 
     let v = t.gql(
-        "{ x3MasterData { customer { query(filter: \"{email:'o\\\\'brien@example.com'}\") { edges { node { code } } } } } }",
+        "{ x3MasterData { customer { query(filter: \"{addresses:{email:'o\\\\'brien@example.com'}}\") { edges { node { code } } } } } }",
         Value::Null,
     );
     assert_eq!(
@@ -269,8 +274,8 @@ fn other_nodes_answer_products_stock_deliveries_invoices() {
     assert_eq!(
         stock,
         [
-            json!({"_id":"FR011~ITM2","quantityInStockUnit":1}),
-            json!({"_id":"FR011~ITM1","quantityInStockUnit":10})
+            json!({"_id":"FR011~2","quantityInStockUnit":1}),
+            json!({"_id":"FR011~1","quantityInStockUnit":10})
         ]
     );
 
@@ -390,4 +395,191 @@ fn errors_come_back_as_graphql_errors() {
     let r = send(&t.agent, "POST", &url, &h, Some(b"{\"query\": ")).expect("post");
     assert_eq!(r.status, 400);
     assert!(r.body.starts_with("SyntaxError"), "{}", r.body);
+}
+
+// ---- customer addresses as the reference's customer node keeps them (x3-api.md §3.7)
+
+const CREATE_CUSTOMER_FULL: &str = "mutation($data: Customer_Input!) { x3MasterData { customer { create(data: $data) {
+    code addresses { query { edges { node {
+      code description addressLines zipCode city state country phone email isDefault } } } } } } } }";
+
+fn customer_data(code: &str, emails: &[&str]) -> Value {
+    let addrs: Vec<Value> = emails
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            json!({"code": format!("A{i}"), "addressLines": ["1 rue X"], "city": "Paris",
+                              "country": "FR", "email": e, "isDefault": i == 0})
+        })
+        .collect();
+    json!({"code": code, "customerCategory": "WEB", "companyName1": code, "addresses": addrs})
+}
+
+#[test]
+fn customer_node_has_no_top_level_email_telephone_or_address_lines() {
+    let t = T::seeded();
+    for (prop, v) in [
+        ("email", json!("anna@example.com")),
+        ("telephone", json!("0102030405")),
+        ("addressLine1", json!("1 rue X")),
+        ("addressLine2", json!("")),
+        ("addressLine3", json!("")),
+    ] {
+        let mut data = customer_data("WANNA", &["anna@example.com"]);
+        data[prop] = v;
+        let msg = error_of(&t.gql(CREATE_CUSTOMER, json!({ "data": data })));
+        assert!(msg.contains(prop), "{prop}: {msg}");
+    }
+    assert_eq!(t.sim.state()["counts"]["BPCUSTOMER"], 2, "nothing stored");
+    let msg = error_of(&t.gql(
+        "{ x3MasterData { customer { query(filter: \"{email:'anna@example.com'}\") { totalCount } } } }",
+        Value::Null,
+    ));
+    assert!(msg.contains("'email'"), "{msg}");
+    let msg = error_of(&t.gql(
+        "{ x3MasterData { customer { query { edges { node { code email } } } } } }",
+        Value::Null,
+    ));
+    assert!(msg.contains("\"email\""), "{msg}");
+    // The old address names are gone too.
+    let mut data = customer_data("WANNA", &["anna@example.com"]);
+    data["addresses"][0]["telephone"] = json!("01");
+    let msg = error_of(&t.gql(CREATE_CUSTOMER, json!({ "data": data })));
+    assert!(msg.contains("telephone"), "{msg}");
+}
+
+#[test]
+fn customer_address_node_has_a_list_of_three_address_lines_phone_and_email() {
+    let t = T::seeded();
+    let data = json!({"code":"WANNA","customerCategory":"WEB","companyName1":"Anna",
+        "addresses":[{"code":"BIL","description":"Billing","addressLines":["1 rue X","Bât. B"],
+                      "zipCode":"75001","city":"Paris","state":"IDF","country":"FR","phone":"+33102030405",
+                      "email":"anna@example.com","isDefault":true}]});
+    let v = t.gql(CREATE_CUSTOMER_FULL, json!({ "data": data }));
+    let node =
+        &v["data"]["x3MasterData"]["customer"]["create"]["addresses"]["query"]["edges"][0]["node"];
+    assert_eq!(
+        node,
+        &json!({"code":"BIL","description":"Billing","addressLines":["1 rue X","Bât. B",""],
+                "zipCode":"75001","city":"Paris","state":"IDF","country":"FR","phone":"+33102030405",
+                "email":"anna@example.com","isDefault":true}),
+        "{v}"
+    );
+    let c = t
+        .get(&t.rest("BPCUSTOMER('WANNA')", "BPCUSTOMER.$details"))
+        .json();
+    let a = &c["BPADDRESS"][0];
+    assert_eq!(a["BPAADDLIG"], json!(["1 rue X", "Bât. B", ""]));
+    assert_eq!(
+        (a["TEL"].clone(), a["WEB"].clone()),
+        (json!("+33102030405"), json!("anna@example.com"))
+    );
+    let mut data = customer_data("WFOUR", &["x@example.com"]);
+    data["addresses"][0]["addressLines"] = json!(["1", "2", "3", "4"]);
+    assert!(error_of(&t.gql(CREATE_CUSTOMER, json!({ "data": data }))).contains("BPAADDLIG"));
+}
+
+#[test]
+fn address_filters_take_collection_operators_and_javascript_regex() {
+    let t = T::new();
+    t.sim
+        .seed(&json!({"customer_categories":["WEB"]}))
+        .expect("seed");
+    for (code, emails) in [
+        ("W1", vec!["Anna@example.com", "billing@example.com"]),
+        ("W2", vec!["anna@example.com"]),
+        ("W3", vec!["anna@exampleXcom"]),
+        ("W4", vec!["bob@example.com", "anna@example.com.evil"]),
+    ] {
+        let v = t.gql(
+            CREATE_CUSTOMER,
+            json!({ "data": customer_data(code, &emails) }),
+        );
+        assert!(v.get("errors").is_none(), "{v}");
+    }
+    let q = "query($f: String) { x3MasterData { customer { query(filter: $f) { edges { node { code } } } } } }";
+    let codes = |f: &str| -> Vec<String> {
+        let v = t.gql(q, json!({ "f": f }));
+        edges(&v, "x3MasterData", "customer")
+            .iter()
+            .map(|e| e["node"]["code"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let anna = r"'^[Aa]nna@example\\.com$'";
+    assert_eq!(
+        codes(&format!(
+            "{{addresses:{{_atLeast:1, email:{{_regex:{anna}}}}}}}"
+        )),
+        ["W1", "W2"]
+    );
+    assert_eq!(
+        codes(r"{addresses:{_atLeast:2, email:{_regex:'@example\\.com$'}}}"),
+        ["W1"]
+    );
+    assert_eq!(
+        codes(&format!(
+            "{{addresses:{{_every:true, email:{{_regex:{anna}}}}}}}"
+        )),
+        ["W2"]
+    );
+    assert_eq!(
+        codes(&format!(
+            "{{addresses:{{_none:true, email:{{_regex:{anna}}}}}}}"
+        )),
+        ["W3", "W4"]
+    );
+    assert_eq!(
+        codes("{addresses:{email:{_regex:'^ANNA@', _options:'i'}}}"),
+        ["W1", "W2", "W3", "W4"]
+    );
+    let msg = error_of(&t.gql(q, json!({"f": "{addresses:{email:{_regex:'(?=a)'}}}"})));
+    assert!(msg.contains("not supported"), "{msg}");
+}
+
+#[test]
+fn order_and_invoice_address_blocks_take_name_and_a_list_of_address_lines() {
+    let t = T::seeded();
+    let mut data = order_data("WC-A", "2025-06-01");
+    data["billToAddress"] = json!({"name":"Anna Bill","addressLines":["2 rue Y","",""],"zipCode":"75002",
+                                   "city":"Paris","state":"","country":"FR"});
+    let v = t.gql(
+        "mutation($data: SalesOrder_Input!) { x3Sales { salesOrder { create(data: $data) {
+            id shipToAddress { name addressLines city country } billToAddress { name addressLines zipCode } } } } }",
+        json!({ "data": data }),
+    );
+    let n = &v["data"]["x3Sales"]["salesOrder"]["create"];
+    assert_eq!(
+        n["shipToAddress"],
+        json!({"name":"Jane","addressLines":["1 rue X","",""],"city":"Paris","country":"FR"}),
+        "{v}"
+    );
+    assert_eq!(
+        n["billToAddress"],
+        json!({"name":"Anna Bill","addressLines":["2 rue Y","",""],"zipCode":"75002"})
+    );
+    let o = t
+        .get(&t.rest(
+            &format!("SORDER('{}')", n["id"].as_str().unwrap_or("")),
+            "SORDER.$details",
+        ))
+        .json();
+    assert_eq!(
+        (o["BPINAM"].clone(), o["BPIPOSCOD"].clone()),
+        (json!("Anna Bill"), json!("75002"))
+    );
+    for (block, prop) in [
+        ("shipToAddress", "companyName"),
+        ("shipToAddress", "addressLine1"),
+        ("billToAddress", "addressLine2"),
+    ] {
+        let mut data = order_data("WC-B", "2025-06-01");
+        data[block] = json!({ prop: "x" });
+        let msg = error_of(&t.gql(CREATE_ORDER, json!({ "data": data })));
+        assert!(msg.contains(&format!("{block}.{prop}")), "{msg}");
+    }
+    let msg = error_of(&t.gql(
+        "{ x3Sales { salesInvoice { query { edges { node { billToAddress { companyName } } } } } } }",
+        Value::Null,
+    ));
+    assert!(msg.contains("companyName"), "{msg}");
 }

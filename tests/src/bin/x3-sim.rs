@@ -59,6 +59,22 @@ struct Args {
     /// Let deliveries take stock below zero.
     #[arg(long)]
     allow_negative_stock: bool,
+    /// Give BPCUSTOMER a header WEB (custom representations; standard X3 has none).
+    #[arg(long)]
+    customer_header_email: bool,
+    /// A CLASS.FIELD that $edit / GraphQL update leave unchanged (repeatable), e.g. SORDER.ORDSTA.
+    #[arg(long = "ignore-edit-field", value_name = "CLASS.FIELD")]
+    ignore_edit_field: Vec<String>,
+    /// Let clients write STOCK lines directly (X3 changes stock only through movements).
+    #[arg(long)]
+    stock_writes: bool,
+    /// Facets a class's representation exposes (repeatable), e.g. SORDER=query,details,lookup
+    /// for the standard SORDER representation. Unlisted classes expose every facet.
+    #[arg(long = "facets", value_name = "CLASS=FACET,…")]
+    facets: Vec<String>,
+    /// HTTP status of REST business refusals (X3: 500; 400 = the old lenient behaviour).
+    #[arg(long)]
+    business_error_status: Option<u16>,
     /// Class names as CLASS or CLASS:REPRESENTATION.
     #[arg(long)]
     class_customer: Option<String>,
@@ -72,6 +88,12 @@ struct Args {
     class_invoice: Option<String>,
     #[arg(long)]
     class_stock: Option<String>,
+    /// Miscellaneous receipt class (default SMVTRCP).
+    #[arg(long)]
+    class_receipt: Option<String>,
+    /// Miscellaneous issue class (default SMVTISS).
+    #[arg(long)]
+    class_issue: Option<String>,
     /// JSON state file: loaded at start if present, written after every change.
     #[arg(long)]
     state_file: Option<PathBuf>,
@@ -94,6 +116,9 @@ fn main() -> anyhow::Result<()> {
     let mut cfg = X3Config {
         port: a.port,
         allow_negative_stock: a.allow_negative_stock,
+        customer_header_email: a.customer_header_email,
+        ignored_edit_fields: a.ignore_edit_field,
+        stock_writes: a.stock_writes,
         state_file: a.state_file,
         ..X3Config::default()
     };
@@ -114,6 +139,7 @@ fn main() -> anyhow::Result<()> {
         oauth_client_id,
         oauth_client_secret,
         oauth_token_validity_secs,
+        business_error_status,
         threads
     );
     class(a.class_customer, &mut cfg.classes.customer);
@@ -122,6 +148,19 @@ fn main() -> anyhow::Result<()> {
     class(a.class_delivery, &mut cfg.classes.delivery);
     class(a.class_invoice, &mut cfg.classes.invoice);
     class(a.class_stock, &mut cfg.classes.stock);
+    class(a.class_receipt, &mut cfg.classes.receipt);
+    class(a.class_issue, &mut cfg.classes.issue);
+    for spec in a.facets {
+        let (class, list) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--facets: CLASS=FACET,… expected, got {spec}"))?;
+        let list = list
+            .split(',')
+            .map(|f| f.trim().trim_start_matches('$').to_string())
+            .filter(|f| !f.is_empty())
+            .collect();
+        cfg.facets.insert(class.to_string(), list);
+    }
     let sim = X3Sim::start(cfg).map_err(|e| anyhow::anyhow!("cannot start x3-sim: {e}"))?;
     let c = sim.config();
     let base = sim.base_url();

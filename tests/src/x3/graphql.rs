@@ -1,6 +1,6 @@
 //! GraphQL at `POST /xtrem/api` (x3-api.md §3): executes `x3MasterData{customer,product}`,
-//! `x3Sales{salesOrder,salesInvoice,salesDelivery}` and `x3StockData{stock}` operations against the
-//! same store as REST, through the field-code ↔ property-name tables of `schema`.
+//! `x3Sales{salesOrder,salesInvoice,salesDelivery}`, `x3StockData{stock}` and
+//! `x3Stock{miscellaneousReceipt,miscellaneousIssue}` operations against the same store as REST, through the field-code ↔ property-name tables of `schema`.
 //!
 //! Shapes: `query(first, after, filter, orderBy){totalCount edges{cursor node{…}} pageInfo{…}}`,
 //! `read(_id:)`, mutations `create(data:)`, `update(data:)`, `delete(_id:)`; collections inside a
@@ -38,13 +38,7 @@ fn set_path(m: &mut Map<String, Value>, path: &str, v: Value) {
 
 fn props_view(props: &[GqlProp], rec: &Rec, m: &mut Map<String, Value>) {
     for p in props {
-        let raw = rec.get(p.code);
-        let mut v = match (raw, p.idx) {
-            (Some(Value::Array(a)), Some(i)) => a.get(i).cloned().unwrap_or(Value::Null),
-            (Some(Value::Array(_)), None) | (None, _) => Value::Null,
-            (Some(x), None) => x.clone(),
-            (Some(_), Some(_)) => Value::Null,
-        };
+        let mut v = rec.get(p.code).cloned().unwrap_or(Value::Null);
         if p.conv == Conv::YesNo {
             v = match v.as_i64() {
                 Some(2) => Value::Bool(true),
@@ -137,27 +131,7 @@ fn input_props(
                 (Conv::YesNo, Value::Bool(b)) => Value::from(if *b { 2 } else { 1 }),
                 (_, other) => other.clone(),
             };
-            match p.idx {
-                None => {
-                    out.insert(p.code.into(), val);
-                }
-                Some(i) => {
-                    let val = if val.is_null() {
-                        Value::String(String::new())
-                    } else {
-                        val
-                    };
-                    let e = out
-                        .entry(p.code.to_string())
-                        .or_insert_with(|| Value::Array(Vec::new()));
-                    if let Value::Array(a) = e {
-                        while a.len() <= i {
-                            a.push(Value::String(String::new()));
-                        }
-                        a[i] = val;
-                    }
-                }
-            }
+            out.insert(p.code.into(), val);
         } else if let Value::Object(sub) = v
             && props
                 .iter()
@@ -241,7 +215,7 @@ fn run(ctx: &mut Ctx, body: &Value) -> Result<Value, String> {
     };
     // Validate the whole document first (as GraphQL servers do), so a bad selection fails even
     // when there is no data, and a mutation never half-runs.
-    validate(&op.sel, op.kind, root)?;
+    validate(ctx.store, &op.sel, op.kind, root)?;
     let mut data = Map::new();
     for f in &op.sel {
         if f.name == "__typename" {
@@ -295,7 +269,7 @@ fn arg(ctx: &Ctx, f: &Field, name: &str) -> Value {
 }
 
 fn query(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
-    let def = kind.def();
+    let def = ctx.store.def(kind);
     let items: Vec<Value> = ctx
         .store
         .all(kind)
@@ -306,7 +280,7 @@ fn query(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
 }
 
 fn read(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
-    let def = kind.def();
+    let def = ctx.store.def(kind);
     let id = scalar_str(Some(&arg(ctx, f, "_id"))).ok_or("read: argument _id is required")?;
     match ctx.store.get(kind, &id) {
         Some(r) => project(
@@ -321,7 +295,7 @@ fn read(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
 }
 
 fn create(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
-    let def = kind.def();
+    let def = ctx.store.def(kind);
     let data = input_to_rest(def, &arg(ctx, f, "data"))?;
     let key = ctx
         .store
@@ -340,7 +314,7 @@ fn create(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
 }
 
 fn update(ctx: &mut Ctx, kind: Kind, f: &Field) -> Result<Value, String> {
-    let def = kind.def();
+    let def = ctx.store.def(kind);
     let raw = arg(ctx, f, "data");
     let data = input_to_rest(def, &raw)?;
     let key = scalar_str(raw.get("_id"))
@@ -714,7 +688,7 @@ fn leaf(f: &Field, type_name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn validate(sel: &[Field], kind: OpKind, root: &str) -> Result<(), String> {
+fn validate(store: &Store, sel: &[Field], kind: OpKind, root: &str) -> Result<(), String> {
     for f in sel {
         if f.name == "__typename" {
             continue;
@@ -728,7 +702,7 @@ fn validate(sel: &[Field], kind: OpKind, root: &str) -> Result<(), String> {
                 continue;
             }
             let k = node_by_gql(&f.name, &nf.name).ok_or_else(|| no_field(&nf.name, &f.name))?;
-            let def = k.def();
+            let def = store.def(k);
             need_sel(nf, def.type_name)?;
             for opf in &nf.sel {
                 match (kind, opf.name.as_str()) {

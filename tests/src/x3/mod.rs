@@ -18,6 +18,7 @@ pub mod store;
 pub mod util;
 pub mod xfilter;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,6 +40,10 @@ pub struct ClassNames {
     pub delivery: (String, String),
     pub invoice: (String, String),
     pub stock: (String, String),
+    /// Miscellaneous stock receipt (`SMVTRCP`, our name: UNCONFIRMED).
+    pub receipt: (String, String),
+    /// Miscellaneous stock issue (`SMVTISS`, our name: UNCONFIRMED).
+    pub issue: (String, String),
 }
 
 impl Default for ClassNames {
@@ -54,6 +59,8 @@ impl Default for ClassNames {
             delivery: p(Kind::Delivery),
             invoice: p(Kind::Invoice),
             stock: p(Kind::Stock),
+            receipt: p(Kind::Receipt),
+            issue: p(Kind::Issue),
         }
     }
 }
@@ -67,6 +74,8 @@ impl ClassNames {
             Kind::Delivery => &self.delivery,
             Kind::Invoice => &self.invoice,
             Kind::Stock => &self.stock,
+            Kind::Receipt => &self.receipt,
+            Kind::Issue => &self.issue,
         }
     }
 
@@ -105,6 +114,25 @@ pub struct X3Config {
     pub oauth_token_validity_secs: u64,
     /// Let deliveries take stock below zero instead of refusing them.
     pub allow_negative_stock: bool,
+    /// Give BPCUSTOMER a header `WEB` (GraphQL `email`), as some sites' custom representations do.
+    /// Standard X3 has none: e-mails live on the address lines (`BPADDRESS` `WEB`, §5.1).
+    pub customer_header_email: bool,
+    /// `CLASS.FIELD` header fields a `PUT …$edit` (and a GraphQL `update`) leaves unchanged while
+    /// answering 200, as when a representation does not expose the property as writable
+    /// (UNCONFIRMED). Empty by default.
+    pub ignored_edit_fields: Vec<String>,
+    /// Let clients create, edit and delete STOCK lines directly. X3 changes stock only through
+    /// stock transactions (deliveries, miscellaneous receipts and issues, §5.4), so by default
+    /// STOCK is read-only.
+    pub stock_writes: bool,
+    /// REST facets each class's representation exposes, by class name (`SORDER` →
+    /// `["query","details","lookup"]`, the standard SORDER representation, §1.8); a class not
+    /// listed exposes every facet (sites publish custom representations; UNCONFIRMED for the
+    /// standard ones). Facet names: `query`, `lookup`, `details`, `edit`, `create`.
+    pub facets: BTreeMap<String, Vec<String>>,
+    /// HTTP status of a REST create/edit/delete refused by a business rule. X3 answers 500 with
+    /// `$diagnoses` (x3-api.md §7, §10 item 13); 400 is the lenient old behaviour.
+    pub business_error_status: u16,
     pub classes: ClassNames,
     /// Loaded at start when present, written after every change.
     pub state_file: Option<PathBuf>,
@@ -130,6 +158,11 @@ impl Default for X3Config {
             oauth_client_secret: "x3sim-oauth-secret".into(),
             oauth_token_validity_secs: 300,
             allow_negative_stock: false,
+            business_error_status: 500,
+            customer_header_email: false,
+            ignored_edit_fields: Vec::new(),
+            stock_writes: false,
+            facets: BTreeMap::new(),
             classes: ClassNames::default(),
             state_file: None,
             threads: 16,
@@ -182,6 +215,62 @@ struct Shared {
     api_requests: AtomicU64,
 }
 
+/// The facet names `X3Config::facets` takes.
+pub const FACET_NAMES: [&str; 5] = ["query", "lookup", "details", "edit", "create"];
+
+fn check_facets(cfg: &X3Config) -> Result<(), String> {
+    for (class, list) in &cfg.facets {
+        if cfg.classes.kind_of(class).is_none() {
+            return Err(format!("facets: unknown class {class}"));
+        }
+        if let Some(f) = list.iter().find(|f| !FACET_NAMES.contains(&f.as_str())) {
+            return Err(format!(
+                "facets: unknown facet {f} for {class} (one of {})",
+                FACET_NAMES.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl X3Config {
+    /// Does the representation of `class` expose `facet` (`$create`, …)?
+    pub fn facet_allowed(&self, class: &str, facet: &str) -> bool {
+        self.facets.get(class).is_none_or(|list| {
+            list.iter()
+                .any(|f| Some(f.as_str()) == facet.strip_prefix('$'))
+        })
+    }
+}
+
+/// The switches the record store applies; a switch naming a class or field the simulator does not
+/// have is an error, so a typo in a test does not silently test nothing.
+fn store_opts(cfg: &X3Config) -> Result<store::Opts, String> {
+    let mut opts = store::Opts {
+        allow_negative_stock: cfg.allow_negative_stock,
+        customer_header_email: cfg.customer_header_email,
+        stock_writes: cfg.stock_writes,
+        ..store::Opts::default()
+    };
+    for spec in &cfg.ignored_edit_fields {
+        let (class, field) = spec.split_once('.').ok_or(format!(
+            "ignored_edit_fields: CLASS.FIELD expected, got {spec}"
+        ))?;
+        let kind = cfg
+            .classes
+            .kind_of(class)
+            .ok_or(format!("ignored_edit_fields: unknown class {class}"))?;
+        let def = Store::new(opts.clone()).def(kind);
+        if def.field(field).is_none() || def.keys.contains(&field) {
+            return Err(format!(
+                "ignored_edit_fields: {class} has no editable header field {field}"
+            ));
+        }
+        opts.ignored_edit.insert((kind, field.to_string()));
+    }
+    Ok(opts)
+}
+
 /// Lock, recovering from a poisoned mutex (a panicking handler must not wedge the simulator).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -194,7 +283,13 @@ pub struct X3Sim {
 
 impl X3Sim {
     pub fn start(cfg: X3Config) -> std::io::Result<X3Sim> {
-        let mut store = Store::new(cfg.allow_negative_stock);
+        check_facets(&cfg).map_err(std::io::Error::other)?;
+        if !(400..600).contains(&cfg.business_error_status) {
+            return Err(std::io::Error::other(
+                "business_error_status: 4xx or 5xx expected",
+            ));
+        }
+        let mut store = Store::new(store_opts(&cfg).map_err(std::io::Error::other)?);
         if let Some(path) = &cfg.state_file
             && path.exists()
         {
@@ -459,7 +554,8 @@ fn save(shared: &Shared, st: &Store) {
 
 fn reset(shared: &Shared) {
     let mut st = lock(&shared.store);
-    *st = Store::new(shared.cfg.allow_negative_stock);
+    // Checked at start, so it cannot fail here.
+    *st = Store::new(store_opts(&shared.cfg).unwrap_or_default());
     save(shared, &st);
 }
 

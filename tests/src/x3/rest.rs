@@ -4,8 +4,9 @@
 //! `/{CLASS}/$template?representation={REP}.$create`.
 //!
 //! Status codes: unknown `where` property or unparsable `where`/`orderBy`/`key` → 500 (fact,
-//! §1.3); business errors → 400, unknown key → 404, unknown folder/class → 404, wrong or missing
-//! representation/facet → 400, wrong method for the facet → 405 (these four are our choice: the
+//! §1.3); business refusals → 500 (fact, §7 and §10 item 13; `business_error_status` switches it);
+//! unknown key → 404, unknown folder/class → 404, wrong or missing representation/facet or a body
+//! that is not a JSON object → 400, wrong method for the facet → 405 (these are our choice: the
 //! reference only says "4xx/5xx with `$diagnoses`", §1.6).
 
 use std::cmp::Ordering;
@@ -13,9 +14,9 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value, json};
 
 use super::X3Config;
-use super::schema::{Kind, Ty};
+use super::schema::{FieldDef, Kind, NodeDef, Ty};
 use super::sdata::{self, Val, compare, field_val};
-use super::store::{BizErr, Rec, Store, key_of};
+use super::store::{BizErr, ErrKind, Rec, Store, key_cmp, key_of};
 use super::util::uuid;
 use crate::http::{Request, Response};
 
@@ -44,8 +45,14 @@ fn plain(resp: Response) -> Outcome {
     }
 }
 
-fn biz(e: BizErr) -> Outcome {
-    plain(diag(e.status, e.message))
+/// A refused write: business rules answer `business_error_status` (500 by default, as X3 does,
+/// x3-api.md §7), a missing record 404.
+fn biz(cfg: &X3Config, e: BizErr) -> Outcome {
+    let status = match e.kind {
+        ErrKind::Business => cfg.business_error_status,
+        ErrKind::NotFound => 404,
+    };
+    plain(diag(status, e.message))
 }
 
 /// Undo the quoting of `('KEY')`/`("KEY")`: `''` inside single quotes is one quote.
@@ -145,6 +152,40 @@ pub fn handle(
     let Some(kind) = cfg.classes.kind_of(class) else {
         return plain(diag(404, format!("Class '{class}' does not exist")));
     };
+    if let Some(proto) = sub.and_then(|s| s.strip_prefix("$prototypes(")) {
+        if req.method != "GET" {
+            return plain(diag(405, "Method not allowed on $prototypes").header("Allow", "GET"));
+        }
+        let Some(inner) = proto.strip_suffix(')') else {
+            return plain(diag(
+                400,
+                format!("Invalid resource '{}'", sub.unwrap_or("")),
+            ));
+        };
+        let name = parse_key(inner);
+        let (rep, facet) = match name.rfind(".$") {
+            Some(i) => (&name[..i], &name[i + 1..]),
+            None => (name.as_str(), ""),
+        };
+        let (_, want_rep) = cfg.classes.get(kind);
+        if rep != want_rep {
+            return plain(diag(
+                400,
+                format!("Representation '{rep}' does not exist for class '{class}'"),
+            ));
+        }
+        if !FACETS.contains(&facet) {
+            return plain(diag(400, format!("Unknown facet '{facet}'")));
+        }
+        if !cfg.facet_allowed(class, facet) {
+            return plain(facet_refused(rep, facet));
+        }
+        let url = format!("{base}{}", req.path);
+        return plain(Response::json(
+            200,
+            &prototypes(store.def(kind), &name, facet, &url),
+        ));
+    }
     let Some(representation) = req.param("representation") else {
         return plain(diag(400, "The representation parameter is mandatory"));
     };
@@ -159,9 +200,12 @@ pub fn handle(
             format!("Representation '{rep}' does not exist for class '{class}'"),
         ));
     }
+    if FACETS.contains(&facet) && !cfg.facet_allowed(class, facet) {
+        return plain(facet_refused(rep, facet));
+    }
     let m = req.method.as_str();
     match (sub, key, facet, m) {
-        (Some("$template"), None, "$create", "GET") => plain(template(kind)),
+        (Some("$template"), None, "$create", "GET") => plain(template(store.def(kind))),
         (Some(s), _, _, _) => plain(diag(404, format!("Unknown resource '{s}'"))),
         (None, None, "$query" | "$lookup", "GET") => query(req, cfg, store, kind, base),
         (None, None, "$create", "POST") => create(req, cfg, store, kind, now, base),
@@ -187,7 +231,7 @@ pub fn handle(
                     created: false,
                     wrote: true,
                 },
-                Err(e) => biz(e),
+                Err(e) => biz(cfg, e),
             }
         }
         (None, Some(k), "$edit", "DELETE") => match store.delete(kind, &k) {
@@ -199,7 +243,7 @@ pub fn handle(
                 created: false,
                 wrote: true,
             },
-            Err(e) => biz(e),
+            Err(e) => biz(cfg, e),
         },
         (None, _, "$query" | "$lookup" | "$create" | "$details" | "$edit", _) => plain(
             diag(
@@ -212,8 +256,78 @@ pub fn handle(
     }
 }
 
-fn template(kind: Kind) -> Response {
-    let def = kind.def();
+/// A facet the representation does not expose (`facets`; the standard SORDER representation has
+/// Detail, Query and Lookup only, §1.8). 400, like an unknown facet: our choice, UNCONFIRMED.
+fn facet_refused(rep: &str, facet: &str) -> Response {
+    diag(
+        400,
+        format!("The facet {facet} is not available on representation {rep}"),
+    )
+}
+
+/// The facets a representation can have (§1.1; `$summary` is not simulated).
+const FACETS: [&str; 5] = ["$query", "$lookup", "$details", "$edit", "$create"];
+
+/// One field in `$prototypes` form: `$type`, `$maxLength`, `$isMandatory` (§1.1, D3), and for a
+/// dimensioned field `$maxItems` and `$item` (ours, UNCONFIRMED).
+fn field_proto(f: &FieldDef, read_only: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("$type".into(), Value::String(f.ty.sdata_type().into()));
+    match f.ty {
+        Ty::Str(n) => {
+            m.insert("$maxLength".into(), Value::from(n));
+        }
+        Ty::Arr(n, len) => {
+            m.insert("$maxItems".into(), Value::from(n));
+            m.insert(
+                "$item".into(),
+                json!({"$type": Ty::Str(len).sdata_type(), "$maxLength": len}),
+            );
+        }
+        _ => {}
+    }
+    if f.mandatory {
+        m.insert("$isMandatory".into(), Value::Bool(true));
+    }
+    if read_only {
+        m.insert("$isReadOnly".into(), Value::Bool(true));
+    }
+    Value::Object(m)
+}
+
+fn props_proto(fields: &[FieldDef], read_only: &[&str], create: bool) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|f| !(create && read_only.contains(&f.code)))
+        .map(|f| {
+            (
+                f.code.to_string(),
+                field_proto(f, read_only.contains(&f.code)),
+            )
+        })
+        .collect()
+}
+
+/// `GET {CLASS}/$prototypes('{REP}.$facet')` (§1.1): the properties with their types and limits,
+/// from the same table the simulator checks bodies against. The `$create` prototype leaves out
+/// computed fields, as the template does.
+fn prototypes(def: &NodeDef, name: &str, facet: &str, url: &str) -> Value {
+    let create = facet == "$create";
+    let mut props = props_proto(def.fields, def.read_only, create);
+    for c in def.collections {
+        props.insert(
+            c.code.into(),
+            json!({
+                "$type": "application/x-array",
+                "$isMandatory": true,
+                "$item": {"$properties": props_proto(c.line.fields, c.line.read_only, create)},
+            }),
+        );
+    }
+    json!({"$url": url, "$prototype": name, "$properties": props})
+}
+
+fn template(def: &NodeDef) -> Response {
     let mut m = Map::new();
     m.insert("$uuid".into(), Value::String(uuid()));
     for f in def.fields {
@@ -222,7 +336,7 @@ fn template(kind: Kind) -> Response {
         }
         let v = match f.ty {
             Ty::Int | Ty::Dec => Value::from(0),
-            Ty::Arr(_) => Value::Array(Vec::new()),
+            Ty::Arr(n, _) => Value::Array(vec![Value::String(String::new()); n]),
             _ => Value::String(String::new()),
         };
         m.insert(f.code.into(), v);
@@ -256,12 +370,12 @@ fn create(
                 wrote: true,
             }
         }
-        Err(e) => biz(e),
+        Err(e) => biz(cfg, e),
     }
 }
 
 fn query(req: &Request, cfg: &X3Config, store: &Store, kind: Kind, base: &str) -> Outcome {
-    let def = kind.def();
+    let def = store.def(kind);
     let count = match req.param("count") {
         None => DEFAULT_COUNT,
         Some(c) => match c.trim().parse::<usize>() {
@@ -274,14 +388,14 @@ fn query(req: &Request, cfg: &X3Config, store: &Store, kind: Kind, base: &str) -
         None => None,
         Some(w) => match sdata::parse_where(w, def) {
             Ok(e) => Some(e),
-            Err(msg) => return plain(diag(500, format!("Invalid where clause: {msg}"))),
+            Err(msg) => return plain(diag(500, msg)),
         },
     };
     let order = match req.param("orderBy").filter(|o| !o.trim().is_empty()) {
         None => Vec::new(),
         Some(o) => match sdata::parse_order_by(o, def) {
             Ok(v) => v,
-            Err(msg) => return plain(diag(500, format!("Invalid orderBy: {msg}"))),
+            Err(msg) => return plain(diag(500, msg)),
         },
     };
     let key_cond = match req.param("key") {
@@ -304,7 +418,7 @@ fn query(req: &Request, cfg: &X3Config, store: &Store, kind: Kind, base: &str) -
         .map(|r| (key_of(def, r), r))
         .filter(|(k, r)| {
             let key_ok = key_cond.as_ref().is_none_or(|(op, v)| {
-                let o = k.as_str().cmp(v.as_str());
+                let o = key_cmp(def, k, v);
                 match op.as_str() {
                     "gt" => o == Ordering::Greater,
                     "ge" => o != Ordering::Less,
@@ -332,7 +446,7 @@ fn query(req: &Request, cfg: &X3Config, store: &Store, kind: Kind, base: &str) -
                     return o;
                 }
             }
-            ka.cmp(kb)
+            key_cmp(def, ka, kb)
         });
     }
     let skip = start - 1;

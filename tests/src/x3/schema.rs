@@ -1,4 +1,4 @@
-//! The six business objects x3-sim knows, described once: REST field codes with their types, and
+//! The eight business objects x3-sim knows, described once: REST field codes with their types, and
 //! the GraphQL property name of each field code. The record store keeps field codes only; the
 //! GraphQL layer translates through these tables, so REST and GraphQL always show the same record.
 //!
@@ -15,16 +15,22 @@ pub enum Kind {
     Delivery,
     Invoice,
     Stock,
+    /// Miscellaneous stock receipt (`x3Stock.miscellaneousReceipt`, §3.7).
+    Receipt,
+    /// Miscellaneous stock issue (`x3Stock.miscellaneousIssue`, §3.7).
+    Issue,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Customer,
         Kind::Item,
         Kind::Order,
         Kind::Delivery,
         Kind::Invoice,
         Kind::Stock,
+        Kind::Receipt,
+        Kind::Issue,
     ];
 
     pub fn def(self) -> &'static NodeDef {
@@ -35,14 +41,18 @@ impl Kind {
             Kind::Delivery => &DELIVERY,
             Kind::Invoice => &INVOICE,
             Kind::Stock => &STOCK,
+            Kind::Receipt => &RECEIPT,
+            Kind::Issue => &ISSUE,
         }
     }
 }
 
-/// Type of a REST field, used to normalise what clients send.
+/// Type of a REST field, used to check and normalise what clients send and to describe the field
+/// in `$prototypes` (x3-api.md §1.1). Lengths: §5 where given, ours otherwise (docs/simulators.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
-    Str,
+    /// A string of at most this many characters (`application/x-string`, `$maxLength`).
+    Str(usize),
     /// `YYYY-MM-DD` (X3 JSON date, x3-api.md §1.5).
     Date,
     /// `YYYY-MM-DDThh:mm:ssZ`, read-only stamps.
@@ -51,8 +61,9 @@ pub enum Ty {
     Int,
     /// Quantities and prices; accepted as JSON numbers or strings.
     Dec,
-    /// X3 dimensioned field (`BPAADDLIG` has 3 elements), a JSON array of strings.
-    Arr(usize),
+    /// X3 dimensioned field (`BPAADDLIG` has 3 elements): a JSON array of this many strings of at
+    /// most the second number of characters each.
+    Arr(usize, usize),
 }
 
 /// How a GraphQL property shows a field value.
@@ -69,14 +80,30 @@ pub enum Conv {
 pub struct FieldDef {
     pub code: &'static str,
     pub ty: Ty,
+    /// A create (or an edit, once merged) without it is refused (§5, §10 item 11).
+    pub mandatory: bool,
 }
 
-/// One GraphQL property: dotted path (`shipToAddress.city`) ↔ field code (and array index).
+impl Ty {
+    /// The SData `$type` (§1.1 names string, date and array; the others are ours).
+    pub fn sdata_type(self) -> &'static str {
+        match self {
+            Ty::Str(_) => "application/x-string",
+            Ty::Date => "application/x-date",
+            Ty::DateTime => "application/x-datetime",
+            Ty::Int => "application/x-integer",
+            Ty::Dec => "application/x-decimal",
+            Ty::Arr(..) => "application/x-array",
+        }
+    }
+}
+
+/// One GraphQL property: dotted path (`shipToAddress.city`) ↔ field code. A dimensioned field
+/// (`BPAADDLIG`) is one property holding the list of its elements (`addressLines`).
 #[derive(Debug)]
 pub struct GqlProp {
     pub path: &'static str,
     pub code: &'static str,
-    pub idx: Option<usize>,
     pub conv: Conv,
 }
 
@@ -134,13 +161,23 @@ impl LineDef {
 }
 
 const fn f(code: &'static str, ty: Ty) -> FieldDef {
-    FieldDef { code, ty }
+    FieldDef {
+        code,
+        ty,
+        mandatory: false,
+    }
+}
+const fn m(code: &'static str, ty: Ty) -> FieldDef {
+    FieldDef {
+        code,
+        ty,
+        mandatory: true,
+    }
 }
 const fn g(path: &'static str, code: &'static str) -> GqlProp {
     GqlProp {
         path,
         code,
-        idx: None,
         conv: Conv::Plain,
     }
 }
@@ -148,7 +185,6 @@ const fn r(path: &'static str, code: &'static str) -> GqlProp {
     GqlProp {
         path,
         code,
-        idx: None,
         conv: Conv::Ref,
     }
 }
@@ -156,16 +192,7 @@ const fn yn(path: &'static str, code: &'static str) -> GqlProp {
     GqlProp {
         path,
         code,
-        idx: None,
         conv: Conv::YesNo,
-    }
-}
-const fn gi(path: &'static str, code: &'static str, idx: usize) -> GqlProp {
-    GqlProp {
-        path,
-        code,
-        idx: Some(idx),
-        conv: Conv::Plain,
     }
 }
 
@@ -179,35 +206,43 @@ static ADDRESS: LineDef = LineDef {
     type_name: "CustomerAddress",
     line_no: None,
     fields: &[
-        f("BPAADD", Str),
-        f("BPADES", Str),
-        f("BPAADDLIG", Arr(3)),
-        f("POSCOD", Str),
-        f("CTY", Str),
-        f("SAT", Str),
-        f("CRY", Str),
-        f("TEL", Str),
-        f("WEB", Str),
+        m("BPAADD", Str(5)),
+        f("BPADES", Str(30)),
+        f("BPAADDLIG", Arr(3, 50)),
+        f("POSCOD", Str(10)),
+        f("CTY", Str(40)),
+        f("SAT", Str(35)),
+        f("CRY", Str(3)),
+        f("TEL", Str(20)),
+        f("WEB", Str(80)),
         f("BPAADDFLG", Int),
     ],
     gql: &[
         g("code", "BPAADD"),
         g("description", "BPADES"),
-        gi("addressLine1", "BPAADDLIG", 0),
-        gi("addressLine2", "BPAADDLIG", 1),
-        gi("addressLine3", "BPAADDLIG", 2),
+        g("addressLines", "BPAADDLIG"),
         g("zipCode", "POSCOD"),
         g("city", "CTY"),
         g("state", "SAT"),
         r("country", "CRY"),
-        g("telephone", "TEL"),
+        g("phone", "TEL"),
         g("email", "WEB"),
         yn("isDefault", "BPAADDFLG"),
     ],
     read_only: &[],
 };
 
-pub static CUSTOMER: NodeDef = NodeDef {
+const CUSTOMER_ADDRESSES: [CollDef; 1] = [CollDef {
+    code: "BPADDRESS",
+    gql: "addresses",
+    line: &ADDRESS,
+}];
+
+/// Standard BPCUSTOMER: no header e-mail, X3 keeps e-mails on the address lines (`BPADDRESS`
+/// `WEB`, x3-api.md §5.1).
+pub static CUSTOMER: NodeDef = CUSTOMER_BASE;
+
+const CUSTOMER_BASE: NodeDef = NodeDef {
     kind: Kind::Customer,
     logical: "customer",
     default_class: "BPCUSTOMER",
@@ -216,15 +251,52 @@ pub static CUSTOMER: NodeDef = NodeDef {
     type_name: "Customer",
     keys: &["BPCNUM"],
     fields: &[
-        f("BPCNUM", Str),
-        f("BCGCOD", Str),
-        f("BPRNAM", Str),
-        f("BPRSHO", Str),
-        f("CUR", Str),
-        f("WEB", Str),
-        f("BPAINV", Str),
-        f("BPAADD", Str),
-        f("BPDADD", Str),
+        m("BPCNUM", Str(15)),
+        m("BCGCOD", Str(5)),
+        m("BPRNAM", Str(35)),
+        f("BPRSHO", Str(10)),
+        f("CUR", Str(3)),
+        f("BPAINV", Str(5)),
+        f("BPAADD", Str(5)),
+        f("BPDADD", Str(5)),
+        f("PTE", Str(15)),
+        f("ACCCOD", Str(10)),
+        f("BPCSTA", Int),
+        f("CREDATTIM", DateTime),
+        f("UPDDATTIM", DateTime),
+    ],
+    gql: &[
+        g("code", "BPCNUM"),
+        r("customerCategory", "BCGCOD"),
+        g("companyName1", "BPRNAM"),
+        g("shortCompanyName", "BPRSHO"),
+        r("currency", "CUR"),
+        g("billToAddress", "BPAINV"),
+        g("defaultAddress", "BPAADD"),
+        g("shipToAddress", "BPDADD"),
+        r("paymentTerm", "PTE"),
+        r("accountingCode", "ACCCOD"),
+        yn("isActive", "BPCSTA"),
+    ],
+    collections: &CUSTOMER_ADDRESSES,
+    read_only: &STAMPS,
+};
+
+/// `customer_header_email`: a site's custom representation with a header `WEB` (GraphQL `email`)
+/// besides the address lines' e-mails.
+pub static CUSTOMER_HEADER_EMAIL: NodeDef = NodeDef {
+    fields: &[
+        m("BPCNUM", Str(15)),
+        m("BCGCOD", Str(5)),
+        m("BPRNAM", Str(35)),
+        f("BPRSHO", Str(10)),
+        f("CUR", Str(3)),
+        f("WEB", Str(80)),
+        f("BPAINV", Str(5)),
+        f("BPAADD", Str(5)),
+        f("BPDADD", Str(5)),
+        f("PTE", Str(15)),
+        f("ACCCOD", Str(10)),
         f("BPCSTA", Int),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
@@ -239,14 +311,11 @@ pub static CUSTOMER: NodeDef = NodeDef {
         g("billToAddress", "BPAINV"),
         g("defaultAddress", "BPAADD"),
         g("shipToAddress", "BPDADD"),
+        r("paymentTerm", "PTE"),
+        r("accountingCode", "ACCCOD"),
         yn("isActive", "BPCSTA"),
     ],
-    collections: &[CollDef {
-        code: "BPADDRESS",
-        gql: "addresses",
-        line: &ADDRESS,
-    }],
-    read_only: &STAMPS,
+    ..CUSTOMER_BASE
 };
 
 // ---- item: ITMMASTER (x3-api.md §5.2, §3.7 product)
@@ -260,14 +329,14 @@ pub static ITEM: NodeDef = NodeDef {
     type_name: "Product",
     keys: &["ITMREF"],
     fields: &[
-        f("ITMREF", Str),
-        f("DES1AXX", Str),
-        f("DES2AXX", Str),
-        f("DES3AXX", Str),
-        f("TCLCOD", Str),
-        f("STU", Str),
-        f("SAU", Str),
-        f("ACCCOD", Str),
+        m("ITMREF", Str(20)),
+        m("DES1AXX", Str(30)),
+        f("DES2AXX", Str(30)),
+        f("DES3AXX", Str(30)),
+        m("TCLCOD", Str(5)),
+        m("STU", Str(3)),
+        f("SAU", Str(3)),
+        f("ACCCOD", Str(10)),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
@@ -288,25 +357,25 @@ pub static ITEM: NodeDef = NodeDef {
 // ---- sales order: SORDER, lines SOHSOP (x3-api.md §5.3, §3.7; wire format "Sales orders")
 
 const DOC_LINE_FIELDS: [FieldDef; 21] = [
-    f("ITMREF", Str),
-    f("ITMDES", Str),
-    f("QTY", Dec),
-    f("SAU", Str),
+    m("ITMREF", Str(20)),
+    f("ITMDES", Str(30)),
+    m("QTY", Dec),
+    f("SAU", Str(3)),
     f("GROPRI", Dec),
     f("DISCRGVAL1", Dec),
     f("DISCRGVAL2", Dec),
     f("DISCRGVAL3", Dec),
-    f("STOFCY", Str),
-    f("ACC", Str),
-    f("CCE1", Str),
-    f("CCE2", Str),
-    f("CCE3", Str),
-    f("CCE4", Str),
-    f("CCE5", Str),
-    f("CCE6", Str),
-    f("CCE7", Str),
-    f("CCE8", Str),
-    f("CCE9", Str),
+    f("STOFCY", Str(5)),
+    f("ACC", Str(10)),
+    f("CCE1", Str(15)),
+    f("CCE2", Str(15)),
+    f("CCE3", Str(15)),
+    f("CCE4", Str(15)),
+    f("CCE5", Str(15)),
+    f("CCE6", Str(15)),
+    f("CCE7", Str(15)),
+    f("CCE8", Str(15)),
+    f("CCE9", Str(15)),
     f("SOPLIN", Int),
     f("DLVQTY", Dec),
 ];
@@ -352,26 +421,26 @@ pub static ORDER: NodeDef = NodeDef {
     type_name: "SalesOrder",
     keys: &["SOHNUM"],
     fields: &[
-        f("SOHNUM", Str),
-        f("SALFCY", Str),
-        f("SOHTYP", Str),
-        f("BPCORD", Str),
-        f("ORDDAT", Date),
-        f("STOFCY", Str),
-        f("CUR", Str),
-        f("CUSORDREF", Str),
-        f("BPDNAM", Arr(2)),
-        f("BPDADDLIG", Arr(3)),
-        f("BPDPOSCOD", Str),
-        f("BPDCTY", Str),
-        f("BPDSAT", Str),
-        f("BPDCRY", Str),
-        f("BPINAM", Arr(2)),
-        f("BPIADDLIG", Arr(3)),
-        f("BPIPOSCOD", Str),
-        f("BPICTY", Str),
-        f("BPISAT", Str),
-        f("BPICRY", Str),
+        f("SOHNUM", Str(20)),
+        m("SALFCY", Str(5)),
+        m("SOHTYP", Str(5)),
+        m("BPCORD", Str(15)),
+        m("ORDDAT", Date),
+        m("STOFCY", Str(5)),
+        m("CUR", Str(3)),
+        f("CUSORDREF", Str(20)),
+        f("BPDNAM", Str(35)),
+        f("BPDADDLIG", Arr(3, 50)),
+        f("BPDPOSCOD", Str(10)),
+        f("BPDCTY", Str(40)),
+        f("BPDSAT", Str(35)),
+        f("BPDCRY", Str(3)),
+        f("BPINAM", Str(35)),
+        f("BPIADDLIG", Arr(3, 50)),
+        f("BPIPOSCOD", Str(10)),
+        f("BPICTY", Str(40)),
+        f("BPISAT", Str(35)),
+        f("BPICRY", Str(3)),
         f("ORDSTA", Int),
         f("DLVSTA", Int),
         f("CREDATTIM", DateTime),
@@ -386,20 +455,14 @@ pub static ORDER: NodeDef = NodeDef {
         r("shippingSite", "STOFCY"),
         r("currency", "CUR"),
         g("customerOrderReference", "CUSORDREF"),
-        gi("shipToAddress.name", "BPDNAM", 0),
-        gi("shipToAddress.companyName", "BPDNAM", 1),
-        gi("shipToAddress.addressLine1", "BPDADDLIG", 0),
-        gi("shipToAddress.addressLine2", "BPDADDLIG", 1),
-        gi("shipToAddress.addressLine3", "BPDADDLIG", 2),
+        g("shipToAddress.name", "BPDNAM"),
+        g("shipToAddress.addressLines", "BPDADDLIG"),
         g("shipToAddress.zipCode", "BPDPOSCOD"),
         g("shipToAddress.city", "BPDCTY"),
         g("shipToAddress.state", "BPDSAT"),
         r("shipToAddress.country", "BPDCRY"),
-        gi("billToAddress.name", "BPINAM", 0),
-        gi("billToAddress.companyName", "BPINAM", 1),
-        gi("billToAddress.addressLine1", "BPIADDLIG", 0),
-        gi("billToAddress.addressLine2", "BPIADDLIG", 1),
-        gi("billToAddress.addressLine3", "BPIADDLIG", 2),
+        g("billToAddress.name", "BPINAM"),
+        g("billToAddress.addressLines", "BPIADDLIG"),
         g("billToAddress.zipCode", "BPIPOSCOD"),
         g("billToAddress.city", "BPICTY"),
         g("billToAddress.state", "BPISAT"),
@@ -418,25 +481,25 @@ pub static ORDER: NodeDef = NodeDef {
 // ---- sales invoice: SINVOICE, lines SINVOICED (x3-api.md §5.5; wire format "Sales invoices")
 
 const INVOICE_LINE_FIELDS: [FieldDef; 20] = [
-    f("ITMREF", Str),
-    f("ITMDES", Str),
-    f("QTY", Dec),
-    f("SAU", Str),
+    m("ITMREF", Str(20)),
+    f("ITMDES", Str(30)),
+    m("QTY", Dec),
+    f("SAU", Str(3)),
     f("GROPRI", Dec),
     f("DISCRGVAL1", Dec),
     f("DISCRGVAL2", Dec),
     f("DISCRGVAL3", Dec),
-    f("STOFCY", Str),
-    f("ACC", Str),
-    f("CCE1", Str),
-    f("CCE2", Str),
-    f("CCE3", Str),
-    f("CCE4", Str),
-    f("CCE5", Str),
-    f("CCE6", Str),
-    f("CCE7", Str),
-    f("CCE8", Str),
-    f("CCE9", Str),
+    f("STOFCY", Str(5)),
+    f("ACC", Str(10)),
+    f("CCE1", Str(15)),
+    f("CCE2", Str(15)),
+    f("CCE3", Str(15)),
+    f("CCE4", Str(15)),
+    f("CCE5", Str(15)),
+    f("CCE6", Str(15)),
+    f("CCE7", Str(15)),
+    f("CCE8", Str(15)),
+    f("CCE9", Str(15)),
     f("SIDLIN", Int),
 ];
 
@@ -480,19 +543,25 @@ pub static INVOICE: NodeDef = NodeDef {
     type_name: "SalesInvoice",
     keys: &["NUM"],
     fields: &[
-        f("NUM", Str),
-        f("SIVTYP", Str),
-        f("SALFCY", Str),
-        f("BPCINV", Str),
-        f("INVDAT", Date),
-        f("CUR", Str),
-        f("CUSORDREF", Str),
-        f("BPINAM", Arr(2)),
-        f("BPIADDLIG", Arr(3)),
-        f("BPIPOSCOD", Str),
-        f("BPICTY", Str),
-        f("BPISAT", Str),
-        f("BPICRY", Str),
+        f("NUM", Str(20)),
+        m("SIVTYP", Str(5)),
+        m("SALFCY", Str(5)),
+        m("BPCINV", Str(15)),
+        m("INVDAT", Date),
+        m("CUR", Str(3)),
+        f("CUSORDREF", Str(20)),
+        f("BPDNAM", Str(35)),
+        f("BPDADDLIG", Arr(3, 50)),
+        f("BPDPOSCOD", Str(10)),
+        f("BPDCTY", Str(40)),
+        f("BPDSAT", Str(35)),
+        f("BPDCRY", Str(3)),
+        f("BPINAM", Str(35)),
+        f("BPIADDLIG", Arr(3, 50)),
+        f("BPIPOSCOD", Str(10)),
+        f("BPICTY", Str(40)),
+        f("BPISAT", Str(35)),
+        f("BPICRY", Str(3)),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
@@ -504,11 +573,14 @@ pub static INVOICE: NodeDef = NodeDef {
         g("invoiceDate", "INVDAT"),
         r("currency", "CUR"),
         g("customerOrderReference", "CUSORDREF"),
-        gi("billToAddress.name", "BPINAM", 0),
-        gi("billToAddress.companyName", "BPINAM", 1),
-        gi("billToAddress.addressLine1", "BPIADDLIG", 0),
-        gi("billToAddress.addressLine2", "BPIADDLIG", 1),
-        gi("billToAddress.addressLine3", "BPIADDLIG", 2),
+        g("shipToAddress.name", "BPDNAM"),
+        g("shipToAddress.addressLines", "BPDADDLIG"),
+        g("shipToAddress.zipCode", "BPDPOSCOD"),
+        g("shipToAddress.city", "BPDCTY"),
+        g("shipToAddress.state", "BPDSAT"),
+        r("shipToAddress.country", "BPDCRY"),
+        g("billToAddress.name", "BPINAM"),
+        g("billToAddress.addressLines", "BPIADDLIG"),
         g("billToAddress.zipCode", "BPIPOSCOD"),
         g("billToAddress.city", "BPICTY"),
         g("billToAddress.state", "BPISAT"),
@@ -529,10 +601,10 @@ static DELIVERY_LINE: LineDef = LineDef {
     line_no: Some("SDDLIN"),
     fields: &[
         f("SDDLIN", Int),
-        f("SOHNUM", Str),
-        f("SOPLIN", Int),
-        f("ITMREF", Str),
-        f("QTY", Dec),
+        f("SOHNUM", Str(20)),
+        m("SOPLIN", Int),
+        f("ITMREF", Str(20)),
+        m("QTY", Dec),
     ],
     gql: &[
         g("lineNumber", "SDDLIN"),
@@ -553,12 +625,12 @@ pub static DELIVERY: NodeDef = NodeDef {
     type_name: "SalesDelivery",
     keys: &["SDHNUM"],
     fields: &[
-        f("SDHNUM", Str),
-        f("SALFCY", Str),
-        f("STOFCY", Str),
-        f("BPCORD", Str),
-        f("DLVDAT", Date),
-        f("SOHNUM", Str),
+        f("SDHNUM", Str(20)),
+        f("SALFCY", Str(5)),
+        m("STOFCY", Str(5)),
+        m("BPCORD", Str(15)),
+        m("DLVDAT", Date),
+        f("SOHNUM", Str(20)),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
@@ -578,8 +650,10 @@ pub static DELIVERY: NodeDef = NodeDef {
     read_only: &STAMPS,
 };
 
-// ---- stock: STOCK (x3-api.md §1.1 `$lookup`, §3.7 x3StockData.stock)
+// ---- stock: STOCK (x3-api.md §1.1 `$lookup`, §3.7 x3StockData.stock, §5.4)
 
+/// X3's stock table: one line per site and stock-line counter (`STOFCY~STOCOU`, e.g. `FR011~1`);
+/// several lines per site and item (lots, locations, statuses) are possible.
 pub static STOCK: NodeDef = NodeDef {
     kind: Kind::Stock,
     logical: "stock",
@@ -587,20 +661,119 @@ pub static STOCK: NodeDef = NodeDef {
     package: "x3StockData",
     node: "stock",
     type_name: "Stock",
-    keys: &["STOFCY", "ITMREF"],
+    keys: &["STOFCY", "STOCOU"],
     fields: &[
-        f("STOFCY", Str),
-        f("ITMREF", Str),
+        m("STOFCY", Str(5)),
+        f("STOCOU", Int),
+        m("ITMREF", Str(20)),
+        f("LOT", Str(15)),
+        f("LOC", Str(10)),
+        f("STA", Str(3)),
         f("QTYSTU", Dec),
+        f("CUMALLQTY", Dec),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
     gql: &[
         r("stockSite", "STOFCY"),
         r("product", "ITMREF"),
+        g("lot", "LOT"),
+        g("location", "LOC"),
+        g("status", "STA"),
         g("quantityInStockUnit", "QTYSTU"),
+        g("allocatedQuantity", "CUMALLQTY"),
     ],
     collections: &[],
+    read_only: &STAMPS,
+};
+
+// ---- stock movements: miscellaneous receipt SMVTRCP and issue SMVTISS, lines SMVTD (x3-api.md
+// §3.7 lists x3Stock.miscellaneousReceipt/miscellaneousIssue; REST class and field names are ours,
+// UNCONFIRMED — docs/simulators.md)
+
+const MOVE_LINE_FIELDS: [FieldDef; 5] = [
+    f("VCRLIN", Int),
+    m("ITMREF", Str(20)),
+    m("QTYSTU", Dec),
+    f("STA", Str(3)),
+    f("LOC", Str(10)),
+];
+
+const MOVE_LINE_GQL: [GqlProp; 5] = [
+    g("lineNumber", "VCRLIN"),
+    r("product", "ITMREF"),
+    g("quantityInStockUnit", "QTYSTU"),
+    g("status", "STA"),
+    g("location", "LOC"),
+];
+
+const MOVE_FIELDS: [FieldDef; 6] = [
+    f("VCRNUM", Str(20)),
+    m("STOFCY", Str(5)),
+    m("IPTDAT", Date),
+    f("VCRDES", Str(30)),
+    f("CREDATTIM", DateTime),
+    f("UPDDATTIM", DateTime),
+];
+
+const MOVE_GQL: [GqlProp; 4] = [
+    g("id", "VCRNUM"),
+    r("stockSite", "STOFCY"),
+    g("effectiveDate", "IPTDAT"),
+    g("description", "VCRDES"),
+];
+
+static RECEIPT_LINE: LineDef = LineDef {
+    type_name: "MiscellaneousReceiptLine",
+    line_no: Some("VCRLIN"),
+    fields: &MOVE_LINE_FIELDS,
+    gql: &MOVE_LINE_GQL,
+    read_only: &[],
+};
+
+static ISSUE_LINE: LineDef = LineDef {
+    type_name: "MiscellaneousIssueLine",
+    line_no: Some("VCRLIN"),
+    fields: &MOVE_LINE_FIELDS,
+    gql: &MOVE_LINE_GQL,
+    read_only: &[],
+};
+
+/// A miscellaneous receipt: validated at once, it adds its quantities to STOCK.
+pub static RECEIPT: NodeDef = NodeDef {
+    kind: Kind::Receipt,
+    logical: "receipt",
+    default_class: "SMVTRCP",
+    package: "x3Stock",
+    node: "miscellaneousReceipt",
+    type_name: "MiscellaneousReceipt",
+    keys: &["VCRNUM"],
+    fields: &MOVE_FIELDS,
+    gql: &MOVE_GQL,
+    collections: &[CollDef {
+        code: "SMVTD",
+        gql: "lines",
+        line: &RECEIPT_LINE,
+    }],
+    read_only: &STAMPS,
+};
+
+/// A miscellaneous issue: validated at once, it takes its quantities from STOCK like a delivery.
+pub static ISSUE: NodeDef = NodeDef {
+    kind: Kind::Issue,
+    logical: "issue",
+    default_class: "SMVTISS",
+    package: "x3Stock",
+    node: "miscellaneousIssue",
+    type_name: "MiscellaneousIssue",
+    keys: &["VCRNUM"],
+    fields: &MOVE_FIELDS,
+    gql: &MOVE_GQL,
+    collections: &[CollDef {
+        code: "SMVTD",
+        gql: "lines",
+        line: &ISSUE_LINE,
+    }],
     read_only: &STAMPS,
 };
 

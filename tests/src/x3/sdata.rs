@@ -4,7 +4,8 @@
 //!
 //! Grammar (lowest precedence first): `or`, `and`, `not`, comparisons (`eq ne lt le gt ge`,
 //! `[not] like`, `[not] in (…)`, `[not] between a and b`), `+ -`, `mul div mod`, unary `-`,
-//! primaries (field codes, `'text'` with `''` for a quote, numbers, `@date@`, `@datetime@`,
+//! primaries (field codes, `COLL.FIELD` member access into a child collection — any line —,
+//! `'text'` with `''` for a quote, numbers, `@date@`, `@datetime@`,
 //! `true false null`, `left(F,n) right(F,n) upper(F) lower(F) trim(F) len(F)`, parentheses).
 //! Keywords need no surrounding spaces after a literal: `@…Z@and` is seen in production (§1.4).
 
@@ -135,6 +136,9 @@ pub enum Cmp {
 #[derive(Debug, Clone)]
 pub enum Expr {
     Field(String),
+    /// Member access into a child collection (`BPADDRESS.WEB`, §1.4 `a.b`): a predicate naming
+    /// one holds when any line of the collection makes it hold (any-line: UNCONFIRMED).
+    Member(String, String),
     Lit(Val),
     Call(String, Vec<Expr>),
     Not(Box<Expr>),
@@ -336,12 +340,24 @@ impl Parser<'_> {
                     "true" => Expr::Lit(Val::Bool(true)),
                     "false" => Expr::Lit(Val::Bool(false)),
                     "null" => Expr::Lit(Val::Null),
-                    _ => {
-                        if self.def.field(&name).is_none() {
-                            return Err(format!("The property '{name}' does not exist"));
+                    _ => match name.split_once('.') {
+                        Some((coll, field)) => {
+                            let known = self
+                                .def
+                                .collection(coll)
+                                .is_some_and(|c| c.line.field(field).is_some());
+                            if !known {
+                                return Err(unknown_property(&name));
+                            }
+                            Expr::Member(coll.to_string(), field.to_string())
                         }
-                        Expr::Field(name)
-                    }
+                        None => {
+                            if self.def.field(&name).is_none() {
+                                return Err(unknown_property(&name));
+                            }
+                            Expr::Field(name)
+                        }
+                    },
                 }
             }
             other => return Err(format!("unexpected {other:?}")),
@@ -349,23 +365,44 @@ impl Parser<'_> {
     }
 }
 
-/// Parse a `where` expression against the field codes of `def`.
+/// X3's message for a `where` naming a property the class does not have (field name first).
+fn unknown_property(name: &str) -> String {
+    format!("{name} : Property does not exist (where clause)")
+}
+
+const UNKNOWN_SUFFIX: &str = " : Property does not exist (where clause)";
+
+/// Parse a `where` expression against the field codes of `def`. The error is the whole message
+/// the client sees: `F : Property does not exist (where clause)` for an unknown property,
+/// `Invalid where clause: …` for anything else.
 pub fn parse_where(s: &str, def: &NodeDef) -> Result<Expr, String> {
-    let toks = lex(s)?;
-    let mut p = Parser { toks, pos: 0, def };
-    let e = p.or()?;
-    if p.pos != p.toks.len() {
-        return Err(format!("unexpected token {:?}", p.toks[p.pos]));
-    }
-    Ok(e)
+    let parse = || {
+        let toks = lex(s)?;
+        let mut p = Parser { toks, pos: 0, def };
+        let e = p.or()?;
+        if p.pos != p.toks.len() {
+            return Err(format!("unexpected token {:?}", p.toks[p.pos]));
+        }
+        Ok(e)
+    };
+    parse().map_err(|m: String| {
+        if m.ends_with(UNKNOWN_SUFFIX) {
+            m
+        } else {
+            format!("Invalid where clause: {m}")
+        }
+    })
 }
 
 /// A stored field value as an evaluation value, by field type.
 pub fn field_val(def: &NodeDef, rec: &serde_json::Map<String, Value>, code: &str) -> Val {
-    let Some(v) = rec.get(code) else {
+    typed_val(def.field(code).map_or(Ty::Str(0), |f| f.ty), rec.get(code))
+}
+
+fn typed_val(ty: Ty, v: Option<&Value>) -> Val {
+    let Some(v) = v else {
         return Val::Null;
     };
-    let ty = def.field(code).map_or(Ty::Str, |f| f.ty);
     match (ty, v) {
         (_, Value::Null) => Val::Null,
         (Ty::Int | Ty::Dec, v) => to_decimal(v).map_or(Val::Null, Val::Num),
@@ -428,11 +465,99 @@ fn truthy(v: &Val) -> bool {
     matches!(v, Val::Bool(true))
 }
 
+type Obj = serde_json::Map<String, Value>;
+
+/// One record under evaluation, with the collection lines bound so far (member access).
+struct Env<'a> {
+    def: &'a NodeDef,
+    rec: &'a Obj,
+    bound: Vec<(&'a str, &'a Obj)>,
+}
+
+/// Collections named by member accesses in `e` that are not bound yet.
+fn unbound<'e>(e: &'e Expr, env: &Env, out: &mut Vec<&'e str>) {
+    let mut go = |x: &'e Expr| unbound(x, env, out);
+    match e {
+        Expr::Member(c, _) => {
+            if !env.bound.iter().any(|(b, _)| b == c) && !out.contains(&c.as_str()) {
+                out.push(c);
+            }
+        }
+        Expr::Field(_) | Expr::Lit(_) => {}
+        Expr::Call(_, args) => args.iter().for_each(go),
+        Expr::Not(x) | Expr::Neg(x) => go(x),
+        Expr::And(a, b)
+        | Expr::Or(a, b)
+        | Expr::Cmp(_, a, b)
+        | Expr::Like(a, b)
+        | Expr::Arith(_, a, b) => {
+            go(a);
+            go(b);
+        }
+        Expr::In(a, items) => {
+            go(a);
+            items.iter().for_each(go);
+        }
+        Expr::Between(a, lo, hi) => {
+            go(a);
+            go(lo);
+            go(hi);
+        }
+    }
+}
+
 /// Evaluate against one record.
-pub fn eval(e: &Expr, def: &NodeDef, rec: &serde_json::Map<String, Value>) -> Val {
-    let ev = |x: &Expr| eval(x, def, rec);
+pub fn eval(e: &Expr, def: &NodeDef, rec: &Obj) -> Val {
+    eval_in(
+        e,
+        &Env {
+            def,
+            rec,
+            bound: Vec::new(),
+        },
+    )
+}
+
+fn eval_in(e: &Expr, env: &Env) -> Val {
+    if matches!(
+        e,
+        Expr::Cmp(..) | Expr::Like(..) | Expr::In(..) | Expr::Between(..)
+    ) {
+        // A predicate over collection members: true when some line (per collection) makes it
+        // true; a record without lines matches nothing.
+        let mut colls = Vec::new();
+        unbound(e, env, &mut colls);
+        if let Some(c) = colls.first() {
+            let lines: Vec<&Obj> = match env.rec.get(*c) {
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_object).collect(),
+                _ => Vec::new(),
+            };
+            let any = lines.into_iter().any(|l| {
+                let mut bound = env.bound.clone();
+                bound.push((c, l));
+                let inner = Env {
+                    def: env.def,
+                    rec: env.rec,
+                    bound,
+                };
+                truthy(&eval_in(e, &inner))
+            });
+            return Val::Bool(any);
+        }
+    }
+    let ev = |x: &Expr| eval_in(x, env);
+    let (def, rec) = (env.def, env.rec);
     match e {
         Expr::Field(f) => field_val(def, rec, f),
+        Expr::Member(c, f) => match env.bound.iter().find(|(b, _)| b == c) {
+            Some((_, line)) => typed_val(
+                def.collection(c)
+                    .and_then(|cd| cd.line.field(f))
+                    .map_or(Ty::Str(0), |fd| fd.ty),
+                line.get(f.as_str()),
+            ),
+            None => Val::Null,
+        },
         Expr::Lit(v) => v.clone(),
         Expr::Not(x) => Val::Bool(!truthy(&ev(x))),
         Expr::And(a, b) => Val::Bool(truthy(&ev(a)) && truthy(&ev(b))),
@@ -525,7 +650,7 @@ pub fn eval(e: &Expr, def: &NodeDef, rec: &serde_json::Map<String, Value>) -> Va
     }
 }
 
-pub fn matches(e: &Expr, def: &NodeDef, rec: &serde_json::Map<String, Value>) -> bool {
+pub fn matches(e: &Expr, def: &NodeDef, rec: &Obj) -> bool {
     truthy(&eval(e, def, rec))
 }
 
@@ -536,15 +661,15 @@ pub fn parse_order_by(s: &str, def: &NodeDef) -> Result<Vec<(String, bool)>, Str
         let mut words = part.split_whitespace();
         let Some(field) = words.next() else { continue };
         if def.field(field).is_none() {
-            return Err(format!("The property '{field}' does not exist"));
+            return Err(format!("{field} : Property does not exist (orderBy)"));
         }
         let desc = match words.next().map(str::to_ascii_lowercase).as_deref() {
             None | Some("asc") => false,
             Some("desc") => true,
-            Some(o) => return Err(format!("invalid sort direction {o}")),
+            Some(o) => return Err(format!("Invalid orderBy: invalid sort direction {o}")),
         };
         if words.next().is_some() {
-            return Err(format!("invalid orderBy part '{part}'"));
+            return Err(format!("Invalid orderBy: invalid part '{part}'"));
         }
         out.push((field.to_string(), desc));
     }

@@ -6,7 +6,8 @@
 //! collection operators `_atLeast _atMost _every _none`; a plain value means equality, several keys
 //! mean AND, nested objects follow paths; a top-level array is treated as AND (Sage's sample sends
 //! one, §3.4 — semantics UNCONFIRMED). `_regex` uses the small engine below (no crate needed for
-//! the subset clients use: literals, `. * + ? {m,n} [] ^ $ | ()` and `\d \w \s`).
+//! the subset clients use, with JavaScript semantics: literals and escapes, `. * + ? {m,n} [] ^ $
+//! | (?:)`, `\d \w \s \b` and their negations; lookarounds and backreferences are refused).
 
 use std::cmp::Ordering;
 use std::str::FromStr;
@@ -393,15 +394,20 @@ pub fn parse_order_by(s: &str) -> Result<Vec<(Vec<String>, bool)>, String> {
     Ok(out)
 }
 
-// ---- a small backtracking regular-expression engine for `_regex`
+// ---- a small backtracking regular-expression engine for `_regex`, with JavaScript semantics
+// for the subset clients use. What it cannot do exactly (lookarounds, backreferences, named
+// groups, flags other than `i`) is refused rather than matched differently.
 
 #[derive(Debug, Clone)]
 enum Node {
     Char(char),
+    /// `.`: any character but a line terminator (JavaScript without the `s` flag).
     Any,
     Class(Vec<(char, char)>, bool),
     Start,
     End,
+    /// `\b` (true) and `\B` (false).
+    WordBoundary(bool),
     Group(Vec<Vec<Node>>),
     Repeat(Box<Node>, usize, usize),
 }
@@ -424,13 +430,89 @@ impl Regex {
 
     pub fn is_match(&self, s: &str) -> bool {
         let s: Vec<char> = if self.ci {
-            s.chars().flat_map(char::to_lowercase).collect()
+            s.chars().map(|c| fold(c, true)).collect()
         } else {
             s.chars().collect()
         };
         let g = Node::Group(self.alts.clone());
         (0..=s.len()).any(|start| mnode(&g, &s, start, &mut |_| true))
     }
+}
+
+const LINE_TERMINATORS: [char; 4] = ['\n', '\r', '\u{2028}', '\u{2029}'];
+
+/// JavaScript `\s`: WhiteSpace and LineTerminator code points.
+const JS_SPACE: [(char, char); 10] = [
+    ('\t', '\r'), // \t \n \v \f \r
+    (' ', ' '),
+    ('\u{a0}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+    ('\u{feff}', '\u{feff}'),
+];
+
+fn class_escape(e: char) -> Option<Vec<(char, char)>> {
+    match e {
+        'd' => Some(vec![('0', '9')]),
+        'w' => Some(vec![('a', 'z'), ('A', 'Z'), ('0', '9'), ('_', '_')]),
+        's' => Some(JS_SPACE.to_vec()),
+        _ => None,
+    }
+}
+
+fn hex(c: &[char], i: &mut usize, n: usize) -> Result<char, String> {
+    let digits: String = c
+        .get(*i..*i + n)
+        .ok_or("truncated hexadecimal escape in regex")?
+        .iter()
+        .collect();
+    let cp = u32::from_str_radix(&digits, 16).map_err(|_| "bad hexadecimal escape in regex")?;
+    *i += n;
+    char::from_u32(cp).ok_or_else(|| "bad code point in regex".to_string())
+}
+
+/// The character an escape `\e` stands for (after `\`, `*i` past `e`), or an error for escapes
+/// this engine does not implement. `in_class`: `\b` is a backspace inside `[…]`.
+fn char_escape(e: char, c: &[char], i: &mut usize, in_class: bool) -> Result<char, String> {
+    Ok(match e {
+        'n' => '\n',
+        't' => '\t',
+        'r' => '\r',
+        'f' => '\u{c}',
+        'v' => '\u{b}',
+        '0' => '\0',
+        'b' if in_class => '\u{8}',
+        'x' => hex(c, i, 2)?,
+        'u' => hex(c, i, 4)?,
+        '1'..='9' => return Err("backreferences are not supported in _regex".into()),
+        'k' | 'p' | 'P' | 'c' => return Err(format!("\\{e} is not supported in _regex")),
+        other => other,
+    })
+}
+
+/// `{n}`, `{n,}`, `{n,m}` at `c[i]`: (min, max, index past `}`). Anything else is a literal `{`
+/// in JavaScript (Annex B).
+fn braces(c: &[char], i: usize) -> Option<(usize, usize, usize)> {
+    let end = c[i..].iter().position(|x| *x == '}')? + i;
+    let body: String = c[i + 1..end].iter().collect();
+    let num = |t: &str| {
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse::<usize>().ok())
+            .flatten()
+    };
+    let (lo, hi) = match body.split_once(',') {
+        Some((a, "")) => (num(a)?, usize::MAX),
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => {
+            let n = num(&body)?;
+            (n, n)
+        }
+    };
+    Some((lo, hi, end + 1))
 }
 
 fn parse_alts(c: &[char], i: &mut usize, ci: bool) -> Result<Vec<Vec<Node>>, String> {
@@ -446,8 +528,14 @@ fn parse_alts(c: &[char], i: &mut usize, ci: bool) -> Result<Vec<Vec<Node>>, Str
             }
             '(' => {
                 *i += 1;
-                if c.get(*i) == Some(&'?') && c.get(*i + 1) == Some(&':') {
-                    *i += 2;
+                if c.get(*i) == Some(&'?') {
+                    if c.get(*i + 1) == Some(&':') {
+                        *i += 2;
+                    } else {
+                        return Err(
+                            "lookarounds and named groups are not supported in _regex".into()
+                        );
+                    }
                 }
                 let inner = parse_alts(c, i, ci)?;
                 if c.get(*i) != Some(&')') {
@@ -475,14 +563,13 @@ fn parse_alts(c: &[char], i: &mut usize, ci: bool) -> Result<Vec<Vec<Node>>, Str
                     *i += 1;
                 }
                 let mut ranges = Vec::new();
-                let mut first = true;
                 loop {
                     let x = *c.get(*i).ok_or("unterminated [ in regex")?;
-                    if x == ']' && !first {
+                    // `[]` matches nothing and `[^]` anything, as in JavaScript.
+                    if x == ']' {
                         *i += 1;
                         break;
                     }
-                    first = false;
                     *i += 1;
                     let lo = if x == '\\' {
                         let e = *c.get(*i).ok_or("bad escape")?;
@@ -491,14 +578,32 @@ fn parse_alts(c: &[char], i: &mut usize, ci: bool) -> Result<Vec<Vec<Node>>, Str
                             ranges.extend(cls);
                             continue;
                         }
-                        e
+                        if matches!(e, 'D' | 'W' | 'S') {
+                            return Err(format!("\\{e} inside [] is not supported in _regex"));
+                        }
+                        char_escape(e, c, i, true)?
                     } else {
                         x
                     };
                     if c.get(*i) == Some(&'-') && c.get(*i + 1).is_some_and(|x| *x != ']') {
-                        let hi = c[*i + 1];
-                        *i += 2;
-                        ranges.push((fold(lo, ci), fold(hi, ci)));
+                        *i += 1;
+                        let y = c[*i];
+                        *i += 1;
+                        let hi = if y == '\\' {
+                            let e = *c.get(*i).ok_or("bad escape")?;
+                            *i += 1;
+                            char_escape(e, c, i, true)?
+                        } else {
+                            y
+                        };
+                        if hi < lo {
+                            return Err("range out of order in character class".into());
+                        }
+                        if ci {
+                            // Both cases of the range, so `[A-Z]` matches a folded subject.
+                            ranges.push((fold(lo, true), fold(hi, true)));
+                        }
+                        ranges.push((lo, hi));
                     } else {
                         ranges.push((fold(lo, ci), fold(lo, ci)));
                     }
@@ -513,12 +618,15 @@ fn parse_alts(c: &[char], i: &mut usize, ci: bool) -> Result<Vec<Vec<Node>>, Str
                     None => match e {
                         'D' => Node::Class(vec![('0', '9')], true),
                         'W' => Node::Class(class_escape('w').unwrap_or_default(), true),
-                        'S' => Node::Class(class_escape('s').unwrap_or_default(), true),
-                        _ => Node::Char(fold(e, ci)),
+                        'S' => Node::Class(JS_SPACE.to_vec(), true),
+                        'b' => Node::WordBoundary(true),
+                        'B' => Node::WordBoundary(false),
+                        _ => Node::Char(fold(char_escape(e, c, i, false)?, ci)),
                     },
                 }
             }
-            '*' | '+' | '?' | '{' => return Err(format!("nothing to repeat before '{ch}'")),
+            '*' | '+' | '?' => return Err(format!("nothing to repeat before '{ch}'")),
+            '{' if braces(c, *i).is_some() => return Err("nothing to repeat before '{'".into()),
             _ => {
                 *i += 1;
                 Node::Char(fold(ch, ci))
@@ -537,30 +645,22 @@ fn quantify(atom: Node, c: &[char], i: &mut usize) -> Result<Node, String> {
         Some('*') => (0, usize::MAX),
         Some('+') => (1, usize::MAX),
         Some('?') => (0, 1),
-        Some('{') => {
-            let end = c[*i..]
-                .iter()
-                .position(|x| *x == '}')
-                .ok_or("unterminated {")?
-                + *i;
-            let body: String = c[*i + 1..end].iter().collect();
-            let (lo, hi) = match body.split_once(',') {
-                Some((a, "")) => (a.trim().parse().map_err(|_| "bad {m,}")?, usize::MAX),
-                Some((a, b)) => (
-                    a.trim().parse().map_err(|_| "bad {m,n}")?,
-                    b.trim().parse().map_err(|_| "bad {m,n}")?,
-                ),
-                None => {
-                    let n = body.trim().parse().map_err(|_| "bad {n}")?;
-                    (n, n)
+        Some('{') => match braces(c, *i) {
+            Some((lo, hi, next)) => {
+                if hi < lo {
+                    return Err("numbers out of order in {} quantifier".into());
                 }
-            };
-            *i = end;
-            (lo, hi)
-        }
+                *i = next - 1;
+                (lo, hi)
+            }
+            None => return Ok(atom),
+        },
         _ => return Ok(atom),
     };
     *i += 1;
+    if matches!(atom, Node::Start | Node::End | Node::WordBoundary(_)) {
+        return Err("nothing to repeat: an assertion cannot be quantified".into());
+    }
     // Lazy marker: accepted and treated as greedy (only matching, not capture, is asked).
     if c.get(*i) == Some(&'?') {
         *i += 1;
@@ -568,15 +668,8 @@ fn quantify(atom: Node, c: &[char], i: &mut usize) -> Result<Node, String> {
     Ok(Node::Repeat(Box::new(atom), min, max))
 }
 
-fn class_escape(e: char) -> Option<Vec<(char, char)>> {
-    match e {
-        'd' => Some(vec![('0', '9')]),
-        'w' => Some(vec![('a', 'z'), ('A', 'Z'), ('0', '9'), ('_', '_')]),
-        's' => Some(vec![(' ', ' '), ('\t', '\t'), ('\n', '\n'), ('\r', '\r')]),
-        _ => None,
-    }
-}
-
+/// Case folding for the `i` flag (simple lower-casing, as JavaScript's non-Unicode mode does for
+/// the characters clients put in e-mails and references).
 fn fold(c: char, ci: bool) -> char {
     if ci {
         c.to_lowercase().next().unwrap_or(c)
@@ -585,10 +678,14 @@ fn fold(c: char, ci: bool) -> char {
     }
 }
 
+fn is_word(c: Option<&char>) -> bool {
+    c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
+}
+
 fn mnode(n: &Node, s: &[char], pos: usize, k: &mut dyn FnMut(usize) -> bool) -> bool {
     match n {
         Node::Char(c) => pos < s.len() && s[pos] == *c && k(pos + 1),
-        Node::Any => pos < s.len() && s[pos] != '\n' && k(pos + 1),
+        Node::Any => pos < s.len() && !LINE_TERMINATORS.contains(&s[pos]) && k(pos + 1),
         Node::Class(r, neg) => {
             pos < s.len()
                 && (r.iter().any(|(lo, hi)| (*lo..=*hi).contains(&s[pos])) != *neg)
@@ -596,6 +693,10 @@ fn mnode(n: &Node, s: &[char], pos: usize, k: &mut dyn FnMut(usize) -> bool) -> 
         }
         Node::Start => pos == 0 && k(pos),
         Node::End => pos == s.len() && k(pos),
+        Node::WordBoundary(want) => {
+            let before = pos.checked_sub(1).and_then(|p| s.get(p));
+            (is_word(before) != is_word(s.get(pos))) == *want && k(pos)
+        }
         Node::Group(alts) => alts.iter().any(|a| mseq(a, s, pos, k)),
         Node::Repeat(inner, min, max) => rep(inner, *min, *max, 0, s, pos, k),
     }
@@ -671,5 +772,21 @@ mod tests {
         assert!(m("[a-c]{2}x", "zzbcx"));
         assert!(!m("^(foo|bar)$", "foobar"));
         assert!(m("a.*z", "a---z"));
+        // JavaScript semantics for the usual subset.
+        assert!(m(r"^[Aa]nna@example\.com$", "Anna@example.com"));
+        assert!(!m(r"^[Aa]nna@example\.com$", "Anna@exampleXcom"));
+        assert!(!m(r"^[Aa]nna@example\.com$", "xAnna@example.com"));
+        assert!(m(r"\bcat\b", "a cat!") && !m(r"\bcat\b", "concat"));
+        assert!(!m("a.b", "a\nb") && m(r"a\sb", "a\u{a0}b"));
+        assert!(
+            m("a{2}", "aa") && m("a{x}", "a{x}"),
+            "a bad {{}} is a literal"
+        );
+        assert!(m(r"\u0041\x42", "AB"));
+        let ci = |p: &str, s: &str| Regex::new(p, true).map(|r| r.is_match(s)).unwrap_or(false);
+        assert!(ci("^[A-C]+$", "abc") && ci("^anna", "ANNA"));
+        for bad in [r"(?=a)", r"(a)\1", "(?<n>a)", "a**", "^*", "[z-a]"] {
+            assert!(Regex::new(bad, false).is_err(), "{bad}");
+        }
     }
 }

@@ -183,10 +183,11 @@ pub fn seed() -> Value {
     json!({
         "customer_categories": ["WEB", "RET"],
         "customers": [
-            {"BPCNUM":"C001","BCGCOD":"WEB","BPRNAM":"O'Brien Ltd","WEB":"o'brien@example.com","CUR":"EUR",
-             "BPADDRESS":[{"BPAADD":"BIL","BPAADDLIG":["1 Main St"],"CTY":"Paris","CRY":"FR"}]},
-            {"BPCNUM":"C002","BCGCOD":"RET","BPRNAM":"Acme","WEB":"sales@acme.test","CUR":"USD",
-             "BPADDRESS":[{"BPAADD":"BIL","CRY":"US"}]}
+            {"BPCNUM":"C001","BCGCOD":"WEB","BPRNAM":"O'Brien Ltd","CUR":"EUR",
+             "BPADDRESS":[{"BPAADD":"BIL","BPAADDLIG":["1 Main St","",""],"CTY":"Paris","CRY":"FR",
+                           "WEB":"o'brien@example.com"}]},
+            {"BPCNUM":"C002","BCGCOD":"RET","BPRNAM":"Acme","CUR":"USD",
+             "BPADDRESS":[{"BPAADD":"BIL","CRY":"US","WEB":"sales@acme.test"}]}
         ],
         "items": [
             {"ITMREF":"ITM1","DES1AXX":"Widget","TCLCOD":"FIN","STU":"UN","SAU":"UN"},

@@ -2,7 +2,7 @@
 //! the GraphQL property name of each field code. The record store keeps field codes only; the
 //! GraphQL layer translates through these tables, so REST and GraphQL always show the same record.
 //!
-//! Names come from `docs/x3-wire-format.md` (what the connector sends) and x3-api.md §3.7, §5.
+//! Names, types and lengths come from x3-api.md §3.7, §5 — never from what our connector sends.
 //! Where the reference gives no GraphQL name, the one chosen here is listed in
 //! `docs/simulators.md (x3-sim)` as UNCONFIRMED.
 

@@ -721,7 +721,10 @@ fn apply_wire(cfg: &mut Config, key: &str, v: &Value) -> std::result::Result<(),
             cfg.x3.wire.0.remove(key);
         }
         v => {
-            cfg.x3.wire.0.insert(key.to_string(), text(v)?.trim().to_string());
+            cfg.x3
+                .wire
+                .0
+                .insert(key.to_string(), text(v)?.trim().to_string());
         }
     }
     Ok(())

@@ -682,13 +682,15 @@ impl Lifecycle {
         self.run_catch_up(&since).map(Some)
     }
 
-    /// The first watermark, and the floor no later poll goes back beyond.
+    /// The first watermark, and the floor no later poll goes back beyond. The floor is one
+    /// second before now: `modified_after` excludes its own second, and an order placed in the
+    /// second the host started is the host's to take.
     fn set_first_watermark(&self) -> Result<()> {
-        let now = gmt(now_ms() / 1000);
+        let now = now_ms() / 1000;
         if self.store.kv_get(FLOOR)?.is_none() {
-            self.store.kv_set(FLOOR, &now)?;
+            self.store.kv_set(FLOOR, &gmt(now - 1))?;
         }
-        self.store.kv_set(WATERMARK, &now)
+        self.store.kv_set(WATERMARK, &gmt(now))
     }
 
     /// `secs` (GMT seconds), but not before the installation's floor.

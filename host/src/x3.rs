@@ -341,9 +341,26 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
-    /// X3's `$diagnoses` with severity error or fatal, anywhere in a JSON body.
+    /// X3's `$diagnoses` with severity error or fatal, anywhere in a JSON body, that say what
+    /// was wrong with the request — not a generic technical failure ("Internal server error",
+    /// "no session available"), which stays a failure of unknown outcome.
     fn has_error_diagnoses(&self) -> bool {
-        self.json().is_some_and(|v| !diagnoses(&v, true).is_empty())
+        const GENERIC: [&str; 6] = [
+            "internal server error",
+            "service unavailable",
+            "timeout",
+            "timed out",
+            "session",
+            "try again",
+        ];
+        self.json().is_some_and(|v| {
+            let msgs = diagnoses(&v, true);
+            !msgs.is_empty()
+                && !msgs.iter().all(|m| {
+                    let m = m.to_lowercase();
+                    GENERIC.iter().any(|g| m.contains(g))
+                })
+        })
     }
 
     fn json(&self) -> Option<Value> {

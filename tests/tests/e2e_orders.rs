@@ -80,8 +80,9 @@ pub fn assert_posted_exactly_once(env: &Env, placed: &[Value]) {
             .unwrap()
             .trim()
             .to_lowercase();
+        // Standard BPCUSTOMER keeps the e-mail on its addresses (x3-api.md §5.1).
         assert_eq!(
-            customer["WEB"].as_str().unwrap(),
+            customer["BPADDRESS"][0]["WEB"].as_str().unwrap(),
             email,
             "order {id}: customer matched by e-mail"
         );

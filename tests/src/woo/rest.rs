@@ -429,7 +429,7 @@ fn list_orders(ctx: &Ctx) -> R {
             if any {
                 o.status != "trash" || statuses.iter().any(|s| s == "trash")
             } else {
-                statuses.iter().any(|s| *s == o.status)
+                statuses.contains(&o.status)
             }
         })
         .filter(|o| after.is_none_or(|a| o.date_created > a))

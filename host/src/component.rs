@@ -110,7 +110,7 @@ pub fn check_interface(engine: &Engine, component: &Component) -> Result<()> {
     check_export_names(&exports)
 }
 
-/// The version rule on export names alone (`ml:connector/webhook@0.2.0`, …).
+/// The version rule on export names alone (`ml:connector/webhook@0.3.0`, …).
 pub fn check_export_names(exports: &BTreeSet<String>) -> Result<()> {
     let prefix = format!("{PACKAGE}/");
     let versions: BTreeSet<&str> = exports

@@ -337,23 +337,20 @@ pub fn validate(s: &Settings) -> Result<Wire> {
         check_code("dimension type", d, 10, x3_code)?;
     }
     let w = wire_of(s)?;
-    let path = w.get(EMAIL_PATH);
-    if let Some((coll, _)) = path.split_once('.')
-        && coll != w.get("rest.customer.addresses")
-    {
-        return Err(Error::InvalidSettings(format!(
-            "x3.wire.{EMAIL_PATH} {path:?}: the collection must be the customer's addresses ({})",
-            w.get("rest.customer.addresses")
-        )));
-    }
-    let path = w.get(GQL_EMAIL_PATH);
-    if let Some((coll, _)) = path.split_once('.')
-        && coll != w.get("graphql.customer.addresses")
-    {
-        return Err(Error::InvalidSettings(format!(
-            "x3.wire.{GQL_EMAIL_PATH} {path:?}: the collection must be the customer's addresses ({})",
-            w.get("graphql.customer.addresses")
-        )));
+    // An e-mail on a collection must be on the customer's addresses: that is what is written.
+    for (path_key, addresses) in [
+        (EMAIL_PATH, "rest.customer.addresses"),
+        (GQL_EMAIL_PATH, "graphql.customer.addresses"),
+    ] {
+        let path = w.get(path_key);
+        if let Some((coll, _)) = path.split_once('.')
+            && coll != w.get(addresses)
+        {
+            return Err(Error::InvalidSettings(format!(
+                "x3.wire.{path_key} {path:?}: the collection must be the customer's addresses ({})",
+                w.get(addresses)
+            )));
+        }
     }
     Ok(w)
 }
@@ -846,39 +843,54 @@ fn document_address(r: &mut Render<'_>, scope: &str, doc: &str, block: &str, a: 
     b
 }
 
-/// How to find the document an earlier attempt (or another host on the same shop) made for
-/// `reference`: the customer is read too, so a document of another shop with the same
-/// reference is told apart instead of adopted.
-pub fn document_lookup(w: &Wire, doc: &str, reference: &str, customer: &str) -> Lookup {
+/// Looks a document (`order`, `invoice`, `delivery`, `receipt`…) up by one of its fields
+/// (`reference`, `description`, `key`), as the wire names in force have them; no customer check.
+pub fn lookup_by(w: &Wire, doc: &str, field: &str, value: &str) -> Lookup {
     let (package, node) = w.node(&format!("graphql.{doc}.node"));
     let gkey = w.get(&format!("graphql.{doc}.key"));
-    let gcust = w.get(&format!("graphql.{doc}.customer"));
-    let code = w.get("graphql.reference.code");
     Lookup {
         rest_class: w.get(&format!("rest.{doc}.class")).into(),
         rest_representation: w.get(&format!("rest.{doc}.representation")).into(),
         rest_where: format!(
             "{} eq {}",
-            w.get(&format!("rest.{doc}.reference")),
-            sdata_literal(reference)
+            w.get(&format!("rest.{doc}.{field}")),
+            sdata_literal(value)
         ),
         graphql_query: format!(
-            "query FindDocument($filter: String) {{ {package} {{ {node} {{ query(first: 20, filter: $filter) {{ edges {{ node {{ {gkey} {gcust} {{ {code} }} }} }} }} }} }} }}"
+            "query Find($filter: String) {{ {package} {{ {node} {{ query(first: 20, filter: $filter) {{ edges {{ node {{ {gkey} }} }} }} }} }} }}"
         ),
         graphql_variables: json!({
             "filter": format!(
                 "{{{}:{}}}",
-                w.get(&format!("graphql.{doc}.reference")),
-                graphql_literal(reference)
+                w.get(&format!("graphql.{doc}.{field}")),
+                graphql_literal(value)
             )
         })
         .to_string(),
         rest_key_field: w.get(&format!("rest.{doc}.key")).into(),
         graphql_key_field: gkey.into(),
-        rest_check_field: w.get(&format!("rest.{doc}.customer")).into(),
-        graphql_check_path: format!("{gcust}.{code}"),
-        check_value: customer.into(),
+        rest_check_field: String::new(),
+        graphql_check_path: String::new(),
+        check_value: String::new(),
     }
+}
+
+/// How to find the document an earlier attempt (or another host on the same shop) made for
+/// `reference`: the customer is read too, so a document of another shop with the same
+/// reference is told apart instead of adopted.
+pub fn document_lookup(w: &Wire, doc: &str, reference: &str, customer: &str) -> Lookup {
+    let mut l = lookup_by(w, doc, "reference", reference);
+    let (package, node) = w.node(&format!("graphql.{doc}.node"));
+    let gcust = w.get(&format!("graphql.{doc}.customer"));
+    let code = w.get("graphql.reference.code");
+    l.graphql_query = format!(
+        "query FindDocument($filter: String) {{ {package} {{ {node} {{ query(first: 20, filter: $filter) {{ edges {{ node {{ {} {gcust} {{ {code} }} }} }} }} }} }} }}",
+        l.graphql_key_field
+    );
+    l.rest_check_field = w.get(&format!("rest.{doc}.customer")).into();
+    l.graphql_check_path = format!("{gcust}.{code}");
+    l.check_value = customer.into();
+    l
 }
 
 #[allow(clippy::too_many_arguments)]

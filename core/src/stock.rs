@@ -15,7 +15,7 @@ use crate::inventory::{Stage, validate_status_map};
 use crate::literal::{graphql_literal, sdata_literal};
 use crate::mapping::{MappingKey, MappingRow, Match, Table};
 use crate::order::{Order, Refund};
-use crate::plan::{DocumentKind, Lookup, Settings};
+use crate::plan::{DocumentKind, Lookup, Settings, lookup_by};
 use crate::text::Fitter;
 use crate::wire::Wire;
 
@@ -323,37 +323,6 @@ fn create_mutation(w: &Wire, name: &str, doc: &str) -> String {
         w.get(&format!("graphql.{doc}.input")),
         w.get(&format!("graphql.{doc}.key"))
     )
-}
-
-/// Looks a document up by one of its fields (no customer check: the value is ours alone).
-fn lookup_by(w: &Wire, doc: &str, field: &str, value: &str) -> Lookup {
-    let (package, node) = w.node(&format!("graphql.{doc}.node"));
-    let gkey = w.get(&format!("graphql.{doc}.key"));
-    Lookup {
-        rest_class: w.get(&format!("rest.{doc}.class")).into(),
-        rest_representation: w.get(&format!("rest.{doc}.representation")).into(),
-        rest_where: format!(
-            "{} eq {}",
-            w.get(&format!("rest.{doc}.{field}")),
-            sdata_literal(value)
-        ),
-        graphql_query: format!(
-            "query Find($filter: String) {{ {package} {{ {node} {{ query(first: 20, filter: $filter) {{ edges {{ node {{ {gkey} }} }} }} }} }} }}"
-        ),
-        graphql_variables: json!({
-            "filter": format!(
-                "{{{}:{}}}",
-                w.get(&format!("graphql.{doc}.{field}")),
-                graphql_literal(value)
-            )
-        })
-        .to_string(),
-        rest_key_field: w.get(&format!("rest.{doc}.key")).into(),
-        graphql_key_field: gkey.into(),
-        rest_check_field: String::new(),
-        graphql_check_path: String::new(),
-        check_value: String::new(),
-    }
 }
 
 /// The X3 delivery of an order that shipped: every line of the sales order `sales_order` in

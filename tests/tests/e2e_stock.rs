@@ -58,22 +58,10 @@ fn place(env: &Env, n: u64, lines: Value) -> Value {
         .unwrap()
 }
 
-/// `PUT /orders/<id>` over the REST API: every save fires `order.updated`, even with the status
-/// it already has — the same status webhook again.
-fn put_status(env: &Env, id: u64, status: &str) {
-    let c = env.woo.config();
-    let resp = ureq::put(&format!("{}/wp-json/wc/v3/orders/{id}", env.woo.base_url()))
-        .query("consumer_key", &c.consumer_key)
-        .query("consumer_secret", &c.consumer_secret)
-        .send_json(json!({ "status": status }))
-        .unwrap();
-    assert!(resp.status().is_success());
-}
-
 /// The same status three times, each save delivered before the next.
 fn status_thrice(env: &Env, id: u64, status: &str) {
     for _ in 0..3 {
-        put_status(env, id, status);
+        env.put_status(id, status);
         drained(env);
     }
 }
@@ -243,13 +231,13 @@ fn orders_ship_deliver_cancel_and_refund_in_x3_exactly_once() {
     });
     status_thrice(&env, a_id, "delivered");
 
-    put_status(&env, b_id, "shipped");
+    env.put_status(b_id, "shipped");
     drained(&env);
     replay_last_delivery(&env, &host, b_id, 3);
 
     status_thrice(&env, c_id, "cancelled");
 
-    put_status(&env, d_id, "completed");
+    env.put_status(d_id, "completed");
     drained(&env);
     let soh_d = sales_order(&env, d_id)["SOHNUM"]
         .as_str()
@@ -378,8 +366,8 @@ fn refunds_become_credit_notes_and_restock_once_each() {
     wait_for("two sales orders", &host, || {
         env.x3_records("SORDER").len() == 2
     });
-    put_status(&env, e_id, "completed");
-    put_status(&env, f_id, "completed");
+    env.put_status(e_id, "completed");
+    env.put_status(f_id, "completed");
     drained(&env);
     wait_for("E and F delivered", &host, || {
         env.x3_records("SDELIVERY").len() == 2
@@ -481,7 +469,7 @@ fn refunds_become_credit_notes_and_restock_once_each() {
     let status = host.terminate();
     assert!(status.success());
     let host = HostProc::start(&env);
-    put_status(&env, e_id, "completed");
+    env.put_status(e_id, "completed");
     drained(&env);
     wait_for("E seen again after the restart", &host, || {
         state_of(&env, &host, e_id)["state"] == "shipped"
@@ -584,7 +572,7 @@ fn unanswered_deliveries_and_credit_notes_are_found_not_sent_twice_even_across_k
     env.x3
         .set_faults(&json!({"commit_then_timeout": {"count": 1}}))
         .unwrap();
-    put_status(&env, id, "completed");
+    env.put_status(id, "completed");
     drained(&env);
     wait_for("the delivery committed in X3", &host, || {
         env.x3_records("SDELIVERY").len() == 1
@@ -592,7 +580,7 @@ fn unanswered_deliveries_and_credit_notes_are_found_not_sent_twice_even_across_k
     logs.push_str(&host.log());
     host.kill9();
     host = HostProc::start(&env);
-    put_status(&env, id, "completed");
+    env.put_status(id, "completed");
     drained(&env);
     wait_for("the order shipped", &host, || {
         state_of(&env, &host, id)["state"] == "shipped"

@@ -110,16 +110,6 @@ fn stock_of(env: &Env, item: &str) -> f64 {
         .sum()
 }
 
-fn put_status(env: &Env, id: u64, status: &str) {
-    let c = env.woo.config();
-    let resp = ureq::put(&format!("{}/wp-json/wc/v3/orders/{id}", env.woo.base_url()))
-        .query("consumer_key", &c.consumer_key)
-        .query("consumer_secret", &c.consumer_secret)
-        .send_json(json!({ "status": status }))
-        .unwrap();
-    assert!(resp.status().is_success());
-}
-
 // ---- 1. refusals answered 500 --------------------------------------------------------------
 
 #[test]
@@ -355,7 +345,7 @@ fn a_restock_is_a_miscellaneous_receipt_on_x3s_stock_lines() {
         .unwrap();
     let id = order["id"].as_u64().unwrap();
     wait_state(&env, &host, id, &["posted"]);
-    put_status(&env, id, "completed");
+    env.put_status(id, "completed");
     wait_state(&env, &host, id, &["shipped"]);
     assert_eq!(stock_of(&env, "TSHIRT"), before - 3.0);
     let shirt = &order["line_items"][0];
@@ -409,7 +399,7 @@ fn a_close_that_x3_does_not_take_is_attention_not_closed() {
     let host = HostProc::start(&env);
     let id = place(&env, "close@example.com", tshirt());
     wait_state(&env, &host, id, &["posted"]);
-    put_status(&env, id, "cancelled");
+    env.put_status(id, "cancelled");
     let page = wait_state(&env, &host, id, &["attention"]);
     let error = page["last-error"].as_str().unwrap();
     assert!(error.contains("ORDSTA"), "{error}");
@@ -434,7 +424,7 @@ fn a_lost_data_directory_does_not_post_an_order_twice() {
     std::fs::remove_dir_all(env.dir.join("data")).unwrap();
     let host = HostProc::start(&env);
     // The order comes again (WooCommerce re-saves it): the host looks X3 up before creating.
-    put_status(&env, id, "processing");
+    env.put_status(id, "processing");
     let page = wait_state(&env, &host, id, &["posted"]);
     assert_eq!(orders_for(&env, &format!("WC-{id}")).len(), 1, "{page:#}");
     assert!(timeline_text(&page).contains("adopted"), "{page:#}");
@@ -526,7 +516,7 @@ fn an_invoiced_order_carries_its_delivery_address_and_leaves_stock_when_shipped(
     assert_eq!(inv.len(), 1);
     assert_eq!(inv[0]["BPDNAM"], "Anna Schmidt", "{:#}", inv[0]);
     assert_eq!(inv[0]["BPDCTY"], "Köln");
-    put_status(&env, id, "completed");
+    env.put_status(id, "completed");
     wait_state(&env, &host, id, &["shipped"]);
     assert_eq!(stock_of(&env, "MUG"), before - 2.0);
     let issues = env.x3_records("SMVTISS");

@@ -281,6 +281,21 @@ max-backoff-secs = 2
         )
     }
 
+    /// `PUT /orders/<id>` over woo-sim's REST API, as the shop's admin screen saves an order:
+    /// every save fires `order.updated`.
+    pub fn put_status(&self, id: u64, status: &str) {
+        let c = self.woo.config();
+        let resp = ureq::put(&format!(
+            "{}/wp-json/wc/v3/orders/{id}",
+            self.woo.base_url()
+        ))
+        .query("consumer_key", &c.consumer_key)
+        .query("consumer_secret", &c.consumer_secret)
+        .send_json(json!({ "status": status }))
+        .unwrap();
+        assert!(resp.status().is_success());
+    }
+
     /// Every X3 record of a class.
     pub fn x3_records(&self, class: &str) -> Vec<Value> {
         self.x3.state()["records"][class]

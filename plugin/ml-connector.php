@@ -7,6 +7,7 @@
  * Requires at least: 6.1
  * Requires PHP:      7.4
  * License:           MIT
+ * License URI:       https://opensource.org/licenses/MIT
  * Text Domain:       ml-connector
  *
  * @package MLConnector

@@ -259,6 +259,14 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
                 .to_string(),
         );
     }
+    let unknown_topic = counters.get("unknown_topic").copied().unwrap_or(0);
+    if unknown_topic > 0 {
+        notes.push(format!(
+            "{unknown_topic} deliveries of an order came with a topic ml-connector does not \
+             handle (only order.created, .updated, .deleted and .restored are orders): stored and \
+             acknowledged, not posted. Their topics are under Webhook deliveries."
+        ));
+    }
     let monitor = ctx.lifecycle.state();
     notes.extend(monitor.alerts.iter().cloned());
     let rest_failing = verdict(woo.last_success_at, woo.last_failure_at) == "failing";

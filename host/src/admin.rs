@@ -119,6 +119,7 @@ impl Admin {
             &c.x3_oauth_secret,
             &c.woo_consumer_secret,
             &c.webhook_secret,
+            &c.webhook_secret_previous,
         ]
         .into_iter()
         .map(|s| s.expose().to_string())
@@ -437,6 +438,7 @@ fn settings_document(cfg: &Config, s: &orders::Settings, map: &[inventory::Statu
             "consumer-key": w.consumer_key,
             "consumer-secret": set(&cfg.woo_consumer_secret),
             "webhook-secret": set(&cfg.webhook_secret),
+            "webhook-secret-previous": set(&cfg.webhook_secret_previous),
             "auth": w.auth.as_deref().unwrap_or("auto"),
             "ca-file": path(&w.ca_file),
             "timeout-secs": w.timeout_secs,
@@ -731,13 +733,18 @@ fn apply_woo(cfg: &mut Config, name: &str, v: &Value) -> std::result::Result<(),
         "consumer-key" => w.consumer_key = text(v)?.trim().to_string(),
         "consumer-secret" => secret(v, &mut cfg.woo_consumer_secret)?,
         "webhook-secret" => {
-            // The intake verifies deliveries with the secret it was started with.
-            if !v.is_object() {
+            if v.is_null() {
                 return Err(Invalid(
-                    "set in the config file (woocommerce.webhook-secret); the admin API only shows whether it is set".into(),
+                    "cannot be cleared: no delivery could be verified without it".into(),
                 ));
             }
+            secret(v, &mut cfg.webhook_secret)?;
+            if cfg.webhook_secret.is_empty() {
+                return Err(Invalid("an empty secret verifies nothing".into()));
+            }
         }
+        // Accepted too during a rotation; `null` ends the rotation.
+        "webhook-secret-previous" => secret(v, &mut cfg.webhook_secret_previous)?,
         "auth" => {
             w.auth = Some(one_of(v, &["auto", "oauth1", "basic", "query-string"])?.to_string())
         }
@@ -1041,8 +1048,29 @@ fn field_names(doc: &Value) -> String {
     names.join(", ")
 }
 
+/// A new webhook secret starts a rotation: unless the document says otherwise, the secret it
+/// replaces stays accepted as `webhook-secret-previous` (deliveries signed before WooCommerce
+/// has the new one still verify), until that is set to `null`.
+fn with_rotation(doc: &Value, cfg: &Config) -> Value {
+    let mut doc = doc.clone();
+    let Some(woo) = doc.get_mut("woocommerce").and_then(Value::as_object_mut) else {
+        return doc;
+    };
+    let new = woo.get("webhook-secret").and_then(Value::as_str);
+    if new.is_some_and(|n| n != cfg.webhook_secret.expose())
+        && !woo.contains_key("webhook-secret-previous")
+    {
+        woo.insert(
+            "webhook-secret-previous".into(),
+            json!(cfg.webhook_secret.expose()),
+        );
+    }
+    doc
+}
+
 fn put_settings(ctx: &Ctx, doc: &Value) -> Result<Answer> {
     let _writing = ctx.admin.writing.lock().unwrap_or_else(|e| e.into_inner());
+    let doc = &with_rotation(doc, &ctx.admin.config());
     let cand = match validate(ctx, doc)? {
         Ok(c) => c,
         Err(errors) => return Ok(errors.answer()),
@@ -1062,6 +1090,11 @@ fn put_settings(ctx: &Ctx, doc: &Value) -> Result<Answer> {
         p.set_woo(Arc::new(woo));
     }
     ctx.lifecycle.set_delivery_url(cand.config.delivery_url());
+    ctx.lifecycle.set_secret(cand.config.webhook_secret.clone());
+    ctx.intake.secret.set(
+        cand.config.webhook_secret.clone(),
+        cand.config.webhook_secret_previous.clone(),
+    );
     *ctx.admin.config.write().unwrap_or_else(|e| e.into_inner()) = cand.config;
     // A setting (a guest customer, a site) may be what held orders waited for.
     let released = ctx.store.requeue_held()?;

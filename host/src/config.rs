@@ -156,6 +156,9 @@ pub struct WooFile {
     pub consumer_secret: SecretSource,
     /// The secret our webhooks are registered with.
     pub webhook_secret: SecretSource,
+    /// During a rotation, the secret before it: deliveries signed with either are accepted.
+    #[serde(default)]
+    pub webhook_secret_previous: Option<SecretSource>,
     #[serde(default)]
     pub auth: Option<String>,
     pub ca_file: Option<PathBuf>,
@@ -379,6 +382,8 @@ pub struct Config {
     pub woo: WooFile,
     pub woo_consumer_secret: Secret,
     pub webhook_secret: Secret,
+    /// Accepted too while a rotation is under way (empty: no rotation).
+    pub webhook_secret_previous: Secret,
     pub orders: OrdersFile,
     pub retry: RetryFile,
     pub status: StatusFile,
@@ -459,6 +464,10 @@ impl Config {
         if webhook_secret.is_empty() {
             bail!("woocommerce.webhook-secret is empty: no delivery could be verified");
         }
+        let webhook_secret_previous = load(
+            &file.woocommerce.webhook_secret_previous,
+            "woocommerce.webhook-secret-previous",
+        )?;
         for o in &file.status.frame_origins {
             check_origin(o)?;
         }
@@ -480,6 +489,7 @@ impl Config {
             woo: file.woocommerce,
             woo_consumer_secret,
             webhook_secret,
+            webhook_secret_previous,
             orders: file.orders,
             retry: file.retry,
             status: file.status,
@@ -544,6 +554,26 @@ webhook-secret = { file = "hook.secret" }
             assert!(!shown.contains(secret), "{secret} leaked into Debug");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_previous_webhook_secret_is_optional_and_loaded_like_the_others() {
+        let dir = std::env::temp_dir();
+        let c = Config::parse(
+            &MINIMAL.replace("{ file = \"hook.secret\" }", "\"now\""),
+            &dir,
+        )
+        .unwrap();
+        assert!(c.webhook_secret_previous.is_empty());
+        let rotating = MINIMAL
+            .replace("{ file = \"hook.secret\" }", "\"now\"")
+            .replace(
+                "webhook-secret = \"now\"",
+                "webhook-secret = \"now\"\nwebhook-secret-previous = \"before\"",
+            );
+        let c = Config::parse(&rotating, &dir).unwrap();
+        assert_eq!(c.webhook_secret_previous.expose(), "before");
+        assert!(!format!("{c:?}").contains("before"));
     }
 
     #[test]

@@ -22,15 +22,16 @@ use serde_json::json;
 use sha2::Digest;
 
 use crate::component::{CoreRuntime, webhook};
-use crate::config::Secret;
 use crate::pipeline::Pipeline;
 use crate::store::{Inserted, NewDelivery, Store};
+use crate::webhook_secret::WebhookSecrets;
 
 /// What the intake needs.
 pub struct Intake {
     pub store: Arc<Store>,
     pub core: Arc<CoreRuntime>,
-    pub secret: Secret,
+    /// The current webhook secret and, during a rotation, the previous one.
+    pub secret: Arc<WebhookSecrets>,
     pub max_body: usize,
     pub pipeline: Option<Arc<Pipeline>>,
 }
@@ -121,10 +122,7 @@ impl Intake {
     /// Handles one delivery whose body has been read.
     pub fn deliver(&self, headers: &[(String, String)], body: &[u8]) -> Answer {
         let h = webhook_headers(headers);
-        let secret = self.secret.expose();
-        let verdict = self
-            .core
-            .call(|c, s| c.ml_connector_webhook().call_accept(s, body, &h, secret));
+        let verdict = crate::webhook_secret::accept(&self.core, body, &h, &self.secret);
         let delivery = match verdict {
             Err(e) => {
                 // A trap: the input made the core fail. Not acknowledged, nothing stored.

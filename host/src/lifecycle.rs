@@ -468,7 +468,7 @@ pub struct Lifecycle {
     pub store: Arc<Store>,
     pub pipeline: Arc<Pipeline>,
     delivery_url: std::sync::RwLock<String>,
-    secret: crate::config::Secret,
+    secret: std::sync::RwLock<crate::config::Secret>,
     topics: Vec<&'static str>,
     repair: bool,
     monitor_every: Duration,
@@ -485,7 +485,7 @@ impl Lifecycle {
             store,
             pipeline,
             delivery_url: std::sync::RwLock::new(cfg.delivery_url()),
-            secret: cfg.webhook_secret.clone(),
+            secret: std::sync::RwLock::new(cfg.webhook_secret.clone()),
             topics: topics(cfg.webhooks.master_data),
             repair: cfg.webhooks.repair,
             monitor_every: Duration::from_secs(cfg.webhooks.monitor_interval_secs),
@@ -508,6 +508,11 @@ impl Lifecycle {
         *self.delivery_url.write().unwrap_or_else(|e| e.into_inner()) = url;
     }
 
+    /// The admin API rotated the webhook secret: register with the new one from now on.
+    pub fn set_secret(&self, secret: crate::config::Secret) {
+        *self.secret.write().unwrap_or_else(|e| e.into_inner()) = secret;
+    }
+
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
@@ -515,12 +520,12 @@ impl Lifecycle {
     /// Creates or repairs our webhooks now (the admin API's and the CLI's `register`).
     pub fn register(&self) -> Result<Vec<Registered>, WooError> {
         let woo = self.pipeline.woo();
-        let r = register(
-            &woo,
-            &self.delivery_url(),
-            self.secret.expose(),
-            &self.topics,
-        );
+        let secret = self
+            .secret
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let r = register(&woo, &self.delivery_url(), secret.expose(), &self.topics);
         self.pipeline
             .health
             .record_woo(r.as_ref().err().map(ToString::to_string));

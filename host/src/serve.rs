@@ -245,7 +245,10 @@ pub fn start(cfg: &Config) -> Result<Host> {
     let intake = Arc::new(Intake {
         store: Arc::clone(&store),
         core: Arc::clone(&core),
-        secret: cfg.webhook_secret.clone(),
+        secret: Arc::new(crate::webhook_secret::WebhookSecrets::new(
+            cfg.webhook_secret.clone(),
+            cfg.webhook_secret_previous.clone(),
+        )),
         max_body: cfg.max_body_bytes,
         pipeline: Some(Arc::clone(&pipeline)),
     });

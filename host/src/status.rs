@@ -130,6 +130,15 @@ pub struct StoreHealth {
     pub webhooks: Vec<WebhookSummary>,
     /// One line per problem the host can see, in words.
     pub notes: Vec<String>,
+    /// While the webhook secret is being rotated (the previous one is accepted too).
+    pub secret_rotation: Option<SecretRotation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretRotation {
+    /// Deliveries verified with the previous secret since the host started.
+    pub previous_used: u64,
+    pub previous_last_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -299,6 +308,13 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
             })
             .collect(),
         notes,
+        secret_rotation: ctx.intake.secret.rotating().then(|| {
+            let (previous_used, previous_last_at) = ctx.intake.secret.previous_used();
+            SecretRotation {
+                previous_used,
+                previous_last_at,
+            }
+        }),
     };
 
     let (depth, oldest_since) = store.queue_depth()?;
@@ -917,6 +933,15 @@ fn render_status(s: &Status, extra: &str) -> String {
     );
     if let Some(m) = &st.rest_last_failure {
         let _ = write!(h, "<dt>Message</dt><dd class=\"msg\">{}</dd>", esc(m));
+    }
+    if let Some(r) = &st.secret_rotation {
+        let _ = write!(
+            h,
+            "<dt>Webhook secret</dt><dd id=\"secret-rotation\">being rotated: the previous secret \
+             is still accepted ({} deliveries signed with it since the start, last {})</dd>",
+            r.previous_used,
+            when(now, r.previous_last_at)
+        );
     }
     h.push_str("</dl>");
     if !st.notes.is_empty() {

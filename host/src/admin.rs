@@ -31,6 +31,9 @@ use crate::store::{OrderRow, Store};
 
 /// The token file, in the data directory.
 pub const TOKEN_FILE: &str = "admin.token";
+/// The read token of the status pages (`/status`, `/api/status`, `/metrics`), beside it: it
+/// shows shoppers' names and totals but changes nothing, so it can be handed out more freely.
+pub const READ_TOKEN_FILE: &str = "status.token";
 /// The `kv` key of the settings written through the API.
 const KV_SETTINGS: &str = "settings";
 /// Largest request body: a mapping table of some ten thousand rows fits easily.
@@ -46,6 +49,8 @@ const SAMPLE_ORDER: &str = include_str!("../../core/testdata/samples/order.wc-v3
 /// The admin API's own state, one per running host.
 pub struct Admin {
     token: Secret,
+    /// The status pages' read token (the admin token is accepted there too).
+    read_token: Secret,
     /// The configuration in force: the file's, with what the API changed since.
     config: RwLock<Config>,
     /// One settings or mapping write at a time: each is validated against what the other applies.
@@ -57,6 +62,7 @@ impl Admin {
     pub fn new(config: &Config) -> Result<Admin> {
         Ok(Admin {
             token: load_or_create_token(&config.data_dir)?,
+            read_token: load_or_create_token_file(&config.data_dir, READ_TOKEN_FILE)?,
             config: RwLock::new(config.clone()),
             writing: Mutex::new(()),
         })
@@ -101,6 +107,14 @@ impl Admin {
         Ok(())
     }
 
+    /// Whether `given` is the admin token or the status pages' read token.
+    pub fn is_read_token(&self, given: &str) -> bool {
+        // Both compared, always: the time taken does not tell which one matched.
+        let admin = same_token(given, self.token.expose());
+        let read = same_token(given, self.read_token.expose());
+        admin | read
+    }
+
     /// The configuration in force (the status page shows where it points now, not at start).
     pub fn config_in_force(&self) -> Config {
         self.config
@@ -120,6 +134,8 @@ impl Admin {
             &c.woo_consumer_secret,
             &c.webhook_secret,
             &c.webhook_secret_previous,
+            &self.read_token,
+            &c.metrics_token,
         ]
         .into_iter()
         .map(|s| s.expose().to_string())
@@ -136,7 +152,7 @@ fn unauthorized(challenge: &str, message: &str) -> Answer {
 
 /// Compares digests rather than the tokens: the time taken depends on neither token's content,
 /// and the fold has no early exit.
-fn same_token(given: &str, expected: &str) -> bool {
+pub fn same_token(given: &str, expected: &str) -> bool {
     let a = Sha256::digest(given.as_bytes());
     let b = Sha256::digest(expected.as_bytes());
     let diff = a
@@ -148,8 +164,13 @@ fn same_token(given: &str, expected: &str) -> bool {
 
 /// The token in `dir/admin.token`; 32 random bytes as hex written there (mode 0600) when absent.
 pub fn load_or_create_token(dir: &Path) -> Result<Secret> {
+    load_or_create_token_file(dir, TOKEN_FILE)
+}
+
+/// A token in `dir/<name>`, created as [`load_or_create_token`] creates the admin token.
+pub fn load_or_create_token_file(dir: &Path, name: &str) -> Result<Secret> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let path = dir.join(TOKEN_FILE);
+    let path = dir.join(name);
     for _ in 0..2 {
         match std::fs::read_to_string(&path) {
             Ok(text) => {

@@ -296,6 +296,10 @@ pub struct StatusFile {
     /// itself: `["https://shop.example"]`. Sent as CSP `frame-ancestors`.
     #[serde(default)]
     pub frame_origins: Vec<String>,
+    /// A token for `/metrics` only (a Prometheus scrape job's `authorization`), besides the read
+    /// and admin tokens.
+    #[serde(default)]
+    pub metrics_token: Option<SecretSource>,
 }
 
 /// An origin is `scheme://host[:port]` and nothing else: it is copied into a header.
@@ -387,6 +391,8 @@ pub struct Config {
     pub orders: OrdersFile,
     pub retry: RetryFile,
     pub status: StatusFile,
+    /// `[status] metrics-token` (empty: `/metrics` takes the read or admin token only).
+    pub metrics_token: Secret,
     pub webhooks: WebhooksFile,
     pub catch_up: CatchUpFile,
     pub x3_poll: Option<crate::x3poll::X3PollFile>,
@@ -471,6 +477,10 @@ impl Config {
         for o in &file.status.frame_origins {
             check_origin(o)?;
         }
+        let metrics_token = load(&file.status.metrics_token, "status.metrics-token")?;
+        if !metrics_token.is_empty() && metrics_token.expose().len() < 16 {
+            bail!("status.metrics-token: 16 characters or more (it guards shoppers' order counts)");
+        }
         if let Some(u) = &file.woocommerce.delivery_url {
             check_delivery_url(u)?;
         }
@@ -493,6 +503,7 @@ impl Config {
             orders: file.orders,
             retry: file.retry,
             status: file.status,
+            metrics_token,
             webhooks: file.webhooks,
             catch_up: file.catch_up,
             x3_poll: file.x3_poll,

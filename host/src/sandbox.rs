@@ -565,6 +565,13 @@ pub fn run(opts: &Options) -> Result<()> {
     eprintln!("ml-connector sandbox: starting simulated Sage X3 and WooCommerce…");
     let sandbox = Sandbox::start(&data_dir, opts.port)?;
     eprintln!("  status page   {}", sandbox.status_url);
+    eprintln!(
+        "  its login     any user name; the password is the read token: cat {}",
+        sandbox
+            .data_dir
+            .join(crate::admin::READ_TOKEN_FILE)
+            .display()
+    );
     eprintln!("  X3 (sim)      {}", sandbox.x3.base_url());
     eprintln!("  shop (sim)    {}", sandbox.woo.site_url());
     eprintln!("  data, config  {}", sandbox.data_dir.display());

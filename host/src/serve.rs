@@ -300,6 +300,11 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
     let path = req.url().split('?').next().unwrap_or("").to_string();
     let method = req.method().as_str().to_ascii_uppercase();
     let intake = &ctx.intake;
+    if crate::status::needs_token(&path)
+        && let Some(refused) = crate::status::refuse(ctx, &path, &headers_of(req))
+    {
+        return refused;
+    }
     match (method.as_str(), path.as_str()) {
         ("POST", "/webhooks/woocommerce") => {
             let headers = headers_of(req);

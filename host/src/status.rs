@@ -518,6 +518,82 @@ fn summary(o: &OrderRow) -> OrderSummary {
 // ---------------------------------------------------------------------------------------------
 // Routes
 
+/// Whether a path shows order data and so needs a token: everything here but `/healthz`.
+pub fn needs_token(path: &str) -> bool {
+    path == "/status" || path.starts_with("/status/") || path == "/api/status" || path == "/metrics"
+}
+
+/// The token a request carries: `Authorization: Bearer <token>`, or Basic with the token as the
+/// password (any user name) — what a browser sends after its login prompt, and what Prometheus'
+/// `basic_auth` sends.
+fn presented_token(headers: &[(String, String)]) -> Option<String> {
+    use base64::Engine as _;
+    let value = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.trim())?;
+    let (scheme, rest) = value.split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.to_string());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return text
+            .split_once(':')
+            .map(|(_, password)| password.to_string());
+    }
+    None
+}
+
+/// The status pages show shoppers' names, e-mails and totals: they need the read token
+/// (`<data-dir>/status.token`) or the admin token; `/metrics` also takes `[status]
+/// metrics-token`. `None` lets the request through; `Some` is the 401 to send.
+pub fn refuse(ctx: &Ctx, path: &str, headers: &[(String, String)]) -> Option<Answer> {
+    if !needs_token(path) {
+        return None;
+    }
+    let given = presented_token(headers);
+    if let Some(t) = &given {
+        let metrics = &ctx.config.metrics_token;
+        let metrics_ok = path == "/metrics"
+            && !metrics.is_empty()
+            && crate::admin::same_token(t, metrics.expose());
+        if ctx.admin.is_read_token(t) | metrics_ok {
+            return None;
+        }
+        warn!("status page: refused a request for {path} with a wrong token");
+    }
+    let mut a = no_store(Answer {
+        status: 401,
+        content_type: "text/plain; charset=utf-8",
+        body: b"The status pages need a token: the read token (status.token in the host's data \
+directory) or the admin token, as the password of any user name, or as a Bearer token.\n"
+            .to_vec(),
+        headers: Vec::new(),
+    });
+    // A browser asks for the password (Basic); scripts and Prometheus may use either.
+    a.headers.push((
+        "WWW-Authenticate".into(),
+        "Basic realm=\"ml-connector status\", charset=\"UTF-8\"".into(),
+    ));
+    a.headers.push((
+        "WWW-Authenticate".into(),
+        format!(
+            "Bearer realm=\"ml-connector status\"{}",
+            if given.is_some() {
+                ", error=\"invalid_token\""
+            } else {
+                ""
+            }
+        ),
+    ));
+    Some(a)
+}
+
 /// `GET /healthz`: 200 when the store answers, 503 otherwise.
 pub fn healthz(ctx: &Ctx) -> Answer {
     match ctx.store.ping() {

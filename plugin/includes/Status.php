@@ -90,7 +90,8 @@ class Status
             return [200, self::errorPage(__('The host URL and admin token are not set.', 'ml-connector'))];
         }
         $path = $order > 0 ? '/status/orders/' . $order : '/status';
-        $answer = $client->request('GET', $path, null, ['accept' => 'text/html', 'auth' => false, 'timeout' => 10]);
+        // The host's pages need a token (they show shoppers' data): the admin token, server side.
+        $answer = $client->request('GET', $path, null, ['accept' => 'text/html', 'timeout' => 10]);
         if (0 === $answer['status']) {
             /* translators: %s: error message */
             return [502, self::errorPage(sprintf(__('The host cannot be reached: %s', 'ml-connector'), (string) $answer['error']))];
@@ -358,7 +359,7 @@ class Status
         if (is_array($cached)) {
             return [$cached['json'], $cached['error']];
         }
-        $answer = $client->request('GET', '/api/status', null, ['auth' => false, 'timeout' => 3]);
+        $answer = $client->request('GET', '/api/status', null, ['timeout' => 3]);
         if (200 === $answer['status'] && is_array($answer['json'])) {
             // Only what the notices need is cached: no shopper's name goes into the options table.
             $value = ['json' => array_intersect_key($answer['json'], ['orders' => true, 'alerts' => true]), 'error' => null];

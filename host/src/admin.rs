@@ -1127,6 +1127,29 @@ fn put_settings(ctx: &Ctx, doc: &Value) -> Result<Answer> {
     get_settings(ctx)
 }
 
+/// The names of the settings stored through the admin API (`x3.base-url`, …), sorted; none when
+/// nothing was saved there.
+pub fn stored_setting_names(store: &Store) -> Result<Vec<String>> {
+    let Some(text) = store.kv_get(KV_SETTINGS)? else {
+        return Ok(Vec::new());
+    };
+    let doc: Value = serde_json::from_str(&text).context("the settings stored by the admin API")?;
+    let mut names: Vec<String> = doc
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(section, fields)| {
+            fields
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(move |(name, _)| format!("{section}.{name}"))
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// The config file's configuration with the settings stored through the admin API applied, and
 /// the stored status map if there is one: what `serve` starts with.
 pub fn stored_config(

@@ -490,27 +490,42 @@ fn source(s: Option<&SecretSource>) -> String {
     }
 }
 
+/// A setting's value, or that it has none (an order cannot be posted without it).
+fn or_unset(v: &str) -> &str {
+    if v.trim().is_empty() { "(not set)" } else { v }
+}
+
 /// Enough of a key to tell two apart, not enough to use it.
 fn hint(key: &str) -> String {
     let head: String = key.chars().take(7).collect();
     format!("{head}…")
 }
 
-/// `config check`: loads and validates everything `serve` would, prints what it found without
-/// any secret.
+/// `config check`: loads and validates everything `serve` would — the config file with the
+/// settings and mapping saved through the admin API (the plugin) applied, as `serve` starts with
+/// them — and prints the settings in force without any secret.
 pub fn config_check(config: &Path) -> Result<()> {
-    let cfg = load_config(config)?;
+    let file_cfg = load_config(config)?;
+    let (cfg, saved) = if file_cfg.data_dir.join("ml-connector.sqlite3").exists() {
+        let store = open_store(&file_cfg)?;
+        let (cfg, _) = crate::admin::stored_config(&store, &file_cfg)?;
+        (cfg, crate::admin::stored_setting_names(&store)?)
+    } else {
+        (file_cfg, Vec::new())
+    };
     let core = core(&cfg)?;
     let settings = serve::order_settings(&core, &cfg).context("[orders]")?;
-    let mapping = match &cfg.orders.mapping_file {
-        None => "none configured (import one with `ml-connector mapping import`)".to_string(),
-        Some(f) => {
-            let path = cfg.base_dir.join(f);
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("orders.mapping-file: reading {}", path.display()))?;
-            let rows = serve::parse_mapping(&core, &text, &settings.dimension_types)
-                .with_context(|| format!("orders.mapping-file {}", path.display()))?;
-            format!("{} ({} rows)", path.display(), rows.len())
+    let mapping = match current_mapping(&cfg, &core, &settings.dimension_types)? {
+        None => "none (import one with `ml-connector mapping import` or the plugin)".to_string(),
+        Some((rows, from)) => format!("{} rows, {from}", rows.len()),
+    };
+    // A secret saved through the admin API is the one in force, whatever the file says.
+    let saved_here = |name: &str| saved.iter().any(|n| n == name);
+    let source = |name: &str, s: Option<&SecretSource>| {
+        if saved_here(name) {
+            "set, saved through the admin API (in the database)".to_string()
+        } else {
+            source(s)
         }
     };
     let data = if cfg.data_dir.join("ml-connector.sqlite3").exists() {
@@ -525,23 +540,33 @@ pub fn config_check(config: &Path) -> Result<()> {
         AuthMode::Basic => format!(
             "basic, user {}, password {}",
             x.user.as_deref().unwrap_or("?"),
-            source(x.password.as_ref())
+            source("x3.password", x.password.as_ref())
         ),
         AuthMode::ConnectedApp => format!(
             "connected app {}, JWT user {}, secret {}",
             x.client_id.as_deref().unwrap_or("?"),
             x.jwt_user.as_deref().unwrap_or("?"),
-            source(x.secret.as_ref())
+            source("x3.secret", x.secret.as_ref())
         ),
         AuthMode::Oauth2 => format!(
             "OAuth2 client {} at {}, secret {}",
             x.oauth_client_id.as_deref().unwrap_or("?"),
             x.token_url.as_deref().unwrap_or("?"),
-            source(x.oauth_client_secret.as_ref())
+            source("x3.oauth-client-secret", x.oauth_client_secret.as_ref())
         ),
     };
     let w = &cfg.woo;
     println!("{}: OK", config.display());
+    if saved.is_empty() {
+        println!("  settings       the config file's (none saved through the admin API)");
+    } else {
+        println!(
+            "  settings       the config file's, with {} saved through the admin API or the \
+             plugin, which are in force: {}",
+            saved.len(),
+            saved.join(", ")
+        );
+    }
     println!("  listen         {}", cfg.listen);
     println!("  data dir       {} ({data})", cfg.data_dir.display());
     println!(
@@ -560,17 +585,25 @@ pub fn config_check(config: &Path) -> Result<()> {
     println!(
         "  Woo key        {}, secret {}",
         hint(&w.consumer_key),
-        source(Some(&w.consumer_secret))
+        source("woocommerce.consumer-secret", Some(&w.consumer_secret))
     );
-    println!("  webhook secret {}", source(Some(&w.webhook_secret)));
+    println!(
+        "  webhook secret {}{}",
+        source("woocommerce.webhook-secret", Some(&w.webhook_secret)),
+        if cfg.webhook_secret_previous.is_empty() {
+            ""
+        } else {
+            "; being rotated (the previous one is accepted too)"
+        }
+    );
     println!(
         "  documents      sales {} of type {} at site {}, {} prices, customer codes {}…",
         match settings.document_kind {
             orders::DocumentKind::Order => "orders",
             orders::DocumentKind::Invoice => "invoices",
         },
-        settings.order_type,
-        settings.sales_site,
+        or_unset(&settings.order_type),
+        or_unset(&settings.sales_site),
         match settings.price_basis {
             orders::PriceBasis::Net => "net",
             orders::PriceBasis::Gross => "gross",

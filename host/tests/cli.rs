@@ -638,3 +638,64 @@ fn which(name: &str) -> Result<PathBuf, ()> {
         })
         .ok_or(())
 }
+
+/// Regression (issue 14): with the document settings and the mapping saved through the plugin
+/// (the admin API's overlay in the database), `config check` said "sales orders of type  at site
+/// ," and "mapping none": it read only the file. It shows the settings in force.
+#[test]
+fn config_check_shows_the_settings_and_mapping_saved_through_the_admin_api() {
+    const STORED_PW: &str = "stored-pw-never-print-71";
+    let dir = scratch("config-stored");
+    let path = write_config(&dir, &good_config());
+    let out = mlc(&["config", "check", "--config", path.to_str().unwrap()]);
+    let before = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        before.contains("of type (not set) at site (not set)"),
+        "{before}"
+    );
+    assert!(
+        before.contains("none saved through the admin API"),
+        "{before}"
+    );
+
+    let store = ml_connector::store::Store::open(&dir.join("data")).unwrap();
+    store
+        .kv_set(
+            "settings",
+            &serde_json::json!({
+                "orders": {"order-type": "WEB", "sales-site": "FR011", "customer-category": "WEBCU"},
+                "x3": {"base-url": "http://127.0.0.1:8124", "password": STORED_PW},
+            })
+            .to_string(),
+        )
+        .unwrap();
+    store
+        .kv_set(
+            "mapping",
+            "key_type,key,item_code,sales_unit,gl_account,dimensions,site\n\
+             sku,WOO-MUG,MUG,UN,706200,CCT=WEB;DEP=HOME,\n\
+             variation,14,HOODIE-RED,UN,706100,CCT=WEB,\n",
+        )
+        .unwrap();
+    drop(store);
+    let out = mlc(&["config", "check", "--config", path.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    for want in [
+        "sales orders of type WEB at site FR011",
+        "http://127.0.0.1:8124 folder SEED",
+        "password set, saved through the admin API",
+        "2 rows, stored in",
+        "with 5 saved through the admin API or the plugin, which are in force: \
+         orders.customer-category, orders.order-type, orders.sales-site, x3.base-url, x3.password",
+    ] {
+        assert!(stdout.contains(want), "{want}:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("127.0.0.1:9 folder"),
+        "not the file's X3: {stdout}"
+    );
+    assert_no_secret(&stdout);
+    assert!(!stdout.contains(STORED_PW) && !stderr.contains(STORED_PW));
+}

@@ -797,14 +797,21 @@ pub fn cli_register(path: &std::path::Path) -> Result<()> {
         &topics(cfg.webhooks.master_data),
     )
     .map_err(|e| anyhow::anyhow!("registering the webhooks failed: {e}"))?;
-    println!(
+    outln!(
         "{:<8} {:<18} {:<9} {:<18} delivery URL",
-        "id", "topic", "status", "action"
+        "id",
+        "topic",
+        "status",
+        "action"
     );
     for r in &list {
-        println!(
+        outln!(
             "{:<8} {:<18} {:<9} {:<18} {}",
-            r.id, r.topic, r.status, r.action, r.delivery_url
+            r.id,
+            r.topic,
+            r.status,
+            r.action,
+            r.delivery_url
         );
     }
     Ok(())
@@ -839,14 +846,17 @@ pub fn cli_list(path: &std::path::Path, as_json: bool) -> Result<()> {
                        "delivery-url": w.delivery_url, "ours": same_url(&w.delivery_url, &url)})
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({"delivery-url": url, "webhooks": hooks, "problems": problems})
         );
     } else {
-        println!(
+        outln!(
             "{:<8} {:<18} {:<9} {:<5} delivery URL",
-            "id", "topic", "status", "ours"
+            "id",
+            "topic",
+            "status",
+            "ours"
         );
         for w in &list {
             let ours = if same_url(&w.delivery_url, &url) {
@@ -854,13 +864,17 @@ pub fn cli_list(path: &std::path::Path, as_json: bool) -> Result<()> {
             } else {
                 ""
             };
-            println!(
+            outln!(
                 "{:<8} {:<18} {:<9} {:<5} {}",
-                w.id, w.topic, w.status, ours, w.delivery_url
+                w.id,
+                w.topic,
+                w.status,
+                ours,
+                w.delivery_url
             );
         }
         for p in &problems {
-            println!("problem: {p}");
+            outln!("problem: {p}");
         }
     }
     if problems.is_empty() {
@@ -899,11 +913,11 @@ pub fn cli_backfill(path: &std::path::Path, since: &str) -> Result<()> {
         }
     })?;
     if tty {
-        eprintln!();
+        errln!();
     }
     advance_watermark(&store, r.newest.as_deref())?;
     store.kv_set(LAST_RUN, &json!({"at": now_ms(), "report": r}).to_string())?;
-    println!("{}", serde_json::to_string(&r)?);
+    outln!("{}", serde_json::to_string(&r)?);
     Ok(())
 }
 

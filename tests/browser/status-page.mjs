@@ -122,6 +122,19 @@ try {
   check(bars >= 1, `the throughput chart has bars (${bars})`);
   const box = await page.locator('#chart-posted').boundingBox();
   check(box && box.width > 200 && box.height > 40, 'the throughput chart is drawn at a readable size');
+  // Every axis label inside its chart (the lag's top label used to run off the left edge).
+  for (const id of ['chart-posted', 'chart-lag']) {
+    const chart = await page.locator(`#${id}`).boundingBox();
+    const labels = page.locator(`#${id} > text`);
+    let inside = true;
+    for (let i = 0; i < (await labels.count()); i++) {
+      const b = await labels.nth(i).boundingBox();
+      if (b && (b.x < chart.x - 0.5 || b.x + b.width > chart.x + chart.width + 0.5)) inside = false;
+    }
+    check(inside, `the labels of #${id} are not clipped`);
+  }
+  const lagText = await page.locator('#throughput p.muted').innerText();
+  check(!/\d{4,} ms/.test(lagText), `lag reads as a duration: ${lagText}`);
   check(
     (await page.locator('img, link[rel=stylesheet], iframe').count()) === 0,
     'no external asset',

@@ -212,7 +212,7 @@ pub fn load_or_create_token_file(dir: &Path, name: &str) -> Result<Secret> {
                 f.write_all(format!("{token}\n").as_bytes())
                     .and_then(|()| f.sync_all())
                     .with_context(|| format!("writing {}", path.display()))?;
-                info!("admin token created in {}", path.display());
+                info!("token created in {}", path.display());
                 return Ok(Secret::new(token));
             }
             // Another process created it between our read and our create: read theirs.

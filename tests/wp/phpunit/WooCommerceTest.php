@@ -87,6 +87,51 @@ class WooCommerceTest extends TestCase
     }
 
     /**
+     * Issue 14: the webhook secret could only be set in the host's config file. The Status tab
+     * rotates it: a new secret on the host (the old one still accepted), given to WooCommerce's
+     * webhooks by registering them again; finishing the rotation leaves only the new one.
+     */
+    public function testTheStatusTabRotatesTheWebhookSecretInWooCommerceAndFinishesTheRotation(): void
+    {
+        $secrets = static function (): array {
+            // The host changed them over REST, in another process: not what this one cached.
+            wp_cache_flush();
+            $out = [];
+            foreach (\WC_Data_Store::load('webhook')->search_webhooks(['limit' => -1]) as $id) {
+                $w = wc_get_webhook($id);
+                if ($w && 0 === strpos($w->get_name(), 'ml-connector: ')) {
+                    $out[$w->get_topic()] = $w->get_secret();
+                }
+            }
+            return $out;
+        };
+        $before = $secrets();
+        $this->assertCount(4, $before);
+        Status::processRotate();
+        $flash = $this->flash();
+        $this->assertSame('success', $flash['level'], $flash['notice']);
+        $this->assertStringContainsString('still accepted', $flash['notice']);
+        [, $settings] = $this->host('GET', '/api/admin/settings');
+        $this->assertSame(['set' => true], $settings['woocommerce']['webhook-secret-previous']);
+        $after = $secrets();
+        $this->assertCount(1, array_unique($after), 'every webhook has the one new secret');
+        $this->assertNotSame(array_values($before)[0], array_values($after)[0], 'a new secret');
+        $this->assertSame(48, strlen(array_values($after)[0]));
+        [, $status] = $this->host('GET', '/api/status');
+        $this->assertNotNull($status['store']['secret_rotation']);
+        $html = $this->output([Status::class, 'renderPage']);
+        $this->assertStringContainsString('id="ml-connector-finish-rotation"', $html);
+        $this->assertStringNotContainsString(array_values($after)[0], $html, 'the secret is never shown');
+
+        Status::processFinishRotation();
+        $this->assertSame('success', $this->flash()['level']);
+        [, $settings] = $this->host('GET', '/api/admin/settings');
+        $this->assertSame(['set' => false], $settings['woocommerce']['webhook-secret-previous']);
+        delete_transient(Status::CACHE);
+        $this->assertStringNotContainsString('id="ml-connector-finish-rotation"', $this->output([Status::class, 'renderPage']));
+    }
+
+    /**
      * Regression (issue 14): every "Connect the store" made a new REST key and left the earlier
      * ones, so keys piled up. The keys this plugin made before are revoked once the host took the
      * new one; a key made by hand is left alone.

@@ -5,8 +5,12 @@
  * Description:       Connects WooCommerce to Sage X3 through the ml-connector host: settings, product mapping, order status and repairs from the WordPress admin.
  * Version:           0.1.0
  * Requires at least: 6.1
+ * Tested up to:      6.8
  * Requires PHP:      7.4
+ * WC requires at least: 10.0
+ * WC tested up to:   10.0
  * License:           MIT
+ * License URI:       https://opensource.org/licenses/MIT
  * Text Domain:       ml-connector
  *
  * @package MLConnector

@@ -132,7 +132,10 @@ fn intake_server(dir: &std::path::Path) -> (HttpServer, Arc<Store>) {
     let intake = Arc::new(Intake {
         store: Arc::clone(&store),
         core: Arc::new(core),
-        secret: Secret::new(SECRET.to_string()),
+        secret: Arc::new(ml_connector::webhook_secret::WebhookSecrets::new(
+            Secret::new(SECRET.to_string()),
+            Secret::default(),
+        )),
         max_body: 4 << 20,
         pipeline: None,
     });

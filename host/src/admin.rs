@@ -31,6 +31,9 @@ use crate::store::{OrderRow, Store};
 
 /// The token file, in the data directory.
 pub const TOKEN_FILE: &str = "admin.token";
+/// The read token of the status pages (`/status`, `/api/status`, `/metrics`), beside it: it
+/// shows shoppers' names and totals but changes nothing, so it can be handed out more freely.
+pub const READ_TOKEN_FILE: &str = "status.token";
 /// The `kv` key of the settings written through the API.
 const KV_SETTINGS: &str = "settings";
 /// Largest request body: a mapping table of some ten thousand rows fits easily.
@@ -46,6 +49,8 @@ const SAMPLE_ORDER: &str = include_str!("../../core/testdata/samples/order.wc-v3
 /// The admin API's own state, one per running host.
 pub struct Admin {
     token: Secret,
+    /// The status pages' read token (the admin token is accepted there too).
+    read_token: Secret,
     /// The configuration in force: the file's, with what the API changed since.
     config: RwLock<Config>,
     /// One settings or mapping write at a time: each is validated against what the other applies.
@@ -57,6 +62,7 @@ impl Admin {
     pub fn new(config: &Config) -> Result<Admin> {
         Ok(Admin {
             token: load_or_create_token(&config.data_dir)?,
+            read_token: load_or_create_token_file(&config.data_dir, READ_TOKEN_FILE)?,
             config: RwLock::new(config.clone()),
             writing: Mutex::new(()),
         })
@@ -101,6 +107,14 @@ impl Admin {
         Ok(())
     }
 
+    /// Whether `given` is the admin token or the status pages' read token.
+    pub fn is_read_token(&self, given: &str) -> bool {
+        // Both compared, always: the time taken does not tell which one matched.
+        let admin = same_token(given, self.token.expose());
+        let read = same_token(given, self.read_token.expose());
+        admin | read
+    }
+
     /// The configuration in force (the status page shows where it points now, not at start).
     pub fn config_in_force(&self) -> Config {
         self.config
@@ -119,6 +133,9 @@ impl Admin {
             &c.x3_oauth_secret,
             &c.woo_consumer_secret,
             &c.webhook_secret,
+            &c.webhook_secret_previous,
+            &self.read_token,
+            &c.metrics_token,
         ]
         .into_iter()
         .map(|s| s.expose().to_string())
@@ -135,7 +152,7 @@ fn unauthorized(challenge: &str, message: &str) -> Answer {
 
 /// Compares digests rather than the tokens: the time taken depends on neither token's content,
 /// and the fold has no early exit.
-fn same_token(given: &str, expected: &str) -> bool {
+pub fn same_token(given: &str, expected: &str) -> bool {
     let a = Sha256::digest(given.as_bytes());
     let b = Sha256::digest(expected.as_bytes());
     let diff = a
@@ -147,8 +164,13 @@ fn same_token(given: &str, expected: &str) -> bool {
 
 /// The token in `dir/admin.token`; 32 random bytes as hex written there (mode 0600) when absent.
 pub fn load_or_create_token(dir: &Path) -> Result<Secret> {
+    load_or_create_token_file(dir, TOKEN_FILE)
+}
+
+/// A token in `dir/<name>`, created as [`load_or_create_token`] creates the admin token.
+pub fn load_or_create_token_file(dir: &Path, name: &str) -> Result<Secret> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let path = dir.join(TOKEN_FILE);
+    let path = dir.join(name);
     for _ in 0..2 {
         match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -190,7 +212,7 @@ pub fn load_or_create_token(dir: &Path) -> Result<Secret> {
                 f.write_all(format!("{token}\n").as_bytes())
                     .and_then(|()| f.sync_all())
                     .with_context(|| format!("writing {}", path.display()))?;
-                info!("admin token created in {}", path.display());
+                info!("token created in {}", path.display());
                 return Ok(Secret::new(token));
             }
             // Another process created it between our read and our create: read theirs.
@@ -441,6 +463,7 @@ fn settings_document(cfg: &Config, s: &orders::Settings, map: &[inventory::Statu
             "consumer-key": w.consumer_key,
             "consumer-secret": set(&cfg.woo_consumer_secret),
             "webhook-secret": set(&cfg.webhook_secret),
+            "webhook-secret-previous": set(&cfg.webhook_secret_previous),
             "auth": w.auth.as_deref().unwrap_or("auto"),
             "ca-file": path(&w.ca_file),
             "timeout-secs": w.timeout_secs,
@@ -779,13 +802,18 @@ fn apply_woo(cfg: &mut Config, name: &str, v: &Value) -> std::result::Result<(),
         "consumer-key" => w.consumer_key = text(v)?.trim().to_string(),
         "consumer-secret" => secret(v, &mut cfg.woo_consumer_secret)?,
         "webhook-secret" => {
-            // The intake verifies deliveries with the secret it was started with.
-            if !v.is_object() {
+            if v.is_null() {
                 return Err(Invalid(
-                    "set in the config file (woocommerce.webhook-secret); the admin API only shows whether it is set".into(),
+                    "cannot be cleared: no delivery could be verified without it".into(),
                 ));
             }
+            secret(v, &mut cfg.webhook_secret)?;
+            if cfg.webhook_secret.is_empty() {
+                return Err(Invalid("an empty secret verifies nothing".into()));
+            }
         }
+        // Accepted too during a rotation; `null` ends the rotation.
+        "webhook-secret-previous" => secret(v, &mut cfg.webhook_secret_previous)?,
         "auth" => {
             w.auth = Some(one_of(v, &["auto", "oauth1", "basic", "query-string"])?.to_string())
         }
@@ -1126,8 +1154,29 @@ fn field_names(doc: &Value) -> String {
     names.join(", ")
 }
 
+/// A new webhook secret starts a rotation: unless the document says otherwise, the secret it
+/// replaces stays accepted as `webhook-secret-previous` (deliveries signed before WooCommerce
+/// has the new one still verify), until that is set to `null`.
+fn with_rotation(doc: &Value, cfg: &Config) -> Value {
+    let mut doc = doc.clone();
+    let Some(woo) = doc.get_mut("woocommerce").and_then(Value::as_object_mut) else {
+        return doc;
+    };
+    let new = woo.get("webhook-secret").and_then(Value::as_str);
+    if new.is_some_and(|n| n != cfg.webhook_secret.expose())
+        && !woo.contains_key("webhook-secret-previous")
+    {
+        woo.insert(
+            "webhook-secret-previous".into(),
+            json!(cfg.webhook_secret.expose()),
+        );
+    }
+    doc
+}
+
 fn put_settings(ctx: &Ctx, doc: &Value) -> Result<Answer> {
     let _writing = ctx.admin.writing.lock().unwrap_or_else(|e| e.into_inner());
+    let doc = &with_rotation(doc, &ctx.admin.config());
     let cand = match validate(ctx, doc)? {
         Ok(c) => c,
         Err(errors) => return Ok(errors.answer()),
@@ -1147,6 +1196,11 @@ fn put_settings(ctx: &Ctx, doc: &Value) -> Result<Answer> {
         p.set_woo(Arc::new(woo));
     }
     ctx.lifecycle.set_delivery_url(cand.config.delivery_url());
+    ctx.lifecycle.set_secret(cand.config.webhook_secret.clone());
+    ctx.intake.secret.set(
+        cand.config.webhook_secret.clone(),
+        cand.config.webhook_secret_previous.clone(),
+    );
     *ctx.admin.config.write().unwrap_or_else(|e| e.into_inner()) = cand.config;
     // A setting (a guest customer, a site) may be what held orders waited for.
     let released = ctx.store.requeue_held()?;
@@ -1156,6 +1210,29 @@ fn put_settings(ctx: &Ctx, doc: &Value) -> Result<Answer> {
         field_names(doc)
     );
     get_settings(ctx)
+}
+
+/// The names of the settings stored through the admin API (`x3.base-url`, …), sorted; none when
+/// nothing was saved there.
+pub fn stored_setting_names(store: &Store) -> Result<Vec<String>> {
+    let Some(text) = store.kv_get(KV_SETTINGS)? else {
+        return Ok(Vec::new());
+    };
+    let doc: Value = serde_json::from_str(&text).context("the settings stored by the admin API")?;
+    let mut names: Vec<String> = doc
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(section, fields)| {
+            fields
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(move |(name, _)| format!("{section}.{name}"))
+        })
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// The config file's configuration with the settings stored through the admin API applied, and

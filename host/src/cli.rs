@@ -261,6 +261,8 @@ pub enum ConfigCommand {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     use crate::ops;
+    // The logger first, so that the libraries' first records are not lost.
+    crate::log::init();
     match cli.command {
         Command::Serve { config } => crate::serve::run(&config.config),
         Command::Sandbox {
@@ -318,13 +320,13 @@ pub fn run(cli: Cli) -> Result<()> {
             if let Some(path) = emit {
                 std::fs::write(&path, EMBEDDED)
                     .with_context(|| format!("writing {}", path.display()))?;
-                println!("wrote {} ({} bytes)", path.display(), EMBEDDED.len());
+                outln!("wrote {} ({} bytes)", path.display(), EMBEDDED.len());
             }
             if check {
                 let (core, _) = CoreRuntime::embedded(None)?;
                 let component = wasmtime::component::Component::new(core.engine(), EMBEDDED)?;
                 for f in crate::component::exported_functions(core.engine(), &component) {
-                    println!("{f}");
+                    outln!("{f}");
                 }
             }
             Ok(())

@@ -202,6 +202,9 @@ pub struct WooFile {
     pub consumer_secret: SecretSource,
     /// The secret our webhooks are registered with.
     pub webhook_secret: SecretSource,
+    /// During a rotation, the secret before it: deliveries signed with either are accepted.
+    #[serde(default)]
+    pub webhook_secret_previous: Option<SecretSource>,
     #[serde(default)]
     pub auth: Option<String>,
     pub ca_file: Option<PathBuf>,
@@ -339,6 +342,10 @@ pub struct StatusFile {
     /// itself: `["https://shop.example"]`. Sent as CSP `frame-ancestors`.
     #[serde(default)]
     pub frame_origins: Vec<String>,
+    /// A token for `/metrics` only (a Prometheus scrape job's `authorization`), besides the read
+    /// and admin tokens.
+    #[serde(default)]
+    pub metrics_token: Option<SecretSource>,
 }
 
 /// An origin is `scheme://host[:port]` and nothing else: it is copied into a header.
@@ -425,9 +432,13 @@ pub struct Config {
     pub woo: WooFile,
     pub woo_consumer_secret: Secret,
     pub webhook_secret: Secret,
+    /// Accepted too while a rotation is under way (empty: no rotation).
+    pub webhook_secret_previous: Secret,
     pub orders: OrdersFile,
     pub retry: RetryFile,
     pub status: StatusFile,
+    /// `[status] metrics-token` (empty: `/metrics` takes the read or admin token only).
+    pub metrics_token: Secret,
     pub webhooks: WebhooksFile,
     pub catch_up: CatchUpFile,
     pub x3_poll: Option<crate::x3poll::X3PollFile>,
@@ -505,8 +516,16 @@ impl Config {
         if webhook_secret.is_empty() {
             bail!("woocommerce.webhook-secret is empty: no delivery could be verified");
         }
+        let webhook_secret_previous = load(
+            &file.woocommerce.webhook_secret_previous,
+            "woocommerce.webhook-secret-previous",
+        )?;
         for o in &file.status.frame_origins {
             check_origin(o)?;
+        }
+        let metrics_token = load(&file.status.metrics_token, "status.metrics-token")?;
+        if !metrics_token.is_empty() && metrics_token.expose().len() < 16 {
+            bail!("status.metrics-token: 16 characters or more (it guards shoppers' order counts)");
         }
         if let Some(u) = &file.woocommerce.delivery_url {
             check_delivery_url(u)?;
@@ -526,9 +545,11 @@ impl Config {
             woo: file.woocommerce,
             woo_consumer_secret,
             webhook_secret,
+            webhook_secret_previous,
             orders: file.orders,
             retry: file.retry,
             status: file.status,
+            metrics_token,
             webhooks: file.webhooks,
             catch_up: file.catch_up,
             x3_poll: file.x3_poll,
@@ -590,6 +611,26 @@ webhook-secret = { file = "hook.secret" }
             assert!(!shown.contains(secret), "{secret} leaked into Debug");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_previous_webhook_secret_is_optional_and_loaded_like_the_others() {
+        let dir = std::env::temp_dir();
+        let c = Config::parse(
+            &MINIMAL.replace("{ file = \"hook.secret\" }", "\"now\""),
+            &dir,
+        )
+        .unwrap();
+        assert!(c.webhook_secret_previous.is_empty());
+        let rotating = MINIMAL
+            .replace("{ file = \"hook.secret\" }", "\"now\"")
+            .replace(
+                "webhook-secret = \"now\"",
+                "webhook-secret = \"now\"\nwebhook-secret-previous = \"before\"",
+            );
+        let c = Config::parse(&rotating, &dir).unwrap();
+        assert_eq!(c.webhook_secret_previous.expose(), "before");
+        assert!(!format!("{c:?}").contains("before"));
     }
 
     #[test]

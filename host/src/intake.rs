@@ -8,7 +8,8 @@
 //! Answers (`docs/webhooks.md`):
 //! - ping `webhook_id=N` → 200, nothing stored;
 //! - verified order, deletion, other resource, or a REST error object as payload → 200 and stored
-//!   (the error object only raises a counter: it names no order);
+//!   (the error object only raises a counter: it names no order); an order with a topic that is
+//!   not one of WooCommerce's order topics (`order.exploded`) → 200 and stored, not posted;
 //! - the same revision again → 200 `duplicate`, not processed again;
 //! - missing, malformed or wrong signature → 401; a `legacy_v3` body → 400; a verified body that is
 //!   not a WooCommerce payload → 400; a body over the size limit → 413; another method → 405;
@@ -21,15 +22,16 @@ use serde_json::json;
 use sha2::Digest;
 
 use crate::component::{CoreRuntime, webhook};
-use crate::config::Secret;
 use crate::pipeline::Pipeline;
 use crate::store::{Inserted, NewDelivery, Store};
+use crate::webhook_secret::WebhookSecrets;
 
 /// What the intake needs.
 pub struct Intake {
     pub store: Arc<Store>,
     pub core: Arc<CoreRuntime>,
-    pub secret: Secret,
+    /// The current webhook secret and, during a rotation, the previous one.
+    pub secret: Arc<WebhookSecrets>,
     pub max_body: usize,
     pub pipeline: Option<Arc<Pipeline>>,
 }
@@ -120,10 +122,7 @@ impl Intake {
     /// Handles one delivery whose body has been read.
     pub fn deliver(&self, headers: &[(String, String)], body: &[u8]) -> Answer {
         let h = webhook_headers(headers);
-        let secret = self.secret.expose();
-        let verdict = self
-            .core
-            .call(|c, s| c.ml_connector_webhook().call_accept(s, body, &h, secret));
+        let verdict = crate::webhook_secret::accept(&self.core, body, &h, &self.secret);
         let delivery = match verdict {
             Err(e) => {
                 // A trap: the input made the core fail. Not acknowledged, nothing stored.
@@ -151,7 +150,7 @@ impl Intake {
                 return Answer::json(200, &json!({ "status": "pong", "webhook_id": id }));
             }
             webhook::Delivery::Resource(r) => {
-                d.kind = if r.resource == "order" {
+                d.kind = if known_order_topic(&r.resource, &r.event) {
                     "order".into()
                 } else {
                     "other".into()
@@ -198,6 +197,18 @@ impl Intake {
             }
         }
         match self.store.insert_delivery(&d) {
+            Ok(Inserted::New) if d.kind == "other" && d.resource.as_deref() == Some("order") => {
+                // Kept, so nothing WooCommerce sent is lost, but not an order to post.
+                warn!(
+                    "webhook {} delivered order {} with topic {:?}, which is not an order topic \
+                     ml-connector handles: stored, not posted",
+                    h.webhook_id.as_deref().unwrap_or("?"),
+                    d.resource_id.unwrap_or(0),
+                    h.topic.as_deref().unwrap_or("")
+                );
+                let _ = self.store.bump_counter("unknown_topic");
+                Answer::json(200, &json!({ "status": "stored" }))
+            }
             Ok(Inserted::New) => {
                 if let Some(p) = &self.pipeline {
                     p.notify();
@@ -255,6 +266,13 @@ impl Intake {
         let _ = self.store.bump_counter(counter);
         Answer::error(status, &message)
     }
+}
+
+/// The order topics WooCommerce has (`order.created|updated|restored`; `order.deleted` is a
+/// deletion): only these are orders to post. Any other event on the order resource is stored and
+/// acknowledged, never posted.
+fn known_order_topic(resource: &str, event: &str) -> bool {
+    resource == "order" && matches!(event, "created" | "updated" | "restored")
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -17,6 +17,7 @@
 //! - [`ops`]: the operator commands (`ping`, `orders`, `mapping`, `config check`).
 //! - [`x3poll`]: reads changes back from X3 (documents, statuses, stock → WooCommerce, customers).
 //! - [`reconcile`]: every WooCommerce order of a period against its X3 document(s).
+//! - [`webhook_secret`]: the webhook secrets in force (two during a rotation) and the check.
 //! - [`log`]: one line per event on stderr.
 
 #[macro_use]
@@ -38,6 +39,7 @@ pub mod server;
 pub mod status;
 pub mod stock;
 pub mod store;
+pub mod webhook_secret;
 pub mod wire;
 pub mod woo;
 pub mod x3;

@@ -471,7 +471,7 @@ pub struct Lifecycle {
     pub store: Arc<Store>,
     pub pipeline: Arc<Pipeline>,
     delivery_url: std::sync::RwLock<String>,
-    secret: crate::config::Secret,
+    secret: std::sync::RwLock<crate::config::Secret>,
     topics: Vec<&'static str>,
     repair: bool,
     monitor_every: Duration,
@@ -488,7 +488,7 @@ impl Lifecycle {
             store,
             pipeline,
             delivery_url: std::sync::RwLock::new(cfg.delivery_url()),
-            secret: cfg.webhook_secret.clone(),
+            secret: std::sync::RwLock::new(cfg.webhook_secret.clone()),
             topics: topics(cfg.webhooks.master_data),
             repair: cfg.webhooks.repair,
             monitor_every: Duration::from_secs(cfg.webhooks.monitor_interval_secs),
@@ -511,6 +511,11 @@ impl Lifecycle {
         *self.delivery_url.write().unwrap_or_else(|e| e.into_inner()) = url;
     }
 
+    /// The admin API rotated the webhook secret: register with the new one from now on.
+    pub fn set_secret(&self, secret: crate::config::Secret) {
+        *self.secret.write().unwrap_or_else(|e| e.into_inner()) = secret;
+    }
+
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
@@ -518,12 +523,12 @@ impl Lifecycle {
     /// Creates or repairs our webhooks now (the admin API's and the CLI's `register`).
     pub fn register(&self) -> Result<Vec<Registered>, WooError> {
         let woo = self.pipeline.woo();
-        let r = register(
-            &woo,
-            &self.delivery_url(),
-            self.secret.expose(),
-            &self.topics,
-        );
+        let secret = self
+            .secret
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let r = register(&woo, &self.delivery_url(), secret.expose(), &self.topics);
         self.pipeline
             .health
             .record_woo(r.as_ref().err().map(ToString::to_string));
@@ -815,14 +820,21 @@ pub fn cli_register(path: &std::path::Path) -> Result<()> {
         &topics(cfg.webhooks.master_data),
     )
     .map_err(|e| anyhow::anyhow!("registering the webhooks failed: {e}"))?;
-    println!(
+    outln!(
         "{:<8} {:<18} {:<9} {:<18} delivery URL",
-        "id", "topic", "status", "action"
+        "id",
+        "topic",
+        "status",
+        "action"
     );
     for r in &list {
-        println!(
+        outln!(
             "{:<8} {:<18} {:<9} {:<18} {}",
-            r.id, r.topic, r.status, r.action, r.delivery_url
+            r.id,
+            r.topic,
+            r.status,
+            r.action,
+            r.delivery_url
         );
     }
     Ok(())
@@ -857,14 +869,17 @@ pub fn cli_list(path: &std::path::Path, as_json: bool) -> Result<()> {
                        "delivery-url": w.delivery_url, "ours": same_url(&w.delivery_url, &url)})
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({"delivery-url": url, "webhooks": hooks, "problems": problems})
         );
     } else {
-        println!(
+        outln!(
             "{:<8} {:<18} {:<9} {:<5} delivery URL",
-            "id", "topic", "status", "ours"
+            "id",
+            "topic",
+            "status",
+            "ours"
         );
         for w in &list {
             let ours = if same_url(&w.delivery_url, &url) {
@@ -872,13 +887,17 @@ pub fn cli_list(path: &std::path::Path, as_json: bool) -> Result<()> {
             } else {
                 ""
             };
-            println!(
+            outln!(
                 "{:<8} {:<18} {:<9} {:<5} {}",
-                w.id, w.topic, w.status, ours, w.delivery_url
+                w.id,
+                w.topic,
+                w.status,
+                ours,
+                w.delivery_url
             );
         }
         for p in &problems {
-            println!("problem: {p}");
+            outln!("problem: {p}");
         }
     }
     if problems.is_empty() {
@@ -917,11 +936,11 @@ pub fn cli_backfill(path: &std::path::Path, since: &str) -> Result<()> {
         }
     })?;
     if tty {
-        eprintln!();
+        errln!();
     }
     advance_watermark(&store, r.newest.as_deref())?;
     store.kv_set(LAST_RUN, &json!({"at": now_ms(), "report": r}).to_string())?;
-    println!("{}", serde_json::to_string(&r)?);
+    outln!("{}", serde_json::to_string(&r)?);
     Ok(())
 }
 

@@ -91,9 +91,9 @@ pub fn ping(config: &Path) -> Result<()> {
     let mut failed = Vec::new();
     for (name, verdict) in [("X3", x3), ("WooCommerce", woo)] {
         match verdict {
-            Ok(said) => println!("{name:<12} ok: {said}"),
+            Ok(said) => outln!("{name:<12} ok: {said}"),
             Err(e) => {
-                println!("{name:<12} FAILED: {e:#}");
+                outln!("{name:<12} FAILED: {e:#}");
                 failed.push(name);
             }
         }
@@ -160,21 +160,25 @@ pub fn orders_list(config: &Path, state: Option<&str>, limit: usize, as_json: bo
     let rows = orders_of(&store, state, limit)?;
     if as_json {
         let v: Vec<Value> = rows.iter().map(row_json).collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     if rows.is_empty() {
         match state {
-            Some(s) => println!("no orders in state {s}"),
-            None => println!("no orders yet"),
+            Some(s) => outln!("no orders in state {s}"),
+            None => outln!("no orders yet"),
         }
     } else {
-        println!(
+        outln!(
             "{:>8}  {:<10} {:<11} {:<14} {:<20}  NOTE",
-            "ORDER", "STATE", "WOO STATUS", "DOCUMENT", "UPDATED"
+            "ORDER",
+            "STATE",
+            "WOO STATUS",
+            "DOCUMENT",
+            "UPDATED"
         );
         for r in &rows {
-            println!(
+            outln!(
                 "{:>8}  {:<10} {:<11} {:<14} {:<20}  {}",
                 r.order_id,
                 r.state,
@@ -188,7 +192,7 @@ pub fn orders_list(config: &Path, state: Option<&str>, limit: usize, as_json: bo
     let counts = store.state_counts()?;
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     let by_state: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
-    println!(
+    outln!(
         "{total} order(s) in all{}{}",
         if by_state.is_empty() { "" } else { ": " },
         by_state.join(", ")
@@ -218,20 +222,20 @@ pub fn orders_show(config: &Path, order_id: u64, as_json: bool) -> Result<()> {
                     "x3_key": l.x3_key, "attempts": l.attempts, "idempotency_key": l.idempotency_key})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     let dash = |o: Option<&str>| o.unwrap_or("-").to_string();
-    println!("order {order_id}");
-    println!("  state          {}", r.state);
-    println!(
+    outln!("order {order_id}");
+    outln!("  state          {}", r.state);
+    outln!(
         "  WooCommerce    {}{}",
         dash(r.status.as_deref()),
         if r.trashed { " (in the trash)" } else { "" }
     );
-    println!("  X3 document    {}", dash(r.document_no.as_deref()));
-    println!("  X3 customer    {}", dash(r.customer_code.as_deref()));
-    println!(
+    outln!("  X3 document    {}", dash(r.document_no.as_deref()));
+    outln!("  X3 customer    {}", dash(r.customer_code.as_deref()));
+    outln!(
         "  queue          {}",
         if !r.dirty {
             "not queued".to_string()
@@ -245,19 +249,19 @@ pub fn orders_show(config: &Path, order_id: u64, as_json: bool) -> Result<()> {
             "due now".to_string()
         }
     );
-    println!("  last error     {}", dash(r.last_error.as_deref()));
+    outln!("  last error     {}", dash(r.last_error.as_deref()));
     if let Some(h) = &r.hold {
-        println!("  hold           {h}");
+        outln!("  hold           {h}");
     }
-    println!("  updated        {}", format_ms(r.updated_at));
-    println!("timeline");
+    outln!("  updated        {}", format_ms(r.updated_at));
+    outln!("timeline");
     for t in &timeline {
-        println!("  {}  {:<10} {}", format_ms(t.at), t.event, t.detail);
+        outln!("  {}  {:<10} {}", format_ms(t.at), t.event, t.detail);
     }
     if !ledger.is_empty() {
-        println!("X3 writes (ledger)");
+        outln!("X3 writes (ledger)");
         for l in &ledger {
-            println!(
+            outln!(
                 "  {:<13} {:<14} {:<8} {:<12} attempts {}",
                 l.kind,
                 l.reference,
@@ -308,7 +312,7 @@ pub fn orders_replay(config: &Path, ids: &[u64], state: Option<&str>) -> Result<
         match &progress {
             Some(b) => b.inc(chunk.len() as u64),
             None if targets.len() > CHUNK => {
-                eprintln!("queued {queued} of {}", targets.len());
+                errln!("queued {queued} of {}", targets.len());
             }
             None => {}
         }
@@ -317,8 +321,8 @@ pub fn orders_replay(config: &Path, ids: &[u64], state: Option<&str>) -> Result<
         b.finish_and_clear();
     }
     match (state, queued) {
-        (Some(s), 0) => println!("no orders in state {s}"),
-        _ => println!(
+        (Some(s), 0) => outln!("no orders in state {s}"),
+        _ => outln!(
             "{queued} order(s) queued again; a running service picks them up within a second, \
              a stopped one when it starts"
         ),
@@ -380,12 +384,12 @@ pub fn mapping_import(config: &Path, file: &Path) -> Result<()> {
     let store = Store::open(&cfg.data_dir)?;
     store.kv_set("mapping", &csv)?;
     let released = store.requeue_held()?;
-    println!(
+    outln!(
         "imported {} mapping row(s); {released} held order(s) queued again",
         rows.len()
     );
     if service_running(&cfg) {
-        println!(
+        outln!(
             "note: the service running on {} keeps the mapping it loaded at start; restart it \
              (systemctl restart ml-connector) so held orders are planned with this one",
             cfg.listen
@@ -406,13 +410,13 @@ pub fn mapping_export(config: &Path, file: Option<&Path>) -> Result<()> {
     match file {
         Some(path) if path != Path::new("-") => {
             std::fs::write(path, &csv).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!(
+            errln!(
                 "wrote {} row(s) from {from} to {}",
                 rows.len(),
                 path.display()
             );
         }
-        _ => print!("{csv}"),
+        _ => out!("{csv}"),
     }
     Ok(())
 }
@@ -449,22 +453,22 @@ pub fn mapping_check(config: &Path) -> Result<()> {
         })
         .collect();
     let report = core.call(|c, s| c.ml_connector_mapping().call_coverage(s, &rows, &catalogue))?;
-    println!(
+    outln!(
         "{} of {} catalogue entries mapped ({} row(s), {from})",
         report.mapped,
         report.total,
         rows.len()
     );
     if !report.by_default.is_empty() {
-        println!("covered only by the default row:");
+        outln!("covered only by the default row:");
         for e in &report.by_default {
-            println!("  {}", describe_entry(e));
+            outln!("  {}", describe_entry(e));
         }
     }
     if !report.unmapped.is_empty() {
-        println!("not mapped (orders with them are held):");
+        outln!("not mapped (orders with them are held):");
         for e in &report.unmapped {
-            println!("  {}", describe_entry(e));
+            outln!("  {}", describe_entry(e));
         }
         bail!(
             "{} catalogue entr{} not mapped",
@@ -490,27 +494,42 @@ fn source(s: Option<&SecretSource>) -> String {
     }
 }
 
+/// A setting's value, or that it has none (an order cannot be posted without it).
+fn or_unset(v: &str) -> &str {
+    if v.trim().is_empty() { "(not set)" } else { v }
+}
+
 /// Enough of a key to tell two apart, not enough to use it.
 fn hint(key: &str) -> String {
     let head: String = key.chars().take(7).collect();
     format!("{head}…")
 }
 
-/// `config check`: loads and validates everything `serve` would, prints what it found without
-/// any secret.
+/// `config check`: loads and validates everything `serve` would — the config file with the
+/// settings and mapping saved through the admin API (the plugin) applied, as `serve` starts with
+/// them — and prints the settings in force without any secret.
 pub fn config_check(config: &Path) -> Result<()> {
-    let cfg = load_config(config)?;
+    let file_cfg = load_config(config)?;
+    let (cfg, saved) = if file_cfg.data_dir.join("ml-connector.sqlite3").exists() {
+        let store = open_store(&file_cfg)?;
+        let (cfg, _) = crate::admin::stored_config(&store, &file_cfg)?;
+        (cfg, crate::admin::stored_setting_names(&store)?)
+    } else {
+        (file_cfg, Vec::new())
+    };
     let core = core(&cfg)?;
     let settings = serve::order_settings(&core, &cfg).context("[orders]")?;
-    let mapping = match &cfg.orders.mapping_file {
-        None => "none configured (import one with `ml-connector mapping import`)".to_string(),
-        Some(f) => {
-            let path = cfg.base_dir.join(f);
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("orders.mapping-file: reading {}", path.display()))?;
-            let rows = serve::parse_mapping(&core, &text, &settings.dimension_types)
-                .with_context(|| format!("orders.mapping-file {}", path.display()))?;
-            format!("{} ({} rows)", path.display(), rows.len())
+    let mapping = match current_mapping(&cfg, &core, &settings.dimension_types)? {
+        None => "none (import one with `ml-connector mapping import` or the plugin)".to_string(),
+        Some((rows, from)) => format!("{} rows, {from}", rows.len()),
+    };
+    // A secret saved through the admin API is the one in force, whatever the file says.
+    let saved_here = |name: &str| saved.iter().any(|n| n == name);
+    let source = |name: &str, s: Option<&SecretSource>| {
+        if saved_here(name) {
+            "set, saved through the admin API (in the database)".to_string()
+        } else {
+            source(s)
         }
     };
     let data = if cfg.data_dir.join("ml-connector.sqlite3").exists() {
@@ -525,26 +544,36 @@ pub fn config_check(config: &Path) -> Result<()> {
         AuthMode::Basic => format!(
             "basic, user {}, password {}",
             x.user.as_deref().unwrap_or("?"),
-            source(x.password.as_ref())
+            source("x3.password", x.password.as_ref())
         ),
         AuthMode::ConnectedApp => format!(
             "connected app {}, JWT user {}, secret {}",
             x.client_id.as_deref().unwrap_or("?"),
             x.jwt_user.as_deref().unwrap_or("?"),
-            source(x.secret.as_ref())
+            source("x3.secret", x.secret.as_ref())
         ),
         AuthMode::Oauth2 => format!(
             "OAuth2 client {} at {}, secret {}",
             x.oauth_client_id.as_deref().unwrap_or("?"),
             x.token_url.as_deref().unwrap_or("?"),
-            source(x.oauth_client_secret.as_ref())
+            source("x3.oauth-client-secret", x.oauth_client_secret.as_ref())
         ),
     };
     let w = &cfg.woo;
-    println!("{}: OK", config.display());
-    println!("  listen         {}", cfg.listen);
-    println!("  data dir       {} ({data})", cfg.data_dir.display());
-    println!(
+    outln!("{}: OK", config.display());
+    if saved.is_empty() {
+        outln!("  settings       the config file's (none saved through the admin API)");
+    } else {
+        outln!(
+            "  settings       the config file's, with {} saved through the admin API or the \
+             plugin, which are in force: {}",
+            saved.len(),
+            saved.join(", ")
+        );
+    }
+    outln!("  listen         {}", cfg.listen);
+    outln!("  data dir       {} ({data})", cfg.data_dir.display());
+    outln!(
         "  X3             {} folder {}, {} API, {} request(s) at once, timeout {} s",
         x.base_url,
         x.folder,
@@ -555,29 +584,37 @@ pub fn config_check(config: &Path) -> Result<()> {
         x.concurrency,
         x.timeout_secs
     );
-    println!("  X3 auth        {auth}");
-    println!("  WooCommerce    {}", w.url);
-    println!(
+    outln!("  X3 auth        {auth}");
+    outln!("  WooCommerce    {}", w.url);
+    outln!(
         "  Woo key        {}, secret {}",
         hint(&w.consumer_key),
-        source(Some(&w.consumer_secret))
+        source("woocommerce.consumer-secret", Some(&w.consumer_secret))
     );
-    println!("  webhook secret {}", source(Some(&w.webhook_secret)));
-    println!(
+    outln!(
+        "  webhook secret {}{}",
+        source("woocommerce.webhook-secret", Some(&w.webhook_secret)),
+        if cfg.webhook_secret_previous.is_empty() {
+            ""
+        } else {
+            "; being rotated (the previous one is accepted too)"
+        }
+    );
+    outln!(
         "  documents      sales {} of type {} at site {}, {} prices, customer codes {}…",
         match settings.document_kind {
             orders::DocumentKind::Order => "orders",
             orders::DocumentKind::Invoice => "invoices",
         },
-        settings.order_type,
-        settings.sales_site,
+        or_unset(&settings.order_type),
+        or_unset(&settings.sales_site),
         match settings.price_basis {
             orders::PriceBasis::Net => "net",
             orders::PriceBasis::Gross => "gross",
         },
         settings.customer_prefix
     );
-    println!("  mapping        {mapping}");
+    outln!("  mapping        {mapping}");
     print_wire(&core, &settings)?;
     Ok(())
 }
@@ -599,13 +636,13 @@ fn print_wire(core: &CoreRuntime, settings: &orders::Settings) -> Result<()> {
         bail!("the settings cannot be used:\n  {}", fatal.join("\n  "));
     }
     for p in incomplete {
-        println!("  incomplete     {p}");
+        outln!("  incomplete     {p}");
     }
     let names = crate::wire::Names::resolve(core, settings)?;
     let all = names.all();
     let set = settings.wire.len();
     let unconfirmed = all.iter().filter(|n| n.source.is_empty()).count();
-    println!(
+    outln!(
         "  X3 names       {} in force, {set} set in [x3.wire] (*); {unconfirmed} UNCONFIRMED in the reference (?)",
         all.len()
     );
@@ -617,7 +654,7 @@ fn print_wire(core: &CoreRuntime, settings: &orders::Settings) -> Result<()> {
         } else {
             ' '
         };
-        println!("    {mark} {:<40} {}", n.key, n.value);
+        outln!("    {mark} {:<40} {}", n.key, n.value);
     }
     Ok(())
 }

@@ -978,9 +978,9 @@ pub fn cli(
         save_last(s, &report)?;
     }
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.table());
+        out!("{}", report.table());
     }
     if report.discrepancies > 0 {
         bail!("{}", report.summary());

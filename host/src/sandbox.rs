@@ -474,7 +474,7 @@ impl Progress {
     fn line(&self, text: &str) {
         match &self.bar {
             Some(b) => b.println(text),
-            None => eprintln!("{text}"),
+            None => errln!("{text}"),
         }
     }
 
@@ -488,7 +488,7 @@ impl Progress {
             None => {
                 let text = format!("{settled} settled · {text}");
                 if text != self.last_text && self.last_line.elapsed() >= Duration::from_secs(1) {
-                    eprintln!("{text}");
+                    errln!("{text}");
                     self.last_line = Instant::now();
                     self.last_text = text;
                 }
@@ -562,18 +562,25 @@ pub fn run(opts: &Options) -> Result<()> {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
 
-    eprintln!("ml-connector sandbox: starting simulated Sage X3 and WooCommerce…");
+    errln!("ml-connector sandbox: starting simulated Sage X3 and WooCommerce…");
     let sandbox = Sandbox::start(&data_dir, opts.port)?;
-    eprintln!("  status page   {}", sandbox.status_url);
-    eprintln!("  X3 (sim)      {}", sandbox.x3.base_url());
-    eprintln!("  shop (sim)    {}", sandbox.woo.site_url());
-    eprintln!("  data, config  {}", sandbox.data_dir.display());
-    eprintln!(
+    errln!("  status page   {}", sandbox.status_url);
+    errln!(
+        "  its login     any user name; the password is the read token: cat {}",
+        sandbox
+            .data_dir
+            .join(crate::admin::READ_TOKEN_FILE)
+            .display()
+    );
+    errln!("  X3 (sim)      {}", sandbox.x3.base_url());
+    errln!("  shop (sim)    {}", sandbox.woo.site_url());
+    errln!("  data, config  {}", sandbox.data_dir.display());
+    errln!(
         "  try           ml-connector orders list --config {}",
         sandbox.config_path.display()
     );
     if !opts.exit_when_done {
-        eprintln!("Placing orders; Ctrl-C stops.");
+        errln!("Placing orders; Ctrl-C stops.");
     }
 
     let outcome = drive(&sandbox, opts, &stop);
@@ -589,14 +596,14 @@ pub fn run(opts: &Options) -> Result<()> {
         }
     };
     if !opts.exit_when_done {
-        eprintln!(
+        errln!(
             "Stopped. The orders are kept in {} (ml-connector orders list --config {}).",
             data_dir.display(),
             data_dir.join("config.toml").display()
         );
         return Ok(());
     }
-    println!("{}", serde_json::to_string(&summary)?);
+    outln!("{}", serde_json::to_string(&summary)?);
     let postable = summary.orders_placed;
     if stopped_by_user {
         bail!("interrupted before every order settled");

@@ -246,7 +246,10 @@ pub fn start(cfg: &Config) -> Result<Host> {
     let intake = Arc::new(Intake {
         store: Arc::clone(&store),
         core: Arc::clone(&core),
-        secret: cfg.webhook_secret.clone(),
+        secret: Arc::new(crate::webhook_secret::WebhookSecrets::new(
+            cfg.webhook_secret.clone(),
+            cfg.webhook_secret_previous.clone(),
+        )),
         max_body: cfg.max_body_bytes,
         pipeline: Some(Arc::clone(&pipeline)),
     });
@@ -298,6 +301,11 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
     let path = req.url().split('?').next().unwrap_or("").to_string();
     let method = req.method().as_str().to_ascii_uppercase();
     let intake = &ctx.intake;
+    if crate::status::needs_token(&path)
+        && let Some(refused) = crate::status::refuse(ctx, &path, &headers_of(req))
+    {
+        return refused;
+    }
     match (method.as_str(), path.as_str()) {
         ("POST", "/webhooks/woocommerce") => {
             let headers = headers_of(req);
@@ -324,19 +332,79 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
     }
 }
 
-/// Tells systemd (`Type=notify`) that the service is ready, when it runs under systemd.
-fn notify_ready() {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
-        return;
-    };
-    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
-        return;
-    };
-    // Abstract sockets (leading '@') are not reachable through std; systemd uses a path by default.
-    let path = Path::new(&path);
-    if let Err(e) = sock.send_to(b"READY=1", path) {
-        warn!("could not notify systemd: {e}");
+/// systemd's notification socket (`Type=notify`, `$NOTIFY_SOCKET`): `READY=1` once deliveries
+/// can be taken, `STATUS=` with the queue every few seconds (what `systemctl status` shows),
+/// `WATCHDOG=1` at half of `$WATCHDOG_USEC` (the unit's `WatchdogSec=`) while the process runs
+/// and its database can be read, and `STOPPING=1` when the drain starts. Nothing without systemd.
+struct Notifier {
+    sock: std::os::unix::net::UnixDatagram,
+    addr: std::os::unix::net::SocketAddr,
+    /// Half the watchdog timeout, when systemd asked for a watchdog for this process.
+    watchdog: Option<Duration>,
+}
+
+/// How often `STATUS=` is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+impl Notifier {
+    fn from_env() -> Option<Notifier> {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::SocketAddr;
+        let path = std::env::var_os("NOTIFY_SOCKET")?;
+        // A path, or an abstract socket written with a leading '@'.
+        let addr = match path.to_str().and_then(|p| p.strip_prefix('@')) {
+            Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
+            None => SocketAddr::from_pathname(&path),
+        };
+        let addr = match addr {
+            Ok(a) => a,
+            Err(e) => {
+                warn!("NOTIFY_SOCKET is not a socket address: {e}");
+                return None;
+            }
+        };
+        let sock = std::os::unix::net::UnixDatagram::unbound().ok()?;
+        let for_us = std::env::var("WATCHDOG_PID")
+            .ok()
+            .is_none_or(|pid| pid.trim() == std::process::id().to_string());
+        let watchdog = std::env::var("WATCHDOG_USEC")
+            .ok()
+            .and_then(|u| u.trim().parse::<u64>().ok())
+            .filter(|u| *u > 0 && for_us)
+            .map(|u| Duration::from_micros(u / 2));
+        Some(Notifier {
+            sock,
+            addr,
+            watchdog,
+        })
     }
+
+    fn send(&self, message: &str) {
+        if let Err(e) = self.sock.send_to_addr(message.as_bytes(), &self.addr) {
+            warn!("could not notify systemd: {e}");
+        }
+    }
+}
+
+/// `STATUS=` text: the queue and X3, in a line.
+fn status_line(host: &Host) -> Option<String> {
+    let (depth, _) = host.ctx.store.queue_depth().ok()?;
+    let p = &host.pipeline;
+    let x3 = p.health.x3();
+    let x3 = if p.breaker.open_until() > crate::store::now_ms() {
+        "down (calls paused)"
+    } else {
+        match (x3.last_success_at, x3.last_failure_at) {
+            (None, None) => "not called yet",
+            (Some(s), Some(f)) if f > s => "failing",
+            (None, Some(_)) => "failing",
+            _ => "ok",
+        }
+    };
+    Some(format!(
+        "{depth} order(s) waiting, {} being posted; X3 {x3}",
+        p.in_flight()
+    ))
 }
 
 /// Runs `serve` until SIGTERM or SIGINT.
@@ -347,16 +415,51 @@ pub fn run(config_path: &Path) -> Result<()> {
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&term))?;
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&term))?;
     // One line on stdout, for scripts and tests that started us with port 0.
-    println!(
-        "{}",
-        json!({ "event": "ready", "listen": host.http.addr().to_string() })
-    );
+    // Not println!, which panics when stdout is closed: the service runs on without a reader.
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(
+            stdout,
+            "{}",
+            json!({ "event": "ready", "listen": host.http.addr().to_string() })
+        );
+        let _ = stdout.flush();
+    }
     info!("listening on {}", host.http.addr());
-    notify_ready();
+    let notifier = Notifier::from_env();
+    if let Some(n) = &notifier {
+        n.send(&format!(
+            "READY=1\nSTATUS={}",
+            status_line(&host).unwrap_or_else(|| "listening".into())
+        ));
+    }
+    let started = std::time::Instant::now();
+    let (mut next_status, mut next_watchdog) = (started + STATUS_EVERY, started);
     while !term.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
+        let Some(n) = &notifier else { continue };
+        let now = std::time::Instant::now();
+        if let Some(every) = n.watchdog
+            && now >= next_watchdog
+        {
+            // Alive, and the database answers a read (WAL: a read never waits for a writer).
+            if host.ctx.store.queue_depth().is_ok() {
+                n.send("WATCHDOG=1");
+            }
+            next_watchdog = now + every;
+        }
+        if now >= next_status {
+            if let Some(line) = status_line(&host) {
+                n.send(&format!("STATUS={line}"));
+            }
+            next_status = now + STATUS_EVERY;
+        }
     }
     info!("stopping: finishing the orders in hand");
+    if let Some(n) = &notifier {
+        n.send("STOPPING=1\nSTATUS=stopping: finishing the orders in hand");
+    }
     host.shutdown();
     info!("stopped");
     Ok(())

@@ -133,6 +133,15 @@ pub struct StoreHealth {
     pub webhooks: Vec<WebhookSummary>,
     /// One line per problem the host can see, in words.
     pub notes: Vec<String>,
+    /// While the webhook secret is being rotated (the previous one is accepted too).
+    pub secret_rotation: Option<SecretRotation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretRotation {
+    /// Deliveries verified with the previous secret since the host started.
+    pub previous_used: u64,
+    pub previous_last_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -271,6 +280,14 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
                 .to_string(),
         );
     }
+    let unknown_topic = counters.get("unknown_topic").copied().unwrap_or(0);
+    if unknown_topic > 0 {
+        notes.push(format!(
+            "{unknown_topic} deliveries of an order came with a topic ml-connector does not \
+             handle (only order.created, .updated, .deleted and .restored are orders): stored and \
+             acknowledged, not posted. Their topics are under Webhook deliveries."
+        ));
+    }
     let monitor = ctx.lifecycle.state();
     notes.extend(monitor.alerts.iter().cloned());
     let rest_failing = verdict(woo.last_success_at, woo.last_failure_at) == "failing";
@@ -303,6 +320,13 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
             })
             .collect(),
         notes,
+        secret_rotation: ctx.intake.secret.rotating().then(|| {
+            let (previous_used, previous_last_at) = ctx.intake.secret.previous_used();
+            SecretRotation {
+                previous_used,
+                previous_last_at,
+            }
+        }),
     };
 
     let (depth, oldest_since) = store.queue_depth()?;
@@ -505,6 +529,82 @@ fn summary(o: &OrderRow) -> OrderSummary {
 
 // ---------------------------------------------------------------------------------------------
 // Routes
+
+/// Whether a path shows order data and so needs a token: everything here but `/healthz`.
+pub fn needs_token(path: &str) -> bool {
+    path == "/status" || path.starts_with("/status/") || path == "/api/status" || path == "/metrics"
+}
+
+/// The token a request carries: `Authorization: Bearer <token>`, or Basic with the token as the
+/// password (any user name) — what a browser sends after its login prompt, and what Prometheus'
+/// `basic_auth` sends.
+fn presented_token(headers: &[(String, String)]) -> Option<String> {
+    use base64::Engine as _;
+    let value = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.trim())?;
+    let (scheme, rest) = value.split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.to_string());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return text
+            .split_once(':')
+            .map(|(_, password)| password.to_string());
+    }
+    None
+}
+
+/// The status pages show shoppers' names, e-mails and totals: they need the read token
+/// (`<data-dir>/status.token`) or the admin token; `/metrics` also takes `[status]
+/// metrics-token`. `None` lets the request through; `Some` is the 401 to send.
+pub fn refuse(ctx: &Ctx, path: &str, headers: &[(String, String)]) -> Option<Answer> {
+    if !needs_token(path) {
+        return None;
+    }
+    let given = presented_token(headers);
+    if let Some(t) = &given {
+        let metrics = &ctx.config.metrics_token;
+        let metrics_ok = path == "/metrics"
+            && !metrics.is_empty()
+            && crate::admin::same_token(t, metrics.expose());
+        if ctx.admin.is_read_token(t) | metrics_ok {
+            return None;
+        }
+        warn!("status page: refused a request for {path} with a wrong token");
+    }
+    let mut a = no_store(Answer {
+        status: 401,
+        content_type: "text/plain; charset=utf-8",
+        body: b"The status pages need a token: the read token (status.token in the host's data \
+directory) or the admin token, as the password of any user name, or as a Bearer token.\n"
+            .to_vec(),
+        headers: Vec::new(),
+    });
+    // A browser asks for the password (Basic); scripts and Prometheus may use either.
+    a.headers.push((
+        "WWW-Authenticate".into(),
+        "Basic realm=\"ml-connector status\", charset=\"UTF-8\"".into(),
+    ));
+    a.headers.push((
+        "WWW-Authenticate".into(),
+        format!(
+            "Bearer realm=\"ml-connector status\"{}",
+            if given.is_some() {
+                ", error=\"invalid_token\""
+            } else {
+                ""
+            }
+        ),
+    ));
+    Some(a)
+}
 
 /// `GET /healthz`: 200 when the store answers, 503 otherwise.
 pub fn healthz(ctx: &Ctx) -> Answer {
@@ -875,69 +975,10 @@ fn render_status(s: &Status, extra: &str) -> String {
     }
 
     // Connections.
-    let x = &s.x3;
-    let _ = write!(
-        h,
-        "<section id=\"connections\"><h2>Connections</h2><div class=\"grid\">\
-         <div class=\"card\" id=\"x3\"><h3>Sage X3 {}</h3><dl>\
-         <dt>Endpoint</dt><dd>{} · folder {} · {}</dd>\
-         <dt>Last answer</dt><dd>{}</dd><dt>Last failure</dt><dd>{}</dd>",
-        badge(x.verdict),
-        esc(&x.url),
-        esc(&x.folder),
-        esc(x.api),
-        when(now, x.last_success_at),
-        when(now, x.last_failure_at),
-    );
-    if let Some(m) = &x.last_failure {
-        let _ = write!(h, "<dt>Message</dt><dd class=\"msg\">{}</dd>", esc(m));
-    }
-    for m in &x.config_problems {
-        let _ = write!(
-            h,
-            "<dt>Configuration</dt><dd class=\"msg config\">{}</dd>",
-            esc(m)
-        );
-    }
-    let _ = write!(h, "<dt>Circuit breaker</dt><dd>{}", esc(x.breaker));
-    if let Some(t) = x.breaker_open_until {
-        let _ = write!(
-            h,
-            " — calls resume in {} (after repeated failures, X3 is probed, not hammered)",
-            esc(&duration(t - now))
-        );
-    }
-    h.push_str("</dd></dl></div>");
-
-    let st = &s.store;
-    let _ = write!(
-        h,
-        "<div class=\"card\" id=\"store\"><h3>WooCommerce store {}</h3><dl>\
-         <dt>Site</dt><dd>{}</dd><dt>Last delivery</dt><dd>{}</dd>\
-         <dt>Deliveries stored</dt><dd>{}</dd><dt>Deliveries refused</dt><dd>{}</dd>\
-         <dt>Pings answered</dt><dd>{}</dd>\
-         <dt>REST API</dt><dd>last answer {}, last failure {}</dd>",
-        badge(st.verdict),
-        esc(&st.url),
-        when(now, st.last_delivery_at),
-        s.deliveries.stored,
-        s.deliveries.rejected,
-        st.pings,
-        when(now, st.rest_last_success_at),
-        when(now, st.rest_last_failure_at),
-    );
-    if let Some(m) = &st.rest_last_failure {
-        let _ = write!(h, "<dt>Message</dt><dd class=\"msg\">{}</dd>", esc(m));
-    }
-    h.push_str("</dl>");
-    if !st.notes.is_empty() {
-        h.push_str("<ul class=\"notes\">");
-        for n in &st.notes {
-            let _ = write!(h, "<li>{}</li>", esc(n));
-        }
-        h.push_str("</ul>");
-    }
-    h.push_str("</div></div></section>");
+    h.push_str("<section id=\"connections\"><h2>Connections</h2><div class=\"grid\">");
+    h.push_str(&x3_card(&s.x3, now));
+    h.push_str(&store_card(&s.store, &s.deliveries, now));
+    h.push_str("</div></section>");
 
     // Queue and states.
     let q = &s.queue;
@@ -995,7 +1036,7 @@ fn render_status(s: &Status, extra: &str) -> String {
         "Average lag, delivery received → posted",
         now,
         &t.lag_avg_ms_per_minute,
-        |v| format!("{} ms", v),
+        lag_text,
         "#8c5ae6",
     ));
     let _ = write!(
@@ -1073,13 +1114,13 @@ fn render_status(s: &Status, extra: &str) -> String {
 
     // Deliveries.
     h.push_str("<section id=\"deliveries\"><h2>Webhook deliveries</h2><div class=\"grid\"><div>");
-    if st.webhooks.is_empty() {
+    if s.store.webhooks.is_empty() {
         h.push_str("<p class=\"muted\">No delivery stored yet.</p>");
     } else {
         h.push_str(
             "<table><tr><th>Webhook</th><th>Topic</th><th>Deliveries</th><th>Last</th></tr>",
         );
-        for w in &st.webhooks {
+        for w in &s.store.webhooks {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -1128,6 +1169,89 @@ fn render_status(s: &Status, extra: &str) -> String {
     layout("Status", true, &h)
 }
 
+/// The X3 card. X3's last failure message is shown while the verdict is not `ok`: once X3 has
+/// answered again, an old message would contradict the badge (the time of the failure stays).
+fn x3_card(x: &X3Health, now: i64) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<div class=\"card\" id=\"x3\"><h3>Sage X3 {}</h3><dl>\
+         <dt>Endpoint</dt><dd>{} · folder {} · {}</dd>\
+         <dt>Last answer</dt><dd>{}</dd><dt>Last failure</dt><dd>{}</dd>",
+        badge(x.verdict),
+        esc(&x.url),
+        esc(&x.folder),
+        esc(x.api),
+        when(now, x.last_success_at),
+        when(now, x.last_failure_at),
+    );
+    if let Some(m) = x.last_failure.as_ref().filter(|_| x.verdict != "ok") {
+        let _ = write!(h, "<dt>Message</dt><dd class=\"msg\">{}</dd>", esc(m));
+    }
+    for m in &x.config_problems {
+        let _ = write!(
+            h,
+            "<dt>Configuration</dt><dd class=\"msg config\">{}</dd>",
+            esc(m)
+        );
+    }
+    let _ = write!(h, "<dt>Circuit breaker</dt><dd>{}", esc(x.breaker));
+    if let Some(t) = x.breaker_open_until {
+        let _ = write!(
+            h,
+            " — calls resume in {} (after repeated failures, X3 is probed, not hammered)",
+            esc(&duration(t - now))
+        );
+    }
+    h.push_str("</dd></dl></div>");
+    h
+}
+
+/// The store card. The REST API's last failure message is shown only while reading orders fails
+/// (its last call failed), not after it answered again.
+fn store_card(st: &StoreHealth, deliveries: &Deliveries, now: i64) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<div class=\"card\" id=\"store\"><h3>WooCommerce store {}</h3><dl>\
+         <dt>Site</dt><dd>{}</dd><dt>Last delivery</dt><dd>{}</dd>\
+         <dt>Deliveries stored</dt><dd>{}</dd><dt>Deliveries refused</dt><dd>{}</dd>\
+         <dt>Pings answered</dt><dd>{}</dd>\
+         <dt>REST API</dt><dd>last answer {}, last failure {}</dd>",
+        badge(st.verdict),
+        esc(&st.url),
+        when(now, st.last_delivery_at),
+        deliveries.stored,
+        deliveries.rejected,
+        st.pings,
+        when(now, st.rest_last_success_at),
+        when(now, st.rest_last_failure_at),
+    );
+    let rest_failing = verdict(st.rest_last_success_at, st.rest_last_failure_at) == "failing";
+    if let Some(m) = st.rest_last_failure.as_ref().filter(|_| rest_failing) {
+        let _ = write!(h, "<dt>Message</dt><dd class=\"msg\">{}</dd>", esc(m));
+    }
+    if let Some(r) = &st.secret_rotation {
+        let _ = write!(
+            h,
+            "<dt>Webhook secret</dt><dd id=\"secret-rotation\">being rotated: the previous secret \
+             is still accepted ({} deliveries signed with it since the start, last {})</dd>",
+            r.previous_used,
+            when(now, r.previous_last_at)
+        );
+    }
+    h.push_str("</dl>");
+    if !st.notes.is_empty() {
+        h.push_str("<ul class=\"notes\">");
+        for n in &st.notes {
+            let _ = write!(h, "<li>{}</li>", esc(n));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</div>");
+    h
+}
+
 fn catch_up_summary(last: Option<&serde_json::Value>) -> String {
     let Some(v) = last else {
         return "none yet".into();
@@ -1149,7 +1273,24 @@ fn catch_up_summary(last: Option<&serde_json::Value>) -> String {
 }
 
 fn ms_opt(v: Option<i64>) -> String {
-    v.map_or_else(|| "—".to_string(), |v| esc(&format!("{v} ms")).to_string())
+    v.map_or_else(|| "—".to_string(), |v| esc(&lag_text(v)).to_string())
+}
+
+/// A lag as a person reads it: `850 ms`, `12.3 s`, `4 min 40 s`, `2 h 5 min` (not `279777 ms`).
+pub fn lag_text(ms: i64) -> String {
+    let ms = ms.max(0);
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{}.{} s", ms / 1000, ms % 1000 / 100),
+        60_000..3_600_000 => {
+            let s = (ms + 500) / 1000;
+            format!("{} min {} s", s / 60, s % 60)
+        }
+        _ => {
+            let m = (ms + 30_000) / 60_000;
+            format!("{} h {} min", m / 60, m % 60)
+        }
+    }
 }
 
 fn missing_list(missing: &[MissingMapping], reasons: &[String]) -> String {
@@ -1186,7 +1327,8 @@ fn bar_chart(
 ) -> String {
     const W: i64 = 600;
     const H: i64 = 150;
-    const LEFT: i64 = 44;
+    // Room for the y axis' top label ("12 min 40 s" at 10 px) left of the plot.
+    const LEFT: i64 = 72;
     const BOTTOM: i64 = 20;
     const TOP: i64 = 10;
     let n = i64::try_from(values.len().max(1)).unwrap_or(1);
@@ -1417,6 +1559,87 @@ mod tests {
         assert_eq!(t.posted_per_minute[WINDOW - 6], 1);
         assert_eq!(t.lag_avg_ms_per_minute[WINDOW - 1], Some(300));
         assert_eq!((t.lag_p50_ms, t.lag_max_ms), (Some(400), Some(1_000)));
+    }
+
+    #[test]
+    fn lag_reads_as_a_duration_not_raw_milliseconds() {
+        // Regression (issue 14): the page said "279777 ms".
+        assert_eq!(lag_text(279_777), "4 min 40 s");
+        assert_eq!(lag_text(850), "850 ms");
+        assert_eq!(lag_text(12_345), "12.3 s");
+        assert_eq!(lag_text(7_500_000), "2 h 5 min");
+        assert_eq!(lag_text(-5), "0 ms");
+        assert_eq!(ms_opt(Some(279_777)), "4 min 40 s");
+    }
+
+    #[test]
+    fn the_lag_charts_top_label_fits_left_of_the_plot() {
+        // Regression (issue 14): "279777 ms" right-aligned at x = 40 ran off the chart's left edge.
+        let mut values = vec![None; WINDOW];
+        values[WINDOW - 1] = Some(2_759_999); // the widest text under an hour: "46 min 0 s"
+        let svg = bar_chart("chart-lag", "Lag", 0, &values, lag_text, "#000");
+        let label = "46 min 0 s";
+        let at = svg
+            .find(&format!(">{label}</text>"))
+            .expect("the top label");
+        let x: f64 = svg[..at]
+            .rsplit("<text x=\"")
+            .next()
+            .and_then(|t| t.split('"').next())
+            .and_then(|x| x.parse().ok())
+            .expect("its x");
+        // 10 px sans-serif: at most ~6 px a character.
+        assert!(
+            x - 6.0 * label.len() as f64 >= 0.0,
+            "{label} at x={x} is clipped"
+        );
+    }
+
+    fn x3(verdict: &'static str) -> X3Health {
+        X3Health {
+            verdict,
+            url: "http://x3.example".into(),
+            folder: "SEED".into(),
+            api: "rest",
+            last_success_at: Some(2_000),
+            last_failure_at: Some(1_000),
+            last_failure: Some("X3 temporarily unavailable: connection refused".into()),
+            breaker: "closed",
+            breaker_open_until: None,
+        }
+    }
+
+    #[test]
+    fn a_card_marked_ok_shows_no_old_failure_message() {
+        // Regression (issue 14): the X3 card said "ok" above the last failure's message.
+        let ok = x3_card(&x3("ok"), 3_000);
+        assert!(ok.contains("badge ok"));
+        assert!(!ok.contains("connection refused"), "{ok}");
+        assert!(ok.contains("Last failure"), "the time of the failure stays");
+        let failing = x3_card(&x3("failing"), 3_000);
+        assert!(failing.contains("connection refused"), "{failing}");
+
+        let mut st = StoreHealth {
+            verdict: "ok",
+            url: "https://shop.example/".into(),
+            last_delivery_at: Some(1_000),
+            pings: 0,
+            rejected_signature: 0,
+            rest_last_success_at: Some(2_000),
+            rest_last_failure_at: Some(1_000),
+            rest_last_failure: Some("401 Consumer key is invalid".into()),
+            webhooks: Vec::new(),
+            notes: Vec::new(),
+            secret_rotation: None,
+        };
+        let d = Deliveries {
+            stored: 1,
+            counters: BTreeMap::new(),
+            rejected: 0,
+        };
+        assert!(!store_card(&st, &d, 3_000).contains("Consumer key is invalid"));
+        st.rest_last_failure_at = Some(2_500);
+        assert!(store_card(&st, &d, 3_000).contains("Consumer key is invalid"));
     }
 
     #[test]

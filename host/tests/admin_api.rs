@@ -309,7 +309,7 @@ fn settings_show_secrets_as_set_refuse_invalid_fields_whole_and_apply_valid_ones
                 "colour": "blue",
             },
             "x3": { "base-url": "ftp://x3.example", "api": "soap", "timeout-secs": 0 },
-            "woocommerce": { "webhook-secret": "new-hook-secret" },
+            "woocommerce": { "webhook-secret": null },
             "inventory": { "status-map": [{"status": "processing", "stage": "teleported"}] },
         }),
     );
@@ -767,4 +767,137 @@ fn no_secret_appears_in_any_answer_or_in_the_log() {
             "the {what} is in the log:\n{log}"
         );
     }
+}
+
+/// One signed delivery of the core's sample order to the host: the answer's status.
+fn deliver_signed(addr: &str, secret: &str) -> u16 {
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/testdata/samples/order.wc-v3.json"
+    ))
+    .unwrap();
+    let resp = ureq::post(format!("http://{addr}/webhooks/woocommerce"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("Content-Type", "application/json")
+        .header("X-WC-Webhook-Topic", "order.updated")
+        .header("X-WC-Webhook-ID", "77")
+        .header(
+            "X-WC-Webhook-Signature",
+            mlc_sim::woo::deliver::signature(&body, secret),
+        )
+        .send(&body[..])
+        .unwrap();
+    resp.status().as_u16()
+}
+
+/// Issue 14: the webhook secret is set through the admin API (the plugin's "rotate"), and during
+/// the rotation deliveries signed with the old or the new secret are both accepted — WooCommerce's
+/// queued deliveries still carry the old one until the webhooks are registered again. Clearing
+/// the previous secret ends the rotation; all of it survives a restart.
+#[test]
+fn the_webhook_secret_rotates_with_both_secrets_accepted_until_the_rotation_ends() {
+    const NEW: &str = "rotated-webhook-secret-9fK2qT";
+    let env = Env::new("admin-rotate", Options::default());
+    let host = start(&env);
+    let addr = host.http.addr().to_string();
+    let api = Api::new(&addr, Some(token(&env)));
+    woo_basic_auth(&api);
+    assert_eq!(deliver_signed(&addr, NEW), 401, "not yet the secret");
+    assert!(api.get("/api/status").json()["store"]["secret_rotation"].is_null());
+
+    let r = api.json(
+        "PUT",
+        "/api/admin/settings",
+        &json!({ "woocommerce": { "webhook-secret": NEW } }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["woocommerce"]["webhook-secret"],
+        json!({"set": true})
+    );
+    assert_eq!(
+        r.json()["woocommerce"]["webhook-secret-previous"],
+        json!({"set": true}),
+        "the replaced secret is kept for the rotation"
+    );
+    assert_eq!(deliver_signed(&addr, NEW), 200);
+    assert_eq!(
+        deliver_signed(&addr, WEBHOOK_SECRET),
+        200,
+        "the old one too"
+    );
+    assert_eq!(deliver_signed(&addr, "a-third-secret"), 401);
+    // The store's webhooks still sign with the old secret: an order placed now gets through.
+    let placed = env
+        .woo
+        .place_order(&tshirt_order("old@example.com"))
+        .unwrap();
+    api.wait_state(order_id(&placed), "posted");
+    let rotation = api.get("/api/status").json()["store"]["secret_rotation"].clone();
+    assert!(
+        rotation["previous_used"].as_u64().unwrap() >= 2,
+        "{rotation}"
+    );
+
+    // Registering gives the store's webhooks the new secret.
+    let r = api.json("POST", "/api/admin/webhooks/register", &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let hooks = env.woo.webhooks();
+    let secrets: Vec<&str> = hooks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["secret"].as_str())
+        .collect();
+    assert!(
+        !secrets.is_empty() && secrets.iter().all(|s| *s == NEW),
+        "{hooks}"
+    );
+    let placed = env
+        .woo
+        .place_order(&tshirt_order("new@example.com"))
+        .unwrap();
+    api.wait_state(order_id(&placed), "posted");
+
+    // The end of the rotation: only the new secret.
+    let r = api.json(
+        "PUT",
+        "/api/admin/settings",
+        &json!({ "woocommerce": { "webhook-secret-previous": null } }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["woocommerce"]["webhook-secret-previous"],
+        json!({"set": false})
+    );
+    assert_eq!(deliver_signed(&addr, WEBHOOK_SECRET), 401);
+    assert_eq!(deliver_signed(&addr, NEW), 200);
+    assert!(api.get("/api/status").json()["store"]["secret_rotation"].is_null());
+    // Clearing the secret itself is refused: nothing could be verified.
+    let r = api.json(
+        "PUT",
+        "/api/admin/settings",
+        &json!({ "woocommerce": { "webhook-secret": null } }),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.json()["errors"]
+            .get("woocommerce.webhook-secret")
+            .is_some()
+    );
+    for body in api.seen.borrow().iter() {
+        assert!(
+            !body.contains(NEW) && !body.contains("e2e-hook-s3cret"),
+            "{body}"
+        );
+    }
+
+    host.shutdown();
+    let host = start(&env);
+    let addr = host.http.addr().to_string();
+    assert_eq!(deliver_signed(&addr, NEW), 200, "kept across a restart");
+    assert_eq!(deliver_signed(&addr, WEBHOOK_SECRET), 401);
+    host.shutdown();
 }

@@ -602,6 +602,7 @@ fn service_unit_is_notify_hardened_and_passes_systemd_analyze_verify() {
         "SystemCallFilter=@system-service",
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
         "Restart=on-failure",
+        "WatchdogSec=60",
     ] {
         assert!(unit.lines().any(|l| l == want), "{want} missing");
     }
@@ -637,4 +638,245 @@ fn which(name: &str) -> Result<PathBuf, ()> {
                 .find(|f| f.is_file())
         })
         .ok_or(())
+}
+
+/// Regression (issue 14): with the document settings and the mapping saved through the plugin
+/// (the admin API's overlay in the database), `config check` said "sales orders of type  at site
+/// ," and "mapping none": it read only the file. It shows the settings in force.
+#[test]
+fn config_check_shows_the_settings_and_mapping_saved_through_the_admin_api() {
+    const STORED_PW: &str = "stored-pw-never-print-71";
+    let dir = scratch("config-stored");
+    let path = write_config(&dir, &good_config());
+    let out = mlc(&["config", "check", "--config", path.to_str().unwrap()]);
+    let before = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        before.contains("of type (not set) at site (not set)"),
+        "{before}"
+    );
+    assert!(
+        before.contains("none saved through the admin API"),
+        "{before}"
+    );
+
+    let store = ml_connector::store::Store::open(&dir.join("data")).unwrap();
+    store
+        .kv_set(
+            "settings",
+            &serde_json::json!({
+                "orders": {"order-type": "WEB", "sales-site": "FR011", "customer-category": "WEBCU"},
+                "x3": {"base-url": "http://127.0.0.1:8124", "password": STORED_PW},
+            })
+            .to_string(),
+        )
+        .unwrap();
+    store
+        .kv_set(
+            "mapping",
+            "key_type,key,item_code,sales_unit,gl_account,dimensions,site\n\
+             sku,WOO-MUG,MUG,UN,706200,CCT=WEB;DEP=HOME,\n\
+             variation,14,HOODIE-RED,UN,706100,CCT=WEB,\n",
+        )
+        .unwrap();
+    drop(store);
+    let out = mlc(&["config", "check", "--config", path.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    for want in [
+        "sales orders of type WEB at site FR011",
+        "http://127.0.0.1:8124 folder SEED",
+        "password set, saved through the admin API",
+        "2 rows, stored in",
+        "with 5 saved through the admin API or the plugin, which are in force: \
+         orders.customer-category, orders.order-type, orders.sales-site, x3.base-url, x3.password",
+    ] {
+        assert!(stdout.contains(want), "{want}:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("127.0.0.1:9 folder"),
+        "not the file's X3: {stdout}"
+    );
+    assert_no_secret(&stdout);
+    assert!(!stdout.contains(STORED_PW) && !stderr.contains(STORED_PW));
+}
+
+// ---- output and logging (issue 14) ----------------------------------------------------------
+
+/// Regression: `orders show N | head` panicked ("failed printing to stdout: Broken pipe"). A
+/// reader that has gone ends each command quietly; nothing panics.
+#[test]
+fn commands_writing_into_a_closed_pipe_end_quietly_without_a_panic() {
+    let config = sandbox_config();
+    let id = posted_ids(&config)[0].to_string();
+    for args in [
+        vec!["orders", "show", &id, "--config", &config],
+        vec!["orders", "show", &id, "--json", "--config", &config],
+        vec!["orders", "list", "--config", &config],
+        vec!["mapping", "export", "--config", &config],
+        vec!["config", "check", "--config", &config],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("MLC_LOG", "warn")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    }
+}
+
+/// Binds a datagram socket standing in for systemd's `$NOTIFY_SOCKET`.
+fn notify_socket(dir: &Path) -> (std::os::unix::net::UnixDatagram, PathBuf) {
+    let path = dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    (sock, path)
+}
+
+/// Reads notifications until one contains `want`; every message read, in order.
+fn notified(sock: &std::os::unix::net::UnixDatagram, want: &str, seen: &mut Vec<String>) {
+    let mut buf = [0u8; 4096];
+    while !seen.iter().any(|m| m.contains(want)) {
+        let n = sock
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no {want:?} from the host ({e}); got {seen:?}"));
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+}
+
+/// Under systemd: journald priorities on every log line when stderr is the journal
+/// (`JOURNAL_STREAM` names it), `READY=1` with a `STATUS=` of the queue, `WATCHDOG=1` at half of
+/// `WATCHDOG_USEC`, `STOPPING=1` at SIGTERM. A stderr that is not the stream `JOURNAL_STREAM`
+/// names gets the plain lines.
+#[test]
+fn under_systemd_the_log_has_priorities_and_the_host_notifies_ready_status_watchdog_stopping() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = scratch("systemd");
+    let config = write_config(
+        &dir,
+        &format!("listen = \"127.0.0.1:0\"\n{}", good_config()),
+    );
+    for journal in [true, false] {
+        let log_path = dir.join(format!("stderr-{journal}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let meta = log.metadata().unwrap();
+        // The journal's stream is this file; the other run names another stream.
+        let stream = if journal {
+            format!("{}:{}", meta.dev(), meta.ino())
+        } else {
+            format!("{}:{}", meta.dev(), meta.ino() + 1)
+        };
+        let _ = std::fs::remove_file(dir.join("notify.sock"));
+        let (sock, sock_path) = notify_socket(&dir);
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("MLC_LOG", "info")
+            .env("JOURNAL_STREAM", &stream)
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("WATCHDOG_USEC", "400000")
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut seen = Vec::new();
+        notified(&sock, "READY=1", &mut seen);
+        let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap();
+        assert!(
+            ready.contains("STATUS=0 order(s) waiting, 0 being posted; X3 "),
+            "{ready}"
+        );
+        notified(&sock, "WATCHDOG=1", &mut seen);
+        // A refused admin request: one warning.
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        let ready: Value = serde_json::from_str(&line).unwrap();
+        let addr = ready["listen"].as_str().unwrap();
+        let r = ureq::get(format!("http://{addr}/api/admin/settings"))
+            .header(
+                "Authorization",
+                "Bearer not-the-admin-token-0000000000000000",
+            )
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        notified(&sock, "STOPPING=1", &mut seen);
+        assert!(child.wait().unwrap().success());
+        let stderr = std::fs::read_to_string(&log_path).unwrap();
+        if journal {
+            assert!(
+                stderr.lines().any(|l| l.starts_with("<6>listening on")),
+                "{stderr}"
+            );
+            assert!(
+                stderr
+                    .lines()
+                    .any(|l| l.starts_with("<4>admin API: refused a request with a wrong token")),
+                "{stderr}"
+            );
+            assert!(
+                stderr.lines().all(|l| l.starts_with('<')),
+                "every line has a priority: {stderr}"
+            );
+        } else {
+            assert!(
+                stderr.lines().any(|l| l.starts_with("INFO listening on")),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("<6>"), "{stderr}");
+        }
+        assert_no_secret(&stderr);
+    }
+}
+
+/// The libraries' own records (ureq here) reach the log through the same logger, with their
+/// target, and without what they keep for `trace` (a request's query, which may be signed).
+#[test]
+fn library_logs_come_through_the_hosts_logger_without_secrets() {
+    let dir = scratch("library-logs");
+    let config = write_config(&dir, &good_config());
+    let out = Command::new(BIN)
+        .args(["ping", "--config", config.to_str().unwrap()])
+        .env("MLC_LOG", "debug")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "both connections fail: {stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("DEBUG [ureq") && l.contains("127.0.0.1:9")),
+        "ureq's records: {stderr}"
+    );
+    assert_no_secret(&stderr);
+    assert!(!stderr.contains("consumer_secret="), "{stderr}");
+    // At the default level, none of ureq's debug records.
+    let out = Command::new(BIN)
+        .args(["ping", "--config", config.to_str().unwrap()])
+        .env("MLC_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(
+        !text(&out.stderr).contains("[ureq"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 const WEBHOOK_SECRET: &str = "status-hook-s3cret-Kq7";
 const X3_PASSWORD: &str = "status-x3-pw-Vb2";
 const FRAME_ORIGIN: &str = "https://shop.example";
+/// `[status] metrics-token`: a Prometheus scrape's token, good for `/metrics` only.
+const METRICS_TOKEN: &str = "metrics-scrape-token-Zr81x";
 /// Shoppers' names that must come out as text, never as markup.
 const SCRIPT_NAME: &str = "<script>alert(1)</script>";
 const IMG_NAME: &str = "<img src=x onerror=alert(2)>";
@@ -111,6 +113,7 @@ max-backoff-secs = 2
 
 [status]
 frame-origins = ["{FRAME_ORIGIN}", "http://127.0.0.1:{embed}"]
+metrics-token = "{METRICS_TOKEN}"
 "#,
             x3url = x3.base_url(),
             folder = x3.config().folder,
@@ -134,6 +137,20 @@ frame-origins = ["{FRAME_ORIGIN}", "http://127.0.0.1:{embed}"]
         format!("http://{}{path}", self.host.http.addr())
     }
 
+    /// The status pages' read token (`<data-dir>/status.token`).
+    fn read_token(&self) -> String {
+        token_file(&self.dir.join("data").join("status.token"))
+    }
+
+    fn admin_token(&self) -> String {
+        token_file(&self.dir.join("data").join("admin.token"))
+    }
+
+    /// A status page as its reader gets it: with the read token.
+    fn get(&self, url: &str) -> Got {
+        get_with(url, Some(&format!("Bearer {}", self.read_token())))
+    }
+
     /// Every secret of the configuration, and the consumer key (not secret, never shown).
     fn secrets(&self) -> Vec<String> {
         let w = self.woo.config();
@@ -142,6 +159,9 @@ frame-origins = ["{FRAME_ORIGIN}", "http://127.0.0.1:{embed}"]
             X3_PASSWORD.into(),
             w.consumer_secret.clone(),
             w.consumer_key.clone(),
+            METRICS_TOKEN.into(),
+            self.read_token(),
+            self.admin_token(),
         ]
     }
 
@@ -178,13 +198,22 @@ impl Got {
     }
 }
 
+fn token_file(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap().trim().to_string()
+}
+
+/// A GET without any token.
 fn get(url: &str) -> Got {
-    let mut resp = ureq::get(url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .call()
-        .unwrap();
+    get_with(url, None)
+}
+
+/// A GET with this `Authorization` header.
+fn get_with(url: &str, authorization: Option<&str>) -> Got {
+    let mut req = ureq::get(url).config().http_status_as_error(false).build();
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
+    }
+    let mut resp = req.call().unwrap();
     let headers = resp
         .headers()
         .iter()
@@ -260,7 +289,7 @@ fn status_page_shows_flow_holds_and_refusals_escaped_and_without_secrets() {
         "refused@example.com",
     );
 
-    let api = || -> Value { serde_json::from_str(&get(&w.url("/api/status")).body).unwrap() };
+    let api = || -> Value { serde_json::from_str(&w.get(&w.url("/api/status")).body).unwrap() };
     assert!(
         wait_until(Duration::from_secs(60), || {
             let s = api();
@@ -318,7 +347,7 @@ fn status_page_shows_flow_holds_and_refusals_escaped_and_without_secrets() {
     );
 
     // HTML.
-    let page = get(&w.url("/status"));
+    let page = w.get(&w.url("/status"));
     assert_eq!(page.status, 200);
     assert_eq!(
         page.header("content-type"),
@@ -360,7 +389,7 @@ fn status_page_shows_flow_holds_and_refusals_escaped_and_without_secrets() {
     assert!(!html.contains("<link"), "no external stylesheet");
 
     // One order's page.
-    let order = get(&w.url(&format!("/status/orders/{refused}")));
+    let order = w.get(&w.url(&format!("/status/orders/{refused}")));
     assert_eq!(order.status, 200);
     assert!(order.header("content-security-policy").is_some());
     assert!(order.body.contains("id=\"timeline\""));
@@ -368,17 +397,17 @@ fn status_page_shows_flow_holds_and_refusals_escaped_and_without_secrets() {
     assert!(order.body.contains("&lt;img src=x onerror=alert(2)&gt;"));
     assert!(!order.body.contains("<img"));
     assert!(order.body.contains("MUG does not exist"));
-    let one_posted = get(&w.url(&format!("/status/orders/{}", posted[0])));
+    let one_posted = w.get(&w.url(&format!("/status/orders/{}", posted[0])));
     assert!(
         one_posted.body.contains("done"),
         "the ledger row of the create"
     );
-    let missing = get(&w.url("/status/orders/999999"));
+    let missing = w.get(&w.url("/status/orders/999999"));
     assert_eq!(missing.status, 404);
-    assert_eq!(get(&w.url("/status/orders/%3Cx%3E")).status, 404);
+    assert_eq!(w.get(&w.url("/status/orders/%3Cx%3E")).status, 404);
 
     // Metrics.
-    let m = get(&w.url("/metrics"));
+    let m = w.get(&w.url("/metrics"));
     assert_eq!(m.status, 200);
     assert!(
         m.header("content-type")
@@ -409,7 +438,7 @@ fn status_page_shows_flow_holds_and_refusals_escaped_and_without_secrets() {
         &order.body,
         &one_posted.body,
         &m.body,
-        &get(&w.url("/api/status")).body,
+        &w.get(&w.url("/api/status")).body,
     ];
     for secret in w.secrets() {
         for b in bodies {
@@ -418,13 +447,13 @@ fn status_page_shows_flow_holds_and_refusals_escaped_and_without_secrets() {
     }
 
     // Headless Chromium reads the page and clicks through to an order.
-    browser_check(&w.url("/status"));
+    browser_check(&w.url("/status"), &w.read_token());
 
     w.host.shutdown();
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
-fn browser_check(status_url: &str) {
+fn browser_check(status_url: &str, read_token: &str) {
     if std::env::var_os("MLC_SKIP_BROWSER").is_some() {
         eprintln!("MLC_SKIP_BROWSER is set: the headless Chromium check is skipped");
         return;
@@ -441,6 +470,7 @@ fn browser_check(status_url: &str) {
         .arg(root.join("tests/browser/status-page.mjs"))
         .arg(status_url)
         .arg(out.join("status-page.png"))
+        .env("MLC_STATUS_TOKEN", read_token)
         .current_dir(&root)
         .output()
         .expect("node is not installed");
@@ -458,7 +488,7 @@ fn health_is_503_while_the_store_does_not_answer() {
     let w = World::start("down");
     assert_eq!(get(&w.url("/healthz")).status, 200);
     // Before anything happened: unknown, not ok.
-    let s: Value = serde_json::from_str(&get(&w.url("/api/status")).body).unwrap();
+    let s: Value = serde_json::from_str(&w.get(&w.url("/api/status")).body).unwrap();
     assert_eq!(s["x3"]["verdict"], "unknown", "{s}");
     assert_eq!(s["store"]["verdict"], "unknown");
     assert!(
@@ -476,7 +506,7 @@ fn health_is_503_while_the_store_does_not_answer() {
     assert_eq!(down.status, 503, "{}", down.body);
     assert!(down.body.contains("unavailable"), "{}", down.body);
     // Reads still work (WAL): the page says what it can.
-    assert_eq!(get(&w.url("/status")).status, 200);
+    assert_eq!(w.get(&w.url("/status")).status, 200);
     thief.execute_batch("ROLLBACK;").unwrap();
     drop(thief);
     assert_eq!(get(&w.url("/healthz")).status, 200);
@@ -510,4 +540,92 @@ fn frame_origins_that_are_not_origins_are_refused() {
             .len(),
         2
     );
+}
+
+/// Issue 14: the pages show shoppers' names, e-mails and totals, so every one of them needs a
+/// token: the read token or the admin token (Bearer, or Basic with the token as the password — a
+/// browser's login prompt), and `/metrics` also `[status] metrics-token`. `/healthz` stays open.
+/// The read token opens no admin endpoint.
+#[test]
+fn status_pages_need_the_read_or_admin_token_and_metrics_takes_its_own() {
+    use base64::Engine as _;
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::start("tokens");
+    let paths = [
+        "/status",
+        "/status/orders/1",
+        "/api/status",
+        "/metrics",
+        "/status/reconcile.csv",
+    ];
+    let read = w.read_token();
+    assert_eq!(read.len(), 64);
+    assert_ne!(read, w.admin_token());
+    let mode = std::fs::metadata(w.dir.join("data").join("status.token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let basic = |token: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("anyone:{token}"))
+        )
+    };
+    for path in paths {
+        let url = w.url(path);
+        let none = get(&url);
+        assert_eq!(none.status, 401, "{path}: {}", none.body);
+        assert!(
+            none.header("www-authenticate")
+                .is_some_and(|h| h.starts_with("Basic realm=")),
+            "{path}: a browser is asked for the password: {:?}",
+            none.headers
+        );
+        assert!(
+            !none.body.contains("ml-connector</h1>"),
+            "{path}: nothing shown"
+        );
+        for wrong in [
+            format!("Bearer {read}x"),
+            basic("not-the-token"),
+            format!("Basic {read}"),
+            format!("Bearer {METRICS_TOKEN}"),
+        ] {
+            if path == "/metrics" && wrong.ends_with(METRICS_TOKEN) {
+                continue;
+            }
+            assert_eq!(
+                get_with(&url, Some(&wrong)).status,
+                401,
+                "{path} with {wrong}"
+            );
+        }
+        for right in [
+            format!("Bearer {read}"),
+            basic(&read),
+            format!("Bearer {}", w.admin_token()),
+            basic(&w.admin_token()),
+        ] {
+            let got = get_with(&url, Some(&right));
+            assert_ne!(got.status, 401, "{path}: {}", got.body);
+        }
+    }
+    let m = get_with(&w.url("/metrics"), Some(&format!("Bearer {METRICS_TOKEN}")));
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert!(m.body.contains("ml_connector_queue_depth"));
+    assert_eq!(get(&w.url("/healthz")).status, 200, "health stays open");
+    // The read token is not an admin token.
+    let admin = get_with(
+        &w.url("/api/admin/settings"),
+        Some(&format!("Bearer {read}")),
+    );
+    assert_eq!(admin.status, 401);
+    // A restart keeps the token.
+    let before = w.read_token();
+    let data = w.dir.join("data");
+    w.host.shutdown();
+    let again = ml_connector::admin::load_or_create_token_file(&data, "status.token").unwrap();
+    assert_eq!(again.expose(), before);
+    let _ = std::fs::remove_dir_all(&w.dir);
 }

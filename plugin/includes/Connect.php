@@ -129,8 +129,44 @@ class Connect
             Plugin::flash(['notice' => sprintf(__('The host did not take the key (it was deleted again): %s', 'ml-connector'), $detail), 'level' => 'error']);
             return $back;
         }
-        Plugin::flash(self::registerWebhooks($client, __('Store connected.', 'ml-connector')));
+        // The host uses the new key from now on: the keys earlier connections made are revoked
+        // (re-connecting piled them up).
+        $revoked = self::revokeOtherKeys($key['key_id']);
+        $lead = 0 === $revoked
+            ? __('Store connected.', 'ml-connector')
+            /* translators: %d: number of API keys */
+            : sprintf(_n('Store connected; %d older key made by this plugin was revoked.', 'Store connected; %d older keys made by this plugin were revoked.', $revoked, 'ml-connector'), $revoked);
+        Plugin::flash(self::registerWebhooks($client, $lead));
+        // The notices' cache still holds what the host said with the old keys ("Consumer key is
+        // invalid"): it is read again on the next page.
+        delete_transient(Status::CACHE);
         return $back;
+    }
+
+    /** The description every key this plugin makes starts with (createKey()). */
+    public const KEY_DESCRIPTION = 'ml-connector - API (';
+
+    /**
+     * Deletes the REST API keys this plugin made, except $keepId; returns how many. A key is
+     * recognised by its description (`ml-connector - API (date)`, what createKey() writes); keys
+     * made by hand under another description are never touched.
+     *
+     * @param int $keepId The key in use now.
+     */
+    public static function revokeOtherKeys(int $keepId): int
+    {
+        global $wpdb;
+        $table = $wpdb->prefix . 'woocommerce_api_keys';
+        $ids = $wpdb->get_col($wpdb->prepare(
+            "SELECT key_id FROM {$table} WHERE description LIKE %s AND key_id <> %d",
+            $wpdb->esc_like(self::KEY_DESCRIPTION) . '%',
+            $keepId
+        ));
+        $revoked = 0;
+        foreach ((array) $ids as $id) {
+            $revoked += (int) $wpdb->delete($table, ['key_id' => (int) $id], ['%d']);
+        }
+        return $revoked;
     }
 
     /**
@@ -181,7 +217,7 @@ class Connect
             $wpdb->prefix . 'woocommerce_api_keys',
             [
                 'user_id' => $userId,
-                'description' => sprintf('ml-connector - API (%s)', gmdate('Y-m-d H:i:s')),
+                'description' => self::KEY_DESCRIPTION . gmdate('Y-m-d H:i:s') . ')',
                 'permissions' => 'read_write',
                 'consumer_key' => wc_api_hash($consumerKey),
                 'consumer_secret' => $consumerSecret,

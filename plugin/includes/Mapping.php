@@ -24,6 +24,8 @@ class Mapping
     public const COLUMNS = ['key_type', 'key', 'item_code', 'sales_unit', 'gl_account', 'dimensions', 'site'];
     /** The core's key types (wit/connector.wit, `mapping-key`), most specific first. */
     public const KEY_TYPES = ['variation', 'product', 'sku', 'shipping', 'fee', 'default'];
+    /** The editor's text columns and their smallest width in characters. */
+    public const INPUT_SIZES = ['key' => 16, 'item_code' => 12, 'sales_unit' => 5, 'gl_account' => 8, 'dimensions' => 22, 'site' => 6];
 
     /**
      * Hooks.
@@ -239,31 +241,43 @@ class Mapping
     }
 
     /**
-     * Product picker suggestions (WooCommerce active): SKUs, product and variation ids.
+     * Product picker suggestions (WooCommerce active): each product's and each variation's SKU
+     * and id, once each, as [key type, key, label]. wc_get_products() with the `variation` type
+     * already returns the variations, so their parents' get_children() is not walked again
+     * (that listed every variation and its SKU twice).
+     *
+     * @return array<int, array{0:string,1:string,2:string}>
      */
-    private static function suggestions(): array
+    public static function suggestions(): array
     {
         if (!function_exists('wc_get_products')) {
             return [];
         }
         $out = [];
-        $products = wc_get_products(['limit' => 500, 'type' => ['simple', 'variable', 'variation', 'grouped', 'external'], 'return' => 'objects']);
-        foreach ($products as $product) {
-            $label = $product->get_name();
-            if ($product->get_sku()) {
-                $out[] = ['sku', $product->get_sku(), $label];
+        $seen = [];
+        $add = static function (string $type, string $key, string $label) use (&$out, &$seen): void {
+            if ('' === $key || isset($seen[$type . "\0" . $key])) {
+                return;
             }
-            $out[] = [$product->is_type('variation') ? 'variation' : 'product', (string) $product->get_id(), $label];
-            if ($product->is_type('variable')) {
-                foreach ($product->get_children() as $childId) {
-                    $child = wc_get_product($childId);
-                    if ($child) {
-                        if ($child->get_sku()) {
-                            $out[] = ['sku', $child->get_sku(), $child->get_name()];
-                        }
-                        $out[] = ['variation', (string) $childId, $child->get_name()];
-                    }
-                }
+            $seen[$type . "\0" . $key] = true;
+            $out[] = [$type, $key, $label];
+        };
+        $products = wc_get_products([
+            'limit' => 500,
+            'type' => ['simple', 'variable', 'variation', 'grouped', 'external'],
+            'status' => ['publish', 'private', 'draft'],
+            'orderby' => 'ID',
+            'order' => 'ASC',
+            'return' => 'objects',
+        ]);
+        foreach ($products as $product) {
+            $variation = $product->is_type('variation');
+            $name = $product->get_name();
+            $sku = (string) $product->get_sku();
+            $label = '' === $sku ? $name : sprintf('%s (%s)', $name, $sku);
+            $add($variation ? 'variation' : 'product', (string) $product->get_id(), $label);
+            if ('' !== $sku) {
+                $add('sku', $sku, $name);
             }
         }
         return $out;
@@ -326,15 +340,16 @@ class Mapping
         echo '<p>' . esc_html__('Each WooCommerce product, variation or SKU → the X3 item, sales unit, GL account and dimensions. The most specific row wins: variation, then product, then SKU, then default. Shipping methods (flat_rate, …) and fees (by name) have rows of their own.', 'ml-connector') . '</p>';
         $suggestions = self::suggestions();
         if ($suggestions) {
+            // Choosing a suggestion also sets the row's key type (assets/admin.js, data-type).
             echo '<datalist id="ml-connector-products">';
             foreach ($suggestions as [$type, $key, $label]) {
-                printf('<option value="%s">%s</option>', esc_attr($key), esc_html($type . ': ' . $label));
+                printf('<option value="%s" data-type="%s">%s</option>', esc_attr($key), esc_attr($type), esc_html($type . ': ' . $label));
             }
             echo '</datalist>';
         }
         echo '<form method="post" action="' . esc_url(admin_url('admin-post.php')) . '" id="ml-connector-mapping-form">';
         Plugin::formFields(self::ACTION_SAVE);
-        echo '<table class="widefat striped ml-connector-mapping" id="ml-connector-mapping"><thead><tr>';
+        echo '<div class="ml-connector-scroll"><table class="widefat striped ml-connector-mapping" id="ml-connector-mapping"><thead><tr>';
         $heads = [
             __('Key type', 'ml-connector'), __('Key (SKU or id)', 'ml-connector'), __('X3 item', 'ml-connector'),
             __('Sales unit', 'ml-connector'), __('GL account', 'ml-connector'), __('Dimensions (TYPE=VALUE;…)', 'ml-connector'),
@@ -360,13 +375,17 @@ class Mapping
                 printf('<option value="%s"%s>%s</option>', esc_attr($type), selected($current, $type, false), esc_html($type));
             }
             echo '</select></td>';
-            foreach (['key', 'item_code', 'sales_unit', 'gl_account', 'dimensions', 'site'] as $column) {
+            foreach (self::INPUT_SIZES as $column => $minimum) {
                 $list = 'key' === $column && $suggestions ? ' list="ml-connector-products"' : '';
+                $value = is_scalar($row[$column] ?? '') ? (string) ($row[$column] ?? '') : '';
+                // Wide enough for the whole value ("CCT=WEB;DEP=APPAREL" was cut); admin.js
+                // widens a field as it is typed in.
                 printf(
-                    '<td><input type="text" name="rows[%d][%s]" value="%s" aria-label="%s"%s></td>',
+                    '<td><input type="text" name="rows[%d][%s]" value="%s" size="%d" aria-label="%s"%s></td>',
                     (int) $i,
                     esc_attr($column),
-                    esc_attr(is_scalar($row[$column] ?? '') ? (string) ($row[$column] ?? '') : ''),
+                    esc_attr($value),
+                    (int) max($minimum, mb_strlen($value) + 2),
                     esc_attr($column),
                     $list // phpcs:ignore -- constant markup.
                 );
@@ -380,7 +399,13 @@ class Mapping
                 );
             }
         }
-        echo '</tbody></table>';
+        echo '</tbody></table></div>';
+        // Rows are added in place (assets/admin.js): as many as needed, one save. Without
+        // JavaScript the empty last line adds one row per save.
+        printf(
+            '<p><button type="button" class="button" id="ml-connector-add-row" hidden>%s</button></p>',
+            esc_html__('Add a row', 'ml-connector')
+        );
         submit_button(__('Save mapping', 'ml-connector'), 'primary', 'save', true, ['id' => 'ml-connector-save-mapping']);
         echo '</form>';
 

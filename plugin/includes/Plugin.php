@@ -36,6 +36,11 @@ class Plugin
         add_action('admin_menu', [self::class, 'menu']);
         add_action('admin_enqueue_scripts', [self::class, 'assets']);
         add_filter('plugin_action_links_' . plugin_basename(ML_CONNECTOR_FILE), [self::class, 'actionLinks']);
+        // options.php checks this capability (default manage_options) before saving the host URL
+        // and token: without the filter, a lowered ml_connector_capability could open the page
+        // but not save it.
+        add_filter('option_page_capability_' . Settings::GROUP, [self::class, 'capability']);
+        add_action('before_woocommerce_init', [self::class, 'declareWooCommerceCompatibility']);
         Settings::boot();
         DeliveryFilters::boot();
         Connect::boot();
@@ -57,6 +62,18 @@ class Plugin
     public static function capability(): string
     {
         return (string) apply_filters('ml_connector_capability', 'manage_options');
+    }
+
+    /**
+     * Tells WooCommerce which of its features the plugin works with: High-Performance Order
+     * Storage (custom order tables). The plugin never reads orders from WordPress's posts — the
+     * host reads them through the REST API — so it works with either storage.
+     */
+    public static function declareWooCommerceCompatibility(): void
+    {
+        if (class_exists(\Automattic\WooCommerce\Utilities\FeaturesUtil::class)) {
+            \Automattic\WooCommerce\Utilities\FeaturesUtil::declare_compatibility('custom_order_tables', ML_CONNECTOR_FILE, true);
+        }
     }
 
     /**
@@ -121,6 +138,15 @@ class Plugin
             plugins_url('assets/admin.css', ML_CONNECTOR_FILE),
             [],
             ML_CONNECTOR_VERSION
+        );
+        // Rows added in place, the product picker's key type, the status frame's height; every
+        // screen works without it.
+        wp_enqueue_script(
+            'ml-connector-admin',
+            plugins_url('assets/admin.js', ML_CONNECTOR_FILE),
+            [],
+            ML_CONNECTOR_VERSION,
+            true
         );
     }
 

@@ -241,6 +241,7 @@ class Settings
                 'url' => ['label' => __('Store URL', 'ml-connector'), 'type' => 'url'],
                 'consumer-key' => ['label' => __('Consumer key', 'ml-connector'), 'type' => 'text'],
                 'consumer-secret' => ['label' => __('Consumer secret', 'ml-connector'), 'type' => 'secret'],
+                'webhook-secret' => ['label' => __('Webhook secret', 'ml-connector'), 'type' => 'secret', 'help' => __('A new secret starts a rotation: deliveries signed with the old or the new one are accepted until the rotation is finished (Status tab, Webhooks).', 'ml-connector')],
                 'delivery-url' => ['label' => __('Webhook delivery URL', 'ml-connector'), 'type' => 'url', 'optional' => true, 'help' => __('Where WooCommerce delivers webhooks: the host\'s public URL + /webhooks/woocommerce', 'ml-connector')],
             ],
             'inventory' => [
@@ -458,6 +459,8 @@ class Settings
             return $back;
         }
         self::refreshDeliveryUrl();
+        // The notices must not repeat what the host said before these settings (a stale error).
+        delete_transient(Status::CACHE);
         $count = count(self::flatten($doc));
         Plugin::flash([
             'notice' => 0 === $count
@@ -597,12 +600,14 @@ class Settings
                 );
                 break;
             default:
+                // URLs get the whole width: a delivery URL was cut at the field's end.
                 printf(
-                    '<input type="%s" id="%s" name="%s" value="%s" class="regular-text"%s>',
+                    '<input type="%s" id="%s" name="%s" value="%s" class="%s"%s>',
                     'int' === $def['type'] ? 'number' : 'text',
                     esc_attr($id),
                     esc_attr($input),
                     esc_attr($value),
+                    'url' === $def['type'] || mb_strlen($value) > 40 ? 'large-text' : 'regular-text',
                     $described // phpcs:ignore
                 );
         }

@@ -24,6 +24,8 @@ class Status
     public const ACTION_RELEASE = 'ml_connector_release';
     public const ACTION_WEBHOOKS = 'ml_connector_webhooks_register';
     public const ACTION_BACKFILL = 'ml_connector_backfill';
+    public const ACTION_ROTATE = 'ml_connector_rotate_secret';
+    public const ACTION_FINISH_ROTATION = 'ml_connector_finish_rotation';
     /** Cache of /api/status for the notices (seconds). */
     public const CACHE = 'ml_connector_status_cache';
     public const CACHE_TTL = 60;
@@ -38,6 +40,8 @@ class Status
         add_action('admin_post_' . self::ACTION_RELEASE, [self::class, 'handleRelease']);
         add_action('admin_post_' . self::ACTION_WEBHOOKS, [self::class, 'handleWebhooks']);
         add_action('admin_post_' . self::ACTION_BACKFILL, [self::class, 'handleBackfill']);
+        add_action('admin_post_' . self::ACTION_ROTATE, [self::class, 'handleRotate']);
+        add_action('admin_post_' . self::ACTION_FINISH_ROTATION, [self::class, 'handleFinishRotation']);
         add_action('admin_notices', [self::class, 'notices']);
     }
 
@@ -90,7 +94,8 @@ class Status
             return [200, self::errorPage(__('The host URL and admin token are not set.', 'ml-connector'))];
         }
         $path = $order > 0 ? '/status/orders/' . $order : '/status';
-        $answer = $client->request('GET', $path, null, ['accept' => 'text/html', 'auth' => false, 'timeout' => 10]);
+        // The host's pages need a token (they show shoppers' data): the admin token, server side.
+        $answer = $client->request('GET', $path, null, ['accept' => 'text/html', 'timeout' => 10]);
         if (0 === $answer['status']) {
             /* translators: %s: error message */
             return [502, self::errorPage(sprintf(__('The host cannot be reached: %s', 'ml-connector'), (string) $answer['error']))];
@@ -208,6 +213,74 @@ class Status
     }
 
     /**
+     * Rotate the webhook secret: a new random secret for the host (which keeps accepting the
+     * old one during the rotation), then the store's webhooks are registered again with it.
+     */
+    public static function handleRotate(): void
+    {
+        Plugin::guard(self::ACTION_ROTATE);
+        Plugin::finish(self::processRotate());
+    }
+
+    /**
+     * Work after the guard.
+     */
+    public static function processRotate(): string
+    {
+        $back = Plugin::pageUrl('status');
+        $client = HostClient::fromOptions();
+        if (null === $client) {
+            Plugin::flash(['notice' => __('Set the host URL and admin token first.', 'ml-connector'), 'level' => 'error']);
+            return $back;
+        }
+        // 48 letters and digits: no character WooCommerce's secret field or HTML entities change.
+        $secret = wp_generate_password(48, false, false);
+        $answer = $client->request('PUT', '/api/admin/settings', ['woocommerce' => ['webhook-secret' => $secret]], ['timeout' => 60]);
+        delete_transient(self::CACHE);
+        if (200 !== $answer['status']) {
+            $detail = 422 === $answer['status'] && is_array($answer['json']['errors'] ?? null)
+                ? implode('; ', array_map('strval', array_filter($answer['json']['errors'], 'is_string')))
+                : (string) $answer['error'];
+            /* translators: %s: error message */
+            Plugin::flash(['notice' => sprintf(__('The webhook secret was not changed: %s', 'ml-connector'), $detail), 'level' => 'error']);
+            return $back;
+        }
+        Plugin::flash(Connect::registerWebhooks($client, __('New webhook secret in force; deliveries signed with the previous one are still accepted until you finish the rotation.', 'ml-connector')));
+        return $back;
+    }
+
+    /**
+     * Finish the rotation: only the new secret is accepted from now on.
+     */
+    public static function handleFinishRotation(): void
+    {
+        Plugin::guard(self::ACTION_FINISH_ROTATION);
+        Plugin::finish(self::processFinishRotation());
+    }
+
+    /**
+     * Work after the guard.
+     */
+    public static function processFinishRotation(): string
+    {
+        $back = Plugin::pageUrl('status');
+        $client = HostClient::fromOptions();
+        if (null === $client) {
+            Plugin::flash(['notice' => __('Set the host URL and admin token first.', 'ml-connector'), 'level' => 'error']);
+            return $back;
+        }
+        $answer = $client->request('PUT', '/api/admin/settings', ['woocommerce' => ['webhook-secret-previous' => null]], ['timeout' => 60]);
+        delete_transient(self::CACHE);
+        if (200 === $answer['status']) {
+            Plugin::flash(['notice' => __('Rotation finished: only the new webhook secret is accepted.', 'ml-connector'), 'level' => 'success']);
+        } else {
+            /* translators: %s: error message */
+            Plugin::flash(['notice' => sprintf(__('The host did not do it: %s', 'ml-connector'), (string) $answer['error']), 'level' => 'error']);
+        }
+        return $back;
+    }
+
+    /**
      * Catch up: the host reads every order modified since a date from WooCommerce and takes in
      * what the webhooks did not bring (`POST /api/admin/backfill`, issue 6).
      */
@@ -257,7 +330,7 @@ class Status
      *
      * @param HostClient $client Host.
      */
-    private static function renderWebhooks(HostClient $client): void
+    private static function renderWebhooks(HostClient $client, ?array $status = null): void
     {
         echo '<h2>' . esc_html__('Webhooks', 'ml-connector') . '</h2>';
         $answer = $client->request('GET', '/api/admin/webhooks', null, ['timeout' => 10]);
@@ -293,6 +366,16 @@ class Status
             echo '</tbody></table>';
         }
         self::actionForm(self::ACTION_WEBHOOKS, __('Register or repair webhooks', 'ml-connector'), [], 'ml-connector-register-webhooks');
+        self::actionForm(self::ACTION_ROTATE, __('Rotate the webhook secret', 'ml-connector'), [], 'ml-connector-rotate-secret');
+        $rotation = is_array($status['store']['secret_rotation'] ?? null) ? $status['store']['secret_rotation'] : null;
+        if (null !== $rotation) {
+            printf(
+                '<div class="notice notice-info inline" id="ml-connector-rotation"><p>%s</p></div>',
+                /* translators: %d: number of deliveries */
+                esc_html(sprintf(__('A webhook secret rotation is under way: the previous secret is still accepted (%d deliveries signed with it since the host started). Finish the rotation once none come any more.', 'ml-connector'), (int) ($rotation['previous_used'] ?? 0)))
+            );
+            self::actionForm(self::ACTION_FINISH_ROTATION, __('Finish the rotation', 'ml-connector'), [], 'ml-connector-finish-rotation');
+        }
         echo '<form method="post" action="' . esc_url(admin_url('admin-post.php')) . '" class="ml-connector-inline" id="ml-connector-backfill-form">';
         Plugin::formFields(self::ACTION_BACKFILL);
         echo '<label for="ml-connector-backfill-since">' . esc_html__('Catch up orders modified since', 'ml-connector') . '</label> ';
@@ -358,7 +441,7 @@ class Status
         if (is_array($cached)) {
             return [$cached['json'], $cached['error']];
         }
-        $answer = $client->request('GET', '/api/status', null, ['auth' => false, 'timeout' => 3]);
+        $answer = $client->request('GET', '/api/status', null, ['timeout' => 3]);
         if (200 === $answer['status'] && is_array($answer['json'])) {
             // Only what the notices need is cached: no shopper's name goes into the options table.
             $value = ['json' => array_intersect_key($answer['json'], ['orders' => true, 'alerts' => true]), 'error' => null];
@@ -464,7 +547,7 @@ class Status
         }
         $client = HostClient::fromOptions();
         if (null !== $client) {
-            self::renderWebhooks($client);
+            self::renderWebhooks($client, is_array($json) ? $json : null);
         }
         echo '<h2>' . esc_html__('Host status page', 'ml-connector') . '</h2>';
         printf(

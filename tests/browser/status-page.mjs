@@ -2,8 +2,10 @@
 // not need it), checks it against /api/status, clicks through to an order's timeline, checks
 // framing, and saves screenshots.
 //
-//   node tests/browser/status-page.mjs <status-url> <screenshot.png>
+//   MLC_STATUS_TOKEN=<read token> node tests/browser/status-page.mjs <status-url> <screenshot.png>
 //
+// The pages need the read token: the browser gets it as a login (any user name, the token as the
+// password), as a person would type it into Chromium's prompt.
 // Exits 0 when every check holds; prints what failed otherwise. Uses playwright-core (npm ci at
 // the repository root) with Debian's /usr/bin/chromium (or $CHROMIUM): no browser download.
 
@@ -20,6 +22,9 @@ if (!statusUrl || !shot) {
 fs.mkdirSync(path.dirname(shot), { recursive: true });
 const shotOrder = shot.replace(/\.png$/, '') + '-order.png';
 const base = new URL(statusUrl);
+const token = process.env.MLC_STATUS_TOKEN || '';
+const credentials = { username: 'status', password: token };
+const auth = { Authorization: `Bearer ${token}` };
 
 const failures = [];
 function check(cond, what) {
@@ -41,15 +46,30 @@ const browser = await chromium.launch({
 });
 try {
   // What the page must show, from the JSON twin.
-  const api = await (await fetch(new URL('/api/status', base))).json();
+  const api = await (await fetch(new URL('/api/status', base), { headers: auth })).json();
   check(api.held.length >= 1, 'the API lists a held order');
   check(api.attention.length >= 1, 'the API lists an order needing attention');
   const held = api.held[0];
   const attention = api.attention[0];
 
+  // Without the token, the browser is asked for it (headless Chromium cannot show the prompt and
+  // gives up the navigation) and the answer shows nothing of the page.
+  const anonymous = await browser.newContext({ javaScriptEnabled: false });
+  const navigation = await (await anonymous.newPage()).goto(statusUrl).then(
+    (r) => `HTTP ${r.status()}`,
+    (e) => String(e.message || e).split('\n')[0],
+  );
+  check(/401|AUTH/.test(navigation), `without the token the page does not open: ${navigation}`);
+  const refused = await anonymous.request.get(statusUrl);
+  check(refused.status() === 401, `without the token, ${statusUrl} answers 401`);
+  check((refused.headers()['www-authenticate'] || '').startsWith('Basic'), 'and asks for a login');
+  check(!(await refused.text()).includes('Needs attention'), 'and shows none of the page');
+  await anonymous.close();
+
   const context = await browser.newContext({
     javaScriptEnabled: false,
     viewport: { width: 1200, height: 900 },
+    httpCredentials: credentials,
   });
   const page = await context.newPage();
   const dialogs = [];
@@ -102,6 +122,19 @@ try {
   check(bars >= 1, `the throughput chart has bars (${bars})`);
   const box = await page.locator('#chart-posted').boundingBox();
   check(box && box.width > 200 && box.height > 40, 'the throughput chart is drawn at a readable size');
+  // Every axis label inside its chart (the lag's top label used to run off the left edge).
+  for (const id of ['chart-posted', 'chart-lag']) {
+    const chart = await page.locator(`#${id}`).boundingBox();
+    const labels = page.locator(`#${id} > text`);
+    let inside = true;
+    for (let i = 0; i < (await labels.count()); i++) {
+      const b = await labels.nth(i).boundingBox();
+      if (b && (b.x < chart.x - 0.5 || b.x + b.width > chart.x + chart.width + 0.5)) inside = false;
+    }
+    check(inside, `the labels of #${id} are not clipped`);
+  }
+  const lagText = await page.locator('#throughput p.muted').innerText();
+  check(!/\d{4,} ms/.test(lagText), `lag reads as a duration: ${lagText}`);
   check(
     (await page.locator('img, link[rel=stylesheet], iframe').count()) === 0,
     'no external asset',
@@ -142,7 +175,7 @@ try {
       res.end(`<h1>admin</h1><iframe src="${statusUrl}" width="900" height="500"></iframe>`);
     });
     await new Promise((ok) => parent.listen(port, '127.0.0.1', ok));
-    const ctx = await browser.newContext();
+    const ctx = await browser.newContext({ httpCredentials: credentials });
     const p = await ctx.newPage();
     try {
       await p.goto(`http://127.0.0.1:${parent.address().port}/embed`);

@@ -512,3 +512,53 @@ fn hostile_input_catalogue() {
     // Every X3 order is one of the posted ones, once.
     assert_eq!(env.x3_records("SORDER").len(), posted.len());
 }
+
+/// Regression (issue 14): a verified delivery of an order under a topic WooCommerce does not have
+/// (`order.exploded`) was posted like an order. It is stored and acknowledged, counted and noted,
+/// and not posted; the same body under `order.created` then is, once.
+#[test]
+fn an_unknown_order_topic_is_stored_and_acknowledged_but_not_posted() {
+    let env = Env::new(
+        "unknown-topic",
+        Options {
+            woo_auto_deliver: None,
+            ..Options::default()
+        },
+    );
+    let host = HostProc::start(&env);
+    let order = env
+        .woo
+        .place_order(&common::checkout(&mut common::Lcg(7), 1))
+        .unwrap();
+    let body = mlc_sim::woo::phpjson::encode(&order);
+    let sig = signature(&body, WEBHOOK_SECRET);
+    let mut headers = order_headers("order.exploded", &sig);
+    headers.retain(|(k, _)| *k != "X-WC-Webhook-Event");
+    headers.push(("X-WC-Webhook-Event", "exploded"));
+    let (status, answer) = post(&host, &headers, &body);
+    assert_eq!((status, answer["status"].as_str()), (200, Some("stored")));
+    // Stored before the answer: no order came of it, and it is counted and explained.
+    let status = host.status();
+    assert_eq!(status["orders"], json!({}), "{status}");
+    assert_eq!(status["deliveries"]["counters"]["unknown_topic"], 1);
+    assert_eq!(status["deliveries"]["stored"], 1);
+    let notes = status["store"]["notes"].to_string();
+    assert!(notes.contains("not posted"), "{notes}");
+    assert!(
+        status["store"]["webhooks"]
+            .to_string()
+            .contains("order.exploded"),
+        "{status}"
+    );
+    assert!(host.log().contains("\"order.exploded\""), "{}", host.log());
+
+    let (status, _) = post(&host, &order_headers("order.created", &sig), &body);
+    assert_eq!(status, 200);
+    assert!(
+        wait_until(Duration::from_secs(30), || order_in_x3(&env, &order)
+            .is_some()),
+        "{}",
+        host.log()
+    );
+    assert_eq!(env.x3_records("SORDER").len(), 1);
+}

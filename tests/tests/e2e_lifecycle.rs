@@ -227,7 +227,8 @@ fn a_paused_webhook_raises_an_alert_and_the_scheduled_catch_up_still_brings_orde
             .count(),
         0
     );
-    let page = ureq::get(&host.url("/status"))
+    let page = host
+        .get("/status")
         .call()
         .unwrap()
         .body_mut()

@@ -56,7 +56,8 @@ fn html_error_pages_from_a_proxy_are_retried_and_the_order_posted_once() {
     );
     // No secret in the log, the status API, the order's page.
     let status = host.status().to_string();
-    let page = ureq::get(&host.url(&format!("/status/orders/{}", order["id"])))
+    let page = host
+        .get(&format!("/status/orders/{}", order["id"]))
         .call()
         .unwrap()
         .body_mut()

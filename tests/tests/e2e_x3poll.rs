@@ -190,7 +190,8 @@ fn stock_scenario(name: &str, graphql: bool) {
     assert!(unmatched.contains("SPARE"), "{status}");
     let unmanaged = status["stock_unmanaged"].to_string();
     assert!(unmanaged.contains("CAP"), "{status}");
-    let page = ureq::get(&host.url("/status"))
+    let page = host
+        .get("/status")
         .call()
         .unwrap()
         .body_mut()
@@ -268,7 +269,7 @@ fn a_delivery_made_in_x3_shows_on_the_order() {
     let delivery: Value = resp.body_mut().read_json().unwrap();
     let sdhnum = delivery["SDHNUM"].as_str().unwrap().to_string();
     let page = |p: &str| {
-        ureq::get(&host.url(p))
+        host.get(p)
             .call()
             .unwrap()
             .body_mut()
@@ -470,7 +471,8 @@ fn reconcile_scenario(name: &str, graphql: bool) {
     assert!(results.contains_key(&pending["id"].as_u64().unwrap()));
 
     // The status page shows the last run and serves its CSV without any secret.
-    let page = ureq::get(&host.url("/status"))
+    let page = host
+        .get("/status")
         .call()
         .unwrap()
         .body_mut()
@@ -478,9 +480,7 @@ fn reconcile_scenario(name: &str, graphql: bool) {
         .unwrap();
     assert!(page.contains("id=\"reconcile\"") && page.contains("/status/reconcile.csv"));
     assert!(page.contains(&format!("#{deleted}")) && page.contains(&format!("#{altered}")));
-    let mut resp = ureq::get(&host.url("/status/reconcile.csv"))
-        .call()
-        .unwrap();
+    let mut resp = host.get("/status/reconcile.csv").call().unwrap();
     assert!(
         resp.headers()["content-type"]
             .to_str()

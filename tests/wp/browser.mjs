@@ -240,7 +240,7 @@ try {
   );
   let held = 0;
   for (let i = 0; i < 300 && held === 0; i++) {
-    held = (await (await fetch(`${HOST_URL}/api/status`)).json()).orders.held || 0;
+    held = (await (await fetch(`${HOST_URL}/api/status`, { headers: H })).json()).orders.held || 0;
     if (!held) await new Promise((ok) => setTimeout(ok, 100));
   }
   check(held === 1, 'the host now holds it for its missing mappings');

@@ -2,8 +2,10 @@
 
 // Installs the throwaway WordPress (tests/wp/run) and activates the plugin, the way
 // wp-admin/install.php does, from the command line.
-//   php tests/wp/install.php <wordpress dir> <site url> <admin password>
+//   php tests/wp/install.php <wordpress dir> <site url> <admin password> [plugin file …]
+// Plugins named after the password (woocommerce/woocommerce.php) are activated before ours.
 [$script, $dir, $url, $password] = $argv;
+$others = array_slice($argv, 4);
 $parts = parse_url($url);
 $_SERVER['HTTP_HOST'] = $parts['host'] . (isset($parts['port']) ? ':' . $parts['port'] : '');
 $_SERVER['REQUEST_URI'] = '/';
@@ -21,6 +23,13 @@ if (!is_blog_installed()) {
 }
 update_option('siteurl', $url);
 update_option('home', $url);
+foreach ($others as $other) {
+    $activated = activate_plugin($other);
+    if (is_wp_error($activated)) {
+        fwrite(STDERR, "activating $other failed: " . $activated->get_error_message() . "\n");
+        exit(1);
+    }
+}
 $active = activate_plugin('ml-connector/ml-connector.php');
 if (is_wp_error($active)) {
     fwrite(STDERR, 'activation failed: ' . $active->get_error_message() . "\n");

@@ -3,8 +3,8 @@
 // Delivers one order to the host as WooCommerce would (signed webhook), so the plugin's tests
 // have an order to show: on a host whose document settings are incomplete (tests/wp/run starts it
 // so) it needs attention; once they are complete, its products have no mapping row: held.
-//   php tests/wp/seed-order.php <host url> <webhook secret> <order json file>
-[$script, $host, $secret, $file] = $argv;
+//   php tests/wp/seed-order.php <host url> <webhook secret> <order json file> <token file>
+[$script, $host, $secret, $file, $tokenFile] = $argv;
 $body = file_get_contents($file);
 $order = json_decode($body, true);
 $headers = [
@@ -31,8 +31,13 @@ if (200 !== $status) {
     exit(1);
 }
 // Wait until the host has looked at it.
+// The status API needs a token (it shows shoppers' data).
+$read = stream_context_create(['http' => [
+    'header' => 'Authorization: Bearer ' . trim((string) file_get_contents($tokenFile)),
+    'ignore_errors' => true,
+]]);
 for ($i = 0; $i < 300; $i++) {
-    $s = json_decode((string) @file_get_contents(rtrim($host, '/') . '/api/status'), true);
+    $s = json_decode((string) @file_get_contents(rtrim($host, '/') . '/api/status', false, $read), true);
     foreach (['attention', 'held'] as $state) {
         if (!empty($s['orders'][$state])) {
             echo "order {$order['id']} delivered: $state\n";

@@ -322,6 +322,7 @@ pub struct HostProc {
     child: Child,
     pub addr: String,
     log: PathBuf,
+    data_dir: PathBuf,
 }
 
 impl HostProc {
@@ -369,6 +370,7 @@ impl HostProc {
             child,
             addr: ready["listen"].as_str().unwrap().to_string(),
             log,
+            data_dir: env.dir.join("data"),
         }
     }
 
@@ -408,8 +410,21 @@ impl HostProc {
     }
 
     pub fn status(&self) -> Value {
-        let mut resp = ureq::get(&self.url("/api/status")).call().unwrap();
+        let mut resp = self.get("/api/status").call().unwrap();
         resp.body_mut().read_json().unwrap()
+    }
+
+    /// The status pages' read token (they need it: they show shoppers' data).
+    pub fn read_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("status.token"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// A GET of a status page (`/status…`, `/api/status`, `/metrics`) with the read token.
+    pub fn get(&self, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        ureq::get(&self.url(path)).header("Authorization", format!("Bearer {}", self.read_token()))
     }
 }
 

@@ -189,7 +189,7 @@ class HostTest extends TestCase
         // Order 727 (tests/wp/seed-order.php) needs attention: the host's document settings are
         // incomplete until the browser test fills them in.
         $html = $this->output([Status::class, 'notices']);
-        $status = json_decode((string) wp_remote_retrieve_body(wp_remote_get(self::$hostUrl . '/api/status')), true);
+        [, $status] = $this->host('GET', '/api/status');
         $this->assertSame(1, (int) ($status['orders']['attention'] ?? 0));
         $this->assertStringContainsString('id="ml-connector-notice-attention"', $html);
         $this->assertStringContainsString('1 order needs attention', $html);

@@ -24,3 +24,4 @@ if (!is_plugin_active('ml-connector/ml-connector.php')) {
     exit(1);
 }
 require __DIR__ . '/TestCase.php';
+require_once __DIR__ . '/Shop.php';

@@ -1606,7 +1606,17 @@ mod tests {
             last_failure: Some("X3 temporarily unavailable: connection refused".into()),
             breaker: "closed",
             breaker_open_until: None,
+            config_problems: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_misconfigured_card_names_what_x3_did_not_know() {
+        let mut x = x3("misconfigured");
+        x.config_problems = vec!["customer lookup: X3 does not know WEB <b>".into()];
+        let h = x3_card(&x, 3_000);
+        assert!(h.contains("misconfigured"), "{h}");
+        assert!(h.contains("X3 does not know WEB &lt;b&gt;"), "escaped: {h}");
     }
 
     #[test]

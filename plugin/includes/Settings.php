@@ -19,6 +19,9 @@ if (!defined('ABSPATH')) {
  */
 class Settings
 {
+    /** The host's section of X3 names (`[x3.wire]`). */
+    public const WIRE = 'x3-wire';
+
     public const GROUP = 'ml_connector';
     public const OPTION_HOST = 'ml_connector_host_url';
     public const OPTION_TOKEN = 'ml_connector_admin_token';
@@ -244,6 +247,10 @@ class Settings
                 'webhook-secret' => ['label' => __('Webhook secret', 'ml-connector'), 'type' => 'secret', 'help' => __('A new secret starts a rotation: deliveries signed with the old or the new one are accepted until the rotation is finished (Status tab, Webhooks).', 'ml-connector')],
                 'delivery-url' => ['label' => __('Webhook delivery URL', 'ml-connector'), 'type' => 'url', 'optional' => true, 'help' => __('Where WooCommerce delivers webhooks: the host\'s public URL + /webhooks/woocommerce', 'ml-connector')],
             ],
+            'x3-wire' => [
+                '_title' => __('X3 names (advanced)', 'ml-connector'),
+                'names' => ['label' => __('Names of this X3 site', 'ml-connector'), 'type' => 'wiremap', 'optional' => true, 'help' => __('Only for sites that publish their own classes, representations or fields. One key = name a line, e.g. rest.order.class = YSORDER; a key left out goes back to the default. The keys and their defaults are listed in docs/x3-wire-format.md and by the host\'s config check.', 'ml-connector')],
+            ],
             'inventory' => [
                 '_title' => __('Order status → stock', 'ml-connector'),
                 'status-map' => ['label' => __('Status map', 'ml-connector'), 'type' => 'statusmap', 'help' => __('One rule a line: status=stage, stage one of none, posted, shipped, delivered, cancelled', 'ml-connector')],
@@ -261,6 +268,11 @@ class Settings
         $flat = [];
         foreach ($doc as $section => $fields) {
             if (!is_array($fields)) {
+                continue;
+            }
+            if (self::WIRE === $section) {
+                // One map of overrides (key → name), edited as one field.
+                $flat[self::WIRE . '.names'] = $fields;
                 continue;
             }
             foreach ($fields as $name => $value) {
@@ -291,6 +303,16 @@ class Settings
                 $lines = [];
                 foreach ($value as $rule) {
                     $lines[] = ($rule['status'] ?? '') . '=' . ($rule['stage'] ?? '');
+                }
+                return implode("\n", $lines);
+            case 'wiremap':
+                if (!is_array($value)) {
+                    return '';
+                }
+                ksort($value);
+                $lines = [];
+                foreach ($value as $key => $name) {
+                    $lines[] = $key . ' = ' . (is_scalar($name) ? (string) $name : '');
                 }
                 return implode("\n", $lines);
             case 'secret':
@@ -333,6 +355,22 @@ class Settings
                     $rules[] = ['status' => $pair[0], 'stage' => $pair[1]];
                 }
                 return [$rules, null];
+            case 'wiremap':
+                $names = [];
+                foreach (preg_split('/\r\n|\r|\n/', $raw) as $i => $line) {
+                    $line = trim($line);
+                    if ('' === $line || '#' === $line[0]) {
+                        continue;
+                    }
+                    $pair = array_map('trim', explode('=', $line, 2));
+                    if (2 !== count($pair) || '' === $pair[0] || '' === $pair[1]) {
+                        /* translators: %d: line number */
+                        return [null, sprintf(__('line %d: write key = name', 'ml-connector'), $i + 1)];
+                    }
+                    // The host checks keys and names (and says which one is wrong).
+                    $names[sanitize_text_field($pair[0])] = sanitize_text_field($pair[1]);
+                }
+                return [$names, null];
             default:
                 return [sanitize_text_field($raw), null];
         }
@@ -370,6 +408,19 @@ class Settings
                 [$value, $error] = self::parse($def, $raw);
                 if (null !== $error) {
                     $errors[$key] = $error;
+                    continue;
+                }
+                if ('wiremap' === $def['type']) {
+                    // Only what changed: a name set or changed, `null` for a key left out.
+                    $before = is_array($now[$key] ?? null) ? $now[$key] : [];
+                    foreach ($value as $k => $v) {
+                        if (($before[$k] ?? null) !== $v) {
+                            $doc[$section][$k] = $v;
+                        }
+                    }
+                    foreach (array_diff_key($before, $value) as $k => $unused) {
+                        $doc[$section][$k] = null;
+                    }
                     continue;
                 }
                 if ('secret' !== $def['type'] && self::display($def, $now[$key] ?? null) === self::display($def, $value)) {
@@ -542,8 +593,23 @@ class Settings
                     continue;
                 }
                 $known[$key] = true;
+                $error = $errors[$key] ?? null;
+                if ('wiremap' === $def['type']) {
+                    // The host names the key it refused (`x3-wire.rest.order.klass`).
+                    $mine = array_filter($errors, fn($f) => 0 === strpos((string) $f, $section . '.'), ARRAY_FILTER_USE_KEY);
+                    foreach (array_keys($mine) as $f) {
+                        $known[$f] = true;
+                    }
+                    if ($mine) {
+                        $error = implode('; ', array_map(
+                            fn($f, $m) => substr((string) $f, strlen($section) + 1) . ': ' . $m,
+                            array_keys($mine),
+                            $mine
+                        ));
+                    }
+                }
                 $value = array_key_exists($key, $typed) ? (string) $typed[$key] : self::display($def, $now[$key] ?? null);
-                self::renderField($section, $name, $def, $value, $now[$key] ?? null, $errors[$key] ?? null);
+                self::renderField($section, $name, $def, $value, $now[$key] ?? null, $error);
             }
             echo '</tbody></table>';
         }
@@ -588,6 +654,9 @@ class Settings
                 break;
             case 'statusmap':
                 printf('<textarea id="%s" name="%s" rows="7" cols="40" class="code"%s>%s</textarea>', esc_attr($id), esc_attr($input), $described, esc_textarea($value)); // phpcs:ignore
+                break;
+            case 'wiremap':
+                printf('<textarea id="%s" name="%s" rows="5" cols="60" class="large-text code"%s>%s</textarea>', esc_attr($id), esc_attr($input), $described, esc_textarea($value)); // phpcs:ignore
                 break;
             case 'secret':
                 $set = is_array($raw) && !empty($raw['set']);

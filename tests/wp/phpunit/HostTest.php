@@ -61,6 +61,39 @@ class HostTest extends TestCase
         $this->assertStringNotContainsString(self::$token, $html);
     }
 
+    public function testX3NamesAreSavedOnTheHostAndABadKeyIsNamedOnTheField(): void
+    {
+        $before = $this->hostSettings();
+        Settings::processHostForm(['host' => [
+            'orders' => ['order-type' => 'WEB', 'customer-category' => 'WEBCU'],
+            'x3-wire' => ['names' => "rest.order.klass = YSORDER\nrest.order.class = Y ORDER"],
+        ]]);
+        $flash = $this->flash();
+        $this->assertSame('error', $flash['level'], print_r($flash, true));
+        $this->assertArrayHasKey('x3-wire.rest.order.klass', $flash['errors'], print_r($flash['errors'], true));
+        $this->assertSame($before, $this->hostSettings(), 'nothing was applied');
+        $html = $this->output([Settings::class, 'renderPage']);
+        $this->assertMatchesRegularExpression('/id="mlc-x3-wire-names-error" role="alert">[^<]*rest\.order\.klass/', $html);
+
+        Settings::processHostForm(['host' => [
+            'orders' => ['order-type' => 'WEB', 'customer-category' => 'WEBCU'],
+            'x3-wire' => ['names' => 'rest.order.class = YSORDER'],
+        ]]);
+        $this->assertSame('success', $this->flash()['level']);
+        $this->assertSame(['rest.order.class' => 'YSORDER'], $this->hostSettings()['x3-wire']);
+        [, $wire] = $this->host('GET', '/api/admin/wire');
+        $class = array_values(array_filter($wire['names'], fn($n) => 'rest.order.class' === $n['key']))[0];
+        $this->assertSame(['YSORDER', 'SORDER', true], [$class['value'], $class['default'], $class['overridden']]);
+
+        // Emptied: back to the default.
+        Settings::processHostForm(['host' => [
+            'orders' => ['order-type' => 'WEB', 'customer-category' => 'WEBCU'],
+            'x3-wire' => ['names' => ''],
+        ]]);
+        $this->assertSame('success', $this->flash()['level']);
+        $this->assertSame([], $this->hostSettings()['x3-wire']);
+    }
+
     public function testConnectionTestUsesTheFormWithoutSaving(): void
     {
         $before = $this->hostSettings();

@@ -147,4 +147,29 @@ class SettingsTest extends TestCase
         [, $errors] = Settings::buildDocument($submitted, $current);
         $this->assertSame(['inventory.status-map' => 'line 2: write status=stage'], $errors);
     }
+
+    public function testX3NamesAreSentAsTheirChangesAndAKeyLeftOutGoesBackToItsDefault(): void
+    {
+        $current = ['x3-wire' => ['rest.order.class' => 'YSORDER', 'rest.order.representation' => 'YSOH']];
+        $def = Settings::fields()['x3-wire']['names'];
+        $this->assertSame(
+            "rest.order.class = YSORDER\nrest.order.representation = YSOH",
+            Settings::display($def, $current['x3-wire']),
+            'shown one key = name a line, sorted'
+        );
+        $submitted = ['x3-wire' => ['names' => "rest.order.class = YSORDER\r\n# a comment\n\ngraphql.order.node = x3Sales.webOrder\n"]];
+        [$doc, $errors] = Settings::buildDocument($submitted, $current);
+        $this->assertSame([], $errors);
+        $this->assertSame(
+            ['x3-wire' => ['graphql.order.node' => 'x3Sales.webOrder', 'rest.order.representation' => null]],
+            $doc,
+            'the unchanged name is not sent; the one left out is sent as null (back to its default)'
+        );
+        $submitted['x3-wire']['names'] = "rest.order.class YSORDER";
+        [, $errors] = Settings::buildDocument($submitted, $current);
+        $this->assertSame(['x3-wire.names' => 'line 1: write key = name'], $errors);
+        // A host without the section (an older version) gets nothing.
+        [$doc] = Settings::buildDocument(['x3-wire' => ['names' => 'rest.order.class = X']], []);
+        $this->assertSame([], $doc);
+    }
 }

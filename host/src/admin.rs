@@ -1096,7 +1096,23 @@ fn validate(ctx: &Ctx, doc: &Value) -> Result<std::result::Result<Candidate, Err
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    core_settings_errors(&ctx.core, &settings, &mapping, &mut errors)?;
+    // What the core finds wrong with the result. A setting still incomplete before this change
+    // (a site not set yet) does not refuse a change elsewhere — the merchant fills the settings
+    // in several saves, and a webhook-secret rotation must not wait for them; a problem the
+    // change makes, or one in a field it sets, does.
+    let mut after = Errors::default();
+    core_settings_errors(&ctx.core, &settings, &mapping, &mut after)?;
+    let mut before = Errors::default();
+    let in_force = crate::pipeline::current(&ctx.pipeline.settings);
+    core_settings_errors(&ctx.core, &in_force, &mapping, &mut before)?;
+    for (field, message) in after.0 {
+        let sets_it = field
+            .split_once('.')
+            .is_some_and(|(section, name)| doc.get(section).and_then(|s| s.get(name)).is_some());
+        if sets_it || before.0.get(&field) != Some(&message) {
+            errors.0.entry(field).or_insert(message);
+        }
+    }
     if !errors.is_empty() {
         return Ok(Err(errors));
     }

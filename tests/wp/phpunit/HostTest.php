@@ -64,8 +64,9 @@ class HostTest extends TestCase
     public function testX3NamesAreSavedOnTheHostAndABadKeyIsNamedOnTheField(): void
     {
         $before = $this->hostSettings();
+        // The settings are still incomplete here (no order type: order 727 waits in attention);
+        // that does not stop a change elsewhere.
         Settings::processHostForm(['host' => [
-            'orders' => ['order-type' => 'WEB', 'customer-category' => 'WEBCU'],
             'x3-wire' => ['names' => "rest.order.klass = YSORDER\nrest.order.class = Y ORDER"],
         ]]);
         $flash = $this->flash();
@@ -76,10 +77,9 @@ class HostTest extends TestCase
         $this->assertMatchesRegularExpression('/id="mlc-x3-wire-names-error" role="alert">[^<]*rest\.order\.klass/', $html);
 
         Settings::processHostForm(['host' => [
-            'orders' => ['order-type' => 'WEB', 'customer-category' => 'WEBCU'],
             'x3-wire' => ['names' => 'rest.order.class = YSORDER'],
         ]]);
-        $this->assertSame('success', $this->flash()['level']);
+        $this->assertSame('success', $this->flash()['level'], print_r($this->flash(), true));
         $this->assertSame(['rest.order.class' => 'YSORDER'], $this->hostSettings()['x3-wire']);
         [, $wire] = $this->host('GET', '/api/admin/wire');
         $class = array_values(array_filter($wire['names'], fn($n) => 'rest.order.class' === $n['key']))[0];
@@ -87,7 +87,6 @@ class HostTest extends TestCase
 
         // Emptied: back to the default.
         Settings::processHostForm(['host' => [
-            'orders' => ['order-type' => 'WEB', 'customer-category' => 'WEBCU'],
             'x3-wire' => ['names' => ''],
         ]]);
         $this->assertSame('success', $this->flash()['level']);

@@ -191,6 +191,126 @@ pub struct Store {
     /// Group commit of deliveries ([`Store::insert_delivery`]).
     batch: Mutex<Batch>,
     batch_done: std::sync::Condvar,
+    /// Counter increments not written yet ([`Store::bump_counter`]).
+    counters: Mutex<PendingCounters>,
+    /// Checkpoints of the WAL, on a thread of their own (file databases only).
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Counter increments kept in memory: a refused delivery costs no SQLite write, and no wait
+/// for the write lock that a group commit holds through its fsync. They are written with the
+/// next batch of deliveries, or by the next bump a second after the last write; `counters()`
+/// adds what is pending. Counters were already written without their own fsync (a power cut
+/// could lose the last ones); now a crash can lose up to a second of them too.
+#[derive(Default)]
+struct PendingCounters {
+    by_name: std::collections::BTreeMap<String, i64>,
+    written_at: Option<std::time::Instant>,
+}
+
+/// How long pending counter increments wait at most for a write (while more come).
+const COUNTER_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Copies the WAL into the database file (`PRAGMA wal_checkpoint(PASSIVE)`) on its own
+/// connection and thread. SQLite's automatic checkpoint runs inside the commit that crosses
+/// 1,000 WAL pages, with the write lock held through a database write and its fsync: every
+/// delivery waiting on that commit waited for it too (the intake's p99). A passive checkpoint
+/// runs beside writers and never blocks them.
+struct Checkpointer {
+    state: std::sync::Arc<(Mutex<CheckpointState>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct CheckpointState {
+    /// Deliveries committed since the last checkpoint.
+    committed: usize,
+    stop: bool,
+}
+
+/// Deliveries (about three WAL pages each) between checkpoints; the thread also checkpoints
+/// every [`CHECKPOINT_EVERY`] whatever came.
+const CHECKPOINT_AFTER: usize = 300;
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer> {
+        let conn = Connection::open(path)?;
+        // Never waits for a lock: a checkpoint that cannot run now runs next time.
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        let state = std::sync::Arc::new((
+            Mutex::new(CheckpointState::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = std::sync::Arc::clone(&state);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                let (lock, wake) = &*shared;
+                loop {
+                    let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    if !st.stop && st.committed < CHECKPOINT_AFTER {
+                        st = wake
+                            .wait_timeout(st, CHECKPOINT_EVERY)
+                            .map(|(g, _)| g)
+                            .unwrap_or_else(|e| e.into_inner().0);
+                    }
+                    if st.stop {
+                        return;
+                    }
+                    st.committed = 0;
+                    drop(st);
+                    // Errors (disk full, a lock held) leave the WAL as it is: still correct,
+                    // only longer, and the next checkpoint tries again.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })?;
+        Ok(Checkpointer {
+            state,
+            thread: Some(thread),
+        })
+    }
+
+    fn committed(&self, n: usize) {
+        let (lock, wake) = &*self.state;
+        let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+        st.committed += n;
+        if st.committed >= CHECKPOINT_AFTER {
+            wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.state;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
+        wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Counters still in memory are written before the connection closes.
+        let _ = self.flush_counters();
+    }
+}
+
+fn write_counters(
+    conn: &Connection,
+    counters: &std::collections::BTreeMap<String, i64>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO counters (name, value) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET value = value + ?2",
+    )?;
+    for (name, n) in counters {
+        stmt.execute(params![name, n])?;
+    }
+    Ok(())
 }
 
 /// Deliveries waiting for a commit, and whether one is being made.
@@ -228,7 +348,15 @@ impl Store {
         let path = dir.join("ml-connector.sqlite3");
         let conn =
             Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
-        Store::init(conn)
+        let mut store = Store::init(conn)?;
+        // Checkpoints by the thread below only (the WAL file is kept at most 64 MiB long).
+        {
+            let conn = store.conn();
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
+        }
+        store.checkpointer = Some(Checkpointer::start(&path)?);
+        Ok(store)
     }
 
     pub fn open_in_memory() -> Result<Store> {
@@ -239,12 +367,16 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Room for every statement the intake, the workers and the status page cache.
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&conn)?;
         conn.execute_batch(X3_SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
             batch: Mutex::new(Batch::default()),
             batch_done: std::sync::Condvar::new(),
+            counters: Mutex::new(PendingCounters::default()),
+            checkpointer: None,
         })
     }
 
@@ -304,6 +436,12 @@ impl Store {
         let mut conn = self.conn();
         let mut tx = conn.transaction()?;
         let mut out = Vec::new();
+        // Pending counters ride along (put back if this transaction fails).
+        let counters = self.take_counters();
+        if let Err(e) = write_counters(&tx, &counters) {
+            self.restore_counters(counters);
+            return Err(e);
+        }
         for d in ds {
             let mut sp = tx.savepoint()?;
             match insert_one(&sp, d) {
@@ -315,6 +453,7 @@ impl Store {
                     // SQLite rolls the whole transaction back by itself on some errors (disk
                     // full, I/O): then nothing of the batch is stored, whatever came before.
                     if sp.is_autocommit() {
+                        self.restore_counters(counters);
                         return Err(e.context("the transaction was rolled back"));
                     }
                     sp.rollback()?;
@@ -322,8 +461,40 @@ impl Store {
                 }
             }
         }
-        tx.commit()?;
+        if let Err(e) = tx.commit() {
+            self.restore_counters(counters);
+            return Err(e.into());
+        }
+        if let Some(c) = &self.checkpointer {
+            c.committed(out.len());
+        }
         Ok(out)
+    }
+
+    fn take_counters(&self) -> std::collections::BTreeMap<String, i64> {
+        let mut pending = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        pending.written_at = Some(std::time::Instant::now());
+        std::mem::take(&mut pending.by_name)
+    }
+
+    fn restore_counters(&self, counters: std::collections::BTreeMap<String, i64>) {
+        let mut pending = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, n) in counters {
+            *pending.by_name.entry(name).or_insert(0) += n;
+        }
+    }
+
+    /// Writes pending counter increments now (relaxed: no fsync of their own).
+    fn flush_counters(&self) -> Result<()> {
+        let counters = self.take_counters();
+        if counters.is_empty() {
+            return Ok(());
+        }
+        let written = self.relaxed(|c| write_counters(c, &counters));
+        if written.is_err() {
+            self.restore_counters(counters);
+        }
+        written
     }
 
     /// Applies an order body fetched from the REST API (refetch, catch-up).
@@ -345,16 +516,20 @@ impl Store {
         Ok(())
     }
 
+    /// Counts one event (a refused delivery, a ping). Kept in memory and written within about a
+    /// second ([`PendingCounters`]).
     pub fn bump_counter(&self, name: &str) -> Result<()> {
-        self.relaxed(|c| {
-            c.execute(
-                "INSERT INTO counters (name, value) VALUES (?1, 1)
-                 ON CONFLICT(name) DO UPDATE SET value = value + 1",
-                params![name],
-            )
-            .map(drop)
-            .map_err(Into::into)
-        })
+        let due = {
+            let mut pending = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            *pending.by_name.entry(name.to_string()).or_insert(0) += 1;
+            pending
+                .written_at
+                .is_none_or(|at| at.elapsed() >= COUNTER_FLUSH)
+        };
+        if due {
+            self.flush_counters()?;
+        }
+        Ok(())
     }
 
     /// A write that need not reach the disk before the call returns: counters, the timeline, the
@@ -373,11 +548,19 @@ impl Store {
         Ok(r)
     }
 
+    /// Every counter, the pending increments included.
     pub fn counters(&self) -> Result<Vec<(String, i64)>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT name, value FROM counters ORDER BY name")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut all: std::collections::BTreeMap<String, i64> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare("SELECT name, value FROM counters ORDER BY name")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let pending = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, n) in &pending.by_name {
+            *all.entry(name.clone()).or_insert(0) += n;
+        }
+        Ok(all.into_iter().collect())
     }
 
     pub fn inbox_count(&self) -> Result<i64> {
@@ -831,11 +1014,12 @@ fn migrate(conn: &Connection) -> Result<()> {
 fn insert_one(tx: &Connection, d: &NewDelivery) -> Result<Inserted> {
     {
         let now = now_ms();
-        let inserted = tx.execute(
+        let inserted = tx.prepare_cached(
             "INSERT OR IGNORE INTO inbox (received_at, kind, webhook_id, delivery_id, topic, resource,
                 resource_id, modified_gmt, dedup_key, headers, body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
+        )?
+        .execute(params![
                 now,
                 d.kind,
                 d.webhook_id,
@@ -847,8 +1031,7 @@ fn insert_one(tx: &Connection, d: &NewDelivery) -> Result<Inserted> {
                 d.dedup_key,
                 d.headers_json,
                 d.body
-            ],
-        )?;
+        ])?;
         if inserted == 0 {
             return Ok(Inserted::Duplicate);
         }
@@ -884,10 +1067,10 @@ fn insert_one(tx: &Connection, d: &NewDelivery) -> Result<Inserted> {
 }
 
 fn add_timeline(conn: &Connection, order_id: u64, event: &str, detail: &str) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO timeline (order_id, at, event, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![id(order_id), now_ms(), event, detail],
-    )?;
+    )?
+    .execute(params![id(order_id), now_ms(), event, detail])?;
     Ok(())
 }
 
@@ -903,11 +1086,8 @@ fn apply_order_body(
     now: i64,
 ) -> Result<()> {
     let row: Option<(Option<String>, Option<Vec<u8>>)> = conn
-        .query_row(
-            "SELECT modified_gmt, body FROM orders WHERE order_id = ?1",
-            params![id(order_id)],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT modified_gmt, body FROM orders WHERE order_id = ?1")?
+        .query_row(params![id(order_id)], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let stored = row.as_ref().map(|(m, _)| m.clone());
     // Regression: a status change in the same second as the previous revision (a checkout paid
@@ -935,20 +1115,27 @@ fn apply_order_body(
         )
     };
     if stored.is_none() {
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO orders (order_id, body, status, modified_gmt, rev, dirty, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 1, 1, ?5, ?5)",
-            params![id(order_id), body, status, modified_gmt, now],
-        )?;
+        )?
+        .execute(params![id(order_id), body, status, modified_gmt, now])?;
         received()?;
     } else if newer {
         received()?;
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE orders SET body = ?2, status = ?3, modified_gmt = ?4, rev = rev + 1, dirty = 1,
                 next_attempt_at = 0, trashed = CASE WHEN ?6 THEN 0 ELSE trashed END, updated_at = ?5
              WHERE order_id = ?1",
-            params![id(order_id), body, status, modified_gmt, now, restored],
-        )?;
+        )?
+        .execute(params![
+            id(order_id),
+            body,
+            status,
+            modified_gmt,
+            now,
+            restored
+        ])?;
     } else if restored {
         conn.execute(
             "UPDATE orders SET trashed = 0, rev = rev + 1, dirty = 1, next_attempt_at = 0, updated_at = ?2

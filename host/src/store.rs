@@ -27,7 +27,8 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: `orders.body_inbox_id` (a delivered body is stored once, in the inbox).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS inbox (
@@ -46,7 +47,10 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE TABLE IF NOT EXISTS orders (
     order_id INTEGER PRIMARY KEY,
+    -- The newest body: here when it was fetched from the REST API, else NULL and in the inbox
+    -- row `body_inbox_id` (a delivery's body is written once, not twice: ORDER_BODY reads it).
     body BLOB,
+    body_inbox_id INTEGER,
     status TEXT,
     modified_gmt TEXT,
     trashed INTEGER NOT NULL DEFAULT 0,
@@ -511,7 +515,15 @@ impl Store {
             "UPDATE orders SET refetch = 0 WHERE order_id = ?1",
             params![id(order_id)],
         )?;
-        apply_order_body(&tx, order_id, body, status, modified_gmt, false, now_ms())?;
+        apply_order_body(
+            &tx,
+            order_id,
+            Body::Fetched(body),
+            status,
+            modified_gmt,
+            false,
+            now_ms(),
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -598,10 +610,12 @@ impl Store {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT order_id, body, status, modified_gmt, trashed, rev, dirty, refetch, state,
-                        attempts, next_attempt_at, first_failure_at, last_error, hold, document_no,
-                        customer_code, processed_status, updated_at
-                 FROM orders WHERE order_id = ?1",
+                &format!(
+                    "SELECT order_id, {ORDER_BODY}, status, modified_gmt, trashed, rev, dirty,
+                        refetch, state, attempts, next_attempt_at, first_failure_at, last_error,
+                        hold, document_no, customer_code, processed_status, updated_at
+                     FROM orders WHERE order_id = ?1"
+                ),
                 params![id(order_id)],
                 order_row,
             )
@@ -611,12 +625,12 @@ impl Store {
 
     pub fn orders_in_state(&self, state: &str, limit: usize) -> Result<Vec<OrderRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT order_id, body, status, modified_gmt, trashed, rev, dirty, refetch, state,
-                    attempts, next_attempt_at, first_failure_at, last_error, hold, document_no,
-                    customer_code, processed_status, updated_at
-             FROM orders WHERE state = ?1 ORDER BY updated_at DESC LIMIT ?2",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT order_id, {ORDER_BODY}, status, modified_gmt, trashed, rev, dirty, refetch,
+                    state, attempts, next_attempt_at, first_failure_at, last_error, hold,
+                    document_no, customer_code, processed_status, updated_at
+             FROM orders WHERE state = ?1 ORDER BY updated_at DESC LIMIT ?2"
+        ))?;
         let rows = stmt.query_map(
             params![state, i64::try_from(limit).unwrap_or(i64::MAX)],
             order_row,
@@ -627,12 +641,12 @@ impl Store {
     /// The most recently updated orders, whatever their state (admin API, `orders list`).
     pub fn recent_orders(&self, limit: usize) -> Result<Vec<OrderRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT order_id, body, status, modified_gmt, trashed, rev, dirty, refetch, state,
-                    attempts, next_attempt_at, first_failure_at, last_error, hold, document_no,
-                    customer_code, processed_status, updated_at
-             FROM orders ORDER BY updated_at DESC, order_id DESC LIMIT ?1",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT order_id, {ORDER_BODY}, status, modified_gmt, trashed, rev, dirty, refetch,
+                    state, attempts, next_attempt_at, first_failure_at, last_error, hold,
+                    document_no, customer_code, processed_status, updated_at
+             FROM orders ORDER BY updated_at DESC, order_id DESC LIMIT ?1"
+        ))?;
         let rows = stmt.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], order_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -998,6 +1012,10 @@ impl Store {
     }
 }
 
+/// An order's newest body, wherever it is (`orders.body` or its inbox row).
+const ORDER_BODY: &str =
+    "COALESCE(body, (SELECT i.body FROM inbox i WHERE i.id = orders.body_inbox_id))";
+
 fn migrate(conn: &Connection) -> Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
@@ -1006,6 +1024,13 @@ fn migrate(conn: &Connection) -> Result<()> {
         );
     }
     conn.execute_batch(SCHEMA)?;
+    // Schema 1 → 2: every existing order keeps its body in `orders.body`.
+    let has_inbox_body = conn
+        .prepare("SELECT 1 FROM pragma_table_info('orders') WHERE name = 'body_inbox_id'")?
+        .exists([])?;
+    if !has_inbox_body {
+        conn.execute_batch("ALTER TABLE orders ADD COLUMN body_inbox_id INTEGER")?;
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
 }
@@ -1039,7 +1064,7 @@ fn insert_one(tx: &Connection, d: &NewDelivery) -> Result<Inserted> {
             ("order", Some(order_id)) => apply_order_body(
                 tx,
                 order_id,
-                &d.body,
+                Body::Inbox(tx.last_insert_rowid(), &d.body),
                 d.status.as_deref(),
                 d.modified_gmt.as_deref(),
                 d.restored,
@@ -1074,19 +1099,35 @@ fn add_timeline(conn: &Connection, order_id: u64, event: &str, detail: &str) -> 
     Ok(())
 }
 
+/// An order body to apply, and where it is stored.
+enum Body<'a> {
+    /// Delivered: in the inbox row of this id already.
+    Inbox(i64, &'a [u8]),
+    /// Fetched from the REST API: stored in the orders row.
+    Fetched(&'a [u8]),
+}
+
 /// A newer body replaces the stored one and queues the order; an older or equal one changes
 /// nothing (deliveries arrive late and out of order; `date_modified_gmt` orders them).
 fn apply_order_body(
     conn: &Connection,
     order_id: u64,
-    body: &[u8],
+    body: Body<'_>,
     status: Option<&str>,
     modified_gmt: Option<&str>,
     restored: bool,
     now: i64,
 ) -> Result<()> {
+    let (inbox_id, body) = match body {
+        Body::Inbox(i, b) => (Some(i), b),
+        Body::Fetched(b) => (None, b),
+    };
+    // Stored in one place only: the orders row keeps a fetched body, or NULL and the inbox id.
+    let own_body = inbox_id.is_none().then_some(body);
     let row: Option<(Option<String>, Option<Vec<u8>>)> = conn
-        .prepare_cached("SELECT modified_gmt, body FROM orders WHERE order_id = ?1")?
+        .prepare_cached(&format!(
+            "SELECT modified_gmt, {ORDER_BODY} FROM orders WHERE order_id = ?1"
+        ))?
         .query_row(params![id(order_id)], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let stored = row.as_ref().map(|(m, _)| m.clone());
@@ -1116,25 +1157,35 @@ fn apply_order_body(
     };
     if stored.is_none() {
         conn.prepare_cached(
-            "INSERT INTO orders (order_id, body, status, modified_gmt, rev, dirty, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 1, 1, ?5, ?5)",
+            "INSERT INTO orders (order_id, body, body_inbox_id, status, modified_gmt, rev, dirty,
+                created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, 1, ?6, ?6)",
         )?
-        .execute(params![id(order_id), body, status, modified_gmt, now])?;
+        .execute(params![
+            id(order_id),
+            own_body,
+            inbox_id,
+            status,
+            modified_gmt,
+            now
+        ])?;
         received()?;
     } else if newer {
         received()?;
         conn.prepare_cached(
-            "UPDATE orders SET body = ?2, status = ?3, modified_gmt = ?4, rev = rev + 1, dirty = 1,
-                next_attempt_at = 0, trashed = CASE WHEN ?6 THEN 0 ELSE trashed END, updated_at = ?5
+            "UPDATE orders SET body = ?2, body_inbox_id = ?7, status = ?3, modified_gmt = ?4,
+                rev = rev + 1, dirty = 1, next_attempt_at = 0,
+                trashed = CASE WHEN ?6 THEN 0 ELSE trashed END, updated_at = ?5
              WHERE order_id = ?1",
         )?
         .execute(params![
             id(order_id),
-            body,
+            own_body,
             status,
             modified_gmt,
             now,
-            restored
+            restored,
+            inbox_id
         ])?;
     } else if restored {
         conn.execute(
@@ -1334,6 +1385,58 @@ mod tests {
         drop(s);
         let err = Store::open(&dir).err().unwrap().to_string();
         assert!(err.contains("newer ml-connector"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_delivered_body_is_stored_once_and_read_back_from_the_inbox() {
+        let s = Store::open_in_memory().unwrap();
+        let d = order_delivery(21, "2026-11-27T10:00:00", "processing", "7");
+        s.insert_delivery(&d).unwrap();
+        let in_orders: Option<Vec<u8>> = s
+            .conn()
+            .query_row("SELECT body FROM orders WHERE order_id = 21", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(in_orders, None, "the body is in the inbox only");
+        assert_eq!(
+            s.load_order(21).unwrap().unwrap().body,
+            Some(d.body.clone())
+        );
+        assert_eq!(s.recent_orders(5).unwrap()[0].body, Some(d.body));
+        // A body fetched from the REST API has no inbox row: it is kept in the order.
+        let fetched = br#"{"id":21,"status":"completed"}"#;
+        s.apply_fetched_order(21, fetched, Some("completed"), Some("2026-11-27T11:00:00"))
+            .unwrap();
+        assert_eq!(
+            s.load_order(21).unwrap().unwrap().body.as_deref(),
+            Some(&fetched[..])
+        );
+        // And a newer delivery after it points at its inbox row again.
+        let newer = order_delivery(21, "2026-11-27T12:00:00", "delivered", "7");
+        s.insert_delivery(&newer).unwrap();
+        assert_eq!(s.load_order(21).unwrap().unwrap().body, Some(newer.body));
+    }
+
+    #[test]
+    fn a_schema_1_database_keeps_its_order_bodies() {
+        let dir = std::env::temp_dir().join(format!("mlc-store-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        let d = order_delivery(4, "2026-11-27T10:00:00", "processing", "7");
+        s.insert_delivery(&d).unwrap();
+        // What schema 1 looked like: the body in the orders row, no body_inbox_id.
+        s.conn()
+            .execute_batch(
+                "UPDATE orders SET body = (SELECT body FROM inbox WHERE id = body_inbox_id);
+                 ALTER TABLE orders DROP COLUMN body_inbox_id;
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        drop(s);
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.load_order(4).unwrap().unwrap().body, Some(d.body));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -8,7 +8,8 @@
 //! - `MLC_BENCH_SECS` (default 5): seconds per case;
 //! - `MLC_BENCH_SENDERS` (default `1,8,64`): sender counts;
 //! - `MLC_BENCH_CASES` (default `bare,intake,forged`): which servers, e.g. `intake` alone while
-//!   profiling.
+//!   profiling;
+//! - `MLC_BENCH_REQUESTS`: deliveries prepared per case (default: enough for 20,000/s).
 //!
 //! Senders connect per delivery and send HTTP/1.0 with `Connection: close`, as WordPress does.
 //! Every delivery is a distinct order (the captured WooCommerce 10 `order.created` body, its own
@@ -237,12 +238,16 @@ fn main() {
     println!("fsync of 4 KiB in the data directory: p50 {f50:.2} ms, p99 {f99:.2} ms\n");
     let (bare_addr, _bare) = bare_server();
     let (http, store) = intake_server(&dir);
-    // Enough for 20,000 stored deliveries/s per case; `load` says if they ran out.
-    let per_case = (20_000.0 * secs) as usize;
+    // Enough for 20,000 stored deliveries/s per case (`MLC_BENCH_REQUESTS` for fewer, under
+    // valgrind); `load` says if they ran out.
+    let per_case = std::env::var("MLC_BENCH_REQUESTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or((20_000.0 * secs) as usize);
     let valid: Vec<Arc<Vec<Vec<u8>>>> = (0..senders.len())
         .map(|i| Arc::new(requests(1_000_000 + i * per_case, per_case, SECRET)))
         .collect();
-    let forged = Arc::new(requests(1, 10_000, "not-the-secret"));
+    let forged = Arc::new(requests(1, per_case.min(10_000), "not-the-secret"));
     println!(
         "| senders | bare deliveries/s | bare p50 ms | bare p99 ms | intake deliveries/s | intake p50 ms | intake p99 ms | intake / bare | forged rejected/s | forged p50 ms | forged p99 ms | forged / bare |"
     );

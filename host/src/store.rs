@@ -196,8 +196,6 @@ pub struct Store {
     batch: Mutex<Batch>,
     /// Counter increments not written yet ([`Store::bump_counter`]).
     counters: Mutex<PendingCounters>,
-    /// Checkpoints of the WAL, on a thread of their own (file databases only).
-    checkpointer: Option<Checkpointer>,
 }
 
 /// Counter increments kept in memory: a refused delivery costs no SQLite write, and no wait
@@ -213,87 +211,6 @@ struct PendingCounters {
 
 /// How long pending counter increments wait at most for a write (while more come).
 const COUNTER_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Copies the WAL into the database file (`PRAGMA wal_checkpoint(PASSIVE)`) on its own
-/// connection and thread. SQLite's automatic checkpoint runs inside the commit that crosses
-/// 1,000 WAL pages, with the write lock held through a database write and its fsync: every
-/// delivery waiting on that commit waited for it too (the intake's p99). A passive checkpoint
-/// runs beside writers and never blocks them.
-struct Checkpointer {
-    state: std::sync::Arc<(Mutex<CheckpointState>, std::sync::Condvar)>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct CheckpointState {
-    /// Deliveries committed since the last checkpoint.
-    committed: usize,
-    stop: bool,
-}
-
-/// Deliveries (about three WAL pages each) between checkpoints; the thread also checkpoints
-/// every [`CHECKPOINT_EVERY`] whatever came.
-const CHECKPOINT_AFTER: usize = 300;
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-
-impl Checkpointer {
-    fn start(path: &Path) -> Result<Checkpointer> {
-        let conn = Connection::open(path)?;
-        // Never waits for a lock: a checkpoint that cannot run now runs next time.
-        conn.busy_timeout(std::time::Duration::ZERO)?;
-        let state = std::sync::Arc::new((
-            Mutex::new(CheckpointState::default()),
-            std::sync::Condvar::new(),
-        ));
-        let shared = std::sync::Arc::clone(&state);
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                let (lock, wake) = &*shared;
-                loop {
-                    let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
-                    if !st.stop && st.committed < CHECKPOINT_AFTER {
-                        st = wake
-                            .wait_timeout(st, CHECKPOINT_EVERY)
-                            .map(|(g, _)| g)
-                            .unwrap_or_else(|e| e.into_inner().0);
-                    }
-                    if st.stop {
-                        return;
-                    }
-                    st.committed = 0;
-                    drop(st);
-                    // Errors (disk full, a lock held) leave the WAL as it is: still correct,
-                    // only longer, and the next checkpoint tries again.
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                }
-            })?;
-        Ok(Checkpointer {
-            state,
-            thread: Some(thread),
-        })
-    }
-
-    fn committed(&self, n: usize) {
-        let (lock, wake) = &*self.state;
-        let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
-        st.committed += n;
-        if st.committed >= CHECKPOINT_AFTER {
-            wake.notify_one();
-        }
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        let (lock, wake) = &*self.state;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
-        wake.notify_one();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 impl Drop for Store {
     fn drop(&mut self) {
@@ -357,15 +274,7 @@ impl Store {
         let path = dir.join("ml-connector.sqlite3");
         let conn =
             Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
-        let mut store = Store::init(conn)?;
-        // Checkpoints by the thread below only (the WAL file is kept at most 64 MiB long).
-        {
-            let conn = store.conn();
-            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-            conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
-        }
-        store.checkpointer = Some(Checkpointer::start(&path)?);
-        Ok(store)
+        Store::init(conn)
     }
 
     pub fn open_in_memory() -> Result<Store> {
@@ -384,7 +293,6 @@ impl Store {
             conn: Mutex::new(conn),
             batch: Mutex::new(Batch::default()),
             counters: Mutex::new(PendingCounters::default()),
-            checkpointer: None,
         })
     }
 
@@ -481,9 +389,6 @@ impl Store {
         if let Err(e) = tx.commit() {
             self.restore_counters(counters);
             return Err(e.into());
-        }
-        if let Some(c) = &self.checkpointer {
-            c.committed(out.len());
         }
         Ok(out)
     }

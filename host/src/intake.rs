@@ -341,3 +341,54 @@ fn headers_json(headers: &[(String, String)]) -> String {
         .collect();
     serde_json::Value::Object(kept).to_string()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use mlc_core::webhook::{Error, sign};
+
+    #[test]
+    fn a_signature_verifies_against_any_of_the_secrets_and_returns_its_mac() {
+        let body = br#"{"id":1}"#;
+        let sig = sign(body, "new-secret");
+        let mac = verify_signature(body, Some(&sig), &["old-secret", "new-secret"]).unwrap();
+        use base64::Engine as _;
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD.encode(mac),
+            sig,
+            "the MAC is the signature's bytes"
+        );
+        assert_eq!(
+            verify_signature(body, Some(&sig), &["old-secret", "other"]),
+            Err(Error::SignatureMismatch)
+        );
+        // Missing or malformed does not depend on the secret; no secret at all is its own error.
+        assert_eq!(
+            verify_signature(body, None, &["new-secret"]),
+            Err(Error::MissingSignature)
+        );
+        assert!(matches!(
+            verify_signature(body, Some("not base64!"), &["a", "b"]),
+            Err(Error::MalformedSignature(_))
+        ));
+        assert_eq!(
+            verify_signature(body, Some(&sig), &["", ""]),
+            Err(Error::EmptySecret)
+        );
+        assert_eq!(
+            verify_signature(body, Some(&sig), &[]),
+            Err(Error::EmptySecret)
+        );
+    }
+
+    #[test]
+    fn only_short_webhook_id_bodies_go_to_the_component_unverified() {
+        assert!(may_be_ping(b"webhook_id=12"));
+        assert!(may_be_ping(b"  webhook_id=abc"));
+        assert!(!may_be_ping(br#"{"id":1}"#));
+        assert!(!may_be_ping(
+            format!("webhook_id={}", "9".repeat(100)).as_bytes()
+        ));
+    }
+}

@@ -13,7 +13,7 @@
 //! Slow and hostile clients (docs/hostile-input.md): a connection silent for [`SOCKET_TIMEOUT`]
 //! is closed; a request head must arrive within [`HEAD_DEADLINE`] of its first byte (else 408);
 //! a body within [`BODY_DEADLINE`] of its head (else the route is given what came, then a
-//! timeout, and answers 408). Lines are at most 16 KiB and heads at most 128 headers. What the
+//! timeout, and answers 408). Lines are at most 16 KiB, heads at most 128 headers and 64 KiB. What the
 //! watcher does not buffer — a chunked body, `Expect: 100-continue`, a body declared larger
 //! than [`BUFFERED_BODY`], or one past the [`BUFFER_BUDGET`] — a worker reads from the socket
 //! with the same deadlines, and that connection is closed after its answer.
@@ -54,6 +54,9 @@ pub const BUFFERED_BODY: usize = 1 << 20;
 pub const BUFFER_BUDGET: usize = 64 << 20;
 const MAX_LINE: usize = 16 * 1024;
 const MAX_HEADERS: usize = 128;
+/// A request head, all lines (WooCommerce's are about 1 KiB): with [`MAX_CONNECTIONS`], at
+/// most 64 MiB of heads are held.
+const MAX_HEAD: usize = 64 * 1024;
 /// How often deadlines are looked at.
 const SWEEP: Duration = Duration::from_millis(100);
 
@@ -465,6 +468,10 @@ impl Watcher {
         if conn.head.is_none() {
             let from = conn.scanned.saturating_sub(3);
             match find_head_end(&conn.buf[from..]) {
+                Some(end) if from + end > MAX_HEAD => {
+                    self.refuse(token, 400);
+                    return;
+                }
                 Some(end) => match parse_head(&conn.buf[..from + end]) {
                     Ok(head) => conn.head = Some((head, Instant::now())),
                     Err(refusal) => {
@@ -481,7 +488,7 @@ impl Watcher {
                         .rsplit(|b| *b == b'\n')
                         .next()
                         .map_or(0, <[u8]>::len);
-                    if last_line > MAX_LINE || conn.buf.len() > MAX_LINE * MAX_HEADERS {
+                    if last_line > MAX_LINE || conn.buf.len() > MAX_HEAD {
                         self.close(token);
                     }
                     return;

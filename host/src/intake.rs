@@ -120,9 +120,27 @@ impl Intake {
     }
 
     /// Handles one delivery whose body has been read.
+    ///
+    /// The signature is checked first, natively ([`verify_signature`]): a forged or unsigned
+    /// delivery is refused for the price of one HMAC, without a component call. A verified body
+    /// is classified by the component. The one exception is a body that looks like a ping
+    /// (`webhook_id=N`, which WooCommerce sends unsigned): the component's `accept` decides it.
     pub fn deliver(&self, headers: &[(String, String)], body: &[u8]) -> Answer {
         let h = webhook_headers(headers);
-        let verdict = crate::webhook_secret::accept(&self.core, body, &h, &self.secret);
+        let verified = crate::webhook_secret::verify(&self.secret, body, h.signature.as_deref());
+        let verdict = match &verified {
+            Ok(_) => self
+                .core
+                .call(|c, s| c.ml_connector_webhook().call_classify(s, body, &h)),
+            Err(_) if may_be_ping(body) => {
+                let secret = self.secret.current();
+                self.core.call(|c, s| {
+                    c.ml_connector_webhook()
+                        .call_accept(s, body, &h, secret.expose())
+                })
+            }
+            Err(e) => return self.refuse(&wit_error(e.clone())),
+        };
         let delivery = match verdict {
             Err(e) => {
                 // A trap: the input made the core fail. Not acknowledged, nothing stored.
@@ -161,10 +179,16 @@ impl Intake {
                 d.status = r.status.clone();
                 d.restored = r.event == "restored";
                 // The body's hash too: WooCommerce's modification time has one-second
-                // resolution, and a checkout paid in the same second is a second revision.
-                let digest = hex(&sha2::Sha256::digest(body));
+                // resolution, and a checkout paid in the same second is a second revision. The
+                // verified HMAC is that hash (one SHA-256 pass over the body, not two); it
+                // depends on the secret as well, so after a secret change a re-delivery of the
+                // same body is stored again, and changes nothing (the same body is not newer).
+                let digest = match &verified {
+                    Ok(mac) => hex(&mac[..8]),
+                    Err(_) => hex(&sha2::Sha256::digest(body)[..8]),
+                };
                 let revision = match &r.date_modified_gmt {
-                    Some(m) => format!("{m}/{}", &digest[..16]),
+                    Some(m) => format!("{m}/{digest}"),
                     None => digest,
                 };
                 d.dedup_key = Some(format!(
@@ -275,6 +299,56 @@ fn known_order_topic(resource: &str, event: &str) -> bool {
     resource == "order" && matches!(event, "created" | "updated" | "restored")
 }
 
+/// Checks a delivery's signature against each configured secret; the MAC that matched.
+///
+/// The one place the intake decides "signed by the shop": the core's own check
+/// (`mlc_core::webhook::verify_signature`, constant time), run natively. A missing or malformed
+/// signature does not depend on the secret; a mismatch with one secret is tried with the next
+/// (several secrets: a secret being changed, where the old one still signs deliveries in flight).
+pub fn verify_signature(
+    body: &[u8],
+    signature: Option<&str>,
+    secrets: &[&str],
+) -> Result<[u8; 32], mlc_core::webhook::Error> {
+    use base64::Engine as _;
+    use mlc_core::webhook::Error;
+    let mut result = Err(Error::EmptySecret);
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        result = mlc_core::webhook::verify_signature(body, signature, secret).map(|()| [0; 32]);
+        if !matches!(result, Err(Error::SignatureMismatch)) {
+            break;
+        }
+    }
+    result?;
+    // Verified: the header is the MAC, base64 of 32 bytes.
+    let mut mac = [0u8; 32];
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(signature.unwrap_or_default().trim())
+        .map_err(|e| Error::MalformedSignature(e.to_string()))?;
+    mac.copy_from_slice(raw.get(..32).ok_or(Error::SignatureMismatch)?);
+    Ok(mac)
+}
+
+/// A body the core may take for a ping (`webhook_id=N`, unsigned): the component decides.
+fn may_be_ping(body: &[u8]) -> bool {
+    body.len() < 64 && body.trim_ascii_start().starts_with(b"webhook_id=")
+}
+
+/// The core's native error as the component's (the same variants; the refusal answers are
+/// written once, against the component's type).
+fn wit_error(e: mlc_core::webhook::Error) -> webhook::Error {
+    use mlc_core::webhook::Error as E;
+    match e {
+        E::MissingSignature => webhook::Error::MissingSignature,
+        E::MalformedSignature(m) => webhook::Error::MalformedSignature(m),
+        E::SignatureMismatch => webhook::Error::SignatureMismatch,
+        E::EmptySecret => webhook::Error::EmptySecret,
+        E::InvalidJson(m) => webhook::Error::InvalidJson(m),
+        E::LegacyPayload => webhook::Error::LegacyPayload,
+        E::Unrecognised(m) => webhook::Error::Unrecognised(m),
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -290,4 +364,55 @@ fn headers_json(headers: &[(String, String)]) -> String {
         .map(|(k, v)| (k.to_ascii_lowercase(), json!(v)))
         .collect();
     serde_json::Value::Object(kept).to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use mlc_core::webhook::{Error, sign};
+
+    #[test]
+    fn a_signature_verifies_against_any_of_the_secrets_and_returns_its_mac() {
+        let body = br#"{"id":1}"#;
+        let sig = sign(body, "new-secret");
+        let mac = verify_signature(body, Some(&sig), &["old-secret", "new-secret"]).unwrap();
+        use base64::Engine as _;
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD.encode(mac),
+            sig,
+            "the MAC is the signature's bytes"
+        );
+        assert_eq!(
+            verify_signature(body, Some(&sig), &["old-secret", "other"]),
+            Err(Error::SignatureMismatch)
+        );
+        // Missing or malformed does not depend on the secret; no secret at all is its own error.
+        assert_eq!(
+            verify_signature(body, None, &["new-secret"]),
+            Err(Error::MissingSignature)
+        );
+        assert!(matches!(
+            verify_signature(body, Some("not base64!"), &["a", "b"]),
+            Err(Error::MalformedSignature(_))
+        ));
+        assert_eq!(
+            verify_signature(body, Some(&sig), &["", ""]),
+            Err(Error::EmptySecret)
+        );
+        assert_eq!(
+            verify_signature(body, Some(&sig), &[]),
+            Err(Error::EmptySecret)
+        );
+    }
+
+    #[test]
+    fn only_short_webhook_id_bodies_go_to_the_component_unverified() {
+        assert!(may_be_ping(b"webhook_id=12"));
+        assert!(may_be_ping(b"  webhook_id=abc"));
+        assert!(!may_be_ping(br#"{"id":1}"#));
+        assert!(!may_be_ping(
+            format!("webhook_id={}", "9".repeat(100)).as_bytes()
+        ));
+    }
 }

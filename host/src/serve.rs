@@ -269,7 +269,7 @@ pub fn start(cfg: &Config) -> Result<Host> {
     });
     let handler_ctx = Arc::clone(&ctx);
     let handler = Arc::new(move |req: &mut tiny_http::Request| route(&handler_ctx, req));
-    let http = HttpServer::start(cfg.listen, 16, handler)?;
+    let http = HttpServer::start(cfg.listen, crate::server::WORKERS, handler)?;
     if cfg.listen.port() == 0 && cfg.woo.delivery_url.is_none() {
         // Any free port was asked for: the default delivery URL is the one actually bound.
         ctx.lifecycle

@@ -9,9 +9,6 @@
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use anyhow::Result;
-
-use crate::component::{CoreRuntime, webhook};
 use crate::config::Secret;
 
 /// The current secret and, during a rotation, the previous one (empty otherwise).
@@ -65,37 +62,30 @@ impl WebhookSecrets {
     }
 }
 
-/// The core's `accept` with the current secret and — only for a signature that does not match it,
-/// during a rotation — with the previous one. Either verifies a delivery; the outer error is a
-/// trap, as for the core's own call.
-pub fn accept(
-    core: &CoreRuntime,
-    body: &[u8],
-    headers: &webhook::Headers,
+/// Whether a delivery is signed by the shop: the current secret, and — only for a signature
+/// that does not match it, during a rotation — the previous one (the check itself is the core's,
+/// run natively: [`crate::intake::verify_signature`]). Returns the MAC that matched.
+pub fn verify(
     secrets: &WebhookSecrets,
-) -> Result<std::result::Result<webhook::Delivery, webhook::Error>> {
+    body: &[u8],
+    signature: Option<&str>,
+) -> std::result::Result<[u8; 32], mlc_core::webhook::Error> {
     let (current, previous) = secrets
         .pair
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let call = |secret: &Secret| {
-        core.call(|c, s| {
-            c.ml_connector_webhook()
-                .call_accept(s, body, headers, secret.expose())
-        })
-    };
-    match call(&current)? {
-        Err(webhook::Error::SignatureMismatch) if !previous.is_empty() => {
-            let verdict = call(&previous)?;
+    match crate::intake::verify_signature(body, signature, &[current.expose()]) {
+        Err(mlc_core::webhook::Error::SignatureMismatch) if !previous.is_empty() => {
+            let verdict = crate::intake::verify_signature(body, signature, &[previous.expose()]);
             if verdict.is_ok() {
                 secrets.previous_used.fetch_add(1, Ordering::Relaxed);
                 secrets
                     .previous_last_at
                     .store(crate::store::now_ms(), Ordering::Relaxed);
             }
-            Ok(verdict)
+            verdict
         }
-        verdict => Ok(verdict),
+        verdict => verdict,
     }
 }

@@ -309,6 +309,45 @@ where
 }
 
 impl Request {
+    /// ml-connector patch: a request whose head was read by the caller's own connection
+    /// handling (the host's, `host/src/server.rs`), with tiny_http's body handling
+    /// (Content-Length, chunked, `Expect: 100-continue`) over `source` and its responses written
+    /// to `writer`. `poison` is raised when the body is dropped before its end. An `Expect` other
+    /// than `100-continue` is an `InvalidInput` error (the caller answers 417).
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts<R, W>(
+        method: Method,
+        path: String,
+        version: HTTPVersion,
+        headers: Vec<Header>,
+        remote_addr: Option<SocketAddr>,
+        source: R,
+        writer: W,
+        poison: Option<Arc<AtomicBool>>,
+    ) -> io::Result<Request>
+    where
+        R: Read + Send + 'static,
+        W: Write + Send + 'static,
+    {
+        new_request_poisonable(
+            false,
+            method,
+            path,
+            version,
+            headers,
+            remote_addr,
+            source,
+            writer,
+            poison,
+        )
+        .map_err(|e| match e {
+            RequestCreationError::CreationIoError(e) => e,
+            RequestCreationError::ExpectationFailed => {
+                IoError::new(ErrorKind::InvalidInput, "unsupported Expect header")
+            }
+        })
+    }
+
     /// Returns true if the request was made through HTTPS.
     #[inline]
     pub fn secure(&self) -> bool {

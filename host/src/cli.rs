@@ -1,4 +1,4 @@
-//! The command line. Each command is a thin call into [`crate::serve`], [`crate::sandbox`] or
+//! The command line. Each command is a thin call into [`crate::serve`], `crate::sandbox` or
 //! [`crate::ops`]; one `main` maps errors to exit codes and prints the cause chain once.
 
 use std::path::PathBuf;
@@ -265,6 +265,7 @@ pub fn run(cli: Cli) -> Result<()> {
     crate::log::init();
     match cli.command {
         Command::Serve { config } => crate::serve::run(&config.config),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox {
             orders,
             exit_when_done,
@@ -276,6 +277,11 @@ pub fn run(cli: Cli) -> Result<()> {
             port,
             data_dir,
         }),
+        #[cfg(not(feature = "sandbox"))]
+        Command::Sandbox { .. } => anyhow::bail!(
+            "this ml-connector was built without the sandbox (the simulators are not in the \
+             production binary): cargo run --release -p ml-connector --features sandbox -- sandbox"
+        ),
         Command::Ping { config } => ops::ping(&config.config),
         Command::Orders { command } => match command {
             OrdersCommand::List {

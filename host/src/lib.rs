@@ -13,7 +13,7 @@
 //! - [`serve`]: `ml-connector serve`, which wires the above together.
 //! - [`status`]: the status page, `/api/status`, `/metrics` and `/healthz`.
 //! - [`admin`]: the admin API (`/api/admin/…`): settings, mapping, holds, replay, connection test.
-//! - [`sandbox`]: `ml-connector sandbox` — the host against in-process simulators.
+//! - `sandbox` (feature `sandbox`): `ml-connector sandbox` — the host against in-process simulators.
 //! - [`ops`]: the operator commands (`ping`, `orders`, `mapping`, `config check`).
 //! - [`x3poll`]: reads changes back from X3 (documents, statuses, stock → WooCommerce, customers).
 //! - [`reconcile`]: every WooCommerce order of a period against its X3 document(s).
@@ -33,6 +33,7 @@ pub mod lifecycle;
 pub mod ops;
 pub mod pipeline;
 pub mod reconcile;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod serve;
 pub mod server;

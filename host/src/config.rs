@@ -409,6 +409,9 @@ pub struct ConfigFile {
     /// The X3 actions after posting (docs/stock-and-refunds.md).
     #[serde(default)]
     pub stock: crate::stock::StockFile,
+    /// Master data besides orders, each direction off by default (docs/master-data.md).
+    #[serde(default, rename = "master-data")]
+    pub master_data: crate::master::MasterDataFile,
 }
 
 fn default_listen() -> String {
@@ -444,6 +447,7 @@ pub struct Config {
     pub x3_poll: Option<crate::x3poll::X3PollFile>,
     pub reconcile: crate::reconcile::ReconcileFile,
     pub stock: crate::stock::StockFile,
+    pub master_data: crate::master::MasterDataFile,
     /// The directory relative paths are resolved against (the config file's).
     pub base_dir: PathBuf,
 }
@@ -534,6 +538,8 @@ impl Config {
             p.check()?;
         }
         file.reconcile.check()?;
+        file.master_data
+            .check(file.x3_poll.as_ref(), file.webhooks.master_data)?;
         Ok(Config {
             listen,
             data_dir: base.join(&file.data_dir),
@@ -555,6 +561,7 @@ impl Config {
             x3_poll: file.x3_poll,
             reconcile: file.reconcile,
             stock: file.stock,
+            master_data: file.master_data,
             base_dir: base.to_path_buf(),
         })
     }

@@ -30,6 +30,7 @@ pub mod config;
 pub mod dates;
 pub mod intake;
 pub mod lifecycle;
+pub mod master;
 pub mod ops;
 pub mod pipeline;
 pub mod reconcile;

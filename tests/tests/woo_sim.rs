@@ -694,6 +694,117 @@ fn default_catalogue_and_stock_push_by_sku() {
 }
 
 #[test]
+fn products_batch_applies_each_update_and_answers_refusals_in_place() {
+    let sim = start();
+    let mug = api_get(&sim, "products", &[("sku", "WOO-MUG")]).json()[0]["id"]
+        .as_u64()
+        .expect("id");
+    let r = api_send(
+        &sim,
+        "POST",
+        "products/batch",
+        &json!({"update": [
+            {"id": mug, "regular_price": "11.20", "status": "private", "short_description": "Grès",
+             "meta_data": [{"key": "ml_connector_blocked", "value": "6"}]},
+            {"id": 999_999, "regular_price": "1.00"},
+            {"id": mug, "status": "sold-out"},
+        ]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let up = v["update"].as_array().expect("update answers");
+    assert_eq!(up.len(), 3, "one answer per item, in order");
+    assert_eq!(up[0]["regular_price"], "11.20");
+    assert_eq!(up[1]["id"], 999_999);
+    assert_eq!(
+        up[1]["error"]["code"],
+        "woocommerce_rest_product_invalid_id"
+    );
+    assert_eq!(up[2]["error"]["code"], "rest_invalid_param");
+    let p = api_get(&sim, &format!("products/{mug}"), &[]).json();
+    assert_eq!(p["status"], "private", "the refused item changed nothing");
+    assert_eq!(p["short_description"], "Grès");
+    assert_eq!(p["purchasable"], true);
+    assert_eq!(p["meta_data"][0]["key"], "ml_connector_blocked");
+    // The meta is updated by key, not added twice.
+    api_send(
+        &sim,
+        "POST",
+        "products/batch",
+        &json!({"update": [{"id": mug, "meta_data": [{"key": "ml_connector_blocked", "value": ""}]}]}),
+    );
+    let meta = api_get(&sim, &format!("products/{mug}"), &[]).json()["meta_data"].clone();
+    assert_eq!(meta.as_array().map(Vec::len), Some(1), "{meta}");
+    assert_eq!(meta[0]["value"], "");
+    // A variation through its parent's batch; through the products batch it is not a product.
+    let v = api_get(&sim, "products", &[("sku", "WOO-HOODIE-RED")]).json();
+    let (pid, vid) = (
+        v[0]["parent_id"].as_u64().unwrap(),
+        v[0]["id"].as_u64().unwrap(),
+    );
+    let r = api_send(
+        &sim,
+        "POST",
+        &format!("products/{pid}/variations/batch"),
+        &json!({"update": [{"id": vid, "regular_price": "45", "status": "future"}]}),
+    );
+    assert_eq!(
+        r.json()["update"][0]["error"]["code"],
+        "rest_invalid_param",
+        "future is not a variation status"
+    );
+    let r = api_send(
+        &sim,
+        "POST",
+        &format!("products/{pid}/variations/batch"),
+        &json!({"update": [{"id": vid, "regular_price": "45"}]}),
+    );
+    assert_eq!(r.json()["update"][0]["regular_price"], "45.00");
+    let r = api_send(
+        &sim,
+        "POST",
+        "products/batch",
+        &json!({"update": [{"id": vid, "regular_price": "1"}]}),
+    );
+    assert!(r.json()["update"][0]["error"].is_object());
+    // More than 100 items in all: refused whole.
+    let many: Vec<Value> = (0..101)
+        .map(|_| json!({"id": mug, "regular_price": "1"}))
+        .collect();
+    let r = api_send(&sim, "POST", "products/batch", &json!({"update": many}));
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        r.json()["code"],
+        "woocommerce_rest_request_entity_too_large"
+    );
+    assert_eq!(
+        api_get(&sim, &format!("products/{mug}"), &[]).json()["regular_price"],
+        "11.20"
+    );
+    assert!(sim.rest_requests()["POST products/batch"].as_u64() >= Some(4));
+}
+
+#[test]
+fn a_catalogue_is_added_in_one_call_and_read_by_sku_lists() {
+    let sim = start();
+    let ids = sim
+        .add_products(&json!({"count": 250, "sku_prefix": "CAT", "price": "4.50", "stock": 3}))
+        .unwrap();
+    assert_eq!(ids.len(), 250);
+    let skus: Vec<String> = (1..=100).map(|i| format!("CAT{i:05}")).collect();
+    let r = api_get(
+        &sim,
+        "products",
+        &[("sku", &skus.join(",")), ("per_page", "100")],
+    );
+    assert_eq!(r.json().as_array().map(Vec::len), Some(100));
+    assert!(
+        sim.add_products(&json!({"sku": "CAT00001"})).is_err(),
+        "SKUs are unique"
+    );
+}
+
+#[test]
 fn customers_created_by_checkout_and_control_api() {
     let sim = start();
     let base = sim.base_url();

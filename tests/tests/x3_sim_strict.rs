@@ -1064,3 +1064,50 @@ fn binary_takes_every_strictness_switch_as_a_flag() {
         "{updated}"
     );
 }
+
+#[test]
+fn price_list_lines_price_existing_items_and_show_in_both_apis() {
+    let t = seeded_with(X3Config::default());
+    let line = |n: &str, item: &str, start: &str, end: &str| {
+        json!({"PLI":"WEB","PLICRD":n,"PLICRI1":item,"PRI":"12.5","CUR":"EUR",
+               "PLISTRDAT":start,"PLIENDDAT":end})
+    };
+    let r = t.create("SPRICLIST", &line("1", "ITM1", "2026-01-01", "2026-12-31"));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_refused(
+        &t.create("SPRICLIST", &line("2", "NOPE", "2026-01-01", "2026-12-31")),
+        500,
+        "product NOPE does not exist",
+    );
+    assert_refused(
+        &t.create("SPRICLIST", &line("3", "ITM1", "2026-12-31", "2026-01-01")),
+        500,
+        "before the start date",
+    );
+    assert_refused(
+        &t.create("SPRICLIST", &line("1", "ITM2", "2026-01-01", "2026-12-31")),
+        500,
+        "Record already exists",
+    );
+    let found = t.query_where("SPRICLIST", "PLI eq 'WEB' and PLICRI1 in ('ITM1','ITM2')");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["PRI"], json!(12.5));
+    let v = t.gql(
+        "{ x3Sales { salesPriceList { query(filter: \"{code:{_eq:'WEB'},product:{_in:['ITM1']}}\") { edges { node { code recordNumber product { code } price startDate endDate } } } } } }",
+        Value::Null,
+    );
+    let node = &v["data"]["x3Sales"]["salesPriceList"]["query"]["edges"][0]["node"];
+    assert_eq!(node["product"], json!({"code": "ITM1"}), "{v}");
+    assert_eq!(node["endDate"], "2026-12-31");
+    // Items carry a status (active unless seeded otherwise) and a base price in both APIs.
+    let items = t.query_where("ITMMASTER", "ITMREF eq 'ITM1'");
+    assert_eq!(items[0]["ITMSTA"], 1);
+    let v = t.gql(
+        "{ x3MasterData { product { query(filter: \"{code:{_eq:'ITM1'}}\") { edges { node { code productStatus basePrice } } } } } }",
+        Value::Null,
+    );
+    assert_eq!(
+        v["data"]["x3MasterData"]["product"]["query"]["edges"][0]["node"]["productStatus"], 1,
+        "{v}"
+    );
+}

@@ -40,6 +40,44 @@ pub(crate) fn refund(inner: &Inner, id: u64, v: &Value) -> Result<Value, String>
     Ok(render::refund(&site, r, false))
 }
 
+/// A shop manager adding simple products in the admin: one `{"name", "sku", "price", "stock"?,
+/// "status"?, "description"?, "short_description"?, "meta_data"?}`, or `{"count": n,
+/// "sku_prefix": "P", "price": "9.99", "stock": 5}` for a catalogue of n (SKUs P00001…).
+/// Returns the new ids. Fires no webhook (woo-sim has no `product.created` deliveries).
+pub(crate) fn add_products(inner: &Inner, v: &Value) -> Result<Vec<u64>, String> {
+    let now = inner.now();
+    let mut st = inner.lock();
+    let mut ids = Vec::new();
+    let s = |k: &str, d: &str| v.get(k).and_then(Value::as_str).unwrap_or(d).to_string();
+    let stock = v.get("stock").and_then(Value::as_i64);
+    if let Some(n) = v.get("count").and_then(Value::as_u64) {
+        let prefix = s("sku_prefix", "P");
+        for i in 1..=n {
+            let sku = format!("{prefix}{i:05}");
+            if st.products.values().any(|p| p.sku == sku) {
+                return Err(format!("Invalid or duplicated SKU: {sku}"));
+            }
+            let name = format!("Product {sku}");
+            ids.push(st.add_simple(&name, &sku, &s("price", "9.99"), stock, now));
+        }
+        return Ok(ids);
+    }
+    let sku = s("sku", "");
+    if !sku.is_empty() && st.products.values().any(|p| p.sku == sku) {
+        return Err("Invalid or duplicated SKU.".into());
+    }
+    let id = st.add_simple(&s("name", "Product"), &sku, &s("price", ""), stock, now);
+    if let Err(e) = st
+        .check_product_status(id, v)
+        .and_then(|()| st.set_product_fields(id, v))
+    {
+        st.products.remove(&id);
+        return Err(e);
+    }
+    ids.push(id);
+    Ok(ids)
+}
+
 pub(crate) fn handle(inner: &Inner, req: &Request) -> Response {
     let path = req.path.trim_end_matches('/');
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).skip(1).collect();
@@ -211,6 +249,16 @@ pub(crate) fn handle(inner: &Inner, req: &Request) -> Response {
             let now = inner.now();
             *inner.lock() = super::model::State::new(now);
             Ok(json_response(200, &json!({"reset": true})))
+        }
+        (["stats"], "GET") => Ok(json_response(
+            200,
+            &json!({"rest_requests": inner.request_counts()}),
+        )),
+        (["products"], "POST") => {
+            let v = body()?;
+            add_products(inner, &v)
+                .map(|ids| json_response(201, &json!({"ids": ids})))
+                .map_err(|e| bad(400, &e))
         }
         (["state"], "GET") => {
             let st = inner.lock();

@@ -112,6 +112,8 @@ pub(crate) struct Inner {
     clock: time::Clock,
     st: Mutex<State>,
     settings: Settings,
+    /// REST requests received, by method and route with ids as `<id>` (`GET /__sim/stats`).
+    requests: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Inner {
@@ -129,6 +131,22 @@ impl Inner {
 
     fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Counts one REST request under `METHOD route` with numeric segments as `<id>`.
+    fn count_request(&self, method: &str, segs: &[&str]) {
+        let route: Vec<&str> = segs
+            .iter()
+            .map(|s| if s.parse::<u64>().is_ok() { "<id>" } else { s })
+            .collect();
+        let key = format!("{method} {}", route.join("/"));
+        let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(key).or_insert(0) += 1;
+    }
+
+    fn request_counts(&self) -> Value {
+        let m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::to_value(&*m).unwrap_or(Value::Null)
     }
 
     fn site(&self) -> render::Site<'_> {
@@ -510,6 +528,7 @@ impl WooSim {
             clock,
             st: Mutex::new(state),
             settings,
+            requests: Mutex::new(std::collections::BTreeMap::new()),
         });
         let h = Arc::clone(&inner);
         let server = Server::start(cfg.port, cfg.threads.max(2), move |req: Request| {
@@ -603,6 +622,18 @@ impl WooSim {
     /// Send all due deliveries now; returns the log entries of what was sent.
     pub fn flush(&self) -> Value {
         Value::Array(self.inner.flush())
+    }
+
+    /// REST requests received so far by `METHOD route` (`GET /__sim/stats` → `rest_requests`).
+    pub fn rest_requests(&self) -> Value {
+        self.inner.request_counts()
+    }
+
+    /// Adds simple products as the admin would (`POST /__sim/products`); returns their ids.
+    pub fn add_products(&self, v: &Value) -> Result<Vec<u64>, String> {
+        let r = control::add_products(&self.inner, v);
+        self.inner.persist();
+        r
     }
 
     /// The delivery log (`GET /__sim/deliveries`).

@@ -68,7 +68,25 @@ pub struct Product {
     pub total_sales: i64,
     pub date_created: i64,
     pub date_modified: i64,
+    /// `publish`, `private`, `draft`, `pending` (and `future` for products).
+    #[serde(default = "publish")]
+    pub status: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub short_description: String,
+    /// Public meta (`meta_data`): (id, key, value).
+    #[serde(default)]
+    pub meta: Vec<(u64, String, Value)>,
 }
+
+fn publish() -> String {
+    "publish".into()
+}
+
+/// The statuses WooCommerce's products schema allows (`get_post_statuses()` + `future` for
+/// products; variations only the first four).
+pub const PRODUCT_STATUSES: [&str; 5] = ["draft", "pending", "private", "publish", "future"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Customer {
@@ -358,6 +376,10 @@ impl State {
                     total_sales: 0,
                     date_created: t,
                     date_modified: t,
+                    status: publish(),
+                    description: String::new(),
+                    short_description: String::new(),
+                    meta: Vec::new(),
                 },
             );
         }
@@ -378,6 +400,10 @@ impl State {
                 total_sales: 0,
                 date_created: t,
                 date_modified: t,
+                status: publish(),
+                description: String::new(),
+                short_description: String::new(),
+                meta: Vec::new(),
             },
         );
         s.add_simple("Gift wrapping", "", "3.00", None, t);
@@ -404,7 +430,15 @@ impl State {
         s
     }
 
-    fn add_simple(&mut self, name: &str, sku: &str, price: &str, stock: Option<i64>, t: i64) {
+    /// A simple product, as a shop manager adds one in the admin; returns its id.
+    pub fn add_simple(
+        &mut self,
+        name: &str,
+        sku: &str,
+        price: &str,
+        stock: Option<i64>,
+        t: i64,
+    ) -> u64 {
         let id = self.post_id();
         let slug = name
             .to_lowercase()
@@ -428,8 +462,13 @@ impl State {
                 total_sales: 0,
                 date_created: t,
                 date_modified: t,
+                status: publish(),
+                description: String::new(),
+                short_description: String::new(),
+                meta: Vec::new(),
             },
         );
+        id
     }
 
     pub fn post_id(&mut self) -> u64 {
@@ -1303,6 +1342,15 @@ impl State {
 
     /// `PUT /products/<id>` (or a variation): the fields a connector pushes; fires `product.updated`.
     pub fn update_product(&mut self, id: u64, v: &Value, now: i64) -> Result<(), String> {
+        self.set_product_fields(id, v)?;
+        let p = self.products.get_mut(&id).ok_or("Invalid ID.")?;
+        p.date_modified = now;
+        self.emit("product", "updated", id, now);
+        Ok(())
+    }
+
+    /// The writable fields of a product or variation from a request body (no webhook).
+    pub fn set_product_fields(&mut self, id: u64, v: &Value) -> Result<(), String> {
         let p = self.products.get_mut(&id).ok_or("Invalid ID.")?;
         if let Some(b) = v.get("manage_stock").and_then(Value::as_bool) {
             p.manage_stock = b;
@@ -1340,8 +1388,55 @@ impl State {
         if let Some(s) = v.get("name").and_then(Value::as_str) {
             p.name = s.to_string();
         }
-        p.date_modified = now;
-        self.emit("product", "updated", id, now);
+        if let Some(s) = v.get("description").and_then(Value::as_str) {
+            p.description = s.to_string();
+        }
+        if let Some(s) = v.get("short_description").and_then(Value::as_str) {
+            p.short_description = s.to_string();
+        }
+        if let Some(s) = v.get("status").and_then(Value::as_str) {
+            p.status = s.to_string();
+        }
+        for m in v
+            .get("meta_data")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(key) = m.get("key").and_then(Value::as_str) else {
+                continue;
+            };
+            let value = m.get("value").cloned().unwrap_or(Value::Null);
+            match p.meta.iter_mut().find(|(_, k, _)| k == key) {
+                Some(e) => e.2 = value,
+                None => {
+                    let mid = self.next_meta_id;
+                    self.next_meta_id += 1;
+                    p.meta.push((mid, key.to_string(), value));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Checks a product update's `status` against the schema's enum before anything changes,
+    /// as WordPress's REST argument validation does (`rest_invalid_param`).
+    pub fn check_product_status(&self, id: u64, v: &Value) -> Result<(), String> {
+        let Some(s) = v.get("status") else {
+            return Ok(());
+        };
+        let variation = self
+            .products
+            .get(&id)
+            .is_some_and(|p| p.kind == "variation");
+        let allowed: &[&str] = if variation {
+            &PRODUCT_STATUSES[..4]
+        } else {
+            &PRODUCT_STATUSES
+        };
+        match s.as_str() {
+            Some(s) if allowed.contains(&s) => Ok(()),
+            _ => Err(format!("status is not one of {}.", allowed.join(", "))),
+        }
     }
 }

@@ -387,11 +387,11 @@ pub fn product(site: &Site, st: &State, p: &Product) -> Value {
         "date_modified": site.local(p.date_modified),
         "date_modified_gmt": time::format(p.date_modified, 0),
         "type": p.kind,
-        "status": "publish",
+        "status": p.status,
         "featured": false,
         "catalog_visibility": "visible",
-        "description": "",
-        "short_description": "",
+        "description": p.description,
+        "short_description": p.short_description,
         "sku": p.sku,
         "price": price.map(money).unwrap_or_default(),
         "regular_price": if p.kind == "variable" { String::new() } else { p.price.map(money).unwrap_or_default() },
@@ -444,13 +444,23 @@ pub fn product(site: &Site, st: &State, p: &Product) -> Value {
         "variations": p.variations,
         "grouped_products": [],
         "menu_order": 0,
-        "meta_data": [],
+        "meta_data": product_meta(p),
         "_links": {
             "self": self_link(site.rest(&format!("products/{}", p.id)), ALL_METHODS),
             "collection": [{"href": site.rest("products")}],
         },
     });
     merge(a, b)
+}
+
+/// A product's public meta as `meta_data` lists it.
+fn product_meta(p: &Product) -> Value {
+    Value::Array(
+        p.meta
+            .iter()
+            .map(|(id, k, v)| json!({"id": id, "key": k, "value": v}))
+            .collect(),
+    )
 }
 
 /// A variation as `/products/<pid>/variations/<vid>` answers (woocommerce-samples shape).
@@ -475,7 +485,7 @@ pub fn variation(site: &Site, p: &Product) -> Value {
         "date_created_gmt": time::format(p.date_created, 0),
         "date_modified": site.local(p.date_modified),
         "date_modified_gmt": time::format(p.date_modified, 0),
-        "description": "",
+        "description": p.description,
         "permalink": permalink,
         "sku": p.sku,
         "price": p.price.map(money).unwrap_or_default(),
@@ -486,7 +496,7 @@ pub fn variation(site: &Site, p: &Product) -> Value {
         "date_on_sale_to": null,
         "date_on_sale_to_gmt": null,
         "on_sale": false,
-        "status": "publish",
+        "status": p.status,
         "purchasable": p.price.is_some(),
         "virtual": false,
         "downloadable": false,
@@ -510,7 +520,7 @@ pub fn variation(site: &Site, p: &Product) -> Value {
         "image": null,
         "attributes": attrs,
         "menu_order": 0,
-        "meta_data": [],
+        "meta_data": product_meta(p),
         "_links": {
             "self": self_link(site.rest(&format!("{base}/{}", p.id)), ALL_METHODS),
             "collection": [{"href": site.rest(&base)}],

@@ -145,6 +145,7 @@ pub(crate) fn handle(inner: &Inner, req: &Request) -> Response {
     let m = req.method.as_str();
     let id = |i: usize| segs.get(i).and_then(|s| s.parse::<u64>().ok());
     let edit = matches!(m, "PUT" | "POST" | "PATCH");
+    inner.count_request(m, &segs);
     let r = match (segs.as_slice(), m) {
         (["orders"], "GET") => list_orders(&ctx),
         (["orders"], "POST") => create_order(&ctx),
@@ -164,6 +165,10 @@ pub(crate) fn handle(inner: &Inner, req: &Request) -> Response {
         (["refunds"], "GET") => list_refunds(&ctx, None),
         (["products"], "GET") => list_products(&ctx),
         (["products", _], "GET") if id(1).is_some() => get_product(&ctx, id(1).unwrap_or(0), None),
+        (["products", "batch"], _) if edit => batch_products(&ctx, None),
+        (["products", _, "variations", "batch"], _) if edit && id(1).is_some() => {
+            batch_products(&ctx, id(1))
+        }
         (["products", _], _) if edit && id(1).is_some() => {
             update_product(&ctx, id(1).unwrap_or(0), None)
         }
@@ -811,10 +816,108 @@ fn update_product(ctx: &Ctx, id: u64, parent: Option<u64>) -> R {
                 "Invalid or duplicated SKU.",
             ));
         }
+        st.check_product_status(id, &body)
+            .map_err(|e| invalid_param("status", "rest_not_in_enum", &e))?;
         st.update_product(id, &body, now)
             .map_err(|e| invalid_param("stock_quantity", "rest_invalid_type", &e))?;
     }
     get_product(ctx, id, parent)
+}
+
+/// `POST /products/batch` and `/products/<id>/variations/batch` (`WC_REST_Controller::
+/// batch_items`): more than 100 items in all → 413; each `update` item is applied as its own
+/// `PUT`, and a failing one is answered in place as `{"id", "error": {code, message, data}}`
+/// while the others go through. `create` and `delete` are not simulated: each such item is
+/// answered with an error, never silently ignored.
+fn batch_products(ctx: &Ctx, parent: Option<u64>) -> R {
+    ctx.allow(Op::Edit)?;
+    let body = ctx.body();
+    let list = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (create, update, delete) = (list("create"), list("update"), list("delete"));
+    if create.len() + update.len() + delete.len() > 100 {
+        return Err(err(
+            413,
+            "woocommerce_rest_request_entity_too_large",
+            "Unable to accept more than 100 items for this request.",
+        ));
+    }
+    let item_error = |id: Value, code: &str, message: &str, status: u16| json!({"id": id, "error": {"code": code, "message": message, "data": {"status": status}}});
+    let mut out = serde_json::Map::new();
+    let now = ctx.inner.now();
+    let mut updated = Vec::new();
+    {
+        let mut st = ctx.inner.lock();
+        let site = ctx.inner.site();
+        for item in &update {
+            let id = item.get("id").and_then(Value::as_u64).unwrap_or(0);
+            let ok = match (st.products.get(&id), parent) {
+                (Some(x), None) => x.kind != "variation",
+                (Some(x), Some(pid)) => x.kind == "variation" && x.parent_id == pid,
+                _ => false,
+            };
+            if !ok {
+                let code = if parent.is_some() {
+                    "woocommerce_rest_product_variation_invalid_id"
+                } else {
+                    "woocommerce_rest_product_invalid_id"
+                };
+                updated.push(item_error(json!(id), code, "Invalid ID.", 400));
+                continue;
+            }
+            if let Err(e) = st.check_product_status(id, item) {
+                updated.push(item_error(json!(id), "rest_invalid_param", &e, 400));
+                continue;
+            }
+            match st.update_product(id, item, now) {
+                Ok(()) => {
+                    let p = st.products.get(&id).cloned();
+                    updated.push(match p {
+                        Some(p) if parent.is_some() => render::variation(&site, &p),
+                        Some(p) => render::product(&site, &st, &p),
+                        None => Value::Null,
+                    });
+                }
+                Err(e) => updated.push(item_error(json!(id), "rest_invalid_param", &e, 400)),
+            }
+        }
+    }
+    if !create.is_empty() {
+        let errs = create
+            .iter()
+            .map(|_| {
+                item_error(
+                    json!(0),
+                    "woo_sim_unsupported",
+                    "woo-sim does not create products in a batch.",
+                    501,
+                )
+            })
+            .collect();
+        out.insert("create".into(), Value::Array(errs));
+    }
+    if !update.is_empty() {
+        out.insert("update".into(), Value::Array(updated));
+    }
+    if !delete.is_empty() {
+        let errs = delete
+            .iter()
+            .map(|id| {
+                item_error(
+                    id.clone(),
+                    "woo_sim_unsupported",
+                    "woo-sim does not delete products in a batch.",
+                    501,
+                )
+            })
+            .collect();
+        out.insert("delete".into(), Value::Array(errs));
+    }
+    Ok(json_response(200, &Value::Object(out)))
 }
 
 fn list_variations(ctx: &Ctx, pid: u64) -> R {

@@ -44,6 +44,8 @@ pub struct ClassNames {
     pub receipt: (String, String),
     /// Miscellaneous stock issue (`SMVTISS`, our name: UNCONFIRMED).
     pub issue: (String, String),
+    /// Sales price list lines (`SPRICLIST`, our name: UNCONFIRMED).
+    pub price_list: (String, String),
 }
 
 impl Default for ClassNames {
@@ -61,6 +63,7 @@ impl Default for ClassNames {
             stock: p(Kind::Stock),
             receipt: p(Kind::Receipt),
             issue: p(Kind::Issue),
+            price_list: p(Kind::PriceList),
         }
     }
 }
@@ -76,6 +79,7 @@ impl ClassNames {
             Kind::Stock => &self.stock,
             Kind::Receipt => &self.receipt,
             Kind::Issue => &self.issue,
+            Kind::PriceList => &self.price_list,
         }
     }
 

@@ -19,10 +19,12 @@ pub enum Kind {
     Receipt,
     /// Miscellaneous stock issue (`x3Stock.miscellaneousIssue`, §3.7).
     Issue,
+    /// Sales price list lines (`SPRICLIST`; names ours, UNCONFIRMED).
+    PriceList,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Customer,
         Kind::Item,
         Kind::Order,
@@ -31,6 +33,7 @@ impl Kind {
         Kind::Stock,
         Kind::Receipt,
         Kind::Issue,
+        Kind::PriceList,
     ];
 
     pub fn def(self) -> &'static NodeDef {
@@ -43,6 +46,7 @@ impl Kind {
             Kind::Stock => &STOCK,
             Kind::Receipt => &RECEIPT,
             Kind::Issue => &ISSUE,
+            Kind::PriceList => &PRICE_LIST,
         }
     }
 }
@@ -337,6 +341,10 @@ pub static ITEM: NodeDef = NodeDef {
         m("STU", Str(3)),
         f("SAU", Str(3)),
         f("ACCCOD", Str(10)),
+        // Product status (1 active … 6 not usable) and base price: names ours, UNCONFIRMED
+        // (docs/simulators.md); x3-api.md §5.2 names neither.
+        f("ITMSTA", Int),
+        f("BASPRI", Dec),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
@@ -349,6 +357,8 @@ pub static ITEM: NodeDef = NodeDef {
         r("stockUnit", "STU"),
         r("salesUnit", "SAU"),
         r("accountingCode", "ACCCOD"),
+        g("productStatus", "ITMSTA"),
+        g("basePrice", "BASPRI"),
     ],
     collections: &[],
     read_only: &STAMPS,
@@ -787,3 +797,39 @@ pub fn node_by_gql(package: &str, node: &str) -> Option<Kind> {
 pub fn is_package(name: &str) -> bool {
     Kind::ALL.iter().any(|k| k.def().package == name)
 }
+
+// ---- sales price lists: SPRICLIST (x3-api.md names no price list object; class, keys and field
+// names are ours, UNCONFIRMED — docs/simulators.md). One record per price list line: the list
+// code, a record number, the item it prices (first criterion), the price and its validity.
+
+pub static PRICE_LIST: NodeDef = NodeDef {
+    kind: Kind::PriceList,
+    logical: "price list line",
+    default_class: "SPRICLIST",
+    package: "x3Sales",
+    node: "salesPriceList",
+    type_name: "SalesPriceList",
+    keys: &["PLI", "PLICRD"],
+    fields: &[
+        m("PLI", Str(10)),
+        m("PLICRD", Str(20)),
+        m("PLICRI1", Str(20)),
+        m("PRI", Dec),
+        f("CUR", Str(3)),
+        f("PLISTRDAT", Date),
+        f("PLIENDDAT", Date),
+        f("CREDATTIM", DateTime),
+        f("UPDDATTIM", DateTime),
+    ],
+    gql: &[
+        g("code", "PLI"),
+        g("recordNumber", "PLICRD"),
+        r("product", "PLICRI1"),
+        g("price", "PRI"),
+        r("currency", "CUR"),
+        g("startDate", "PLISTRDAT"),
+        g("endDate", "PLIENDDAT"),
+    ],
+    collections: &[],
+    read_only: &STAMPS,
+};

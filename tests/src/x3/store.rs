@@ -496,6 +496,7 @@ impl Store {
                 rec.entry("BPCSTA").or_insert(Value::from(2));
             }
             Kind::Item => {}
+            Kind::PriceList => self.check_price_line(&rec)?,
             Kind::Stock => {
                 self.stock_writable()?;
                 let site = required(&rec, "STOFCY", "stock site")?;
@@ -1014,6 +1015,7 @@ impl Store {
         match kind {
             Kind::Customer => self.check_customer(&rec)?,
             Kind::Item | Kind::Stock => {}
+            Kind::PriceList => self.check_price_line(&rec)?,
             Kind::Order => {
                 self.check_order(&rec)?;
                 if patch.contains_key("SOHSOP") {
@@ -1036,6 +1038,22 @@ impl Store {
         }
         rec.insert("UPDDATTIM".into(), Value::String(iso(now)));
         self.put(kind, key.to_string(), rec);
+        Ok(())
+    }
+
+    /// A price list line prices an item that exists, from a start no later than its end.
+    fn check_price_line(&self, rec: &Rec) -> BizResult<()> {
+        let itm = required(rec, "PLICRI1", "product")?;
+        if !self.exists(Kind::Item, &itm) {
+            return Err(bad(format!("PLICRI1: product {itm} does not exist")));
+        }
+        if let (Some(a), Some(b)) = (
+            scalar_str(rec.get("PLISTRDAT")),
+            scalar_str(rec.get("PLIENDDAT")),
+        ) && a > b
+        {
+            return Err(bad(format!("PLIENDDAT: {b} is before the start date {a}")));
+        }
         Ok(())
     }
 
@@ -1062,6 +1080,7 @@ impl Store {
                 || used(Kind::Issue, "ITMREF", Some("SMVTD")))
             .then_some("the product is used by documents"),
             Kind::Order => (int(rec, "DLVSTA") > 1).then_some("the order has deliveries"),
+            Kind::PriceList => None,
             Kind::Delivery | Kind::Invoice | Kind::Receipt | Kind::Issue => {
                 Some("a validated document cannot be deleted")
             }
@@ -1099,6 +1118,7 @@ impl Store {
                 "customers" => Kind::Customer,
                 "items" => Kind::Item,
                 "stock" => Kind::Stock,
+                "price_lists" => Kind::PriceList,
                 other => return Err(format!("seed: unknown key {other}")),
             };
             let def = self.def(kind);
@@ -1116,6 +1136,10 @@ impl Store {
                 }
                 if kind == Kind::Customer {
                     rec.entry("BPCSTA").or_insert(Value::from(2));
+                }
+                if kind == Kind::Item {
+                    // X3 creates items active unless told otherwise.
+                    rec.entry("ITMSTA").or_insert(Value::from(1));
                 }
                 let key = key_of(def, &rec);
                 let old = self.get(kind, &key);

@@ -24,6 +24,7 @@
 pub mod log;
 
 pub mod admin;
+pub mod catalogue;
 pub mod cli;
 pub mod component;
 pub mod config;

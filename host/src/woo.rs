@@ -231,6 +231,8 @@ const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 const MAX_PER_PAGE: u32 = 100;
 /// A bound on "all pages" loops, so a server that lies about `X-WP-TotalPages` cannot spin us.
 const MAX_PAGES: u32 = 10_000;
+/// Items per batch request: WooCommerce refuses more than 100 (`woocommerce_rest_batch_items_limit`).
+const BATCH_LIMIT: usize = 100;
 
 /// The WooCommerce REST client. Cheap to share: `&WooClient` from any thread.
 pub struct WooClient {
@@ -520,6 +522,101 @@ impl WooClient {
         };
         let body = json!({ "manage_stock": true, "stock_quantity": quantity });
         self.json(Method::Put, &path, &[], Some(&body)).map(drop)
+    }
+
+    /// The products and variations whose SKU is one of `skus` (WooCommerce's `sku` filter takes
+    /// a comma-separated list and searches variations too), read 100 SKUs per request, in the
+    /// `edit` context (the stored text, not the shop's rendering of it). A SKU
+    /// with a comma cannot be asked this way: it is read on its own.
+    pub fn products_by_skus(&self, skus: &[String]) -> Result<Vec<Value>, WooError> {
+        let (plain, odd): (Vec<&String>, Vec<&String>) = skus
+            .iter()
+            .filter(|s| !s.is_empty())
+            .partition(|s| !s.contains(','));
+        let mut out = Vec::new();
+        for chunk in plain.chunks(MAX_PER_PAGE as usize) {
+            let list = chunk
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
+            for v in self.all("products", &[("sku", list), ("context", "edit".into())])? {
+                if chunk
+                    .iter()
+                    .any(|s| v.get("sku").and_then(Value::as_str) == Some(s.as_str()))
+                {
+                    out.push(v);
+                }
+            }
+        }
+        for sku in odd {
+            out.extend(self.find_product_by_sku(sku)?);
+        }
+        Ok(out)
+    }
+
+    /// The products with these ids (`include`), 100 per request; ids that are not products
+    /// (deleted, or a variation) are simply absent.
+    pub fn products_by_ids(&self, ids: &[u64]) -> Result<Vec<Value>, WooError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(MAX_PER_PAGE as usize) {
+            let list = chunk
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            out.extend(self.all("products", &[("include", list), ("context", "edit".into())])?);
+        }
+        Ok(out)
+    }
+
+    /// The variable products (`type=variable`), each with its `variations` ids.
+    pub fn variable_products(&self) -> Result<Vec<Value>, WooError> {
+        self.all(
+            "products",
+            &[("type", "variable".into()), ("context", "edit".into())],
+        )
+    }
+
+    /// Every variation of a variable product.
+    pub fn variations_of(&self, product_id: u64) -> Result<Vec<Value>, WooError> {
+        self.all(
+            &format!("products/{product_id}/variations"),
+            &[("context", "edit".into())],
+        )
+    }
+
+    /// `POST /products/batch` (`parent` None) or `/products/<parent>/variations/batch` with up to
+    /// 100 `update` items. WooCommerce answers 200 with each item's result in place: the product
+    /// as saved, or `{"id", "error": {"code", "message"}}` for one it refused. Returns, per item
+    /// sent, None when saved or the refusal's message.
+    pub fn batch_update(
+        &self,
+        parent: Option<u64>,
+        updates: &[Value],
+    ) -> Result<Vec<Option<String>>, WooError> {
+        let path = match parent {
+            None => "products/batch".to_string(),
+            Some(p) => format!("products/{p}/variations/batch"),
+        };
+        let mut out = Vec::with_capacity(updates.len());
+        for chunk in updates.chunks(BATCH_LIMIT) {
+            let v = self.json(Method::Post, &path, &[], Some(&json!({ "update": chunk })))?;
+            let answered = v.get("update").and_then(Value::as_array);
+            for (i, _) in chunk.iter().enumerate() {
+                let item = answered.and_then(|a| a.get(i));
+                out.push(match item {
+                    Some(r) if r.get("error").is_some() => Some(format!(
+                        "{}: {}",
+                        r["error"]["code"].as_str().unwrap_or("error"),
+                        r["error"]["message"].as_str().unwrap_or("refused")
+                    )),
+                    Some(_) => None,
+                    None => Some("not in WooCommerce's answer".into()),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The catalogue for mapping coverage: every product that is sold as itself (simple and

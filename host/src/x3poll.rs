@@ -334,6 +334,22 @@ const STOCK_FIELDS: &[(&str, &str)] = &[
     ("rest.stock.site", "graphql.stock.site"),
     ("rest.stock.item", "graphql.stock.item"),
     ("rest.stock.quantity", "graphql.stock.quantity"),
+    ("rest.stock.allocated", "graphql.stock.allocated"),
+];
+const PRICE_FIELDS: &[(&str, &str)] = &[
+    ("rest.price-list.key", "graphql.price-list.key"),
+    ("rest.price-list.item", "graphql.price-list.item"),
+    ("rest.price-list.price", "graphql.price-list.price"),
+    ("rest.price-list.start", "graphql.price-list.start"),
+    ("rest.price-list.end", "graphql.price-list.end"),
+];
+const PRODUCT_FIELDS: &[(&str, &str)] = &[
+    ("rest.product.key", "graphql.product.key"),
+    ("rest.product.name", "graphql.product.name"),
+    ("rest.product.description2", "graphql.product.description2"),
+    ("rest.product.description3", "graphql.product.description3"),
+    ("rest.product.status", "graphql.product.status"),
+    ("rest.product.base-price", "graphql.product.base-price"),
 ];
 const CUSTOMER_FIELDS: &[(&str, &str)] = &[("rest.customer.code", "graphql.customer.code")];
 
@@ -447,6 +463,19 @@ pub struct PollStatus {
     pub stock_unmatched: Vec<String>,
     /// Mapped products left alone because WooCommerce does not manage their stock.
     pub stock_unmanaged: Vec<String>,
+    /// Stock changes WooCommerce refused (last poll that pushed stock).
+    #[serde(default)]
+    pub stock_refused: Vec<String>,
+    /// Item data (name, description, status, price) pushed to WooCommerce: one entry per
+    /// product changed, with each field's old and new value (newest last, at most 50 kept).
+    #[serde(default)]
+    pub products_pushed: Vec<Value>,
+    /// Changed X3 items that reach no WooCommerce product (last poll that had any).
+    #[serde(default)]
+    pub products_unmatched: Vec<String>,
+    /// Product changes WooCommerce refused, with its message (last poll of items).
+    #[serde(default)]
+    pub products_refused: Vec<String>,
     /// Customers changed in X3 (code and stamp, newest last, at most 50 kept).
     pub customers_changed: Vec<Value>,
 }
@@ -475,6 +504,8 @@ pub fn load_status(store: &Store) -> PollStatus {
 /// The background poller of `serve`.
 pub struct Poller {
     pub cfg: X3PollFile,
+    /// `[master-data]`: whether item data is pushed, what is shop-owned, which stock quantity.
+    pub master: crate::master::MasterDataFile,
     pub store: Arc<Store>,
     pub pipeline: Arc<Pipeline>,
     pub core: Arc<CoreRuntime>,
@@ -485,8 +516,13 @@ impl Poller {
     /// Polls at once, then every interval, until the pipeline stops.
     pub fn run(&self) {
         info!(
-            "x3 polling every {} s (orders: {}, stock: {}, customers: {})",
-            self.cfg.interval_secs, self.cfg.orders, self.cfg.stock, self.cfg.customers
+            "x3 polling every {} s (orders: {}, items: {}, stock: {} {}, customers: {})",
+            self.cfg.interval_secs,
+            self.cfg.orders,
+            self.master.products,
+            self.cfg.stock,
+            self.master.stock_quantity,
+            self.cfg.customers
         );
         while !self.pipeline.stopping() {
             self.poll_once();
@@ -512,6 +548,12 @@ impl Poller {
         let mut parts: Vec<&str> = Vec::new();
         if self.cfg.orders {
             parts.extend(["orders", "invoices", "deliveries"]);
+        }
+        if self.master.products {
+            parts.push("items");
+            if self.master.price_list.is_some() {
+                parts.push("prices");
+            }
         }
         if self.cfg.stock {
             parts.push("stock");
@@ -563,6 +605,8 @@ impl Poller {
             "invoices" => ("invoice", INVOICE_FIELDS),
             "deliveries" => ("delivery", DELIVERY_FIELDS),
             "stock" => ("stock", STOCK_FIELDS),
+            "items" => ("product", PRODUCT_FIELDS),
+            "prices" => ("price-list", PRICE_FIELDS),
             _ => ("customer", CUSTOMER_FIELDS),
         };
         let (package, node) = names.node(&format!("graphql.{doc}.node"));
@@ -612,6 +656,7 @@ impl Poller {
             .graphql_since_filter
             .replace("{since}", &self.graphql_literal(&since)?);
         let x3 = self.pipeline.x3();
+        let started = std::time::Instant::now();
         // A full read whose newest stamp does not pass the watermark (more changes in the
         // overlap window than max-rows, e.g. a mass stock update stamped in one second) would be
         // read again and again: read more at once instead, up to a hard bound.
@@ -630,11 +675,22 @@ impl Poller {
                 rows.len()
             );
         }
+        let read_in = started.elapsed();
         match part {
             "orders" | "invoices" => self.apply_documents(part, &rows, settings)?,
             "deliveries" => self.apply_deliveries(&rows, &src, &x3)?,
             "stock" => self.apply_stock(&rows, &src, &x3, st)?,
+            "items" => self.apply_items(&rows, st)?,
+            "prices" => self.apply_prices(&rows, &src, &x3, &names, st)?,
             _ => self.apply_customers(&rows, stored, st),
+        }
+        if !rows.is_empty() {
+            info!(
+                "x3 polling, {part}: {} changed records read in {} ms, applied in {} ms",
+                rows.len(),
+                read_in.as_millis(),
+                (started.elapsed() - read_in).as_millis()
+            );
         }
         // Everything read is applied: the watermark may move to the newest stamp seen.
         let text = fmt_stamp(advance(watermark, &rows));
@@ -823,7 +879,7 @@ impl Poller {
             .collect();
         // Current totals, read fresh: a change at one site needs the other sites' quantities.
         let mut totals: BTreeMap<String, i64> = BTreeMap::new();
-        for chunk in items.chunks(20) {
+        for chunk in items.chunks(100) {
             let rest_items = chunk
                 .iter()
                 .map(|i| self.sdata_literal(i))
@@ -852,87 +908,250 @@ impl Poller {
             }
             let found = fetch(x3, self.api, src, &rest_where, &gql_filter, false, 100_000)
                 .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+            let available = self.master.stock_quantity == "available";
             for r in &found {
                 if let (Some(item), Some(q)) = (text(r, "ITMREF"), r.get("QTYSTU").and_then(dec4)) {
-                    *totals.entry(item).or_default() += q;
+                    // Allocated units are promised to X3 orders: not for sale in the shop.
+                    let allocated = if available {
+                        r.get("CUMALLQTY").and_then(dec4).unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    *totals.entry(item).or_default() += q - allocated;
                 }
             }
         }
+        let data: BTreeMap<String, crate::catalogue::ItemData> = items
+            .iter()
+            .map(|i| {
+                let qty = whole_units(totals.get(*i).copied().unwrap_or(0)).max(0);
+                (
+                    (*i).clone(),
+                    crate::catalogue::ItemData {
+                        stock: Some(qty),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
         let woo = self.pipeline.woo();
-        // Variation id → parent product id, read from the catalogue once, only when needed.
-        let mut parents: Option<BTreeMap<u64, u64>> = None;
-        for item in items {
-            let qty = whole_units(totals.get(item).copied().unwrap_or(0));
-            let mut done = BTreeSet::new();
-            for target in &reverse[item] {
-                let woo_err = |e: crate::woo::WooError| anyhow::anyhow!("WooCommerce: {e}");
-                let product = match target {
-                    Target::Sku(s) => woo.find_product_by_sku(s).map_err(woo_err)?,
-                    Target::Product(id) => woo.get_product(*id).map_err(woo_err)?,
-                    Target::Variation(vid) => {
-                        if parents.is_none() {
-                            let map = woo
-                                .catalogue()
-                                .map_err(woo_err)?
-                                .into_iter()
-                                .filter(|c| c.variation_id > 0)
-                                .map(|c| (c.variation_id, c.product_id))
-                                .collect();
-                            parents = Some(map);
-                        }
-                        match parents.as_ref().and_then(|m| m.get(vid)) {
-                            Some(pid) => woo.get_variation(*pid, *vid).map_err(woo_err)?,
-                            None => None,
-                        }
-                    }
-                };
-                let name = match target {
-                    Target::Sku(s) => format!("SKU {s}"),
-                    Target::Product(id) => format!("product {id}"),
-                    Target::Variation(id) => format!("variation {id}"),
-                };
-                let Some(p) = product else {
-                    unmatched.push(format!("{item}: no WooCommerce product with {name}"));
-                    continue;
-                };
-                let id = p["id"].as_u64().unwrap_or(0);
-                let parent = p["parent_id"].as_u64().unwrap_or(0);
-                let (product_id, variation_id) = if parent > 0 { (parent, id) } else { (id, 0) };
-                if !done.insert((product_id, variation_id)) {
-                    continue;
-                }
-                if p["manage_stock"].as_bool() != Some(true) {
-                    unmanaged.push(format!(
-                        "{item} → {name}: WooCommerce does not manage its stock"
-                    ));
-                    continue;
-                }
-                let current = p["stock_quantity"].as_i64();
-                if current == Some(qty) {
-                    continue;
-                }
-                woo.set_stock(product_id, variation_id, qty)
-                    .map_err(|e| anyhow::anyhow!("WooCommerce: {e}"))?;
-                info!(
-                    "x3 stock: {item} = {qty} → WooCommerce {name} (was {})",
-                    current.map_or_else(|| "unset".to_string(), |c| c.to_string())
-                );
-                st.stock_pushed.push(json!({
-                    "at": now_ms(), "item": item, "target": name, "product_id": product_id,
-                    "variation_id": variation_id, "from": current, "to": qty,
-                }));
-            }
+        let out = crate::catalogue::push(&woo, &self.master, &reverse, &data)?;
+        for p in &out.pushed {
+            let to = &p["fields"]["stock_quantity"][1];
+            info!(
+                "x3 stock: {} = {to} → WooCommerce {} (was {})",
+                p["item"].as_str().unwrap_or(""),
+                p["target"].as_str().unwrap_or(""),
+                p["fields"]["stock_quantity"][0]
+            );
+            st.stock_pushed.push(json!({
+                "at": p["at"], "item": p["item"], "target": p["target"],
+                "product_id": p["product_id"], "variation_id": p["variation_id"],
+                "from": p["fields"]["stock_quantity"][0], "to": to,
+            }));
         }
+        unmatched.extend(out.unmatched);
+        unmanaged.extend(out.unmanaged);
         for u in &unmatched {
             info!("x3 stock: {u} (not pushed)");
         }
+        for r in &out.refused {
+            warn!("x3 stock: WooCommerce refused {r}");
+        }
         st.stock_unmatched = unmatched;
         st.stock_unmanaged = unmanaged;
+        st.stock_refused = out.refused;
         let n = st.stock_pushed.len();
         if n > KEEP {
             st.stock_pushed.drain(..n - KEEP);
         }
         Ok(())
+    }
+
+    /// Items changed in X3: their name, descriptions, status and (without a price list) base
+    /// price, pushed to the WooCommerce products mapped to them.
+    fn apply_items(&self, rows: &[Row], st: &mut PollStatus) -> Result<()> {
+        let reverse = {
+            let m = self
+                .pipeline
+                .mapping
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            reverse_mapping(&m)
+        };
+        let mut data = BTreeMap::new();
+        for row in rows {
+            let Some(item) = text(row, "ITMREF") else {
+                continue;
+            };
+            data.insert(item, self.item_data(row));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let woo = self.pipeline.woo();
+        let out = crate::catalogue::push(&woo, &self.master, &reverse, &data)?;
+        for p in &out.pushed {
+            info!(
+                "x3 item {} → WooCommerce {}: {}",
+                p["item"].as_str().unwrap_or(""),
+                p["target"].as_str().unwrap_or(""),
+                p["fields"]
+                    .as_object()
+                    .map(|f| f.keys().cloned().collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            );
+        }
+        for r in &out.refused {
+            warn!("x3 items: WooCommerce refused {r}");
+        }
+        st.products_pushed.extend(out.pushed);
+        let n = st.products_pushed.len();
+        if n > KEEP {
+            st.products_pushed.drain(..n - KEEP);
+        }
+        st.products_unmatched = out.unmatched;
+        st.products_refused = out.refused;
+        Ok(())
+    }
+
+    /// Price list lines changed in X3: for each item of the configured list whose lines changed,
+    /// the price of its line valid today (the latest start on or before today, not ended; no
+    /// dates = always), pushed as the products' regular price. An item with no line valid
+    /// today keeps the shop's price.
+    fn apply_prices(
+        &self,
+        rows: &[Row],
+        src: &Source,
+        x3: &X3Client,
+        names: &Names,
+        st: &mut PollStatus,
+    ) -> Result<()> {
+        let Some(list) = self.master.price_list.as_deref() else {
+            return Ok(());
+        };
+        let touched: BTreeSet<String> = rows
+            .iter()
+            .filter(|r| text(r, "PLI").as_deref() == Some(list))
+            .filter_map(|r| text(r, "PLICRI1"))
+            .collect();
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let reverse = {
+            let m = self
+                .pipeline
+                .mapping
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            reverse_mapping(&m)
+        };
+        let today = crate::dates::format_utc(now_ms() / 1000, 'T')
+            .get(..10)
+            .unwrap_or_default()
+            .to_string();
+        let items: Vec<&String> = touched.iter().collect();
+        // Every line of those items in the list, read again: the change may be a line that
+        // starts later, and the one valid today is another.
+        let mut best: BTreeMap<String, (String, i64)> = BTreeMap::new();
+        for chunk in items.chunks(100) {
+            let rest_items = chunk
+                .iter()
+                .map(|i| self.sdata_literal(i))
+                .collect::<Result<Vec<_>>>()?
+                .join(",");
+            let gql_items = chunk
+                .iter()
+                .map(|i| self.graphql_literal(i))
+                .collect::<Result<Vec<_>>>()?
+                .join(",");
+            let rest_where = format!(
+                "{} eq {} and {} in ({rest_items})",
+                names.get("rest.price-list.key"),
+                self.sdata_literal(list)?,
+                names.get("rest.price-list.item"),
+            );
+            let gql_filter = format!(
+                "{{{}:{{_eq:{}}},{}:{{_in:[{gql_items}]}}}}",
+                names.get("graphql.price-list.key"),
+                self.graphql_literal(list)?,
+                names.get("graphql.price-list.item"),
+            );
+            let found = fetch(x3, self.api, src, &rest_where, &gql_filter, false, 100_000)
+                .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+            for r in &found {
+                let (Some(item), Some(price)) = (text(r, "PLICRI1"), r.get("PRI").and_then(dec4))
+                else {
+                    continue;
+                };
+                let start = text(r, "PLISTRDAT").unwrap_or_default();
+                let end = text(r, "PLIENDDAT").unwrap_or_else(|| "9999-12-31".into());
+                if start.as_str() > today.as_str() || end.as_str() < today.as_str() {
+                    continue;
+                }
+                if best.get(&item).is_none_or(|(s, _)| *s <= start) {
+                    best.insert(item, (start, price));
+                }
+            }
+        }
+        let data: BTreeMap<String, crate::catalogue::ItemData> = best
+            .into_iter()
+            .map(|(item, (_, price))| {
+                (
+                    item,
+                    crate::catalogue::ItemData {
+                        price: Some(price),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        if data.is_empty() {
+            return Ok(());
+        }
+        let woo = self.pipeline.woo();
+        let out = crate::catalogue::push(&woo, &self.master, &reverse, &data)?;
+        for p in &out.pushed {
+            info!(
+                "x3 price list {list}: {} → WooCommerce {}: {}",
+                p["item"].as_str().unwrap_or(""),
+                p["target"].as_str().unwrap_or(""),
+                p["fields"]["regular_price"]
+            );
+        }
+        for r in &out.refused {
+            warn!("x3 prices: WooCommerce refused {r}");
+        }
+        st.products_pushed.extend(out.pushed);
+        let n = st.products_pushed.len();
+        if n > KEEP {
+            st.products_pushed.drain(..n - KEEP);
+        }
+        st.products_refused.extend(out.refused);
+        Ok(())
+    }
+
+    /// What an ITMMASTER record says for the shop.
+    fn item_data(&self, row: &Row) -> crate::catalogue::ItemData {
+        let descriptions: Vec<String> = ["DES2AXX", "DES3AXX"]
+            .iter()
+            .filter_map(|f| text(row, f))
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty())
+            .collect();
+        let status = int(row, "ITMSTA");
+        crate::catalogue::ItemData {
+            name: text(row, "DES1AXX").map(|n| n.trim().to_string()),
+            // Both empty: the shop's short description stays (X3 has nothing to say).
+            description: (!descriptions.is_empty()).then(|| descriptions.join(" ")),
+            blocked: status.map(|s| (!self.master.active_item_statuses.contains(&s)).then_some(s)),
+            price: if self.master.price_list.is_none() {
+                row.get("BASPRI").and_then(dec4).filter(|p| *p > 0)
+            } else {
+                None
+            },
+            stock: None,
+        }
     }
 }
 
@@ -946,6 +1165,7 @@ pub fn spawn(
     let poll = cfg.x3_poll.clone().filter(|p| p.enabled)?;
     let poller = Poller {
         cfg: poll,
+        master: cfg.master_data.clone(),
         store: Arc::clone(store),
         pipeline: Arc::clone(pipeline),
         core: Arc::clone(core),
@@ -1085,6 +1305,44 @@ pub fn status_html(store: &Store) -> String {
             let _ = write!(h, "<li>{}</li>", esc(u));
         }
         h.push_str("</ul>");
+    }
+    if !s.stock_refused.is_empty() || !s.products_refused.is_empty() {
+        h.push_str("<p>WooCommerce refused:</p><ul class=\"notes\">");
+        for u in s.stock_refused.iter().chain(&s.products_refused) {
+            let _ = write!(h, "<li>{}</li>", esc(u));
+        }
+        h.push_str("</ul>");
+    }
+    if !s.products_unmatched.is_empty() {
+        h.push_str("<p>Items not pushed:</p><ul class=\"notes\">");
+        for u in &s.products_unmatched {
+            let _ = write!(h, "<li>{}</li>", esc(u));
+        }
+        h.push_str("</ul>");
+    }
+    if !s.products_pushed.is_empty() {
+        h.push_str(
+            "<table id=\"products-pushed\"><tr><th>Item</th><th>Product</th><th>Changed</th></tr>",
+        );
+        for p in s.products_pushed.iter().rev().take(10) {
+            let fields = p["fields"]
+                .as_object()
+                .map(|f| {
+                    f.iter()
+                        .map(|(k, v)| format!("{k}: {} → {}", v[0], v[1]))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
+                esc(p["item"].as_str().unwrap_or("")),
+                esc(p["target"].as_str().unwrap_or("")),
+                esc(&fields)
+            );
+        }
+        h.push_str("</table>");
     }
     if let Some(last) = s.stock_pushed.last() {
         let _ = write!(

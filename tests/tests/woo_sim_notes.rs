@@ -3,6 +3,8 @@
 //! their order, WordPress's checks in WordPress's order, status changes leaving a system note,
 //! and a note firing no webhook while a status change fires `order.updated`.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed assertion
+
 mod woo_sim_support;
 
 use serde_json::{Value, json};

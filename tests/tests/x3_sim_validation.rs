@@ -3,6 +3,8 @@
 //! unvalidated, holding its quantities without moving stock, until `/validate` issues the stock,
 //! delivers the order lines and stamps it anew.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed assertion
+
 mod x3_sim_common;
 
 use serde_json::{Value, json};

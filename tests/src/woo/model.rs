@@ -1104,7 +1104,7 @@ impl State {
             .values()
             .filter(|n| n.order_id == order_id)
             .collect();
-        v.sort_by(|a, b| (b.date_created, b.id).cmp(&(a.date_created, a.id)));
+        v.sort_by_key(|n| std::cmp::Reverse((n.date_created, n.id)));
         v
     }
 

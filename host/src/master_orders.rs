@@ -274,14 +274,7 @@ pub fn on_delivery(
     // The shipment in the ledger first: our own status change must find it done.
     let resuming = matches!(at_entry, Some(Stage::Started | Stage::Writing));
     if !resuming {
-        let shipped = pipeline
-            .store
-            .ledger_for_order(order_id)?
-            .into_iter()
-            .any(|r| {
-                r.kind == "delivery" && r.state == "done" && r.x3_key.as_deref() == Some(delivery)
-            });
-        if shipped {
+        if pipeline.shipment_of(order_id)?.as_deref() == Some(delivery) {
             // The connector made this delivery (WooCommerce's status asked for it).
             set_marker(store, order_id, delivery, Stage::Ours)?;
             return Ok(());

@@ -612,6 +612,16 @@ impl Pipeline {
             .ok_or_else(|| anyhow::anyhow!("the core names no shipment for order {order_id}"))
     }
 
+    /// The X3 delivery the ledger holds as the order's shipment, when it is done.
+    pub(crate) fn shipment_of(&self, order_id: u64) -> Result<Option<String>> {
+        let key = self.ship_key(order_id)?;
+        Ok(self
+            .store
+            .ledger_get(&key)?
+            .filter(|r| r.state == "done")
+            .and_then(|r| r.x3_key))
+    }
+
     /// A delivery validated in X3 for the order's sales order `sales_order`, recorded in the
     /// ledger as the order's shipment, so the `order.updated` that completing the WooCommerce
     /// order causes finds the shipment done and sends no delivery of its own. Done while no

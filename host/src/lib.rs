@@ -16,6 +16,7 @@
 //! - `sandbox` (feature `sandbox`): `ml-connector sandbox` — the host against in-process simulators.
 //! - [`ops`]: the operator commands (`ping`, `orders`, `mapping`, `config check`).
 //! - [`x3poll`]: reads changes back from X3 (documents, statuses, stock → WooCommerce, customers).
+//! - [`master_orders`]: a delivery validated in X3 completes the WooCommerce order.
 //! - [`reconcile`]: every WooCommerce order of a period against its X3 document(s).
 //! - [`webhook_secret`]: the webhook secrets in force (two during a rotation) and the check.
 //! - [`log`]: one line per event on stderr.
@@ -32,6 +33,7 @@ pub mod dates;
 pub mod intake;
 pub mod lifecycle;
 pub mod master;
+pub mod master_orders;
 pub mod ops;
 pub mod pipeline;
 pub mod reconcile;

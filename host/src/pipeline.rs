@@ -981,6 +981,7 @@ enum Adopt {
 
 #[path = "pipeline_stock.rs"]
 mod stock_actions;
+pub use stock_actions::ShipRecord;
 
 /// A copy of what is in force now (settings, status map, mapping): the admin API may swap it
 /// while an order is being worked on, and the order finishes with the copy it started with.

@@ -583,6 +583,136 @@ impl Pipeline {
         self.store.kv_set(&refunds_marker(order_id), &seen)?;
         Ok(None)
     }
+
+    /// The ledger key of the order's shipment (`<store>/order/<id>/ship`), as the core names it
+    /// for an order that moves from posted to shipped.
+    fn ship_key(&self, order_id: u64) -> Result<String> {
+        let settings = crate::pipeline::current(&self.settings);
+        let rules = [wi::StatusRule {
+            status: "completed".into(),
+            stage: wi::Stage::Shipped,
+        }];
+        let t = self
+            .core
+            .call(|c, s| {
+                c.ml_connector_inventory().call_due_intents(
+                    s,
+                    &settings.store_id,
+                    order_id,
+                    "completed",
+                    &rules,
+                    &[wi::IntentKind::Post],
+                )
+            })?
+            .map_err(|e| anyhow::anyhow!("{}", stock_error(&e)))?;
+        t.intents
+            .into_iter()
+            .find(|i| i.kind == wi::IntentKind::Ship)
+            .map(|i| i.idempotency_key)
+            .ok_or_else(|| anyhow::anyhow!("the core names no shipment for order {order_id}"))
+    }
+
+    /// The X3 delivery the ledger holds as the order's shipment, when it is done.
+    pub(crate) fn shipment_of(&self, order_id: u64) -> Result<Option<String>> {
+        let key = self.ship_key(order_id)?;
+        Ok(self
+            .store
+            .ledger_get(&key)?
+            .filter(|r| r.state == "done")
+            .and_then(|r| r.x3_key))
+    }
+
+    /// A delivery validated in X3 for the order's sales order `sales_order`, recorded in the
+    /// ledger as the order's shipment, so the `order.updated` that completing the WooCommerce
+    /// order causes finds the shipment done and sends no delivery of its own. Done while no
+    /// worker holds the order (a worker in the middle of shipping it finishes first).
+    pub(crate) fn record_x3_delivery(
+        &self,
+        order_id: u64,
+        sales_order: &str,
+        delivery: &str,
+    ) -> Result<ShipRecord> {
+        let key = self.ship_key(order_id)?;
+        let _hold = self.hold_order(order_id);
+        let found = self.store.ledger_get(&key)?;
+        Ok(match found {
+            Some(r) if r.state == "done" => match r.x3_key {
+                Some(k) if k == delivery => ShipRecord::Ours,
+                other => ShipRecord::Other(other.unwrap_or_default()),
+            },
+            Some(r) => {
+                // An attempt of ours that failed or whose answer was lost: X3 holds a delivery
+                // for the order now, whoever made it, so the shipment is done.
+                self.store.ledger_done(&key, delivery)?;
+                self.store.timeline_add(
+                    order_id,
+                    "found",
+                    &format!(
+                        "X3 delivery {delivery} of {sales_order} validated in X3: the shipment \
+                         ({} before) is done",
+                        r.state
+                    ),
+                )?;
+                ShipRecord::Adopted(r.state)
+            }
+            None => {
+                self.store
+                    .ledger_intent(&key, order_id, DELIVERY, sales_order)?;
+                self.store.ledger_done(&key, delivery)?;
+                self.store.timeline_add(
+                    order_id,
+                    "shipped",
+                    &format!(
+                        "X3 delivery {delivery} of {sales_order} made and validated in X3: \
+                         recorded as the order's shipment (no delivery is sent for it)"
+                    ),
+                )?;
+                ShipRecord::Recorded
+            }
+        })
+    }
+
+    /// Keeps workers off `order_id` until the hold is dropped, waiting for one that has it.
+    fn hold_order(&self, order_id: u64) -> OrderHold<'_> {
+        let mut flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        while flight.contains(&order_id) {
+            flight = self
+                .wake
+                .wait_timeout(flight, std::time::Duration::from_millis(100))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        flight.insert(order_id);
+        OrderHold {
+            pipeline: self,
+            order_id,
+        }
+    }
+}
+
+/// What the ledger made of a delivery validated in X3 ([`Pipeline::record_x3_delivery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShipRecord {
+    /// The order's shipment is this delivery already: one the connector made (or recorded).
+    Ours,
+    /// Recorded now as the order's shipment.
+    Recorded,
+    /// An earlier attempt of ours (ledger state given) is now done with this delivery.
+    Adopted(String),
+    /// The shipment was done already with another delivery (given).
+    Other(String),
+}
+
+/// An order held off the workers; released (and the workers woken) on drop.
+struct OrderHold<'a> {
+    pipeline: &'a Pipeline,
+    order_id: u64,
+}
+
+impl Drop for OrderHold<'_> {
+    fn drop(&mut self) {
+        self.pipeline.release(self.order_id);
+    }
 }
 
 /// The first expectation an edit's answer does not meet, in words; None when all are met.

@@ -1101,6 +1101,61 @@ impl WooClient {
         out.push_str(rest);
         out
     }
+
+    // ---- orders completed from X3 (docs/master-data.md) ------------------------------------
+
+    /// `PUT /orders/<id>` with only `status`: the order as WooCommerce answers it. The save fires
+    /// `order.updated` like any other (woocommerce.md §2.6).
+    pub fn set_order_status(&self, id: u64, status: &str) -> Result<Value, WooError> {
+        let body = json!({ "status": status });
+        let path = format!("orders/{id}");
+        let v = self.json(Method::Put, &path, &[], Some(&body))?;
+        if !v.is_object() {
+            return Err(WooError::Transient(format!(
+                "{}{path} answered a PUT with JSON that is not an order",
+                self.rest
+            )));
+        }
+        Ok(v)
+    }
+
+    /// `GET /orders/<id>/notes`: every note of the order, newest first (the route has no
+    /// paging), or None when the order does not exist (any more).
+    pub fn order_notes(&self, id: u64) -> Result<Option<Vec<Value>>, WooError> {
+        let path = format!("orders/{id}/notes");
+        let r = self.call(Method::Get, &path, &[], None)?;
+        if self.is_gone(
+            &r,
+            &[
+                "woocommerce_rest_shop_order_invalid_id",
+                "woocommerce_rest_order_invalid_id",
+            ],
+        ) {
+            return Ok(None);
+        }
+        let r = self.ok(Method::Get, &path, r)?;
+        match self.expect_json(&path, &r, Value::is_array)? {
+            Value::Array(items) => Ok(Some(items)),
+            _ => Ok(Some(Vec::new())),
+        }
+    }
+
+    /// `POST /orders/<id>/notes`: a private note (`customer_note` false) or one the customer
+    /// sees and is e-mailed. Adding a note fires no webhook (it does not save the order).
+    pub fn add_order_note(
+        &self,
+        id: u64,
+        note: &str,
+        customer_note: bool,
+    ) -> Result<Value, WooError> {
+        let body = json!({ "note": note, "customer_note": customer_note });
+        self.json(
+            Method::Post,
+            &format!("orders/{id}/notes"),
+            &[],
+            Some(&body),
+        )
+    }
 }
 
 fn with_auth<B>(

@@ -16,6 +16,9 @@
 //!   (by SKU or product id), only where WooCommerce manages stock and only when it differs.
 //! - `customers`: changed `BPCUSTOMER` records are noticed, logged and listed.
 //!
+//! With `[master-data] complete-orders`, each delivery of one of our orders that X3 shows
+//! validated is handed to [`crate::master_orders`], which completes the WooCommerce order.
+//!
 //! A failure (X3 or WooCommerce unreachable, refused) is recorded in the poll status and the
 //! part is tried again at the next interval from the same watermark.
 
@@ -330,6 +333,8 @@ const DELIVERY_FIELDS: &[(&str, &str)] = &[
     ("rest.delivery.key", "graphql.delivery.key"),
     ("rest.delivery.order", "graphql.delivery.order"),
 ];
+/// A delivery's validation flag (`CFMFLG` / `isValidated`), read for `complete-orders`.
+const VALIDATED_FIELD: (&str, &str) = ("rest.delivery.validated", "graphql.delivery.validated");
 const STOCK_FIELDS: &[(&str, &str)] = &[
     ("rest.stock.site", "graphql.stock.site"),
     ("rest.stock.item", "graphql.stock.item"),
@@ -504,7 +509,8 @@ pub fn load_status(store: &Store) -> PollStatus {
 /// The background poller of `serve`.
 pub struct Poller {
     pub cfg: X3PollFile,
-    /// `[master-data]`: whether item data is pushed, what is shop-owned, which stock quantity.
+    /// `[master-data]`: whether item data is pushed, what is shop-owned, which stock quantity,
+    /// whether validated deliveries complete WooCommerce orders.
     pub master: crate::master::MasterDataFile,
     pub store: Arc<Store>,
     pub pipeline: Arc<Pipeline>,
@@ -610,12 +616,17 @@ impl Poller {
             _ => ("customer", CUSTOMER_FIELDS),
         };
         let (package, node) = names.node(&format!("graphql.{doc}.node"));
+        let mut fields: Vec<Field> = fields.iter().map(|(r, g)| names.field(r, g)).collect();
+        if part == "deliveries" && self.master.complete_orders {
+            // Selected only when it is used: a site without the property polls as before.
+            fields.push(names.field(VALIDATED_FIELD.0, VALIDATED_FIELD.1));
+        }
         Source {
             rest_class: names.get(&format!("rest.{doc}.class")).to_string(),
             rest_representation: names.get(&format!("rest.{doc}.representation")).to_string(),
             gql_package: package.to_string(),
             gql_node: node.to_string(),
-            fields: fields.iter().map(|(r, g)| names.field(r, g)).collect(),
+            fields,
         }
     }
 
@@ -777,22 +788,40 @@ impl Poller {
 
     /// Deliveries of our sales orders (the order number is on the header, else on the lines).
     fn apply_deliveries(&self, rows: &[Row], src: &Source, x3: &X3Client) -> Result<()> {
+        let complete = self.master.complete_orders;
         for row in rows {
             let Some(number) = text(row, "SDHNUM") else {
                 continue;
             };
+            // Under its default code whatever the site calls it (`rest.delivery.validated`).
+            let mut validated = crate::master_orders::validated_of(row.get("CFMFLG"));
             let mut orders_of = BTreeSet::new();
-            if let Some(soh) = text(row, "SOHNUM") {
+            let header_order = text(row, "SOHNUM");
+            // A query facet may show neither the order nor the flag: `$details` does.
+            let need_details = header_order.is_none()
+                || (complete && validated == crate::master_orders::Validated::Unknown);
+            if let Some(soh) = header_order {
                 orders_of.insert(soh);
-            } else if self.api == ApiMode::Rest
+            }
+            if need_details
+                && self.api == ApiMode::Rest
                 && let Some(d) = x3
                     .details_rest(&src.rest_class, &src.rest_representation, &number)
                     .map_err(|e| anyhow::anyhow!("X3: {e}"))?
             {
-                for l in d["SDELIVERYD"].as_array().into_iter().flatten() {
-                    if let Some(s) = l["SOHNUM"].as_str() {
-                        orders_of.insert(s.to_string());
+                if orders_of.is_empty() {
+                    for l in d["SDELIVERYD"].as_array().into_iter().flatten() {
+                        if let Some(s) = l["SOHNUM"].as_str() {
+                            orders_of.insert(s.to_string());
+                        }
                     }
+                }
+                if complete
+                    && validated == crate::master_orders::Validated::Unknown
+                    && let Value::Object(m) = d
+                {
+                    let d = canonical_rest(m, &src.fields);
+                    validated = crate::master_orders::validated_of(d.get("CFMFLG"));
                 }
             }
             for soh in orders_of {
@@ -815,6 +844,15 @@ impl Poller {
                             &format!("delivery {number} of {soh}"),
                         )?;
                     }
+                }
+                if complete {
+                    crate::master_orders::on_delivery(
+                        &self.pipeline,
+                        order_id,
+                        &soh,
+                        &number,
+                        validated,
+                    )?;
                 }
             }
         }
@@ -1249,7 +1287,16 @@ pub fn order_html(store: &Store, order_id: u64) -> Result<String> {
 /// `/api/status` → `x3_poll`: the poll status, `null` when polling never ran.
 pub fn status_json(store: &Store) -> Value {
     match store.kv_get(STATUS_KEY) {
-        Ok(Some(_)) => serde_json::to_value(load_status(store)).unwrap_or(Value::Null),
+        Ok(Some(_)) => {
+            let mut v = serde_json::to_value(load_status(store)).unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut v {
+                m.insert(
+                    "orders_from_x3".into(),
+                    crate::master_orders::status_json(store),
+                );
+            }
+            v
+        }
         _ => Value::Null,
     }
 }
@@ -1353,6 +1400,7 @@ pub fn status_html(store: &Store) -> String {
             esc(last["target"].as_str().unwrap_or(""))
         );
     }
+    h.push_str(&crate::master_orders::status_html(store));
     h.push_str("</section>");
     h
 }

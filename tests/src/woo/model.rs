@@ -205,6 +205,45 @@ pub struct Refund {
     pub lines: Vec<RefundLine>,
 }
 
+/// An order note: a WordPress comment of type `order_note` on the order (`add_order_note()`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Note {
+    pub id: u64,
+    pub order_id: u64,
+    /// `comment_date_gmt`.
+    pub date_created: i64,
+    /// `comment_content`.
+    pub note: String,
+    /// Comment meta `is_customer_note`.
+    pub customer_note: bool,
+    /// `comment_author`: "WooCommerce" for the system, else the user's display name.
+    pub author: String,
+}
+
+/// The `comment_author` of notes WooCommerce adds itself (`add_order_note()` without a user).
+pub const SYSTEM_AUTHOR: &str = "WooCommerce";
+
+/// `wc_get_order_status_name()`: the label of a registered status. The plugin statuses' labels
+/// are ours (UNCONFIRMED); an unknown slug is shown as it is, as WooCommerce does.
+pub fn status_name(status: &str) -> String {
+    match status {
+        "pending" => "Pending payment",
+        "processing" => "Processing",
+        "on-hold" => "On hold",
+        "completed" => "Completed",
+        "cancelled" => "Cancelled",
+        "refunded" => "Refunded",
+        "failed" => "Failed",
+        "checkout-draft" => "Draft",
+        "shipped" => "Shipped",
+        "partial-shipped" => "Partially Shipped",
+        "delivered" => "Delivered",
+        "updated-tracking" => "Updated Tracking",
+        other => other,
+    }
+    .to_string()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Webhook {
     pub id: u64,
@@ -245,6 +284,9 @@ pub struct State {
     pub customers: BTreeMap<u64, Customer>,
     pub orders: BTreeMap<u64, Order>,
     pub refunds: BTreeMap<u64, Refund>,
+    /// Order notes by comment id (absent from state files written before notes existed).
+    #[serde(default)]
+    pub notes: BTreeMap<u64, Note>,
     pub webhooks: BTreeMap<u64, Webhook>,
     pub coupons: Vec<Coupon>,
     pub queue: Vec<Pending>,
@@ -258,6 +300,9 @@ pub struct State {
     pub next_meta_id: u64,
     pub next_user_id: u64,
     pub next_webhook_id: u64,
+    /// Comments have their own ID sequence in WordPress (`wp_comments`).
+    #[serde(default = "first_comment_id")]
+    pub next_comment_id: u64,
     pub next_seq: u64,
     pub rng: u64,
     pub clock_offset: i64,
@@ -272,6 +317,10 @@ pub struct Settings {
 }
 
 pub const TAX_RATE_ID: u64 = 1;
+
+fn first_comment_id() -> u64 {
+    1
+}
 
 fn addr(v: &Value, with_email: bool) -> Map<String, Value> {
     let keys: &[&str] = if with_email {
@@ -322,6 +371,7 @@ impl State {
             customers: BTreeMap::new(),
             orders: BTreeMap::new(),
             refunds: BTreeMap::new(),
+            notes: BTreeMap::new(),
             webhooks: BTreeMap::new(),
             coupons: vec![
                 Coupon {
@@ -343,6 +393,7 @@ impl State {
             next_meta_id: 100,
             next_user_id: 2,
             next_webhook_id: 1,
+            next_comment_id: first_comment_id(),
             next_seq: 1,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (now as u64),
             clock_offset: 0,
@@ -1031,14 +1082,69 @@ impl State {
         if status == "completed" {
             o.date_completed = Some(now);
         }
-        o.status = status;
+        let from = std::mem::replace(&mut o.status, status.clone());
         o.date_modified = now;
         let cid = o.customer_id;
         if paid && let Some(c) = self.customers.get_mut(&cid) {
             c.is_paying_customer = true;
         }
+        self.status_note(id, &from, &status, now);
         self.emit("order", "updated", id, now);
         Ok(())
+    }
+
+    /// `status_transition()`: a real change of status leaves a system note (no hook of its own).
+    fn status_note(&mut self, id: u64, from: &str, to: &str, now: i64) {
+        if from != to && !from.is_empty() {
+            let text = format!(
+                "Order status changed from {} to {}.",
+                status_name(from),
+                status_name(to)
+            );
+            let _ = self.add_note(id, &text, false, SYSTEM_AUTHOR, now);
+        }
+    }
+
+    /// `$order->add_order_note()`: a comment on the order. It saves nothing on the order itself,
+    /// so no `woocommerce_update_order` and no `order.updated` (a customer note fires
+    /// `woocommerce_new_customer_note`, which only sends the customer an e-mail).
+    pub fn add_note(
+        &mut self,
+        order_id: u64,
+        note: &str,
+        customer_note: bool,
+        author: &str,
+        now: i64,
+    ) -> Result<u64, String> {
+        if !self.orders.contains_key(&order_id) {
+            return Err("Invalid order ID.".into());
+        }
+        let id = self.next_comment_id;
+        self.next_comment_id += 1;
+        self.notes.insert(
+            id,
+            Note {
+                id,
+                order_id,
+                date_created: now,
+                note: note.to_string(),
+                customer_note,
+                author: author.to_string(),
+            },
+        );
+        Ok(id)
+    }
+
+    /// An order's notes, newest first (`get_comments()` orders by `comment_date_gmt` DESC, then
+    /// by id in the same direction).
+    pub fn notes_of(&self, order_id: u64) -> Vec<&Note> {
+        let mut v: Vec<&Note> = self
+            .notes
+            .values()
+            .filter(|n| n.order_id == order_id)
+            .collect();
+        v.sort_by_key(|n| std::cmp::Reverse((n.date_created, n.id)));
+        v
     }
 
     /// REST `PUT /orders/<id>`: the fields a connector might change, then one save.
@@ -1117,6 +1223,7 @@ impl State {
         for r in o.refunds {
             self.refunds.remove(&r);
         }
+        self.notes.retain(|_, n| n.order_id != id);
         Ok(())
     }
 
@@ -1335,6 +1442,7 @@ impl State {
             if let Some(o) = self.orders.get_mut(&id) {
                 o.status = "refunded".into();
             }
+            self.status_note(id, &order.status, "refunded", now);
         }
         self.emit("order", "updated", id, now);
         Ok(rid)

@@ -2,7 +2,7 @@
 //! `delivery-order.created.body` (a real `GET /orders/<id>`), the rest follow
 //! `woocommerce-samples/` plus the modern fields listed in its SOURCES.md.
 
-use super::model::{Customer, Order, Product, Refund, State, TAX_RATE_ID, Webhook, money};
+use super::model::{Customer, Note, Order, Product, Refund, State, TAX_RATE_ID, Webhook, money};
 use super::time;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -322,6 +322,33 @@ pub fn refund(site: &Site, r: &Refund, with_parent: bool) -> Value {
         }),
     );
     Value::Object(m)
+}
+
+/// An order note as `WC_REST_Order_Notes_Controller::prepare_item_for_response()` (v3) gives it:
+/// `added_by_user` is an input only (its schema context is `edit`, and the response data never
+/// holds it). `author` is `system` only when the comment author equals
+/// `__('woocommerce')` — case-sensitively, so WooCommerce's own "WooCommerce" is shown as it is
+/// (derived from the source; UNCONFIRMED on a running shop).
+pub fn note(site: &Site, n: &Note) -> Value {
+    let base = format!("orders/{}/notes", n.order_id);
+    let author = if n.author == "woocommerce" {
+        "system"
+    } else {
+        n.author.as_str()
+    };
+    json!({
+        "id": n.id,
+        "author": author,
+        "date_created": site.local(n.date_created),
+        "date_created_gmt": time::format(n.date_created, 0),
+        "note": n.note,
+        "customer_note": n.customer_note,
+        "_links": {
+            "self": self_link(site.rest(&format!("{base}/{}", n.id)), &["GET", "DELETE"]),
+            "collection": [{"href": site.rest(&base)}],
+            "up": [{"href": site.rest(&format!("orders/{}", n.order_id))}],
+        },
+    })
 }
 
 fn price_html(site: &Site, price: Option<Decimal>) -> String {

@@ -162,6 +162,16 @@ pub(crate) fn handle(inner: &Inner, req: &Request) -> Response {
         (["orders", _, "refunds", _], "DELETE") if id(1).is_some() && id(3).is_some() => {
             delete_refund(&ctx, id(1).unwrap_or(0), id(3).unwrap_or(0))
         }
+        (["orders", _, "notes"], "GET") if id(1).is_some() => list_notes(&ctx, id(1).unwrap_or(0)),
+        (["orders", _, "notes"], "POST") if id(1).is_some() => {
+            create_note(&ctx, id(1).unwrap_or(0))
+        }
+        (["orders", _, "notes", _], "GET") if id(1).is_some() && id(3).is_some() => {
+            get_note(&ctx, id(1).unwrap_or(0), id(3).unwrap_or(0))
+        }
+        (["orders", _, "notes", _], "DELETE") if id(1).is_some() && id(3).is_some() => {
+            delete_note(&ctx, id(1).unwrap_or(0), id(3).unwrap_or(0))
+        }
         (["refunds"], "GET") => list_refunds(&ctx, None),
         (["products"], "GET") => list_products(&ctx),
         (["products", _], "GET") if id(1).is_some() => get_product(&ctx, id(1).unwrap_or(0), None),
@@ -686,6 +696,174 @@ fn create_refund(ctx: &Ctx, oid: u64) -> R {
                 .rest(&format!("orders/{oid}/refunds/{rid}")),
         ),
     )
+}
+
+/// `rest_is_boolean()` then `rest_sanitize_boolean()`: true/false, "true"/"false", "1"/"0", 1/0.
+fn bool_param(body: &Value, name: &str) -> Result<bool, Response> {
+    let bad = || {
+        invalid_param(
+            name,
+            "rest_invalid_type",
+            &format!("{name} is not of type boolean."),
+        )
+    };
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(0) => Ok(false),
+            Some(1) => Ok(true),
+            _ => Err(bad()),
+        },
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(bad()),
+        },
+        Some(_) => Err(bad()),
+    }
+}
+
+/// PHP `empty()`: null, false, 0, "", "0" and [] are empty.
+fn php_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty() || s == "0",
+        Value::Array(a) => a.is_empty(),
+        Value::Object(_) => false,
+    }
+}
+
+/// The 404 of the notes routes for an order that does not exist (`get_items` builds its code
+/// from the post type; `create_item`/`get_item`/`delete_item` use `woocommerce_rest_order_…`).
+fn invalid_note_order(listing: bool) -> Response {
+    let code = if listing {
+        "woocommerce_rest_shop_order_invalid_id"
+    } else {
+        "woocommerce_rest_order_invalid_id"
+    };
+    err(404, code, "Invalid order ID.")
+}
+
+/// `GET /orders/<id>/notes` (v2+): every note, newest first, no paging; `type` any, customer or
+/// internal.
+fn list_notes(ctx: &Ctx, oid: u64) -> R {
+    let kind = enum_param(ctx.req, "type", &["any", "customer", "internal"], "any")?;
+    ctx.allow(Op::List)?;
+    let st = ctx.inner.lock();
+    if !st.orders.contains_key(&oid) {
+        return Err(invalid_note_order(true));
+    }
+    let site = ctx.inner.site();
+    let items: Vec<Value> = st
+        .notes_of(oid)
+        .into_iter()
+        .filter(|n| match kind {
+            "customer" => n.customer_note,
+            "internal" => !n.customer_note,
+            _ => true,
+        })
+        .map(|n| render::note(&site, n))
+        .collect();
+    Ok(json_response(200, &Value::Array(items)))
+}
+
+/// `POST /orders/<id>/notes`: `note` is required (checked by WordPress before anything else),
+/// `customer_note` and `added_by_user` are booleans. Adding a note saves nothing on the order:
+/// no `order.updated` (woocommerce.md §2.5; `add_order_note()`).
+fn create_note(ctx: &Ctx, oid: u64) -> R {
+    let body = ctx.body();
+    if body.get("note").is_none_or(Value::is_null) {
+        return Err(json_response(
+            400,
+            &json!({"code": "rest_missing_callback_param",
+                    "message": "Missing parameter(s): note",
+                    "data": {"status": 400, "params": ["note"]}}),
+        ));
+    }
+    let Some(text) = body.get("note").and_then(Value::as_str).map(str::to_string) else {
+        return Err(invalid_param(
+            "note",
+            "rest_invalid_type",
+            "note is not of type string.",
+        ));
+    };
+    let customer_note = bool_param(&body, "customer_note")?;
+    let by_user = bool_param(&body, "added_by_user")?;
+    ctx.allow(Op::Create)?;
+    if body.get("id").is_some_and(|v| !php_empty(v)) {
+        return Err(err(
+            400,
+            "woocommerce_rest_shop_order_exists",
+            "Cannot create existing shop_order.",
+        ));
+    }
+    let now = ctx.inner.now();
+    let mut st = ctx.inner.lock();
+    if !st.orders.contains_key(&oid) {
+        return Err(invalid_note_order(false));
+    }
+    // The key's user may edit orders, so `added_by_user` names it (ours: "admin").
+    let author = if by_user {
+        "admin"
+    } else {
+        super::model::SYSTEM_AUTHOR
+    };
+    let nid = st
+        .add_note(oid, &text, customer_note, author, now)
+        .map_err(|_| invalid_note_order(false))?;
+    let site = ctx.inner.site();
+    let n = st
+        .notes
+        .get(&nid)
+        .ok_or_else(|| invalid_note_order(false))?;
+    Ok(json_response(201, &render::note(&site, n))
+        .header("Location", site.rest(&format!("orders/{oid}/notes/{nid}"))))
+}
+
+fn get_note(ctx: &Ctx, oid: u64, nid: u64) -> R {
+    ctx.allow(Op::View)?;
+    let st = ctx.inner.lock();
+    if !st.orders.contains_key(&oid) {
+        return Err(invalid_note_order(false));
+    }
+    match st.notes.get(&nid).filter(|n| n.order_id == oid) {
+        Some(n) => Ok(json_response(200, &render::note(&ctx.inner.site(), n))),
+        None => Err(err(
+            404,
+            "woocommerce_rest_invalid_id",
+            "Invalid resource ID.",
+        )),
+    }
+}
+
+/// `DELETE /orders/<id>/notes/<nid>?force=true`; without `force` the controller answers with
+/// the webhooks' wording, as WooCommerce does.
+fn delete_note(ctx: &Ctx, oid: u64, nid: u64) -> R {
+    ctx.allow(Op::Delete)?;
+    if !truthy(ctx.req.param("force")) {
+        return Err(err(
+            501,
+            "woocommerce_rest_trash_not_supported",
+            "Webhooks do not support trashing.",
+        ));
+    }
+    let mut st = ctx.inner.lock();
+    if !st.orders.contains_key(&oid) {
+        return Err(invalid_note_order(false));
+    }
+    let Some(n) = st.notes.get(&nid).filter(|n| n.order_id == oid).cloned() else {
+        return Err(err(
+            404,
+            "woocommerce_rest_invalid_id",
+            "Invalid resource ID.",
+        ));
+    };
+    let body = render::note(&ctx.inner.site(), &n);
+    st.notes.remove(&nid);
+    Ok(json_response(200, &body))
 }
 
 fn list_products(ctx: &Ctx) -> R {

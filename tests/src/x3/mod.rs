@@ -347,6 +347,28 @@ impl X3Sim {
         Ok(())
     }
 
+    /// Same as `POST /__sim/deliveries`: a delivery entered in X3 by its staff, validated at once
+    /// or left waiting (`CFMFLG` 1). Returns the stored record.
+    pub fn create_delivery(&self, record: &Value, validated: bool) -> Result<Value, String> {
+        let mut body = record.clone();
+        if let Value::Object(m) = &mut body {
+            m.insert(
+                "CFMFLG".into(),
+                Value::from(if validated {
+                    store::VALIDATED
+                } else {
+                    store::NOT_VALIDATED
+                }),
+            );
+        }
+        staff_delivery(&self.shared, &body).map_err(|(_, m)| m)
+    }
+
+    /// Same as `POST /__sim/deliveries/<SDHNUM>/validate`. Returns the record after.
+    pub fn validate_delivery(&self, sdhnum: &str) -> Result<Value, String> {
+        validate_delivery(&self.shared, sdhnum).map_err(|(_, m)| m)
+    }
+
     /// API requests received so far (`GET /__sim/stats`).
     pub fn api_requests(&self) -> u64 {
         self.shared.api_requests.load(Ordering::SeqCst)
@@ -698,6 +720,56 @@ fn should_hang(shared: &Shared) -> bool {
     false
 }
 
+/// `POST /__sim/deliveries`: the body is a delivery as `$create` takes it (strictly checked),
+/// plus `CFMFLG` 1 (not validated) or 2 (validated, the default). Err: (status, message).
+fn staff_delivery(shared: &Shared, body: &Value) -> Result<Value, (u16, String)> {
+    let mut input = body
+        .as_object()
+        .cloned()
+        .ok_or((400, "deliveries: a JSON object expected".to_string()))?;
+    let validated = match input.remove("CFMFLG") {
+        None | Some(Value::Null) => true,
+        Some(v) if v.as_i64() == Some(store::VALIDATED) => true,
+        Some(v) if v.as_i64() == Some(store::NOT_VALIDATED) => false,
+        Some(v) => {
+            return Err((
+                400,
+                format!("CFMFLG: 1 (not validated) or 2 (validated), got {v}"),
+            ));
+        }
+    };
+    let mut st = lock(&shared.store);
+    let key = st
+        .create_delivery_in_x3(&input, validated, now_secs())
+        .map_err(|e| (biz_status(&e), e.message))?;
+    save(shared, &st);
+    Ok(st
+        .get(Kind::Delivery, &key)
+        .cloned()
+        .map(Value::Object)
+        .unwrap_or(Value::Null))
+}
+
+/// `POST /__sim/deliveries/<SDHNUM>/validate`. Err: (status, message).
+fn validate_delivery(shared: &Shared, key: &str) -> Result<Value, (u16, String)> {
+    let mut st = lock(&shared.store);
+    st.validate_delivery(key, now_secs())
+        .map_err(|e| (biz_status(&e), e.message))?;
+    save(shared, &st);
+    Ok(st
+        .get(Kind::Delivery, key)
+        .cloned()
+        .map(Value::Object)
+        .unwrap_or(Value::Null))
+}
+
+fn biz_status(e: &store::BizErr) -> u16 {
+    match e.kind {
+        store::ErrKind::NotFound => 404,
+        store::ErrKind::Business => 400,
+    }
+}
+
 fn control(shared: &Arc<Shared>, rest: &str, req: &Request) -> Response {
     let ok = || Response::json(200, &json!({"ok": true}));
     let err = |m: String| Response::json(400, &json!({"error": m}));
@@ -720,6 +792,23 @@ fn control(shared: &Arc<Shared>, rest: &str, req: &Request) -> Response {
         ("POST", "reset") => {
             reset(shared);
             ok()
+        }
+        ("POST", "deliveries") => {
+            let v = match req.json() {
+                Ok(v) => v,
+                Err(e) => return err(e),
+            };
+            match staff_delivery(shared, &v) {
+                Ok(rec) => Response::json(200, &rec),
+                Err((status, m)) => Response::json(status, &json!({"error": m})),
+            }
+        }
+        ("POST", path) if path.starts_with("deliveries/") && path.ends_with("/validate") => {
+            let key = &path["deliveries/".len()..path.len() - "/validate".len()];
+            match validate_delivery(shared, key) {
+                Ok(rec) => Response::json(200, &rec),
+                Err((status, m)) => Response::json(status, &json!({"error": m})),
+            }
         }
         ("GET", "stats") => Response::json(
             200,

@@ -604,7 +604,7 @@ pub static INVOICE: NodeDef = NodeDef {
     read_only: &STAMPS,
 };
 
-// ---- delivery: SDELIVERY, lines SDELIVERYD (x3-api.md §5.4)
+// ---- delivery: SDELIVERY, lines SDELIVERYD (x3-api.md §5.4; `CFMFLG` ours, UNCONFIRMED)
 
 static DELIVERY_LINE: LineDef = LineDef {
     type_name: "SalesDeliveryLine",
@@ -641,6 +641,7 @@ pub static DELIVERY: NodeDef = NodeDef {
         m("BPCORD", Str(15)),
         m("DLVDAT", Date),
         f("SOHNUM", Str(20)),
+        f("CFMFLG", Int),
         f("CREDATTIM", DateTime),
         f("UPDDATTIM", DateTime),
     ],
@@ -651,13 +652,16 @@ pub static DELIVERY: NodeDef = NodeDef {
         r("soldToCustomer", "BPCORD"),
         g("deliveryDate", "DLVDAT"),
         r("salesOrder", "SOHNUM"),
+        yn("isValidated", "CFMFLG"),
     ],
     collections: &[CollDef {
         code: "SDELIVERYD",
         gql: "lines",
         line: &DELIVERY_LINE,
     }],
-    read_only: &STAMPS,
+    // `CFMFLG` (validated, 1 no / 2 yes; name UNCONFIRMED) is X3's to set: a delivery created
+    // through the API is validated at once, one entered by staff may wait (`/__sim/deliveries`).
+    read_only: &["CFMFLG", "CREDATTIM", "UPDDATTIM"],
 };
 
 // ---- stock: STOCK (x3-api.md §1.1 `$lookup`, §3.7 x3StockData.stock, §5.4)

@@ -5,7 +5,9 @@
 //! Rules (x3-api.md §5, §10 items 11–12): mandatory fields per object, references that must
 //! exist, auto-numbered documents and lines 1000, 2000…, `CUSORDREF` deliberately *not* unique,
 //! deliveries and stock movements validated at once (stock decreases or grows line by line, order
-//! `DLVSTA` 1 → 2 → 3), every effect applied only after every check passed.
+//! `DLVSTA` 1 → 2 → 3), every effect applied only after every check passed. A delivery entered
+//! by X3 staff may wait unvalidated (`CFMFLG` 1): it holds its quantities on the order lines but
+//! moves no stock until it is validated.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -392,6 +394,10 @@ enum Effect {
 /// The stock status deliveries take from and receipts default to (`A`, accepted).
 pub const STATUS_A: &str = "A";
 
+/// `CFMFLG` of a delivery: X3's yes/no local menu (1 no, 2 yes).
+pub const NOT_VALIDATED: i64 = 1;
+pub const VALIDATED: i64 = 2;
+
 /// A new stock line: status `A`, no quantity, nothing allocated.
 fn stock_defaults(rec: &mut Rec) {
     rec.entry("STA")
@@ -527,7 +533,8 @@ impl Store {
             Kind::Delivery => {
                 // Validated at once; its stock and order effects apply once it is stored.
                 number_lines(&mut rec, "SDELIVERYD", "SDDLIN")?;
-                effect = self.plan_delivery(&mut rec)?;
+                effect = self.plan_delivery(&mut rec, None, true)?;
+                rec.insert("CFMFLG".into(), Value::from(VALIDATED));
                 self.number_document(kind, &mut rec, "SDHNUM", "SDH", "SALFCY");
             }
             Kind::Receipt | Kind::Issue => {
@@ -645,7 +652,14 @@ impl Store {
 
     /// Check a delivery (GESSDH, x3-api.md §5.4) and complete it from its order (`SOHNUM`,
     /// `SALFCY`); nothing changes here. `apply` then takes the stock and updates the orders.
-    fn plan_delivery(&self, rec: &mut Rec) -> BizResult<Effect> {
+    /// What unvalidated deliveries other than `except` hold is not left to deliver; the stock is
+    /// checked only when the delivery is to be validated (`with_stock`).
+    fn plan_delivery(
+        &self,
+        rec: &mut Rec,
+        except: Option<&str>,
+        with_stock: bool,
+    ) -> BizResult<Effect> {
         let stofcy = required(rec, "STOFCY", "shipment site")?;
         let bpc = required(rec, "BPCORD", "sold-to customer")?;
         required(rec, "DLVDAT", "delivery date")?;
@@ -694,7 +708,8 @@ impl Store {
             }
             let planned = per_line.entry((soh.clone(), soplin)).or_default();
             *planned += qty;
-            let remaining = dec(ol, "QTY") - dec(ol, "DLVQTY");
+            let remaining =
+                dec(ol, "QTY") - dec(ol, "DLVQTY") - self.held_by_unvalidated(&soh, soplin, except);
             if *planned > remaining {
                 return Err(bad(format!(
                     "QTY: {planned} exceeds the quantity left to deliver on {soh} {soplin} ({remaining})"
@@ -707,8 +722,10 @@ impl Store {
             l.insert("SOHNUM".into(), Value::String(soh));
             l.insert("ITMREF".into(), Value::String(itm));
         }
-        for (itm, need) in &per_item {
-            self.check_stock(&stofcy, itm, STATUS_A, *need)?;
+        if with_stock {
+            for (itm, need) in &per_item {
+                self.check_stock(&stofcy, itm, STATUS_A, *need)?;
+            }
         }
         if let Some(o) = first_order {
             if header_soh.is_none()
@@ -731,6 +748,80 @@ impl Store {
             take,
             per_line,
         })
+    }
+
+    /// The quantity of order line (`soh`, `soplin`) on deliveries not validated yet, but `except`.
+    fn held_by_unvalidated(&self, soh: &str, soplin: i64, except: Option<&str>) -> Decimal {
+        let def = self.def(Kind::Delivery);
+        self.all(Kind::Delivery)
+            .into_iter()
+            .filter(|d| int(d, "CFMFLG") == NOT_VALIDATED)
+            .filter(|d| except.is_none_or(|k| key_of(def, d) != k))
+            .flat_map(|d| {
+                let header = scalar_str(d.get("SOHNUM"));
+                lines(d, "SDELIVERYD")
+                    .into_iter()
+                    .filter(move |l| {
+                        scalar_str(l.get("SOHNUM"))
+                            .or_else(|| header.clone())
+                            .as_deref()
+                            == Some(soh)
+                            && int(l, "SOPLIN") == soplin
+                    })
+                    .map(|l| dec(l, "QTY"))
+            })
+            .sum()
+    }
+
+    /// A delivery entered in X3 itself (`/__sim/deliveries`), as a warehouse clerk does: the same
+    /// checks as through the API, but left unvalidated (`CFMFLG` 1) unless `validated`. An
+    /// unvalidated delivery holds its quantities and moves no stock; [`Store::validate_delivery`]
+    /// does that later. Returns its key.
+    pub fn create_delivery_in_x3(
+        &mut self,
+        input: &Map<String, Value>,
+        validated: bool,
+        now: i64,
+    ) -> BizResult<String> {
+        if validated {
+            return self.create(Kind::Delivery, input, now);
+        }
+        let def = self.def(Kind::Delivery);
+        let mut rec = normalize(def.fields, def.collections, def.read_only, input)?;
+        check_mandatory_all(def, &rec)?;
+        if def.keys.iter().all(|k| scalar_str(rec.get(*k)).is_some()) {
+            self.refuse_existing(Kind::Delivery, &key_of(def, &rec))?;
+        }
+        number_lines(&mut rec, "SDELIVERYD", "SDDLIN")?;
+        self.plan_delivery(&mut rec, None, false)?;
+        rec.insert("CFMFLG".into(), Value::from(NOT_VALIDATED));
+        self.number_document(Kind::Delivery, &mut rec, "SDHNUM", "SDH", "SALFCY");
+        let key = key_of(def, &rec);
+        self.refuse_existing(Kind::Delivery, &key)?;
+        rec.insert("$uuid".into(), Value::String(uuid()));
+        rec.insert("CREDATTIM".into(), Value::String(iso(now)));
+        rec.insert("UPDDATTIM".into(), Value::String(iso(now)));
+        self.put(Kind::Delivery, key.clone(), rec);
+        Ok(key)
+    }
+
+    /// Validates a delivery entered unvalidated: its order must still take it and the stock must
+    /// be there; then the stock is issued, the order lines delivered, and the delivery's
+    /// `CFMFLG` becomes 2 with a new `UPDDATTIM` (so a poll sees it change).
+    pub fn validate_delivery(&mut self, key: &str, now: i64) -> BizResult<()> {
+        let mut rec = self
+            .get(Kind::Delivery, key)
+            .cloned()
+            .ok_or_else(|| not_found(format!("{key}: Record does not exist")))?;
+        if int(&rec, "CFMFLG") != NOT_VALIDATED {
+            return Err(bad(format!("{key}: the delivery is already validated")));
+        }
+        let effect = self.plan_delivery(&mut rec, Some(key), true)?;
+        rec.insert("CFMFLG".into(), Value::from(VALIDATED));
+        rec.insert("UPDDATTIM".into(), Value::String(iso(now)));
+        self.put(Kind::Delivery, key.to_string(), rec);
+        self.apply(effect, now);
+        Ok(())
     }
 
     /// Delivered quantities go onto the order lines and the order's DLVSTA moves 1 → 2 → 3.
@@ -1081,6 +1172,8 @@ impl Store {
             .then_some("the product is used by documents"),
             Kind::Order => (int(rec, "DLVSTA") > 1).then_some("the order has deliveries"),
             Kind::PriceList => None,
+            // Nothing happened yet for a delivery not validated: X3 lets it go.
+            Kind::Delivery if int(rec, "CFMFLG") == NOT_VALIDATED => None,
             Kind::Delivery | Kind::Invoice | Kind::Receipt | Kind::Issue => {
                 Some("a validated document cannot be deleted")
             }
@@ -1222,6 +1315,10 @@ impl Store {
                     if kind == Kind::Stock && !rec.contains_key("STOCOU") {
                         // A state file from before STOCK was keyed STOFCY~STOCOU.
                         fresh.seed_stock_counter(&mut rec)?;
+                    }
+                    if kind == Kind::Delivery && !rec.contains_key("CFMFLG") {
+                        // Saved before deliveries had CFMFLG: every delivery was validated.
+                        rec.insert("CFMFLG".into(), Value::from(VALIDATED));
                     }
                     let key = key_of(kind.def(), &rec);
                     fresh.put(kind, key, rec);

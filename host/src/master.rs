@@ -100,7 +100,9 @@ impl MasterDataFile {
         if let Some(p) = &self.price_list
             && (p.trim().is_empty() || p.len() > 10)
         {
-            bail!("master-data.price-list: {p:?} is not an X3 price list code (1 to 10 characters)");
+            bail!(
+                "master-data.price-list: {p:?} is not an X3 price list code (1 to 10 characters)"
+            );
         }
         let polling = x3_poll.filter(|p| p.enabled);
         if self.products && polling.is_none() {
@@ -162,7 +164,9 @@ mod tests {
         let e = on("products = true").check(None, false).unwrap_err();
         assert!(e.to_string().contains("[x3-poll]"), "{e}");
         on("products = true").check(Some(&poll), false).unwrap();
-        let e = on("customer-addresses = true").check(None, false).unwrap_err();
+        let e = on("customer-addresses = true")
+            .check(None, false)
+            .unwrap_err();
         assert!(e.to_string().contains("[webhooks] master-data"), "{e}");
         on("customer-addresses = true").check(None, true).unwrap();
         let mut no_orders = poll.clone();

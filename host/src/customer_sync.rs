@@ -80,7 +80,9 @@ pub struct WooAddress {
     pub state: String,
     pub postcode: String,
     pub country: String,
-    pub phone: String,
+    /// None when the address has no `phone` field at all (WooCommerce before 5.6 had none on
+    /// shipping addresses).
+    pub phone: Option<String>,
 }
 
 impl WooAddress {
@@ -97,7 +99,7 @@ impl WooAddress {
             state: s("state"),
             postcode: s("postcode"),
             country: s("country"),
-            phone: s("phone"),
+            phone: v.get("phone").map(|_| s("phone")),
         }
     }
 
@@ -313,8 +315,8 @@ pub fn plan_update(f: &Fields, x3: &X3Customer, woo: &WooCustomer, key: &str) ->
         ..Update::default()
     };
     let mut ship = woo.shipping.clone();
-    if ship.phone.is_empty() {
-        // As a create does: the shipping address gets the billing phone.
+    if ship.phone.is_none() {
+        // As a create does: a shipping address without a phone field gets the billing phone.
         ship.phone.clone_from(&woo.billing.phone);
     }
     let wanted: [(&str, &WooAddress, bool); 2] = [
@@ -369,7 +371,7 @@ pub fn plan_update(f: &Fields, x3: &X3Customer, woo: &WooCustomer, key: &str) ->
             (&f.city, "city", &a.city),
             (&f.state, "state", &a.state),
             (&f.country, "country", &a.country),
-            (&f.phone, "phone", &a.phone),
+            (&f.phone, "phone", &a.phone.clone().unwrap_or_default()),
         ] {
             let v = fit(
                 value,
@@ -1241,11 +1243,13 @@ mod tests {
     #[test]
     fn a_distinct_shipping_address_goes_to_shp_with_the_billing_phone_when_it_has_none() {
         let mut w = woo("Lyon");
+        // No phone field on the shipping address (WooCommerce before 5.6): the billing phone.
         w.shipping = WooAddress {
             address_1: "5 Allée Verte".into(),
             city: "Grenoble".into(),
             postcode: "38000".into(),
             country: "FR".into(),
+            phone: None,
             ..WooAddress::default()
         };
         let shp = json!({"BPAADD": "SHP", "BPAADDLIG": ["old", "", ""], "CTY": "Lyon", "POSCOD": "69001",

@@ -2,6 +2,8 @@
 //! answers it (only the fields given change, refusals with WooCommerce's codes), and the
 //! `customer.updated` webhook it fires, built at send time like every payload.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed assertion
+
 mod woo_sim_support;
 
 use serde_json::{Value, json};

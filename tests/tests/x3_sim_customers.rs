@@ -3,6 +3,8 @@
 //! both as strict as a create (types, lengths, unknown properties refused with X3's 500 and
 //! `$diagnoses`), the update stamp moved, and the calls counted.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed assertion
+
 mod x3_sim_common;
 
 use serde_json::{Value, json};

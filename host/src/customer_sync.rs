@@ -632,9 +632,18 @@ impl CustomerSync {
         let api = self.pipeline.x3().api_mode();
         let f = Fields::of(&names, api);
         let email = woo.email.clone();
-        let key = self
+        let key = match self
             .core
-            .call(|c, s| c.ml_connector_orders().call_customer_key(s, &email))?;
+            .call(|c, s| c.ml_connector_orders().call_customer_key(s, &email))
+        {
+            Ok(k) => k,
+            // A trap on this input: it would trap again, so a person looks, as for an order.
+            Err(e) => {
+                return Ok(attention(format!(
+                    "the core failed on this customer: {e:#}"
+                )));
+            }
+        };
         if key.is_empty() {
             return Ok(Step::Done(CustomerFinish {
                 state: "unknown".into(),
@@ -836,13 +845,22 @@ impl CustomerSync {
         key: &str,
     ) -> Result<std::result::Result<Option<String>, Step>> {
         let upper = key.to_uppercase();
-        let sdata = self
-            .core
-            .call(|c, s| c.ml_connector_orders().call_sdata_literal(s, &upper))?;
         let regex = case_insensitive_regex(key);
-        let literal = self
-            .core
-            .call(|c, s| c.ml_connector_orders().call_graphql_literal(s, &regex))?;
+        let literals = self.core.call(|c, s| {
+            let o = c.ml_connector_orders();
+            Ok((
+                o.call_sdata_literal(&mut *s, &upper)?,
+                o.call_graphql_literal(s, &regex)?,
+            ))
+        });
+        let (sdata, literal) = match literals {
+            Ok(l) => l,
+            Err(e) => {
+                return Ok(Err(attention(format!(
+                    "the core failed on this customer's e-mail: {e:#}"
+                ))));
+            }
+        };
         let gql_path = names.get("graphql.customer.email-path");
         let filter = match gql_path.split_once('.') {
             Some((coll, prop)) => format!("{{{coll}:{{_atLeast:1,{prop}:{{_regex:{literal}}}}}}}"),

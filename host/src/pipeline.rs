@@ -607,7 +607,7 @@ impl Pipeline {
             match self.execute(&plan, &status)? {
                 Exec::Replan(code) => known_code = Some(code),
                 Exec::Step(Step::Done(posted)) if posted.state == "posted" => {
-                    self.link_registered_customer(&body, &plan, posted.customer_code.as_deref())?;
+                    self.link_registered_customer(&body, &plan, posted.customer_code.as_deref());
                     // First seen already shipped (or refunded): the later stages at once.
                     let mut r = row.clone();
                     r.document_no.clone_from(&posted.document_no);
@@ -632,23 +632,23 @@ impl Pipeline {
 
     /// A registered customer's order is posted: which X3 customer that WooCommerce customer is,
     /// for their later address changes (`crate::customer_sync`). Guests (`customer_id` 0) and
-    /// the guest customer code are not linked.
-    fn link_registered_customer(
-        &self,
-        body: &[u8],
-        plan: &orders::OrderPlan,
-        code: Option<&str>,
-    ) -> Result<()> {
+    /// the guest customer code are not linked. A hint only (the sync reads the customer before
+    /// using it, and finds it by e-mail without): failing to store it fails nothing.
+    fn link_registered_customer(&self, body: &[u8], plan: &orders::OrderPlan, code: Option<&str>) {
         let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let customer_id = v.get("customer_id").and_then(|c| c.as_u64()).unwrap_or(0);
         if let Some(code) = code
             && customer_id > 0
             && !plan.customer_key.is_empty()
+            && let Err(e) = self
+                .store
+                .link_woo_customer(customer_id, &plan.customer_key, code)
         {
-            self.store
-                .link_woo_customer(customer_id, &plan.customer_key, code)?;
+            warn!(
+                "order {}: could not remember its customer: {e:#}",
+                plan.order_id
+            );
         }
-        Ok(())
     }
 
     fn known_customer(&self, body: &[u8]) -> Result<Option<String>> {

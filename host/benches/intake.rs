@@ -175,6 +175,7 @@ fn intake_server(dir: &std::path::Path) -> (HttpServer, Arc<Store>) {
         )),
         max_body: 4 << 20,
         pipeline: None,
+        customer_updates: false,
     });
     let handler = Arc::new(move |req: &mut tiny_http::Request| -> Answer {
         let headers = headers_of(req);

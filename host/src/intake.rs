@@ -9,7 +9,8 @@
 //! - ping `webhook_id=N` → 200, nothing stored;
 //! - verified order, deletion, other resource, or a REST error object as payload → 200 and stored
 //!   (the error object only raises a counter: it names no order); an order with a topic that is
-//!   not one of WooCommerce's order topics (`order.exploded`) → 200 and stored, not posted;
+//!   not one of WooCommerce's order topics (`order.exploded`) → 200 and stored, not posted; a
+//!   `customer.updated` → 200 and stored, queued for X3 when `customer-addresses` is on;
 //! - the same revision again → 200 `duplicate`, not processed again;
 //! - missing, malformed or wrong signature → 401; a `legacy_v3` body → 400; a verified body that is
 //!   not a WooCommerce payload → 400; a body over the size limit → 413; another method → 405;
@@ -34,6 +35,9 @@ pub struct Intake {
     pub secret: Arc<WebhookSecrets>,
     pub max_body: usize,
     pub pipeline: Option<Arc<Pipeline>>,
+    /// `[master-data] customer-addresses`: a `customer.updated` is stored as a job for
+    /// `crate::customer_sync` (kind `customer`); off, it is kept like any other resource.
+    pub customer_updates: bool,
 }
 
 /// A response before it becomes a tiny_http one.
@@ -170,6 +174,9 @@ impl Intake {
             webhook::Delivery::Resource(r) => {
                 d.kind = if known_order_topic(&r.resource, &r.event) {
                     "order".into()
+                } else if self.customer_updates && r.resource == "customer" && r.event == "updated"
+                {
+                    "customer".into()
                 } else {
                     "other".into()
                 };

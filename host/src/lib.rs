@@ -16,7 +16,10 @@
 //! - `sandbox` (feature `sandbox`): `ml-connector sandbox` — the host against in-process simulators.
 //! - [`ops`]: the operator commands (`ping`, `orders`, `mapping`, `config check`).
 //! - [`x3poll`]: reads changes back from X3 (documents, statuses, stock → WooCommerce, customers).
+//! - [`master`]: `[master-data]`, which master data flows in which direction.
+//! - [`catalogue`]: X3 item data (name, descriptions, status, price, stock) → WooCommerce products.
 //! - [`master_orders`]: a delivery validated in X3 completes the WooCommerce order.
+//! - [`customer_sync`]: WooCommerce customers' changed addresses → the X3 customer's addresses.
 //! - [`reconcile`]: every WooCommerce order of a period against its X3 document(s).
 //! - [`webhook_secret`]: the webhook secrets in force (two during a rotation) and the check.
 //! - [`log`]: one line per event on stderr.
@@ -29,6 +32,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod customer_sync;
 pub mod dates;
 pub mod intake;
 pub mod lifecycle;

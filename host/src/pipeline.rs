@@ -12,7 +12,7 @@
 //! circuit breaker so a dead X3 is probed, not hammered.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
@@ -124,14 +124,14 @@ impl Health {
     }
 
     /// Records that `what` could not run as configured; true when this is news (to log once).
-    fn record_x3_config(&self, what: &str, message: &str) -> bool {
+    pub(crate) fn record_x3_config(&self, what: &str, message: &str) -> bool {
         let mut m = self.x3_config.lock().unwrap_or_else(|e| e.into_inner());
         let news = m.get(what).is_none_or(|(_, old)| old != message);
         m.insert(what.to_string(), (now_ms(), message.to_string()));
         news
     }
 
-    fn clear_x3_config(&self, what: &str) {
+    pub(crate) fn clear_x3_config(&self, what: &str) {
         let mut m = self.x3_config.lock().unwrap_or_else(|e| e.into_inner());
         if m.remove(what).is_some() {
             info!("X3: {what} works again");
@@ -145,6 +145,11 @@ impl Health {
     /// Records a contact with WooCommerce made outside the workers (monitor, catch-up).
     pub fn record_woo(&self, failure: Option<String>) {
         Health::record(&self.woo, failure);
+    }
+
+    /// Records a contact with X3 made outside the order workers (`crate::customer_sync`).
+    pub(crate) fn record_x3(&self, failure: Option<String>) {
+        Health::record(&self.x3, failure);
     }
 
     fn record(c: &Mutex<Contact>, failure: Option<String>) {
@@ -178,6 +183,8 @@ pub struct Pipeline {
     in_flight: Mutex<HashSet<u64>>,
     wake: Condvar,
     stopping: AtomicBool,
+    /// How long an e-mail → X3 customer match is trusted (`[master-data] customer-cache-secs`).
+    customer_cache_ms: AtomicI64,
 }
 
 /// How one attempt at an order ended.
@@ -215,7 +222,18 @@ impl Pipeline {
             in_flight: Mutex::new(HashSet::new()),
             wake: Condvar::new(),
             stopping: AtomicBool::new(false),
+            customer_cache_ms: AtomicI64::new(86_400_000),
         }
+    }
+
+    /// How long a cached e-mail → X3 customer match is trusted before X3 is asked again.
+    pub fn set_customer_cache_secs(&self, secs: u64) {
+        let ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.customer_cache_ms.store(ms.max(1), Ordering::SeqCst);
+    }
+
+    pub fn customer_cache_ms(&self) -> i64 {
+        self.customer_cache_ms.load(Ordering::SeqCst)
     }
 
     /// The X3 client in use now.
@@ -336,7 +354,7 @@ impl Pipeline {
         Ok(())
     }
 
-    fn backoff(&self, attempts: i64) -> i64 {
+    pub(crate) fn backoff(&self, attempts: i64) -> i64 {
         let base = i64::try_from(self.retry.base_backoff_ms)
             .unwrap_or(1000)
             .max(1);
@@ -589,6 +607,7 @@ impl Pipeline {
             match self.execute(&plan, &status)? {
                 Exec::Replan(code) => known_code = Some(code),
                 Exec::Step(Step::Done(posted)) if posted.state == "posted" => {
+                    self.link_registered_customer(&body, &plan, posted.customer_code.as_deref());
                     // First seen already shipped (or refunded): the later stages at once.
                     let mut r = row.clone();
                     r.document_no.clone_from(&posted.document_no);
@@ -611,6 +630,27 @@ impl Pipeline {
         ))
     }
 
+    /// A registered customer's order is posted: which X3 customer that WooCommerce customer is,
+    /// for their later address changes (`crate::customer_sync`). Guests (`customer_id` 0) and
+    /// the guest customer code are not linked. A hint only (the sync reads the customer before
+    /// using it, and finds it by e-mail without): failing to store it fails nothing.
+    fn link_registered_customer(&self, body: &[u8], plan: &orders::OrderPlan, code: Option<&str>) {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let customer_id = v.get("customer_id").and_then(|c| c.as_u64()).unwrap_or(0);
+        if let Some(code) = code
+            && customer_id > 0
+            && !plan.customer_key.is_empty()
+            && let Err(e) = self
+                .store
+                .link_woo_customer(customer_id, &plan.customer_key, code)
+        {
+            warn!(
+                "order {}: could not remember its customer: {e:#}",
+                plan.order_id
+            );
+        }
+    }
+
     fn known_customer(&self, body: &[u8]) -> Result<Option<String>> {
         let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let email = v
@@ -624,7 +664,9 @@ impl Pipeline {
         let key = self
             .core
             .call(|c, s| c.ml_connector_orders().call_customer_key(s, &email))?;
-        self.store.customer_code(&key)
+        // A match older than the cache limit is not used: the plan then looks X3 up again.
+        self.store
+            .fresh_customer_code(&key, self.customer_cache_ms())
     }
 
     /// Runs a ready plan's operations in order.
@@ -636,24 +678,29 @@ impl Pipeline {
             let lookup = lookup_request(&op.lookup);
             match op.kind {
                 orders::OperationKind::EnsureCustomer => {
-                    if let Some(row) = self.store.ledger_get(&op.idempotency_key)?
-                        && row.state == "done"
-                        && let Some(code) = row.x3_key
-                    {
-                        self.store.remember_customer(&plan.customer_key, &code)?;
-                        if code != customer_code {
-                            return Ok(Exec::Replan(code));
-                        }
-                        continue;
-                    }
                     // X3 first: the customer may exist already (created by hand, by another
-                    // host, or by an earlier attempt whose answer was lost).
+                    // host, or by an earlier attempt whose answer was lost), and the plan only
+                    // has this step when the cache holds no match young enough to trust — so
+                    // X3 is asked again even for a customer the ledger says we created: it may
+                    // have been merged or re-addressed in X3 since.
                     let found = match self.x3_call("customer lookup", || self.x3().lookup(&lookup))
                     {
                         Ok(found) => found,
                         Err(step) => return Ok(Exec::Step(step)),
                     };
                     if let Some(code) = self.choose_customer(order_id, plan, &found)? {
+                        if code != customer_code {
+                            return Ok(Exec::Replan(code));
+                        }
+                        continue;
+                    }
+                    // Not found by e-mail, but created by us (its e-mail changed in X3?): still
+                    // ours, and creating it again would fail on its code.
+                    if let Some(row) = self.store.ledger_get(&op.idempotency_key)?
+                        && row.state == "done"
+                        && let Some(code) = row.x3_key
+                    {
+                        self.store.remember_customer(&plan.customer_key, &code)?;
                         if code != customer_code {
                             return Ok(Exec::Replan(code));
                         }

@@ -238,6 +238,7 @@ pub fn start(cfg: &Config) -> Result<Host> {
         cfg.retry.clone(),
     ));
     pipeline.set_stock(crate::stock::StockConfig::from_file(&core, &cfg.stock)?);
+    pipeline.set_customer_cache_secs(cfg.master_data.customer_cache_secs);
     // Orders held for a mapping that has changed since get another look.
     let released = store.requeue_held()?;
     if released > 0 {
@@ -252,6 +253,7 @@ pub fn start(cfg: &Config) -> Result<Host> {
         )),
         max_body: cfg.max_body_bytes,
         pipeline: Some(Arc::clone(&pipeline)),
+        customer_updates: cfg.master_data.customer_addresses,
     });
     let ctx = Arc::new(Ctx {
         config: cfg.clone(),
@@ -287,6 +289,8 @@ pub fn start(cfg: &Config) -> Result<Host> {
     let lifecycle = Some(std::thread::spawn(move || l.run()));
     // X3 polling ([x3-poll]): stops with the workers, joined on shutdown like them.
     workers.extend(crate::x3poll::spawn(cfg, &store, &pipeline, &core));
+    // Customer addresses → X3 ([master-data] customer-addresses): stops with the workers too.
+    workers.extend(crate::customer_sync::spawn(cfg, &store, &pipeline, &core));
     Ok(Host {
         http,
         ctx,

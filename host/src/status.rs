@@ -66,6 +66,9 @@ pub struct Status {
     pub held: Vec<OrderSummary>,
     /// X3 polling (`null` when it never ran): watermarks, errors, stock pushed.
     pub x3_poll: Value,
+    /// WooCommerce customers' address changes → X3 (`crate::customer_sync`): applied, waiting,
+    /// needing attention, the last few.
+    pub customer_updates: Value,
     /// Problems a person should know about now, in words (a webhook of ours disabled, paused or
     /// missing; the webhooks unreadable). Empty when all is well. The plugin shows them as an
     /// admin notice.
@@ -373,6 +376,10 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
             catch_up_last: crate::lifecycle::last_catch_up(store),
         },
         x3_poll: crate::x3poll::status_json(&ctx.store),
+        customer_updates: crate::customer_sync::status_json(
+            &ctx.store,
+            ctx.config.master_data.customer_addresses,
+        ),
     })
 }
 
@@ -643,8 +650,12 @@ pub fn page(ctx: &Ctx, path: &str) -> Answer {
     let result = match path.trim_end_matches('/') {
         "/status" => snapshot(ctx).map(|s| {
             // Sections owned by other modules, appended after the core ones.
-            let extra =
-                crate::x3poll::status_html(&ctx.store) + &crate::reconcile::status_html(&ctx.store);
+            let extra = crate::x3poll::status_html(&ctx.store)
+                + &crate::reconcile::status_html(&ctx.store)
+                + &crate::customer_sync::status_html(
+                    &ctx.store,
+                    ctx.config.master_data.customer_addresses,
+                );
             Some(render_status(&s, &extra))
         }),
         p => match p

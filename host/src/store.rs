@@ -8,7 +8,10 @@
 //! - `ledger`: one row per X3 write, keyed by the core's idempotency key. A row is written as an
 //!   `intent` before the request goes out; a row that is not `done` means "look X3 up before
 //!   trying again". This is what makes posting exactly-once without help from X3.
-//! - `customers`: e-mail match key → X3 customer code, so X3 is asked once per customer.
+//! - `customers`: e-mail match key → X3 customer code, so X3 is asked once per customer while
+//!   the match is younger than `[master-data] customer-cache-secs`, then again.
+//! - `customer_updates`, `woo_customers`: WooCommerce customers' address changes waiting for
+//!   X3, and which X3 customer each WooCommerce customer is (`crate::customer_sync`).
 //! - `timeline`: what happened to each order, for the status page and `orders show`.
 //! - `counters`, `kv`: rejected deliveries and small settings (the mapping table).
 
@@ -113,7 +116,8 @@ CREATE TABLE IF NOT EXISTS kv (
 /// A verified delivery to store.
 #[derive(Debug, Clone, Default)]
 pub struct NewDelivery {
-    /// `order`, `deleted`, `ping`, `rest-error`, `other`.
+    /// `order`, `deleted`, `customer` (a `customer.updated` to apply to X3), `ping`,
+    /// `rest-error`, `other`.
     pub kind: String,
     pub webhook_id: Option<String>,
     pub delivery_id: Option<String>,
@@ -289,6 +293,7 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&conn)?;
         conn.execute_batch(X3_SCHEMA)?;
+        conn.execute_batch(CUSTOMER_SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
             batch: Mutex::new(Batch::default()),
@@ -718,6 +723,7 @@ impl Store {
 
     // ---- customers ----
 
+    /// The cached X3 code for an e-mail match key, whatever its age.
     pub fn customer_code(&self, email_key: &str) -> Result<Option<String>> {
         Ok(self
             .conn()
@@ -727,6 +733,33 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// The cached X3 code for an e-mail match key, if it was matched (or confirmed) less than
+    /// `max_age_ms` ago. An older match is not trusted: the X3 customer may have been merged,
+    /// deleted or given another e-mail in X3 since, so X3 is asked again (which refreshes it).
+    pub fn fresh_customer_code(&self, email_key: &str, max_age_ms: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT code FROM customers WHERE email_key = ?1 AND updated_at > ?2",
+                params![email_key, now_ms().saturating_sub(max_age_ms)],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Drops the cached match of an e-mail that no longer names the customer (it was changed
+    /// in WooCommerce and written to X3).
+    pub fn forget_customer(&self, email_key: &str) -> Result<()> {
+        self.relaxed(|c| {
+            c.execute(
+                "DELETE FROM customers WHERE email_key = ?1",
+                params![email_key],
+            )
+            .map(drop)
+            .map_err(Into::into)
+        })
     }
 
     pub fn remember_customer(&self, email_key: &str, code: &str) -> Result<()> {
@@ -1003,6 +1036,14 @@ fn insert_one(tx: &Connection, d: &NewDelivery) -> Result<Inserted> {
                     "WooCommerce moved the order to the trash",
                 )?;
             }
+            ("customer", Some(customer_id)) => apply_customer_revision(
+                tx,
+                customer_id,
+                tx.last_insert_rowid(),
+                &d.body,
+                d.modified_gmt.as_deref(),
+                now,
+            )?,
             _ => {}
         }
         Ok(Inserted::New)
@@ -1265,6 +1306,297 @@ impl Store {
                 .optional()?,
         };
         Ok(found.and_then(|v| u64::try_from(v).ok()))
+    }
+}
+
+// ---- WooCommerce → X3 customers (crate::customer_sync) ----------------------------------------
+
+/// The customers' address changes waiting for X3, one row per WooCommerce customer (the newest
+/// revision wins, like `orders`), and which X3 customer a WooCommerce customer is. Additive:
+/// `CREATE … IF NOT EXISTS`, so older data directories gain them on open.
+const CUSTOMER_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS customer_updates (
+    customer_id INTEGER PRIMARY KEY,
+    -- The newest revision's body is in this inbox row (stored once).
+    body_inbox_id INTEGER NOT NULL,
+    modified_gmt TEXT,
+    rev INTEGER NOT NULL DEFAULT 1,
+    dirty INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'waiting',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    first_failure_at INTEGER,
+    last_error TEXT,
+    detail TEXT,
+    applied_modified_gmt TEXT,
+    email_key TEXT,
+    x3_code TEXT,
+    writes INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS customer_updates_due ON customer_updates(dirty, next_attempt_at);
+CREATE TABLE IF NOT EXISTS woo_customers (
+    customer_id INTEGER PRIMARY KEY,
+    email_key TEXT NOT NULL,
+    code TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+";
+
+/// A newer `customer.updated` replaces the queued one and queues the customer; an older or
+/// equal one changes nothing: deliveries come late and out of order, and an older address must
+/// never overwrite a newer one in X3. Same rule as orders (`apply_order_body`), same-second
+/// changes included.
+fn apply_customer_revision(
+    conn: &Connection,
+    customer_id: u64,
+    inbox_id: i64,
+    body: &[u8],
+    modified_gmt: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    let row: Option<(Option<String>, Option<Vec<u8>>)> = conn
+        .prepare_cached(
+            "SELECT c.modified_gmt, i.body FROM customer_updates c
+             LEFT JOIN inbox i ON i.id = c.body_inbox_id WHERE c.customer_id = ?1",
+        )?
+        .query_row(params![id(customer_id)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((stored, stored_body)) = row else {
+        conn.prepare_cached(
+            "INSERT INTO customer_updates (customer_id, body_inbox_id, modified_gmt, created_at,
+                updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        )?
+        .execute(params![id(customer_id), inbox_id, modified_gmt, now])?;
+        return Ok(());
+    };
+    let newer = match (stored.as_deref(), modified_gmt) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(old), Some(new)) => new > old || (new == old && stored_body.as_deref() != Some(body)),
+    };
+    if newer {
+        conn.prepare_cached(
+            "UPDATE customer_updates SET body_inbox_id = ?2, modified_gmt = ?3, rev = rev + 1,
+                dirty = 1, next_attempt_at = 0, state = 'waiting', updated_at = ?4
+             WHERE customer_id = ?1",
+        )?
+        .execute(params![id(customer_id), inbox_id, modified_gmt, now])?;
+    }
+    Ok(())
+}
+
+/// One WooCommerce customer's address change as the worker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerUpdateRow {
+    pub customer_id: u64,
+    /// The newest revision's body (`customer.updated` payload).
+    pub body: Option<Vec<u8>>,
+    pub modified_gmt: Option<String>,
+    pub rev: i64,
+    pub dirty: bool,
+    /// `waiting`, `retrying`, `updated` (written to X3), `unchanged` (X3 had it already),
+    /// `unknown` (no X3 customer to update), `attention`, `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub first_failure_at: Option<i64>,
+    pub last_error: Option<String>,
+    /// What was done, in words.
+    pub detail: Option<String>,
+    /// The revision last written to X3 or found there already.
+    pub applied_modified_gmt: Option<String>,
+    /// The e-mail match key of the last revision handled.
+    pub email_key: Option<String>,
+    /// The X3 customer it was matched to.
+    pub x3_code: Option<String>,
+    /// X3 writes made for this customer.
+    pub writes: i64,
+    pub updated_at: i64,
+}
+
+/// What the worker decided for a customer's revision.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFinish {
+    pub state: String,
+    /// Keep it queued (a retry), due then.
+    pub retry_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub detail: Option<String>,
+    /// Set when this revision is now what X3 has.
+    pub applied_modified_gmt: Option<String>,
+    pub email_key: Option<String>,
+    pub x3_code: Option<String>,
+    /// An X3 write was made.
+    pub wrote: bool,
+}
+
+fn customer_update_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerUpdateRow> {
+    Ok(CustomerUpdateRow {
+        customer_id: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+        body: r.get(1)?,
+        modified_gmt: r.get(2)?,
+        rev: r.get(3)?,
+        dirty: r.get::<_, i64>(4)? != 0,
+        state: r.get(5)?,
+        attempts: r.get(6)?,
+        first_failure_at: r.get(7)?,
+        last_error: r.get(8)?,
+        detail: r.get(9)?,
+        applied_modified_gmt: r.get(10)?,
+        email_key: r.get(11)?,
+        x3_code: r.get(12)?,
+        writes: r.get(13)?,
+        updated_at: r.get(14)?,
+    })
+}
+
+const CUSTOMER_UPDATE_COLUMNS: &str = "c.customer_id, i.body, c.modified_gmt, c.rev, c.dirty,
+    c.state, c.attempts, c.first_failure_at, c.last_error, c.detail, c.applied_modified_gmt,
+    c.email_key, c.x3_code, c.writes, c.updated_at
+    FROM customer_updates c LEFT JOIN inbox i ON i.id = c.body_inbox_id";
+
+impl Store {
+    /// Customers whose address change is due, oldest first.
+    pub fn due_customer_updates(&self, now: i64, limit: usize) -> Result<Vec<u64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT customer_id FROM customer_updates WHERE dirty = 1 AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, customer_id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| r.get::<_, i64>(0),
+        )?;
+        Ok(rows
+            .map(|r| r.map(|v| u64::try_from(v).unwrap_or(0)))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn load_customer_update(&self, customer_id: u64) -> Result<Option<CustomerUpdateRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {CUSTOMER_UPDATE_COLUMNS} WHERE c.customer_id = ?1"),
+                params![id(customer_id)],
+                customer_update_row,
+            )
+            .optional()?)
+    }
+
+    /// The most recently handled customers, newest first (status page).
+    pub fn recent_customer_updates(&self, limit: usize) -> Result<Vec<CustomerUpdateRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {CUSTOMER_UPDATE_COLUMNS} ORDER BY c.updated_at DESC, c.customer_id DESC LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map(
+            params![i64::try_from(limit).unwrap_or(i64::MAX)],
+            customer_update_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Customers per state, and how many are queued (`dirty`, whatever their state).
+    pub fn customer_update_counts(&self) -> Result<(Vec<(String, i64)>, i64)> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT state, COUNT(*) FROM customer_updates GROUP BY state ORDER BY state",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let by_state = rows.collect::<rusqlite::Result<_>>()?;
+        let queued = conn.query_row(
+            "SELECT COUNT(*) FROM customer_updates WHERE dirty = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok((by_state, queued))
+    }
+
+    /// Records the worker's decision. The job leaves the queue only if no newer revision came
+    /// while it ran (`rev` unchanged), as `finish_order` does.
+    pub fn finish_customer_update(
+        &self,
+        customer_id: u64,
+        rev: i64,
+        f: &CustomerFinish,
+    ) -> Result<()> {
+        let now = now_ms();
+        let (dirty_if_same, next) = match f.retry_at {
+            Some(at) => (1, at),
+            None => (0, 0),
+        };
+        self.conn().execute(
+            "UPDATE customer_updates SET
+                state = CASE WHEN rev = ?2 THEN ?3 ELSE 'waiting' END,
+                dirty = CASE WHEN rev = ?2 THEN ?4 ELSE 1 END,
+                next_attempt_at = CASE WHEN rev = ?2 THEN ?5 ELSE 0 END,
+                attempts = CASE WHEN ?6 IS NOT NULL THEN attempts + 1 ELSE 0 END,
+                first_failure_at = CASE WHEN ?6 IS NOT NULL THEN COALESCE(first_failure_at, ?9) ELSE NULL END,
+                last_error = ?7,
+                detail = COALESCE(?8, detail),
+                applied_modified_gmt = COALESCE(?10, applied_modified_gmt),
+                email_key = COALESCE(?11, email_key),
+                x3_code = COALESCE(?12, x3_code),
+                writes = writes + ?13,
+                updated_at = ?9
+             WHERE customer_id = ?1",
+            params![
+                id(customer_id),
+                rev,
+                f.state,
+                dirty_if_same,
+                next,
+                f.retry_at,
+                f.last_error,
+                f.detail,
+                now,
+                f.applied_modified_gmt,
+                f.email_key,
+                f.x3_code,
+                i64::from(f.wrote)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The X3 customer a WooCommerce customer was last posted or updated as: (e-mail key, code).
+    pub fn woo_customer(&self, customer_id: u64) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT email_key, code FROM woo_customers WHERE customer_id = ?1",
+                params![id(customer_id)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Remembers which X3 customer a WooCommerce customer is. A hint, like the e-mail cache:
+    /// the record is read from X3 before it is used, and losing it costs a lookup by e-mail.
+    pub fn link_woo_customer(&self, customer_id: u64, email_key: &str, code: &str) -> Result<()> {
+        self.relaxed(|c| {
+            c.execute(
+                "INSERT INTO woo_customers (customer_id, email_key, code, updated_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(customer_id) DO UPDATE SET email_key = ?2, code = ?3, updated_at = ?4",
+                params![id(customer_id), email_key, code, now_ms()],
+            )
+            .map(drop)
+            .map_err(Into::into)
+        })
+    }
+
+    /// Forgets a link whose X3 customer is gone.
+    pub fn unlink_woo_customer(&self, customer_id: u64) -> Result<()> {
+        self.relaxed(|c| {
+            c.execute(
+                "DELETE FROM woo_customers WHERE customer_id = ?1",
+                params![id(customer_id)],
+            )
+            .map(drop)
+            .map_err(Into::into)
+        })
     }
 }
 
@@ -1561,5 +1893,162 @@ mod tests {
         assert_eq!(s.inbox_count().unwrap(), 800);
         assert!(s.load_order(1549).unwrap().is_some());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn customer_delivery(customer: u64, modified: &str, city: &str) -> NewDelivery {
+        NewDelivery {
+            kind: "customer".into(),
+            webhook_id: Some("21".into()),
+            topic: Some("customer.updated".into()),
+            resource: Some("customer".into()),
+            resource_id: Some(customer),
+            modified_gmt: Some(modified.into()),
+            dedup_key: Some(format!("21/customer/{customer}/updated/{modified}/{city}")),
+            headers_json: "{}".into(),
+            body: format!(
+                "{{\"id\":{customer},\"date_modified_gmt\":\"{modified}\",\"billing\":{{\"city\":\"{city}\"}}}}"
+            )
+            .into_bytes(),
+            ..NewDelivery::default()
+        }
+    }
+
+    #[test]
+    fn a_cached_customer_match_older_than_the_limit_is_not_trusted_until_refreshed() {
+        let s = Store::open_in_memory().unwrap();
+        s.remember_customer("anna@example.com", "WANNA").unwrap();
+        let day = 86_400_000;
+        assert_eq!(
+            s.fresh_customer_code("anna@example.com", day).unwrap(),
+            Some("WANNA".into())
+        );
+        // Matched two days ago: X3 is asked again.
+        s.conn()
+            .execute(
+                "UPDATE customers SET updated_at = ?1",
+                params![now_ms() - 2 * day],
+            )
+            .unwrap();
+        assert_eq!(
+            s.fresh_customer_code("anna@example.com", day).unwrap(),
+            None
+        );
+        assert_eq!(
+            s.customer_code("anna@example.com").unwrap(),
+            Some("WANNA".into()),
+            "still there, only not trusted"
+        );
+        // X3 answered again: the entry is refreshed.
+        s.remember_customer("anna@example.com", "WANNA").unwrap();
+        assert_eq!(
+            s.fresh_customer_code("anna@example.com", day).unwrap(),
+            Some("WANNA".into())
+        );
+        s.forget_customer("anna@example.com").unwrap();
+        assert_eq!(s.customer_code("anna@example.com").unwrap(), None);
+    }
+
+    #[test]
+    fn customer_revisions_queue_the_newest_and_an_older_one_changes_nothing() {
+        let s = Store::open_in_memory().unwrap();
+        let newer = customer_delivery(7, "2026-11-27T10:00:00", "Lyon");
+        s.insert_delivery(&newer).unwrap();
+        let row = s.load_customer_update(7).unwrap().unwrap();
+        assert_eq!(
+            (row.rev, row.dirty, row.state.as_str()),
+            (1, true, "waiting")
+        );
+        assert_eq!(row.body, Some(newer.body.clone()));
+        s.finish_customer_update(
+            7,
+            row.rev,
+            &CustomerFinish {
+                state: "updated".into(),
+                applied_modified_gmt: Some("2026-11-27T10:00:00".into()),
+                x3_code: Some("WANNA".into()),
+                wrote: true,
+                ..CustomerFinish::default()
+            },
+        )
+        .unwrap();
+        // A late delivery of an older revision: stored in the inbox, never queued.
+        let older = customer_delivery(7, "2026-11-27T09:00:00", "Paris");
+        assert_eq!(s.insert_delivery(&older).unwrap(), Inserted::New);
+        let row = s.load_customer_update(7).unwrap().unwrap();
+        assert!(!row.dirty);
+        assert_eq!(row.body, Some(newer.body.clone()), "the newer body stays");
+        assert_eq!(
+            (row.state.as_str(), row.writes, row.x3_code.as_deref()),
+            ("updated", 1, Some("WANNA"))
+        );
+        // The same delivery again is a duplicate; a newer one queues the customer again.
+        assert_eq!(s.insert_delivery(&newer).unwrap(), Inserted::Duplicate);
+        s.insert_delivery(&customer_delivery(7, "2026-11-27T11:00:00", "Nice"))
+            .unwrap();
+        let row = s.load_customer_update(7).unwrap().unwrap();
+        assert_eq!((row.rev, row.dirty), (2, true));
+        assert_eq!(s.due_customer_updates(now_ms(), 10).unwrap(), vec![7]);
+        assert_eq!(
+            row.applied_modified_gmt.as_deref(),
+            Some("2026-11-27T10:00:00")
+        );
+    }
+
+    #[test]
+    fn a_customer_revision_arriving_during_its_job_keeps_it_queued() {
+        let s = Store::open_in_memory().unwrap();
+        s.insert_delivery(&customer_delivery(8, "2026-11-27T10:00:00", "Lyon"))
+            .unwrap();
+        let seen = s.load_customer_update(8).unwrap().unwrap();
+        s.insert_delivery(&customer_delivery(8, "2026-11-27T10:05:00", "Nice"))
+            .unwrap();
+        s.finish_customer_update(
+            8,
+            seen.rev,
+            &CustomerFinish {
+                state: "updated".into(),
+                applied_modified_gmt: seen.modified_gmt.clone(),
+                ..CustomerFinish::default()
+            },
+        )
+        .unwrap();
+        let row = s.load_customer_update(8).unwrap().unwrap();
+        assert!(row.dirty, "the newer revision still needs X3");
+        assert_eq!(row.state, "waiting");
+        assert_eq!(
+            row.applied_modified_gmt.as_deref(),
+            Some("2026-11-27T10:00:00")
+        );
+        // A retry waits until due and counts attempts.
+        let later = now_ms() + 60_000;
+        s.finish_customer_update(
+            8,
+            row.rev,
+            &CustomerFinish {
+                state: "retrying".into(),
+                retry_at: Some(later),
+                last_error: Some("X3 down".into()),
+                ..CustomerFinish::default()
+            },
+        )
+        .unwrap();
+        assert!(s.due_customer_updates(now_ms(), 10).unwrap().is_empty());
+        assert_eq!(s.due_customer_updates(later, 10).unwrap(), vec![8]);
+        let (by_state, queued) = s.customer_update_counts().unwrap();
+        assert_eq!((by_state, queued), (vec![("retrying".to_string(), 1)], 1));
+    }
+
+    #[test]
+    fn a_woo_customer_is_linked_to_its_x3_customer_until_unlinked() {
+        let s = Store::open_in_memory().unwrap();
+        assert_eq!(s.woo_customer(5).unwrap(), None);
+        s.link_woo_customer(5, "anna@example.com", "WANNA").unwrap();
+        s.link_woo_customer(5, "anna@new.example", "WANNA").unwrap();
+        assert_eq!(
+            s.woo_customer(5).unwrap(),
+            Some(("anna@new.example".into(), "WANNA".into()))
+        );
+        s.unlink_woo_customer(5).unwrap();
+        assert_eq!(s.woo_customer(5).unwrap(), None);
     }
 }

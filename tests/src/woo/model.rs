@@ -654,6 +654,82 @@ impl State {
         Ok(id)
     }
 
+    /// `PUT /customers/<id>` (`WC_REST_Customers_V1_Controller::update_item`): `email`,
+    /// `first_name`, `last_name` and the schema's `billing`/`shipping` fields, each only when
+    /// given; the save moves `date_modified` and fires `customer.updated` (`profile_update` and
+    /// `woocommerce_update_customer` in one request: one delivery per webhook). Refusals are
+    /// WooCommerce's: `(status, code, message)`.
+    pub fn update_customer(
+        &mut self,
+        id: u64,
+        v: &Value,
+        now: i64,
+    ) -> Result<(), (u16, &'static str, String)> {
+        let bad = |code, msg: &str| (400, code, msg.to_string());
+        let Some(current) = self.customers.get(&id) else {
+            return Err(bad("woocommerce_rest_invalid_id", "Invalid resource ID."));
+        };
+        let email = v.get("email").and_then(Value::as_str).map(str::trim);
+        // `email_exists()` compares without case (MySQL's collation), the controller's `!==`
+        // with it: the customer's own address in another case is refused too.
+        if let Some(e) = email
+            && !e.is_empty()
+            && e != current.email
+            && self
+                .customers
+                .values()
+                .any(|c| c.email.eq_ignore_ascii_case(e))
+        {
+            return Err(bad(
+                "woocommerce_rest_customer_invalid_email",
+                "Email address is invalid.",
+            ));
+        }
+        if let Some(u) = v.get("username").and_then(Value::as_str)
+            && !u.is_empty()
+            && u != current.username
+        {
+            return Err(bad(
+                "woocommerce_rest_customer_invalid_argument",
+                "Username isn't editable.",
+            ));
+        }
+        let Some(c) = self.customers.get_mut(&id) else {
+            return Err(bad("woocommerce_rest_invalid_id", "Invalid resource ID."));
+        };
+        if let Some(e) = email {
+            c.email = e.to_string();
+        }
+        for (k, field) in [
+            ("first_name", &mut c.first_name),
+            ("last_name", &mut c.last_name),
+        ] {
+            if let Some(s) = v.get(k).and_then(Value::as_str) {
+                *field = s.trim().to_string();
+            }
+        }
+        // Only the schema's fields, each only when given (`isset`): the rest stays.
+        for (block, target) in [("billing", &mut c.billing), ("shipping", &mut c.shipping)] {
+            let Some(given) = v.get(block).and_then(Value::as_object) else {
+                continue;
+            };
+            for (k, val) in given {
+                if !target.contains_key(k) {
+                    continue;
+                }
+                let s = match val {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => continue,
+                };
+                target.insert(k.clone(), Value::String(s));
+            }
+        }
+        c.date_modified = now;
+        self.emit("customer", "updated", id, now);
+        Ok(())
+    }
+
     /// A checkout (`POST /__sim/orders`) or REST create (`POST /orders`): builds lines from the
     /// catalogue, computes coupon, shipping and tax with exact decimals, reduces stock when the
     /// order is paid, and fires `order.created` then `order.updated` like WC's two saves.

@@ -193,6 +193,9 @@ pub(crate) fn handle(inner: &Inner, req: &Request) -> Response {
         }
         (["customers"], "GET") => list_customers(&ctx),
         (["customers", _], "GET") if id(1).is_some() => get_customer(&ctx, id(1).unwrap_or(0)),
+        (["customers", _], _) if edit && id(1).is_some() => {
+            update_customer(&ctx, id(1).unwrap_or(0))
+        }
         (["webhooks"], "GET") => list_webhooks(&ctx),
         (["webhooks"], "POST") => create_webhook(&ctx),
         (["webhooks", _], "GET") if id(1).is_some() => get_webhook(&ctx, id(1).unwrap_or(0)),
@@ -1190,6 +1193,58 @@ fn get_customer(ctx: &Ctx, id: u64) -> R {
             "Invalid resource ID.",
         )),
     }
+}
+
+/// `PUT /customers/<id>`: WordPress checks the arguments against the schema first (`email` an
+/// e-mail address, `billing`/`shipping` objects), then the controller refuses an unknown id, an
+/// e-mail another customer has and a new username; the answer is the customer as `GET` shows it.
+fn update_customer(ctx: &Ctx, id: u64) -> R {
+    ctx.allow(Op::Edit)?;
+    let body = ctx.body();
+    if let Some(e) = body.get("email") {
+        let ok = e.as_str().is_some_and(is_email);
+        if !ok {
+            return Err(invalid_param(
+                "email",
+                "rest_invalid_email",
+                "Invalid email address.",
+            ));
+        }
+    }
+    for block in ["billing", "shipping"] {
+        if body.get(block).is_some_and(|b| !b.is_object()) {
+            return Err(invalid_param(
+                block,
+                "rest_invalid_type",
+                &format!("{block} is not of type object."),
+            ));
+        }
+    }
+    let now = ctx.inner.now();
+    ctx.inner
+        .lock()
+        .update_customer(id, &body, now)
+        .map_err(|(status, code, msg)| err(status, code, &msg))?;
+    get_customer(ctx, id)
+}
+
+/// WordPress's `is_email()`, its structural checks: 6+ characters, one `@`, a local part, a
+/// domain of at least two labels of letters, digits and hyphens.
+fn is_email(s: &str) -> bool {
+    let s = s.trim();
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() >= 6
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 /// `wc_is_webhook_valid_topic()` (woocommerce.md §1.2).

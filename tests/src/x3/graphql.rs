@@ -158,6 +158,9 @@ pub fn input_to_rest(def: &NodeDef, data: &Value) -> Result<Map<String, Value>, 
 pub struct Outcome {
     pub created: bool,
     pub wrote: bool,
+    /// The operations reached, `package.node.operation` (`x3MasterData.customer.update`), for
+    /// the simulator's call counts.
+    pub ops: Vec<String>,
 }
 
 struct Ctx<'a> {
@@ -240,6 +243,11 @@ fn run(ctx: &mut Ctx, body: &Value) -> Result<Value, String> {
             ))?;
             let mut node = Map::new();
             for opf in &nf.sel {
+                if opf.name != "__typename" {
+                    ctx.out
+                        .ops
+                        .push(format!("{}.{}.{}", f.name, nf.name, opf.name));
+                }
                 let v = match (op.kind, opf.name.as_str()) {
                     (_, "__typename") => Value::String(kind.def().type_name.into()),
                     (OpKind::Query, "query") => query(ctx, kind, opf)?,

@@ -217,6 +217,9 @@ struct Shared {
     /// API requests received (not `/__sim/`), whatever their answer: calls per order in
     /// benchmarks.
     api_requests: AtomicU64,
+    /// API requests by what they asked ([`call_name`]), whatever their answer: how many
+    /// look-ups or writes a scenario made.
+    calls: Mutex<BTreeMap<String, u64>>,
 }
 
 /// The facet names `X3Config::facets` takes.
@@ -314,6 +317,7 @@ impl X3Sim {
             stopped: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             api_requests: AtomicU64::new(0),
+            calls: Mutex::new(BTreeMap::new()),
         });
         let server = bind(&shared, Duration::ZERO)?;
         // Later re-binds (after "down") reuse the port the first bind got.
@@ -372,6 +376,18 @@ impl X3Sim {
     /// API requests received so far (`GET /__sim/stats`).
     pub fn api_requests(&self) -> u64 {
         self.shared.api_requests.load(Ordering::SeqCst)
+    }
+
+    /// API requests so far by what they asked (`GET /__sim/stats` → `calls`): REST
+    /// `"PUT BPCUSTOMER $edit"`, `"GET BPCUSTOMER $query"`…; GraphQL
+    /// `"GraphQL x3MasterData.customer.update"`, one per operation in the request.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        lock(&self.shared.calls).clone()
+    }
+
+    /// How many requests asked `name` (see [`X3Sim::calls`]).
+    pub fn calls_of(&self, name: &str) -> u64 {
+        lock(&self.shared.calls).get(name).copied().unwrap_or(0)
     }
 
     /// Same as `POST /__sim/faults`; `down` takes effect before this returns.
@@ -599,6 +615,9 @@ fn handle(shared: &Arc<Shared>, req: Request) -> Reply {
         return control(shared, rest, &req).into();
     }
     shared.api_requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(rest_path) = req.path.strip_prefix("/api1/x3/erp/") {
+        count_call(shared, call_name(&req, rest_path));
+    }
     // Faults that answer before the request is looked at, in a fixed order.
     let (latency, early) = {
         let mut f = lock(&shared.faults);
@@ -684,6 +703,10 @@ fn handle(shared: &Arc<Shared>, req: Request) -> Reply {
         if out.wrote {
             save(shared, &st);
         }
+        drop(st);
+        for op in &out.ops {
+            count_call(shared, format!("GraphQL {op}"));
+        }
         (out.wrote, out.created, Response::json(200, &answer))
     } else {
         return rest::diag(404, format!("No resource at {}", req.path)).into();
@@ -694,6 +717,26 @@ fn handle(shared: &Arc<Shared>, req: Request) -> Reply {
         return Reply::Hang;
     }
     resp.into()
+}
+
+/// What a REST request asks, for the call counts: `METHOD CLASS FACET` (`PUT BPCUSTOMER $edit`,
+/// `GET SORDER $query`, `GET BPCUSTOMER $template`).
+fn call_name(req: &Request, rest_path: &str) -> String {
+    let tail = rest_path.split_once('/').map_or("", |(_, t)| t);
+    let (target, sub) = tail.split_once('/').unwrap_or((tail, ""));
+    let class = target.split('(').next().unwrap_or("");
+    let facet = if sub.is_empty() {
+        req.param("representation")
+            .and_then(|r| r.rfind(".$").map(|i| r[i + 1..].to_string()))
+            .unwrap_or_default()
+    } else {
+        sub.split('(').next().unwrap_or("").to_string()
+    };
+    format!("{} {class} {facet}", req.method)
+}
+
+fn count_call(shared: &Shared, name: String) {
+    *lock(&shared.calls).entry(name).or_insert(0) += 1;
 }
 
 fn html_title(status: u16) -> String {
@@ -812,7 +855,10 @@ fn control(shared: &Arc<Shared>, rest: &str, req: &Request) -> Response {
         }
         ("GET", "stats") => Response::json(
             200,
-            &json!({"api_requests": shared.api_requests.load(Ordering::SeqCst)}),
+            &json!({
+                "api_requests": shared.api_requests.load(Ordering::SeqCst),
+                "calls": *lock(&shared.calls),
+            }),
         ),
         ("GET", "faults") => Response::json(200, &lock(&shared.faults).to_json()),
         ("POST", "faults") => {

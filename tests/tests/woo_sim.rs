@@ -739,8 +739,8 @@ fn products_batch_applies_each_update_and_answers_refusals_in_place() {
     // A variation through its parent's batch; through the products batch it is not a product.
     let v = api_get(&sim, "products", &[("sku", "WOO-HOODIE-RED")]).json();
     let (pid, vid) = (
-        v[0]["parent_id"].as_u64().unwrap(),
-        v[0]["id"].as_u64().unwrap(),
+        v[0]["parent_id"].as_u64().expect("parent"),
+        v[0]["id"].as_u64().expect("id"),
     );
     let r = api_send(
         &sim,
@@ -789,7 +789,7 @@ fn a_catalogue_is_added_in_one_call_and_read_by_sku_lists() {
     let sim = start();
     let ids = sim
         .add_products(&json!({"count": 250, "sku_prefix": "CAT", "price": "4.50", "stock": 3}))
-        .unwrap();
+        .expect("catalogue added");
     assert_eq!(ids.len(), 250);
     let skus: Vec<String> = (1..=100).map(|i| format!("CAT{i:05}")).collect();
     let r = api_get(

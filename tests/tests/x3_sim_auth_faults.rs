@@ -575,7 +575,7 @@ fn control_api_seed_state_reset() {
     assert_eq!(
         s["counts"],
         json!({"BPCUSTOMER":2,"ITMMASTER":2,"SORDER":0,"SDELIVERY":0,"SINVOICE":0,"STOCK":2,
-               "SMVTRCP":0,"SMVTISS":0})
+               "SMVTRCP":0,"SMVTISS":0,"SPRICLIST":0})
     );
     assert_eq!(s["records"]["BPCUSTOMER"][0]["BPCNUM"], "C001");
     assert_eq!(s["folder"], "SEED");

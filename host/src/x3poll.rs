@@ -495,6 +495,8 @@ pub struct PartStatus {
 }
 
 const STATUS_KEY: &str = "x3poll.status";
+/// Entries of one list shown on the status page; `/api/status` has them all.
+const LIST_MAX: usize = 20;
 const KEEP: usize = 50;
 
 pub fn load_status(store: &Store) -> PollStatus {
@@ -1017,9 +1019,11 @@ impl Poller {
                 .unwrap_or_else(|e| e.into_inner());
             reverse_mapping(&m)
         };
+        // Only items the shop sells: X3's item master is usually far larger than the shop, and
+        // an item no mapping row names is not news.
         let mut data = BTreeMap::new();
         for row in rows {
-            let Some(item) = text(row, "ITMREF") else {
+            let Some(item) = text(row, "ITMREF").filter(|i| reverse.contains_key(i)) else {
                 continue;
             };
             data.insert(item, self.item_data(row));
@@ -1073,9 +1077,6 @@ impl Poller {
             .filter(|r| text(r, "PLI").as_deref() == Some(list))
             .filter_map(|r| text(r, "PLICRI1"))
             .collect();
-        if touched.is_empty() {
-            return Ok(());
-        }
         let reverse = {
             let m = self
                 .pipeline
@@ -1084,6 +1085,14 @@ impl Poller {
                 .unwrap_or_else(|e| e.into_inner());
             reverse_mapping(&m)
         };
+        // Lines of items the shop does not sell are not news.
+        let touched: BTreeSet<String> = touched
+            .into_iter()
+            .filter(|i| reverse.contains_key(i))
+            .collect();
+        if touched.is_empty() {
+            return Ok(());
+        }
         let today = crate::dates::format_utc(now_ms() / 1000, 'T')
             .get(..10)
             .unwrap_or_default()
@@ -1348,8 +1357,21 @@ pub fn status_html(store: &Store) -> String {
     h.push_str("</table>");
     if !s.stock_unmatched.is_empty() || !s.stock_unmanaged.is_empty() {
         h.push_str("<p>Stock not pushed:</p><ul class=\"notes\">");
-        for u in s.stock_unmatched.iter().chain(&s.stock_unmanaged) {
+        let all = s.stock_unmatched.len() + s.stock_unmanaged.len();
+        for u in s
+            .stock_unmatched
+            .iter()
+            .chain(&s.stock_unmanaged)
+            .take(LIST_MAX)
+        {
             let _ = write!(h, "<li>{}</li>", esc(u));
+        }
+        if all > LIST_MAX {
+            let _ = write!(
+                h,
+                "<li>… and {} more (<code>/api/status</code> lists them all)</li>",
+                all - LIST_MAX
+            );
         }
         h.push_str("</ul>");
     }
@@ -1362,8 +1384,15 @@ pub fn status_html(store: &Store) -> String {
     }
     if !s.products_unmatched.is_empty() {
         h.push_str("<p>Items not pushed:</p><ul class=\"notes\">");
-        for u in &s.products_unmatched {
+        for u in s.products_unmatched.iter().take(LIST_MAX) {
             let _ = write!(h, "<li>{}</li>", esc(u));
+        }
+        if s.products_unmatched.len() > LIST_MAX {
+            let _ = write!(
+                h,
+                "<li>… and {} more (<code>/api/status</code> lists them all)</li>",
+                s.products_unmatched.len() - LIST_MAX
+            );
         }
         h.push_str("</ul>");
     }

@@ -98,6 +98,8 @@ fn item_scenario(name: &str, graphql: bool) {
             item("TSHIRT", json!({"DES1AXX": "T-shirt bio", "DES2AXX": "Coton bio", "DES3AXX": "180 g", "BASPRI": "21.5"})),
             item("MUG", json!({"DES1AXX": "Mug", "ITMSTA": 6, "BASPRI": 9.5})),
             item("HOODIE-RED", json!({"DES1AXX": "Hoodie rouge", "DES2AXX": "Rouge", "BASPRI": "49"})),
+            // An item the shop does not sell: not pushed, and not listed as a problem.
+            item("SPARE", json!({"DES1AXX": "Spare part", "BASPRI": "3"})),
         ]}))
         .unwrap();
     // The harness's own edits (stock raised, the draft above) are not the host's.
@@ -189,6 +191,10 @@ fn item_scenario(name: &str, graphql: bool) {
     );
     let status = host.status()["x3_poll"].clone();
     assert!(status["errors"].as_object().unwrap().is_empty(), "{status}");
+    assert!(
+        !status.to_string().contains("SPARE"),
+        "an unmapped item is not news: {status}"
+    );
     let last = status["products_pushed"].as_array().unwrap();
     assert!(
         last.iter()

@@ -692,7 +692,7 @@ impl Poller {
         match part {
             "orders" | "invoices" => self.apply_documents(part, &rows, settings)?,
             "deliveries" => self.apply_deliveries(&rows, &src, &x3)?,
-            "stock" => self.apply_stock(&rows, &src, &x3, st)?,
+            "stock" => self.apply_stock(&rows, &src, &x3, &names, st)?,
             "items" => self.apply_items(&rows, st)?,
             "prices" => self.apply_prices(&rows, &src, &x3, &names, st)?,
             _ => self.apply_customers(&rows, stored, st),
@@ -886,6 +886,7 @@ impl Poller {
         rows: &[Row],
         src: &Source,
         x3: &X3Client,
+        names: &Names,
         st: &mut PollStatus,
     ) -> Result<()> {
         let sites = &self.cfg.stock_sites;
@@ -930,8 +931,14 @@ impl Poller {
                 .map(|i| self.graphql_literal(i))
                 .collect::<Result<Vec<_>>>()?
                 .join(",");
-            let mut rest_where = format!("ITMREF in ({rest_items})");
-            let mut gql_filter = format!("{{product:{{_in:[{gql_items}]}}}}");
+            // The site's names for item and site ([x3.wire]); rows come back under the defaults.
+            let (r_item, r_site) = (names.get("rest.stock.item"), names.get("rest.stock.site"));
+            let (g_item, g_site) = (
+                names.get("graphql.stock.item"),
+                names.get("graphql.stock.site"),
+            );
+            let mut rest_where = format!("{r_item} in ({rest_items})");
+            let mut gql_filter = format!("{{{g_item}:{{_in:[{gql_items}]}}}}");
             if !sites.is_empty() {
                 let rs = sites
                     .iter()
@@ -943,8 +950,8 @@ impl Poller {
                     .map(|s| self.graphql_literal(s))
                     .collect::<Result<Vec<_>>>()?
                     .join(",");
-                rest_where = format!("{rest_where} and STOFCY in ({rs})");
-                gql_filter = format!("{{product:{{_in:[{gql_items}]}},stockSite:{{_in:[{gs}]}}}}");
+                rest_where = format!("{rest_where} and {r_site} in ({rs})");
+                gql_filter = format!("{{{g_item}:{{_in:[{gql_items}]}},{g_site}:{{_in:[{gs}]}}}}");
             }
             let found = fetch(x3, self.api, src, &rest_where, &gql_filter, false, 100_000)
                 .map_err(|e| anyhow::anyhow!("X3: {e}"))?;

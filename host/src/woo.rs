@@ -454,39 +454,6 @@ impl WooClient {
             .find(|v| v.get("sku").and_then(Value::as_str) == Some(sku)))
     }
 
-    /// `GET /products/<id>`, or None when there is no such product.
-    pub fn get_product(&self, id: u64) -> Result<Option<Value>, WooError> {
-        let path = format!("products/{id}");
-        let r = self.call(Method::Get, &path, &[], None)?;
-        if self.is_gone(&r, &["woocommerce_rest_product_invalid_id"]) {
-            return Ok(None);
-        }
-        let r = self.ok(Method::Get, &path, r)?;
-        Ok(Some(self.expect_json(&path, &r, Value::is_object)?))
-    }
-
-    /// `GET /products/<id>/variations/<vid>`, or None when there is no such variation.
-    pub fn get_variation(
-        &self,
-        product_id: u64,
-        variation_id: u64,
-    ) -> Result<Option<Value>, WooError> {
-        let path = format!("products/{product_id}/variations/{variation_id}");
-        let r = self.call(Method::Get, &path, &[], None)?;
-        if self.is_gone(
-            &r,
-            &[
-                "woocommerce_rest_product_variation_invalid_id",
-                "woocommerce_rest_product_invalid_id",
-                "woocommerce_rest_invalid_product_id",
-            ],
-        ) {
-            return Ok(None);
-        }
-        let r = self.ok(Method::Get, &path, r)?;
-        Ok(Some(self.expect_json(&path, &r, Value::is_object)?))
-    }
-
     /// Every order (all statuses but trash, all pages) created strictly between `after_gmt` and
     /// `before_gmt` (GMT, `2026-11-01T00:00:00`), oldest first, each as parsed JSON.
     pub fn orders_created_between(

@@ -898,14 +898,7 @@ impl Poller {
         if touched.is_empty() {
             return Ok(());
         }
-        let reverse = {
-            let m = self
-                .pipeline
-                .mapping
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            reverse_mapping(&m)
-        };
+        let reverse = self.reverse_mapping();
         let mut unmatched = Vec::new();
         let mut unmanaged = Vec::new();
         let items: Vec<&String> = touched
@@ -1018,14 +1011,7 @@ impl Poller {
     /// Items changed in X3: their name, descriptions, status and (without a price list) base
     /// price, pushed to the WooCommerce products mapped to them.
     fn apply_items(&self, rows: &[Row], st: &mut PollStatus) -> Result<()> {
-        let reverse = {
-            let m = self
-                .pipeline
-                .mapping
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            reverse_mapping(&m)
-        };
+        let reverse = self.reverse_mapping();
         // Only items the shop sells: X3's item master is usually far larger than the shop, and
         // an item no mapping row names is not news.
         let mut data = BTreeMap::new();
@@ -1038,27 +1024,7 @@ impl Poller {
         if data.is_empty() {
             return Ok(());
         }
-        let woo = self.pipeline.woo();
-        let out = crate::catalogue::push(&woo, &self.master, &reverse, &data)?;
-        for p in &out.pushed {
-            info!(
-                "x3 item {} → WooCommerce {}: {}",
-                p["item"].as_str().unwrap_or(""),
-                p["target"].as_str().unwrap_or(""),
-                p["fields"]
-                    .as_object()
-                    .map(|f| f.keys().cloned().collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default()
-            );
-        }
-        for r in &out.refused {
-            warn!("x3 items: WooCommerce refused {r}");
-        }
-        st.products_pushed.extend(out.pushed);
-        let n = st.products_pushed.len();
-        if n > KEEP {
-            st.products_pushed.drain(..n - KEEP);
-        }
+        let out = self.push_products("items", &reverse, &data, st)?;
         st.products_unmatched = out.unmatched;
         st.products_refused = out.refused;
         Ok(())
@@ -1084,14 +1050,7 @@ impl Poller {
             .filter(|r| text(r, "PLI").as_deref() == Some(list))
             .filter_map(|r| text(r, "PLICRI1"))
             .collect();
-        let reverse = {
-            let m = self
-                .pipeline
-                .mapping
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            reverse_mapping(&m)
-        };
+        let reverse = self.reverse_mapping();
         // Lines of items the shop does not sell are not news.
         let touched: BTreeSet<String> = touched
             .into_iter()
@@ -1163,26 +1122,49 @@ impl Poller {
         if data.is_empty() {
             return Ok(());
         }
+        let out = self.push_products(&format!("price list {list}"), &reverse, &data, st)?;
+        st.products_refused.extend(out.refused);
+        Ok(())
+    }
+
+    /// The mapping table in force, read backwards (X3 item → products).
+    fn reverse_mapping(&self) -> BTreeMap<String, Vec<Target>> {
+        let m = self
+            .pipeline
+            .mapping
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        reverse_mapping(&m)
+    }
+
+    /// Pushes item data to WooCommerce, logs each product changed (`what`: the part) and each
+    /// refusal, and keeps the changes for the status page; the caller keeps what was not pushed.
+    fn push_products(
+        &self,
+        what: &str,
+        reverse: &BTreeMap<String, Vec<Target>>,
+        data: &BTreeMap<String, crate::catalogue::ItemData>,
+        st: &mut PollStatus,
+    ) -> Result<crate::catalogue::Outcome> {
         let woo = self.pipeline.woo();
-        let out = crate::catalogue::push(&woo, &self.master, &reverse, &data)?;
+        let mut out = crate::catalogue::push(&woo, &self.master, reverse, data)?;
         for p in &out.pushed {
             info!(
-                "x3 price list {list}: {} → WooCommerce {}: {}",
+                "x3 {what}: {} → WooCommerce {}: {}",
                 p["item"].as_str().unwrap_or(""),
                 p["target"].as_str().unwrap_or(""),
-                p["fields"]["regular_price"]
+                p["fields"]
             );
         }
         for r in &out.refused {
-            warn!("x3 prices: WooCommerce refused {r}");
+            warn!("x3 {what}: WooCommerce refused {r}");
         }
-        st.products_pushed.extend(out.pushed);
+        st.products_pushed.append(&mut out.pushed);
         let n = st.products_pushed.len();
         if n > KEEP {
             st.products_pushed.drain(..n - KEEP);
         }
-        st.products_refused.extend(out.refused);
-        Ok(())
+        Ok(out)
     }
 
     /// What an ITMMASTER record says for the shop.

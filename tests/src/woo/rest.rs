@@ -636,15 +636,23 @@ fn get_refund(ctx: &Ctx, oid: u64, rid: u64) -> R {
     }
 }
 
-fn delete_refund(ctx: &Ctx, oid: u64, rid: u64) -> R {
-    ctx.allow(Op::Delete)?;
-    if !truthy(ctx.req.param("force")) {
-        return Err(err(
+/// A DELETE without `force=true` on a route that cannot trash: 501 in WooCommerce's words
+/// (`what` is the controller's plural, "Refunds", "Webhooks").
+fn force_required(ctx: &Ctx, what: &str) -> Result<(), Response> {
+    if truthy(ctx.req.param("force")) {
+        Ok(())
+    } else {
+        Err(err(
             501,
             "woocommerce_rest_trash_not_supported",
-            "Refunds do not support trashing.",
-        ));
+            &format!("{what} do not support trashing."),
+        ))
     }
+}
+
+fn delete_refund(ctx: &Ctx, oid: u64, rid: u64) -> R {
+    ctx.allow(Op::Delete)?;
+    force_required(ctx, "Refunds")?;
     let mut st = ctx.inner.lock();
     let Some(r) = st.refunds.get(&rid).filter(|r| r.parent_id == oid).cloned() else {
         return Err(err(404, "woocommerce_rest_invalid_id", "Invalid ID."));
@@ -846,13 +854,7 @@ fn get_note(ctx: &Ctx, oid: u64, nid: u64) -> R {
 /// the webhooks' wording, as WooCommerce does.
 fn delete_note(ctx: &Ctx, oid: u64, nid: u64) -> R {
     ctx.allow(Op::Delete)?;
-    if !truthy(ctx.req.param("force")) {
-        return Err(err(
-            501,
-            "woocommerce_rest_trash_not_supported",
-            "Webhooks do not support trashing.",
-        ));
-    }
+    force_required(ctx, "Webhooks")?;
     let mut st = ctx.inner.lock();
     if !st.orders.contains_key(&oid) {
         return Err(invalid_note_order(false));
@@ -1473,13 +1475,7 @@ fn update_webhook(ctx: &Ctx, id: u64) -> R {
 
 fn delete_webhook(ctx: &Ctx, id: u64) -> R {
     ctx.allow(Op::Delete)?;
-    if !truthy(ctx.req.param("force")) {
-        return Err(err(
-            501,
-            "woocommerce_rest_trash_not_supported",
-            "Webhooks do not support trashing.",
-        ));
-    }
+    force_required(ctx, "Webhooks")?;
     let mut st = ctx.inner.lock();
     let w = st.webhooks.remove(&id).ok_or_else(|| {
         err(

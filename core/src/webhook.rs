@@ -220,6 +220,183 @@ pub(crate) fn parse_json(body: &[u8]) -> std::result::Result<Value, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
+/// The body as [`parse_json`] checks it, but only the top-level fields [`classify`] reads are
+/// built: every other value (an order's lines, addresses, meta) is checked as JSON, with the same
+/// depth limit, and skipped without allocating. A legacy wrapper (`order`, `product`, …) is kept
+/// as an empty object when it is one, which is all [`is_legacy`] asks. Not an object: `null`
+/// (classify refuses it as it refused the array or string before).
+fn parse_top_level(body: &[u8]) -> std::result::Result<Value, String> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+    serde_json::from_str::<TopLevel>(text)
+        .map(|t| t.0)
+        .map_err(|e| e.to_string())
+}
+
+struct TopLevel(Value);
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<TopLevel, A::Error> {
+        let mut kept = serde_json::Map::new();
+        while let Some(key) = map.next_key::<TopKey>()? {
+            match key {
+                TopKey::Kept(k) => {
+                    kept.insert(k.to_string(), map.next_value::<Value>()?);
+                }
+                TopKey::Wrapper(k) => {
+                    let Skipped(is_object) = map.next_value()?;
+                    let v = if is_object {
+                        Value::Object(serde_json::Map::new())
+                    } else {
+                        Value::Null
+                    };
+                    kept.insert(k.to_string(), v);
+                }
+                TopKey::Other => {
+                    map.next_value::<Skipped>()?;
+                }
+            }
+        }
+        Ok(TopLevel(Value::Object(kept)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        seq: A,
+    ) -> std::result::Result<TopLevel, A::Error> {
+        SkipVisitor.visit_seq(seq).map(|_| TopLevel(Value::Null))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel(Value::Null))
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel(Value::Null))
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel(Value::Null))
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel(Value::Null))
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel(Value::Null))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<TopLevel, E> {
+        Ok(TopLevel(Value::Null))
+    }
+}
+
+/// The top-level keys [`classify`] reads, and the legacy wrappers [`is_legacy`] looks for.
+enum TopKey {
+    Kept(&'static str),
+    Wrapper(&'static str),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for TopKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TopKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E>(self, k: &str) -> std::result::Result<TopKey, E> {
+                const KEPT: [&str; 8] = [
+                    "id",
+                    "status",
+                    "date_modified_gmt",
+                    "code",
+                    "message",
+                    "data",
+                    "action",
+                    "arg",
+                ];
+                const WRAPPERS: [&str; 4] = ["order", "product", "customer", "coupon"];
+                Ok(if let Some(k) = KEPT.iter().find(|x| **x == k) {
+                    TopKey::Kept(k)
+                } else if let Some(k) = WRAPPERS.iter().find(|x| **x == k) {
+                    TopKey::Wrapper(k)
+                } else {
+                    TopKey::Other
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A value checked and dropped; true when it was an object.
+struct Skipped(bool);
+
+impl<'de> serde::Deserialize<'de> for Skipped {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(SkipVisitor).map(Skipped)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SkipVisitor {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<bool, A::Error> {
+        while map.next_key::<Skipped>()?.is_some() {
+            map.next_value::<Skipped>()?;
+        }
+        Ok(true)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<bool, A::Error> {
+        while seq.next_element::<Skipped>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<bool, E> {
+        Ok(false)
+    }
+}
+
 /// Topic resource and event, from `X-WC-Webhook-Topic` or the Resource/Event headers.
 fn topic_parts(h: &Headers) -> Option<(String, String)> {
     if let Some(topic) = h.topic.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -236,7 +413,7 @@ pub fn classify(body: &[u8], headers: &Headers) -> Result<Delivery> {
     if let Some(id) = ping_id(body) {
         return Ok(Delivery::Ping(id));
     }
-    let value = parse_json(body).map_err(Error::InvalidJson)?;
+    let value = parse_top_level(body).map_err(Error::InvalidJson)?;
     if is_legacy(&value) {
         return Err(Error::LegacyPayload);
     }
@@ -475,6 +652,75 @@ mod tests {
                 id: 12
             })
         );
+    }
+
+    /// The top-level parse must read every body as the full parse does: the same fields, the same
+    /// legacy and REST-error verdicts, the same refusals.
+    #[test]
+    fn the_top_level_parse_agrees_with_the_full_parse() {
+        let agree = |body: &[u8]| {
+            let top = parse_top_level(body);
+            let full = parse_json(body);
+            match (&top, &full) {
+                (Ok(t), Ok(f)) => {
+                    assert_eq!(
+                        is_legacy(t),
+                        is_legacy(f),
+                        "{}",
+                        String::from_utf8_lossy(body)
+                    );
+                    assert_eq!(as_rest_error(t), as_rest_error(f));
+                    assert_eq!(t.is_object(), f.is_object());
+                    for k in ["id", "status", "date_modified_gmt", "action", "arg"] {
+                        assert_eq!(t.get(k), f.get(k), "{k}");
+                    }
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!(
+                    "{}: top {top:?}, full {full:?}",
+                    String::from_utf8_lossy(body)
+                ),
+            }
+        };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        let mut n = 0;
+        for sub in ["samples", "captures"] {
+            for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                if matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("json" | "body")
+                ) {
+                    agree(&std::fs::read(&path).unwrap());
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= 15, "{n} fixtures");
+        let deep_inside = format!("{{\"id\":1,\"x\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        for body in [
+            &br#"{"id":1,"id":2,"status":"a","status":"b"}"#[..],
+            br#"{"order":{"id":1}}"#,
+            br#"{"order":{"id":1},"order":3}"#,
+            br#"{"order":3,"order":{}}"#,
+            br#"{"code":"x","message":"y","data":{"status":404}}"#,
+            br#"{"action":"woocommerce_x","arg":{"a":[1,{"b":null}]}}"#,
+            br#"{"id":1,"line_items":[{"id":2}],"x":"\u00e9\ud83d\ude00"}"#,
+            br#"{"id":1,"x":"\ud800"}"#,
+            br#"{"id":1,"x":tru}"#,
+            br#"{"id":1} trailing"#,
+            br#"{"id":1,}"#,
+            br#"[1,{"a":2}]"#,
+            br#""a string""#,
+            b"12",
+            b"null",
+            b"",
+            deep_inside.as_bytes(),
+        ] {
+            agree(body);
+        }
+        // The depth limit holds inside skipped values too.
+        assert!(parse_top_level(deep_inside.as_bytes()).is_err());
     }
 
     #[test]

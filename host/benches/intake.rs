@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use ml_connector::component::CoreRuntime;
 use ml_connector::config::Secret;
-use ml_connector::intake::{Answer, Intake};
-use ml_connector::server::{BODY_DEADLINE, DeadlineReader, HttpServer, WORKERS, headers_of};
+use ml_connector::http::intake::{Answer, Intake};
+use ml_connector::http::server::{BODY_DEADLINE, DeadlineReader, HttpServer, WORKERS, headers_of};
 use ml_connector::store::Store;
 
 const SECRET: &str = "bench-s3cret";
@@ -169,7 +169,7 @@ fn intake_server(dir: &std::path::Path) -> (HttpServer, Arc<Store>) {
     let intake = Arc::new(Intake {
         store: Arc::clone(&store),
         core: Arc::new(core),
-        secret: Arc::new(ml_connector::webhook_secret::WebhookSecrets::new(
+        secret: Arc::new(ml_connector::http::webhook_secret::WebhookSecrets::new(
             Secret::new(SECRET.to_string()),
             Secret::default(),
         )),

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{Env, HostProc, MAPPING, Options, WEBHOOK_SECRET, wait_until};
+use ml_connector::cli::serve::{self, Host};
 use ml_connector::config::Config;
-use ml_connector::serve::{self, Host};
 use serde_json::{Value, json};
 
 /// The mapping without the mug: mug orders are held.

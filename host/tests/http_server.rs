@@ -1,4 +1,4 @@
-//! The host's HTTP server (`ml_connector::server`) on 127.0.0.1:0 with a small handler:
+//! The host's HTTP server (`ml_connector::http::server`) on 127.0.0.1:0 with a small handler:
 //! keep-alive and pipelined requests, bodies read before the handler runs, a connection flood
 //! that adds no thread, and heads it refuses. One test per process matters for the flood (it
 //! counts this process's threads), so they run one after the other from a single `#[test]`.
@@ -10,8 +10,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ml_connector::intake::Answer;
-use ml_connector::server::{HttpServer, MAX_CONNECTIONS};
+use ml_connector::http::intake::Answer;
+use ml_connector::http::server::{HttpServer, MAX_CONNECTIONS};
 
 /// Answers `<method> <path> <body length> <body>` as text (of a long body, its first and last
 /// byte: a long answer would be chunked).
@@ -128,7 +128,10 @@ fn a_body_sent_in_pieces_reaches_the_handler_whole() {
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(answer, "POST /big 200000 xx");
     // A body larger than the watcher buffers is read by the handler from the socket.
-    let big = format!("a{}z", "y".repeat(ml_connector::server::BUFFERED_BODY + 10));
+    let big = format!(
+        "a{}z",
+        "y".repeat(ml_connector::http::server::BUFFERED_BODY + 10)
+    );
     let mut s = connect(server.addr());
     s.write_all(
         format!(

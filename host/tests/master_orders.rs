@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Env, FaultProxy, Options, wait_until};
+use ml_connector::cli::serve::{self, Host};
+use ml_connector::clients::woo::{WooAuth, WooClient, WooSettings};
 use ml_connector::config::Config;
-use ml_connector::master_orders::{Validated, on_delivery};
-use ml_connector::serve::{self, Host};
-use ml_connector::woo::{WooAuth, WooClient, WooSettings};
+use ml_connector::jobs::master_orders::{Validated, on_delivery};
 use serde_json::{Value, json};
 
 /// No poller (the test calls what it would), no webhook monitor and no catch-up: the only
@@ -166,7 +166,7 @@ fn a_failure_between_completing_and_noting_is_resumed_with_one_note() {
     w.run(&sdh).unwrap();
     w.proxy.fail(false);
     assert_eq!(w.notes_naming(&sdh), 1);
-    let log = ml_connector::master_orders::load_log(&w.host.pipeline.store);
+    let log = ml_connector::jobs::master_orders::load_log(&w.host.pipeline.store);
     assert_eq!(log.completed.len(), 1, "{log:?}");
     assert!(log.not_completed.is_empty(), "{log:?}");
     // One delivery in X3, recorded as the order's shipment.
@@ -223,7 +223,7 @@ fn the_connectors_own_delivery_asks_nothing_of_woocommerce() {
     w.run(&sdh).unwrap();
     w.proxy.fail(false);
     assert_eq!(w.notes_naming(&sdh), 0);
-    let log = ml_connector::master_orders::load_log(&store);
+    let log = ml_connector::jobs::master_orders::load_log(&store);
     assert!(
         log.completed.is_empty() && log.not_completed.is_empty(),
         "{log:?}"

@@ -1,5 +1,5 @@
 //! The status page, `/api/status`, `/metrics` and `/healthz` against a host started in-process
-//! (`ml_connector::serve::start`) between x3-sim and woo-sim: some orders post, one is held for a
+//! (`ml_connector::cli::serve::start`) between x3-sim and woo-sim: some orders post, one is held for a
 //! product with no mapping row, one is refused by X3 (its item does not exist there). Shoppers'
 //! names carry HTML. Then headless Chromium reads the page (`tests/browser/status-page.mjs`).
 //!
@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ml_connector::cli::serve::{Host, start};
 use ml_connector::config::Config;
-use ml_connector::serve::{Host, start};
 use mlc_sim::woo::{WooConfig, WooSim};
 use mlc_sim::x3::{X3Config, X3Sim};
 use serde_json::{Value, json};
@@ -625,7 +625,8 @@ fn status_pages_need_the_read_or_admin_token_and_metrics_takes_its_own() {
     let before = w.read_token();
     let data = w.dir.join("data");
     w.host.shutdown();
-    let again = ml_connector::admin::load_or_create_token_file(&data, "status.token").unwrap();
+    let again =
+        ml_connector::http::admin::load_or_create_token_file(&data, "status.token").unwrap();
     assert_eq!(again.expose(), before);
     let _ = std::fs::remove_dir_all(&w.dir);
 }

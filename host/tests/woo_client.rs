@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
-use ml_connector::woo::{CatalogueItem, WooAuth, WooClient, WooError, WooSettings};
+use ml_connector::clients::woo::{CatalogueItem, WooAuth, WooClient, WooError, WooSettings};
 use mlc_sim::woo::{WooConfig, WooSim, phpjson};
 use serde_json::{Value, json};
 use std::io::{Read, Write};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use ml_connector::x3::{
+use ml_connector::clients::x3::{
     ApiMode, CreateRequest, LookupRequest, X3Auth, X3Client, X3Error, X3Settings,
 };
 use mlc_sim::x3::{X3Config, X3Sim};

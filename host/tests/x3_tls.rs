@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ml_connector::x3::{ApiMode, X3Auth, X3Client, X3Error, X3Settings};
+use ml_connector::clients::x3::{ApiMode, X3Auth, X3Client, X3Error, X3Settings};
 
 struct Pki {
     ca_pem: String,

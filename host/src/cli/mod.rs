@@ -1,5 +1,11 @@
-//! The command line. Each command is a thin call into [`crate::serve`], `crate::sandbox` or
-//! [`crate::ops`]; one `main` maps errors to exit codes and prints the cause chain once.
+//! The command line. Each command is a thin call into [`crate::cli::serve`], `crate::cli::sandbox` or
+//! [`crate::cli::ops`]; one `main` maps errors to exit codes and prints the cause chain once.
+
+pub mod jobs;
+pub mod ops;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -260,18 +266,18 @@ pub enum ConfigCommand {
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
-    use crate::ops;
+    use crate::cli::ops;
     // The logger first, so that the libraries' first records are not lost.
     crate::log::init();
     match cli.command {
-        Command::Serve { config } => crate::serve::run(&config.config),
+        Command::Serve { config } => crate::cli::serve::run(&config.config),
         #[cfg(feature = "sandbox")]
         Command::Sandbox {
             orders,
             exit_when_done,
             port,
             data_dir,
-        } => crate::sandbox::run(&crate::sandbox::Options {
+        } => crate::cli::sandbox::run(&crate::cli::sandbox::Options {
             orders,
             exit_when_done,
             port,
@@ -303,14 +309,14 @@ pub fn run(cli: Cli) -> Result<()> {
             MappingCommand::Check { config } => ops::mapping_check(&config.config),
         },
         Command::Webhooks { command } => match command {
-            WebhooksCommand::Register { config } => crate::lifecycle::cli_register(&config.config),
+            WebhooksCommand::Register { config } => {
+                crate::cli::jobs::webhooks_register(&config.config)
+            }
             WebhooksCommand::List { json, config } => {
-                crate::lifecycle::cli_list(&config.config, json)
+                crate::cli::jobs::webhooks_list(&config.config, json)
             }
         },
-        Command::Backfill { since, config } => {
-            crate::lifecycle::cli_backfill(&config.config, &since)
-        }
+        Command::Backfill { since, config } => crate::cli::jobs::backfill(&config.config, &since),
         Command::Reconcile {
             from,
             to,
@@ -318,7 +324,9 @@ pub fn run(cli: Cli) -> Result<()> {
             tolerance,
             json,
             config,
-        } => crate::reconcile::cli(&config.config, &from, &to, csv.as_deref(), tolerance, json),
+        } => {
+            crate::cli::jobs::reconcile(&config.config, &from, &to, csv.as_deref(), tolerance, json)
+        }
         Command::Config { command } => match command {
             ConfigCommand::Check { config } => ops::config_check(&config.config),
         },

@@ -1,4 +1,4 @@
-//! The store's side of the order flow that webhooks alone cannot guarantee (issue 6, parts 1–2):
+//! The store's side of the order flow that webhooks alone cannot guarantee:
 //!
 //! - **Register**: create or repair our webhooks (`order.created|updated|deleted|restored`, and
 //!   `customer.*`/`product.*` with master-data sync) with our secret, pointing at this host.
@@ -27,10 +27,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::Digest;
 
+use crate::clients::woo::{Webhook, WooClient, WooError};
 use crate::config::Config;
-use crate::pipeline::Pipeline;
+use crate::jobs::pipeline::Pipeline;
 use crate::store::{NewDelivery, Store, now_ms};
-use crate::woo::{Webhook, WooClient, WooError};
 
 /// The topics every installation needs.
 pub const ORDER_TOPICS: [&str; 4] = [
@@ -62,7 +62,7 @@ const WATERMARK: &str = "catch_up.watermark";
 /// When the first watermark was set: polls never reach back before it, overlap or not (the
 /// shop's history before the installation is `backfill`'s job, docs/webhook-lifecycle.md).
 const FLOOR: &str = "catch_up.floor";
-const LAST_RUN: &str = "catch_up.last";
+pub const LAST_RUN: &str = "catch_up.last";
 const MONITOR: &str = "webhooks.monitor";
 
 /// The topics to register for a configuration.
@@ -365,79 +365,6 @@ pub fn catch_up(
         }
     }
     Ok(report)
-}
-
-// ---- admin API ----------------------------------------------------------------------------
-
-/// `GET /api/admin/webhooks`: the monitor's last findings and the catch-up's state.
-pub fn admin_webhooks(ctx: &crate::serve::Ctx) -> crate::intake::Answer {
-    let l = &ctx.lifecycle;
-    let st = l.state();
-    crate::intake::Answer::json(
-        200,
-        &json!({
-            "delivery-url": l.delivery_url(),
-            "webhooks": st.webhooks,
-            "alerts": st.alerts,
-            "repairs": st.repairs,
-            "checked-at": st.checked_at,
-            "catch-up": {
-                "watermark": watermark(&l.store),
-                "last": l.last_catch_up(),
-            },
-        }),
-    )
-}
-
-/// `POST /api/admin/webhooks/register`.
-pub fn admin_register(ctx: &crate::serve::Ctx) -> crate::intake::Answer {
-    use crate::intake::Answer;
-    match ctx.lifecycle.register() {
-        Ok(list) => {
-            info!(
-                "admin API: webhooks registered ({})",
-                list.iter()
-                    .map(|r| format!("{} {} {}", r.id, r.topic, r.action))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            Answer::json(200, &json!({ "webhooks": list }))
-        }
-        Err(WooError::Config(m)) => {
-            Answer::json(422, &json!({ "errors": { "woocommerce.url": m } }))
-        }
-        Err(e) => Answer::json(
-            502,
-            &json!({ "error": format!("registering the webhooks failed: {e}") }),
-        ),
-    }
-}
-
-/// `POST /api/admin/backfill` `{"since": "2026-11-01T00:00:00Z"}`: a catch-up from that time,
-/// in the background (progress on `GET /api/admin/webhooks` → `catch-up.last`).
-pub fn admin_backfill(ctx: &crate::serve::Ctx, body: &Value) -> crate::intake::Answer {
-    use crate::intake::Answer;
-    let Some(since) = body
-        .get("since")
-        .and_then(Value::as_str)
-        .and_then(parse_gmt)
-    else {
-        return Answer::json(
-            422,
-            &json!({ "errors": { "since": "a GMT date like 2026-11-01 or 2026-11-01T08:00:00Z expected" } }),
-        );
-    };
-    let since = gmt(since);
-    let l = Arc::clone(&ctx.lifecycle);
-    let s = since.clone();
-    std::thread::spawn(move || match l.run_catch_up(&s) {
-        Ok(r) => info!(
-            "backfill since {s}: {} order(s) read, {} new to us",
-            r.found, r.taken_in
-        ),
-        Err(e) => warn!("backfill since {s}: {e:#}"),
-    });
-    Answer::json(202, &json!({ "started": true, "since": since }))
 }
 
 // ---- the running service -------------------------------------------------------------------
@@ -792,156 +719,6 @@ fn save_state(store: &Store, state: &MonitorState) -> Result<()> {
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-// ---- command line ---------------------------------------------------------------------------
-
-/// The configuration as the service runs it: the file, with the settings stored through the
-/// admin API (the plugin may have set the shop's keys) when the database exists.
-fn service_config(path: &std::path::Path) -> Result<(Config, Option<Store>)> {
-    let cfg = crate::ops::load_config(path)?;
-    if !cfg.data_dir.join("ml-connector.sqlite3").exists() {
-        return Ok((cfg, None));
-    }
-    let store = crate::ops::open_store(&cfg)?;
-    let (cfg, _) = crate::admin::stored_config(&store, &cfg)?;
-    Ok((cfg, Some(store)))
-}
-
-/// `ml-connector webhooks register`.
-pub fn cli_register(path: &std::path::Path) -> Result<()> {
-    let (cfg, _) = service_config(path)?;
-    let woo = crate::serve::woo_client(&cfg)?;
-    let url = cfg.delivery_url();
-    let list = register(
-        &woo,
-        &url,
-        cfg.webhook_secret.expose(),
-        &topics(cfg.webhooks.master_data),
-    )
-    .map_err(|e| anyhow::anyhow!("registering the webhooks failed: {e}"))?;
-    outln!(
-        "{:<8} {:<18} {:<9} {:<18} delivery URL",
-        "id",
-        "topic",
-        "status",
-        "action"
-    );
-    for r in &list {
-        outln!(
-            "{:<8} {:<18} {:<9} {:<18} {}",
-            r.id,
-            r.topic,
-            r.status,
-            r.action,
-            r.delivery_url
-        );
-    }
-    Ok(())
-}
-
-/// `ml-connector webhooks list`.
-pub fn cli_list(path: &std::path::Path, as_json: bool) -> Result<()> {
-    let (cfg, _) = service_config(path)?;
-    let woo = crate::serve::woo_client(&cfg)?;
-    let url = cfg.delivery_url();
-    let list = woo
-        .list_webhooks()
-        .map_err(|e| anyhow::anyhow!("reading the webhooks failed: {e}"))?;
-    let mut problems = Vec::new();
-    for topic in topics(cfg.webhooks.master_data) {
-        let ours: Vec<&Webhook> = list
-            .iter()
-            .filter(|w| w.topic == topic && same_url(&w.delivery_url, &url))
-            .collect();
-        if ours.is_empty() {
-            problems.push(format!("no webhook for {topic} delivers to {url}"));
-        }
-        for w in ours.iter().filter(|w| w.status != "active") {
-            problems.push(format!("webhook {} ({topic}) is {}", w.id, w.status));
-        }
-    }
-    if as_json {
-        let hooks: Vec<Value> = list
-            .iter()
-            .map(|w| {
-                json!({"id": w.id, "name": w.name, "topic": w.topic, "status": w.status,
-                       "delivery-url": w.delivery_url, "ours": same_url(&w.delivery_url, &url)})
-            })
-            .collect();
-        outln!(
-            "{}",
-            json!({"delivery-url": url, "webhooks": hooks, "problems": problems})
-        );
-    } else {
-        outln!(
-            "{:<8} {:<18} {:<9} {:<5} delivery URL",
-            "id",
-            "topic",
-            "status",
-            "ours"
-        );
-        for w in &list {
-            let ours = if same_url(&w.delivery_url, &url) {
-                "yes"
-            } else {
-                ""
-            };
-            outln!(
-                "{:<8} {:<18} {:<9} {:<5} {}",
-                w.id,
-                w.topic,
-                w.status,
-                ours,
-                w.delivery_url
-            );
-        }
-        for p in &problems {
-            outln!("problem: {p}");
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "{} problem(s) with the webhooks: run `ml-connector webhooks register`",
-            problems.len()
-        )
-    }
-}
-
-/// `ml-connector backfill --since DATE`.
-pub fn cli_backfill(path: &std::path::Path, since: &str) -> Result<()> {
-    let Some(secs) = parse_gmt(since) else {
-        anyhow::bail!(
-            "--since {since:?}: a GMT date like 2026-11-01 or 2026-11-01T08:00:00Z expected"
-        );
-    };
-    let (cfg, store) = service_config(path)?;
-    // Refuse like the other commands: the wrong config would fill a new, unused database.
-    let store = match store {
-        Some(s) => s,
-        None => crate::ops::open_store(&cfg)?,
-    };
-    let woo = crate::serve::woo_client(&cfg)?;
-    let since = gmt(secs);
-    let stop = AtomicBool::new(false);
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let r = catch_up(&woo, &store, &since, &stop, |r| {
-        if tty {
-            eprint!(
-                "\r{} order(s) read, {} new, page {}",
-                r.found, r.taken_in, r.pages
-            );
-        }
-    })?;
-    if tty {
-        errln!();
-    }
-    advance_watermark(&store, r.newest.as_deref())?;
-    store.kv_set(LAST_RUN, &json!({"at": now_ms(), "report": r}).to_string())?;
-    outln!("{}", serde_json::to_string(&r)?);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -22,10 +22,10 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::clients::woo::WooError;
 use crate::component::inventory;
-use crate::pipeline::{Pipeline, ShipRecord};
+use crate::jobs::pipeline::{Pipeline, ShipRecord};
 use crate::store::{Store, now_ms};
-use crate::woo::WooError;
 
 /// The status WooCommerce orders are given.
 pub const COMPLETED: &str = "completed";
@@ -309,7 +309,7 @@ pub fn on_delivery(
         Err(e) => return leave(woo_failure(e)?),
     };
     let status = order["status"].as_str().unwrap_or_default().to_string();
-    let map = crate::pipeline::current(&pipeline.status_map);
+    let map = crate::jobs::pipeline::current(&pipeline.status_map);
     let writing = at_entry == Some(Stage::Writing);
     match decide(&status, &map) {
         Decision::Complete => {}
@@ -357,7 +357,7 @@ pub fn status_json(store: &Store) -> Value {
 /// The "Orders completed from X3" part of the status page's X3 polling section (empty when
 /// nothing was ever logged).
 pub fn status_html(store: &Store) -> String {
-    use crate::status::{esc, utc};
+    use crate::html::{esc, utc};
     let log = load_log(store);
     if log.completed.is_empty() && log.not_completed.is_empty() {
         return String::new();

@@ -29,8 +29,8 @@ use mlc_sim::x3::{X3Config, X3Sim};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::cli::serve::{self, Host};
 use crate::config::Config;
-use crate::serve::{self, Host};
 
 /// The port the sandbox listens on when `--port` is not given (8787 is `serve`'s default, so a
 /// real service on the same machine does not collide); when taken, any free port.
@@ -139,7 +139,7 @@ impl Sandbox {
             },
         };
         let addr = host.http.addr();
-        let client = serve::woo_client(&cfg)?;
+        let client = crate::clients::woo_client(&cfg)?;
         // woo-sim's default stock runs out after a few dozen orders.
         for (product, variation) in [(10, 0), (12, 0), (13, 14), (13, 15)] {
             client
@@ -569,7 +569,7 @@ pub fn run(opts: &Options) -> Result<()> {
         "  its login     any user name; the password is the read token: cat {}",
         sandbox
             .data_dir
-            .join(crate::admin::READ_TOKEN_FILE)
+            .join(crate::http::admin::READ_TOKEN_FILE)
             .display()
     );
     errln!("  X3 (sim)      {}", sandbox.x3.base_url());

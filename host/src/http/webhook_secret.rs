@@ -64,7 +64,7 @@ impl WebhookSecrets {
 
 /// Whether a delivery is signed by the shop: the current secret, and — only for a signature
 /// that does not match it, during a rotation — the previous one (the check itself is the core's,
-/// run natively: [`crate::intake::verify_signature`]). Returns the MAC that matched.
+/// run natively: [`verify_signature`]). Returns the MAC that matched.
 pub fn verify(
     secrets: &WebhookSecrets,
     body: &[u8],
@@ -75,9 +75,9 @@ pub fn verify(
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    match crate::intake::verify_signature(body, signature, &[current.expose()]) {
+    match verify_signature(body, signature, &[current.expose()]) {
         Err(mlc_core::webhook::Error::SignatureMismatch) if !previous.is_empty() => {
-            let verdict = crate::intake::verify_signature(body, signature, &[previous.expose()]);
+            let verdict = verify_signature(body, signature, &[previous.expose()]);
             if verdict.is_ok() {
                 secrets.previous_used.fetch_add(1, Ordering::Relaxed);
                 secrets
@@ -87,5 +87,76 @@ pub fn verify(
             verdict
         }
         verdict => verdict,
+    }
+}
+
+/// Checks a delivery's signature against each configured secret; the MAC that matched.
+///
+/// The one place the intake decides "signed by the shop": the core's own check
+/// (`mlc_core::webhook::verify_signature`, constant time), run natively. A missing or malformed
+/// signature does not depend on the secret; a mismatch with one secret is tried with the next
+/// (several secrets: a secret being changed, where the old one still signs deliveries in flight).
+pub fn verify_signature(
+    body: &[u8],
+    signature: Option<&str>,
+    secrets: &[&str],
+) -> Result<[u8; 32], mlc_core::webhook::Error> {
+    use base64::Engine as _;
+    use mlc_core::webhook::Error;
+    let mut result = Err(Error::EmptySecret);
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        result = mlc_core::webhook::verify_signature(body, signature, secret).map(|()| [0; 32]);
+        if !matches!(result, Err(Error::SignatureMismatch)) {
+            break;
+        }
+    }
+    result?;
+    // Verified: the header is the MAC, base64 of 32 bytes.
+    let mut mac = [0u8; 32];
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(signature.unwrap_or_default().trim())
+        .map_err(|e| Error::MalformedSignature(e.to_string()))?;
+    mac.copy_from_slice(raw.get(..32).ok_or(Error::SignatureMismatch)?);
+    Ok(mac)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use mlc_core::webhook::{Error, sign};
+
+    #[test]
+    fn a_signature_verifies_against_any_of_the_secrets_and_returns_its_mac() {
+        let body = br#"{"id":1}"#;
+        let sig = sign(body, "new-secret");
+        let mac = verify_signature(body, Some(&sig), &["old-secret", "new-secret"]).unwrap();
+        use base64::Engine as _;
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD.encode(mac),
+            sig,
+            "the MAC is the signature's bytes"
+        );
+        assert_eq!(
+            verify_signature(body, Some(&sig), &["old-secret", "other"]),
+            Err(Error::SignatureMismatch)
+        );
+        // Missing or malformed does not depend on the secret; no secret at all is its own error.
+        assert_eq!(
+            verify_signature(body, None, &["new-secret"]),
+            Err(Error::MissingSignature)
+        );
+        assert!(matches!(
+            verify_signature(body, Some("not base64!"), &["a", "b"]),
+            Err(Error::MalformedSignature(_))
+        ));
+        assert_eq!(
+            verify_signature(body, Some(&sig), &["", ""]),
+            Err(Error::EmptySecret)
+        );
+        assert_eq!(
+            verify_signature(body, Some(&sig), &[]),
+            Err(Error::EmptySecret)
+        );
     }
 }

@@ -24,9 +24,9 @@ use sha2::{Digest, Sha256};
 
 use crate::component::{CoreRuntime, inventory, mapping, orders};
 use crate::config::{ApiMode, AuthMode, Config, Secret};
-use crate::intake::Answer;
-use crate::serve::Ctx;
-use crate::server::headers_of;
+use crate::http::Ctx;
+use crate::http::intake::Answer;
+use crate::http::server::headers_of;
 use crate::store::{OrderRow, Store};
 
 /// The token file, in the data directory.
@@ -44,7 +44,7 @@ const MAX_REPLAY: usize = 10_000;
 const MAX_TEXT: usize = 2048;
 
 /// The order the settings are tried on (WooCommerce's documented sample, `GET /orders/727`).
-const SAMPLE_ORDER: &str = include_str!("../../core/testdata/samples/order.wc-v3.json");
+const SAMPLE_ORDER: &str = include_str!("../../../core/testdata/samples/order.wc-v3.json");
 
 /// The admin API's own state, one per running host.
 pub struct Admin {
@@ -268,16 +268,16 @@ pub fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
             show_order(ctx, &p["/api/admin/orders/".len()..])
         }
         ("GET", "/api/admin/reconcile") => {
-            crate::reconcile::admin(ctx, query, header("accept").contains("text/csv"))
+            crate::http::jobs_api::reconcile(ctx, query, header("accept").contains("text/csv"))
         }
         ("POST", "/api/admin/test-connection") => match read_json(req) {
             Ok(body) => test_connection(ctx, &body),
             Err(a) => Ok(a),
         },
-        ("GET", "/api/admin/webhooks") => Ok(crate::lifecycle::admin_webhooks(ctx)),
-        ("POST", "/api/admin/webhooks/register") => Ok(crate::lifecycle::admin_register(ctx)),
+        ("GET", "/api/admin/webhooks") => Ok(crate::http::jobs_api::webhooks(ctx)),
+        ("POST", "/api/admin/webhooks/register") => Ok(crate::http::jobs_api::register(ctx)),
         ("POST", "/api/admin/backfill") => match read_json(req) {
-            Ok(body) => Ok(crate::lifecycle::admin_backfill(ctx, &body)),
+            Ok(body) => Ok(crate::http::jobs_api::backfill(ctx, &body)),
             Err(a) => Ok(a),
         },
         (_, p) => Ok(match allowed(p) {
@@ -521,7 +521,7 @@ fn get_settings(ctx: &Ctx) -> Result<Answer> {
 /// `GET /api/admin/wire`: every X3 name in force, with its default, where the default comes
 /// from (empty: UNCONFIRMED, our choice) and whether the site overrides it.
 fn get_wire(ctx: &Ctx) -> Result<Answer> {
-    let s = crate::pipeline::current(&ctx.pipeline.settings);
+    let s = crate::jobs::pipeline::current(&ctx.pipeline.settings);
     let names = crate::wire::Names::resolve(&ctx.core, &s)?;
     let list: Vec<Value> = names
         .all()
@@ -1023,8 +1023,8 @@ struct Candidate {
     config: Config,
     settings: orders::Settings,
     status_map: Option<Vec<inventory::StatusRule>>,
-    x3: Option<crate::x3::X3Client>,
-    woo: Option<crate::woo::WooClient>,
+    x3: Option<crate::clients::x3::X3Client>,
+    woo: Option<crate::clients::woo::WooClient>,
 }
 
 /// Applies `doc` to the configuration in force and validates the result with every rule there
@@ -1039,7 +1039,7 @@ fn validate(ctx: &Ctx, doc: &Value) -> Result<std::result::Result<Candidate, Err
     let touched = |s: &str| doc.get(s).is_some();
     let mut x3 = None;
     if !errors.has("x3") && touched("x3") {
-        match crate::serve::x3_client(&config) {
+        match crate::clients::x3_client(&config) {
             Ok(c) => x3 = Some(c),
             Err(e) => {
                 let m = format!("{e:#}");
@@ -1056,7 +1056,7 @@ fn validate(ctx: &Ctx, doc: &Value) -> Result<std::result::Result<Candidate, Err
     }
     let mut woo = None;
     if !errors.has("woocommerce") && touched("woocommerce") {
-        match crate::serve::woo_client(&config) {
+        match crate::clients::woo_client(&config) {
             Ok(c) => woo = Some(c),
             Err(e) => {
                 let m = format!("{e:#}");
@@ -1083,7 +1083,7 @@ fn validate(ctx: &Ctx, doc: &Value) -> Result<std::result::Result<Candidate, Err
             errors.add("inventory.status-map", m);
         }
     }
-    let settings = match crate::serve::order_settings(&ctx.core, &config) {
+    let settings = match crate::config::orders::order_settings(&ctx.core, &config) {
         Ok(s) => s,
         Err(e) => {
             errors.add("orders", format!("{e:#}"));
@@ -1103,7 +1103,7 @@ fn validate(ctx: &Ctx, doc: &Value) -> Result<std::result::Result<Candidate, Err
     let mut after = Errors::default();
     core_settings_errors(&ctx.core, &settings, &mapping, &mut after)?;
     let mut before = Errors::default();
-    let in_force = crate::pipeline::current(&ctx.pipeline.settings);
+    let in_force = crate::jobs::pipeline::current(&ctx.pipeline.settings);
     core_settings_errors(&ctx.core, &in_force, &mapping, &mut before)?;
     for (field, message) in after.0 {
         let sets_it = field
@@ -1691,7 +1691,7 @@ fn show_order(ctx: &Ctx, id: &str) -> Result<Answer> {
         o.insert("ledger".into(), Value::Array(ledger));
         o.insert(
             "x3".into(),
-            crate::x3poll::order_json(&ctx.store, order_id)?,
+            crate::jobs::x3poll::order_json(&ctx.store, order_id)?,
         );
     }
     Ok(Answer::json(200, &v))

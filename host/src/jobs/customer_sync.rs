@@ -32,11 +32,11 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
+use crate::clients::x3::{ApiMode, LookupRequest, X3Error};
 use crate::component::CoreRuntime;
-use crate::pipeline::{Pipeline, current};
+use crate::jobs::pipeline::{Pipeline, current};
 use crate::store::{CustomerFinish, CustomerUpdateRow, Store, now_ms};
 use crate::wire::Names;
-use crate::x3::{ApiMode, LookupRequest, X3Error};
 
 /// The address codes the core gives the addresses it creates: billing, and shipping when the
 /// order's shipping address differed.
@@ -917,7 +917,7 @@ impl CustomerSync {
         api: ApiMode,
         code: &str,
         u: &Update,
-    ) -> crate::x3::Result<Option<X3Customer>> {
+    ) -> crate::clients::x3::Result<Option<X3Customer>> {
         let x3 = self.pipeline.x3();
         // The whole collection goes back, every address as read with the host's changed: a
         // collection given in an update replaces the lines (docs/master-data.md), so sending
@@ -967,7 +967,7 @@ impl CustomerSync {
     fn x3_call<T>(
         &self,
         what: &str,
-        f: impl FnOnce() -> crate::x3::Result<T>,
+        f: impl FnOnce() -> crate::clients::x3::Result<T>,
     ) -> std::result::Result<T, Step> {
         match f() {
             Ok(v) => {
@@ -1102,7 +1102,7 @@ pub fn status_json(store: &Store, enabled: bool) -> Value {
 
 /// The status page's "Customer addresses → X3" section.
 pub fn status_html(store: &Store, enabled: bool) -> String {
-    use crate::status::{esc, utc};
+    use crate::html::{esc, utc};
     let mut h = String::from("<section id=\"customer-updates\"><h2>Customer addresses → X3</h2>");
     if !enabled {
         h.push_str(

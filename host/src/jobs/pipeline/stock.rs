@@ -13,9 +13,9 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::{Finish, Health, Pipeline, Step, lookup_request};
+use crate::clients::x3::{CreateRequest, EditRequest, X3Error};
 use crate::component::{inventory as wi, orders};
 use crate::store::{OrderRow, now_ms};
-use crate::x3::{CreateRequest, EditRequest, X3Error};
 
 /// The ledger's `kind` column for each action: what the order's ledger is read back by.
 const DELIVERY: &str = "delivery";
@@ -39,7 +39,7 @@ fn stock_error(e: &wi::Error) -> String {
 }
 
 impl Pipeline {
-    fn stock_config(&self) -> Option<crate::stock::StockConfig> {
+    fn stock_config(&self) -> Option<crate::config::stock::StockConfig> {
         self.stock.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -59,9 +59,9 @@ impl Pipeline {
         let doc = row.document_no.clone().unwrap_or_default();
         let customer = row.customer_code.clone().unwrap_or_default();
         let body = row.body.clone().unwrap_or_default();
-        let settings = crate::pipeline::current(&self.settings);
-        let map = crate::pipeline::current(&self.status_map);
-        let mapping = crate::pipeline::current(&self.mapping);
+        let settings = crate::jobs::pipeline::current(&self.settings);
+        let map = crate::jobs::pipeline::current(&self.status_map);
+        let mapping = crate::jobs::pipeline::current(&self.mapping);
 
         let done = self.done_intents(order_id)?;
         let t = match self.core.call(|c, s| {
@@ -83,7 +83,7 @@ impl Pipeline {
         for intent in &t.intents {
             match intent.kind {
                 wi::IntentKind::Ship => {
-                    let today = crate::status::utc(now_ms());
+                    let today = crate::html::utc(now_ms());
                     let action = match self.core.call(|c, s| {
                         c.ml_connector_inventory().call_build_delivery(
                             s,
@@ -426,7 +426,7 @@ impl Pipeline {
     fn refunds(
         &self,
         row: &OrderRow,
-        cfg: &crate::stock::StockConfig,
+        cfg: &crate::config::stock::StockConfig,
         body: &[u8],
         customer: &str,
         settings: &orders::Settings,
@@ -587,7 +587,7 @@ impl Pipeline {
     /// The ledger key of the order's shipment (`<store>/order/<id>/ship`), as the core names it
     /// for an order that moves from posted to shipped.
     fn ship_key(&self, order_id: u64) -> Result<String> {
-        let settings = crate::pipeline::current(&self.settings);
+        let settings = crate::jobs::pipeline::current(&self.settings);
         let rules = [wi::StatusRule {
             status: "completed".into(),
             stage: wi::Stage::Shipped,

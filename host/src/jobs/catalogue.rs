@@ -15,10 +15,39 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Result, anyhow};
 use serde_json::{Map, Value, json};
 
-use crate::master::MasterDataFile;
+use crate::clients::woo::{WooClient, WooError};
+use crate::component::mapping;
+use crate::config::master::MasterDataFile;
 use crate::store::now_ms;
-use crate::woo::{WooClient, WooError};
-use crate::x3poll::{Target, fmt_dec4, parse_dec4};
+use crate::x3values::{fmt_dec4, parse_dec4};
+
+/// Where an X3 item goes in WooCommerce: the products a mapping row of that item names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Sku(String),
+    Product(u64),
+    /// A variation id; its parent is looked up in the catalogue when needed.
+    Variation(u64),
+}
+
+/// The mapping table read backwards: X3 item code → the SKUs and product ids mapped to it.
+/// Shipping, fee and default rows are not products.
+pub fn reverse_mapping(rows: &[mapping::MappingRow]) -> BTreeMap<String, Vec<Target>> {
+    let mut out: BTreeMap<String, Vec<Target>> = BTreeMap::new();
+    for r in rows {
+        let t = match &r.key {
+            mapping::MappingKey::Sku(s) => Target::Sku(s.clone()),
+            mapping::MappingKey::Product(id) => Target::Product(*id),
+            mapping::MappingKey::Variation(id) => Target::Variation(*id),
+            _ => continue,
+        };
+        let v = out.entry(r.item_code.clone()).or_default();
+        if !v.contains(&t) {
+            v.push(t);
+        }
+    }
+    out
+}
 
 /// The product meta marking a product we blocked (value: the X3 item status that blocked it).
 pub const BLOCKED_META: &str = "ml_connector_blocked";
@@ -321,6 +350,42 @@ pub fn push(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn row(key: mapping::MappingKey, item: &str) -> mapping::MappingRow {
+        mapping::MappingRow {
+            key,
+            item_code: item.into(),
+            sales_unit: None,
+            gl_account: None,
+            dimensions: Vec::new(),
+            site: None,
+        }
+    }
+
+    #[test]
+    fn the_mapping_reversed_names_skus_products_and_variations_not_shipping() {
+        use mapping::MappingKey as K;
+        let rows = vec![
+            row(K::Sku("WOO-TSHIRT".into()), "TSHIRT"),
+            row(K::Sku("WOO-TEE-OLD".into()), "TSHIRT"),
+            row(K::Sku("WOO-TSHIRT".into()), "TSHIRT"),
+            row(K::Product(16), "GIFTWRAP"),
+            row(K::Variation(14), "HOODIE-RED"),
+            row(K::Shipping("flat_rate".into()), "CARRIAGE"),
+            row(K::Default, "MISC"),
+        ];
+        let r = reverse_mapping(&rows);
+        assert_eq!(
+            r["TSHIRT"],
+            vec![
+                Target::Sku("WOO-TSHIRT".into()),
+                Target::Sku("WOO-TEE-OLD".into())
+            ]
+        );
+        assert_eq!(r["GIFTWRAP"], vec![Target::Product(16)]);
+        assert_eq!(r["HOODIE-RED"], vec![Target::Variation(14)]);
+        assert_eq!(r.len(), 3);
+    }
 
     fn product() -> Value {
         json!({"id": 7, "type": "simple", "parent_id": 0, "name": "Woo T-shirt", "status": "publish",

@@ -12,14 +12,15 @@
 //! X3 folder.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::intake::Answer;
-use crate::serve::Ctx;
+use crate::html::{esc, utc};
+use crate::http::Ctx;
+use crate::http::intake::Answer;
 use crate::store::{OrderRow, now_ms};
 
 /// Every state an order can be in, so `/metrics` has a stable set of series.
@@ -66,7 +67,7 @@ pub struct Status {
     pub held: Vec<OrderSummary>,
     /// X3 polling (`null` when it never ran): watermarks, errors, stock pushed.
     pub x3_poll: Value,
-    /// WooCommerce customers' address changes → X3 (`crate::customer_sync`): applied, waiting,
+    /// WooCommerce customers' address changes → X3 (`crate::jobs::customer_sync`): applied, waiting,
     /// needing attention, the last few.
     pub customer_updates: Value,
     /// Problems a person should know about now, in words (a webhook of ours disabled, paused or
@@ -372,11 +373,11 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
             delivery_url: ctx.lifecycle.delivery_url(),
             webhooks_checked_at: monitor.checked_at,
             repairs: monitor.repairs,
-            catch_up_watermark: crate::lifecycle::watermark(store),
-            catch_up_last: crate::lifecycle::last_catch_up(store),
+            catch_up_watermark: crate::jobs::lifecycle::watermark(store),
+            catch_up_last: crate::jobs::lifecycle::last_catch_up(store),
         },
-        x3_poll: crate::x3poll::status_json(&ctx.store),
-        customer_updates: crate::customer_sync::status_json(
+        x3_poll: crate::jobs::x3poll::status_json(&ctx.store),
+        customer_updates: crate::jobs::customer_sync::status_json(
             &ctx.store,
             ctx.config.master_data.customer_addresses,
         ),
@@ -580,7 +581,7 @@ pub fn refuse(ctx: &Ctx, path: &str, headers: &[(String, String)]) -> Option<Ans
         let metrics = &ctx.config.metrics_token;
         let metrics_ok = path == "/metrics"
             && !metrics.is_empty()
-            && crate::admin::same_token(t, metrics.expose());
+            && crate::http::admin::same_token(t, metrics.expose());
         if ctx.admin.is_read_token(t) | metrics_ok {
             return None;
         }
@@ -650,9 +651,9 @@ pub fn page(ctx: &Ctx, path: &str) -> Answer {
     let result = match path.trim_end_matches('/') {
         "/status" => snapshot(ctx).map(|s| {
             // Sections owned by other modules, appended after the core ones.
-            let extra = crate::x3poll::status_html(&ctx.store)
-                + &crate::reconcile::status_html(&ctx.store)
-                + &crate::customer_sync::status_html(
+            let extra = crate::jobs::x3poll::status_html(&ctx.store)
+                + &crate::jobs::reconcile::status_html(&ctx.store)
+                + &crate::jobs::customer_sync::status_html(
                     &ctx.store,
                     ctx.config.master_data.customer_addresses,
                 );
@@ -859,33 +860,6 @@ fn prometheus(s: &Status, posted_total: i64) -> String {
 // ---------------------------------------------------------------------------------------------
 // HTML
 
-/// HTML-escapes text for element content and quoted attribute values.
-pub fn esc(s: &str) -> Esc<'_> {
-    Esc(s)
-}
-
-pub struct Esc<'a>(&'a str);
-
-impl fmt::Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut last = 0;
-        for (i, c) in self.0.char_indices() {
-            let rep = match c {
-                '&' => "&amp;",
-                '<' => "&lt;",
-                '>' => "&gt;",
-                '"' => "&quot;",
-                '\'' => "&#39;",
-                _ => continue,
-            };
-            f.write_str(&self.0[last..i])?;
-            f.write_str(rep)?;
-            last = i + c.len_utf8();
-        }
-        f.write_str(&self.0[last..])
-    }
-}
-
 const CSS: &str = "
 :root{--fg:#1d2327;--muted:#646970;--line:#dcdcde;--bg:#fff;--ok:#00a32a;--warn:#dba617;--bad:#d63638;--accent:#2271b1}
 *{box-sizing:border-box}
@@ -925,11 +899,6 @@ fn layout(title: &str, refresh: bool, body: &str) -> String {
         },
         esc(title)
     )
-}
-
-/// `2026-05-01 12:34:56 UTC`.
-pub fn utc(ms: i64) -> String {
-    format!("{} UTC", crate::dates::format_utc(ms.div_euclid(1000), ' '))
 }
 
 /// `45 s`, `12 min`, `3 h`, `2 d`.
@@ -1523,7 +1492,7 @@ fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
         h.push_str("</table>");
     }
     h.push_str("</section>");
-    h.push_str(&crate::x3poll::order_html(store, order_id)?);
+    h.push_str(&crate::jobs::x3poll::order_html(store, order_id)?);
     Ok(Some(layout(&format!("Order #{order_id}"), false, &h)))
 }
 

@@ -1,11 +1,11 @@
-//! Reconciliation (issue 6, part 6; docs/reconcile.md): every WooCommerce order created in a
+//! Reconciliation (docs/reconcile.md): every WooCommerce order created in a
 //! period against the X3 document(s) carrying its reference (`CUSORDREF`), reporting orders
 //! missing in X3, posted more than once, or whose total, tax or shipping differ beyond a
 //! tolerance. `ml-connector reconcile`, `GET /api/admin/reconcile` and the status page's
 //! "Reconciliation" section all run [`run`]; the last result is kept in `kv` so the status page
 //! can show it and serve it as CSV without any secret.
 //!
-//! Amounts are exact: ten-thousandths in `i64` (see [`crate::x3poll::parse_dec4`]). The X3 side
+//! Amounts are exact: ten-thousandths in `i64` (see [`crate::jobs::x3poll::parse_dec4`]). The X3 side
 //! of each amount:
 //! - total excl. tax: the header's net total field when the document carries one (`ORDNOT` on
 //!   orders, `AMTNOT` on invoices, configurable), else the sum of its lines, each
@@ -16,79 +16,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::clients::woo::WooClient;
+use crate::clients::x3::{ApiMode, X3Client};
 use crate::component::{CoreRuntime, inventory, mapping, orders};
+use crate::config::reconcile::{ReconcileFile, tolerance_dec4};
+use crate::dates::days_from_civil;
 use crate::store::{Store, now_ms};
-use crate::woo::WooClient;
-use crate::x3::{ApiMode, X3Client};
-use crate::x3poll::{days_from_civil, dec4, fmt_dec4, fmt_stamp};
-
-/// `[reconcile]` in the configuration.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ReconcileFile {
-    /// Largest difference (in the order currency) that is not a discrepancy.
-    #[serde(default = "default_tolerance")]
-    pub tolerance: f64,
-    /// Header fields with the net and gross totals (x3-api.md §5.3 `ORDNOT/ORDATI`, §5.5
-    /// `AMTATI`; `AMTNOT` is UNCONFIRMED). Used when the document carries them (REST).
-    #[serde(default = "default_order_net")]
-    pub order_net_field: String,
-    #[serde(default = "default_order_gross")]
-    pub order_gross_field: String,
-    #[serde(default = "default_invoice_net")]
-    pub invoice_net_field: String,
-    #[serde(default = "default_invoice_gross")]
-    pub invoice_gross_field: String,
-}
-
-fn default_tolerance() -> f64 {
-    0.01
-}
-fn default_order_net() -> String {
-    "ORDNOT".into()
-}
-fn default_order_gross() -> String {
-    "ORDATI".into()
-}
-fn default_invoice_net() -> String {
-    "AMTNOT".into()
-}
-fn default_invoice_gross() -> String {
-    "AMTATI".into()
-}
-
-impl Default for ReconcileFile {
-    fn default() -> Self {
-        ReconcileFile {
-            tolerance: default_tolerance(),
-            order_net_field: default_order_net(),
-            order_gross_field: default_order_gross(),
-            invoice_net_field: default_invoice_net(),
-            invoice_gross_field: default_invoice_gross(),
-        }
-    }
-}
-
-impl ReconcileFile {
-    pub fn check(&self) -> Result<()> {
-        tolerance_dec4(self.tolerance).map(drop)
-    }
-}
-
-/// A tolerance in ten-thousandths; negative or absurd values are refused.
-pub fn tolerance_dec4(t: f64) -> Result<i64> {
-    if !t.is_finite() || !(0.0..=1_000_000.0).contains(&t) {
-        bail!("reconcile tolerance must be between 0 and 1000000, not {t}");
-    }
-    #[allow(clippy::cast_possible_truncation)] // bounded just above
-    Ok((t * 10_000.0).round() as i64)
-}
+use crate::x3values::{dec4, fmt_dec4, fmt_stamp};
 
 // ---------------------------------------------------------------------------------------------
 // Periods
@@ -118,7 +57,7 @@ fn parse_instant(s: &str) -> Option<(i64, bool)> {
         }
         return Some((days_from_civil(y, m, d) * 86_400, true));
     }
-    crate::x3poll::stamp_secs(s).map(|v| (v, false))
+    crate::x3values::stamp_secs(s).map(|v| (v, false))
 }
 
 impl Period {
@@ -764,7 +703,7 @@ pub fn load_last(store: &Store) -> Option<Report> {
 
 /// The status page's section: the last run, its discrepancies, and the CSV link.
 pub fn status_html(store: &Store) -> String {
-    use crate::status::{esc, utc};
+    use crate::html::{esc, utc};
     let mut h = String::from("<section id=\"reconcile\"><h2>Reconciliation</h2>");
     let Some(r) = load_last(store) else {
         h.push_str(
@@ -806,193 +745,11 @@ pub fn status_html(store: &Store) -> String {
     h
 }
 
-/// `GET /status/reconcile.csv`: the last run as CSV (404 when none).
-pub fn last_csv(store: &Store) -> crate::intake::Answer {
-    match load_last(store) {
-        Some(r) => csv_answer(&r),
-        None => crate::intake::Answer::json(404, &json!({ "error": "no reconciliation run yet" })),
-    }
-}
-
-pub fn csv_answer(r: &Report) -> crate::intake::Answer {
-    let mut a = crate::intake::Answer {
-        status: 200,
-        content_type: "text/csv; charset=utf-8",
-        body: r.csv().into_bytes(),
-        headers: Vec::new(),
-    };
-    a.headers.push((
-        "Content-Disposition".into(),
-        "attachment; filename=\"reconcile.csv\"".into(),
-    ));
-    a.headers.push(("Cache-Control".into(), "no-store".into()));
-    a
-}
-
-/// `GET /api/admin/reconcile?from=&to=[&tolerance=]` (behind the admin token).
-pub fn admin(
-    ctx: &crate::serve::Ctx,
-    query: &str,
-    want_csv: bool,
-) -> Result<crate::intake::Answer> {
-    use crate::intake::Answer;
-    let params: BTreeMap<String, String> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let (Some(from), Some(to)) = (params.get("from"), params.get("to")) else {
-        return Ok(Answer::json(
-            400,
-            &json!({ "error": "from and to are required (2026-11-01 or 2026-11-01T10:00:00Z)" }),
-        ));
-    };
-    let period = match Period::parse(from, to) {
-        Ok(p) => p,
-        Err(e) => return Ok(Answer::json(400, &json!({ "error": format!("{e:#}") }))),
-    };
-    let file = ctx.config.reconcile.clone();
-    let tolerance = match params.get("tolerance") {
-        None => file.tolerance,
-        Some(t) => match t.parse::<f64>().ok().filter(|t| tolerance_dec4(*t).is_ok()) {
-            Some(t) => t,
-            None => {
-                return Ok(Answer::json(
-                    400,
-                    &json!({ "error": format!("tolerance {t:?} is not a number ≥ 0") }),
-                ));
-            }
-        },
-    };
-    let p = &ctx.pipeline;
-    let settings = p.settings.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let status_map = p
-        .status_map
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let mapping = p.mapping.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let (x3, woo) = (p.x3(), p.woo());
-    let report = match run(
-        &Inputs {
-            x3: &x3,
-            api: api_of(&ctx.config),
-            woo: &woo,
-            core: &ctx.core,
-            settings: &settings,
-            status_map: &status_map,
-            mapping: &mapping,
-            file: &file,
-        },
-        period,
-        tolerance,
-    ) {
-        Ok(r) => r,
-        Err(e) => return Ok(Answer::json(502, &json!({ "error": format!("{e:#}") }))),
-    };
-    save_last(&ctx.store, &report)?;
-    Ok(if want_csv {
-        csv_answer(&report)
-    } else {
-        Answer::json(200, &serde_json::to_value(&report)?)
-    })
-}
-
-fn api_of(cfg: &crate::config::Config) -> ApiMode {
-    match cfg.x3.api {
-        crate::config::ApiMode::Rest => ApiMode::Rest,
-        crate::config::ApiMode::Graphql => ApiMode::Graphql,
-    }
-}
-
-/// `ml-connector reconcile`.
-pub fn cli(
-    config: &Path,
-    from: &str,
-    to: &str,
-    csv: Option<&Path>,
-    tolerance: Option<f64>,
-    as_json: bool,
-) -> Result<()> {
-    let cfg = crate::ops::load_config(config)?;
-    let period = Period::parse(from, to)?;
-    let db = cfg.data_dir.join("ml-connector.sqlite3");
-    let store = if db.exists() {
-        Some(Store::open(&cfg.data_dir)?)
-    } else {
-        None
-    };
-    // The settings in force: the admin API's stored ones win over the file's, as in `serve`.
-    let (cfg, stored_map) = match &store {
-        Some(s) => crate::admin::stored_config(s, &cfg)?,
-        None => (cfg, None),
-    };
-    let cache = cfg.data_dir.join("cache");
-    let (core, _) = CoreRuntime::embedded(cfg.data_dir.exists().then_some(cache.as_path()))?;
-    let settings = crate::serve::order_settings(&core, &cfg)?;
-    let status_map = match stored_map {
-        Some(m) => m,
-        None => core.call(|c, s| c.ml_connector_inventory().call_default_status_map(s))?,
-    };
-    let mapping_text = match store
-        .as_ref()
-        .map(|s| s.kv_get("mapping"))
-        .transpose()?
-        .flatten()
-    {
-        Some(t) => Some(t),
-        None => match &cfg.orders.mapping_file {
-            Some(f) => {
-                let p = cfg.base_dir.join(f);
-                Some(
-                    std::fs::read_to_string(&p)
-                        .with_context(|| format!("reading {}", p.display()))?,
-                )
-            }
-            None => None,
-        },
-    };
-    let mapping = match mapping_text {
-        Some(t) => crate::serve::parse_mapping(&core, &t, &settings.dimension_types)?,
-        None => Vec::new(),
-    };
-    let x3 = crate::serve::x3_client(&cfg)?;
-    let woo = crate::serve::woo_client(&cfg)?;
-    let report = run(
-        &Inputs {
-            x3: &x3,
-            api: api_of(&cfg),
-            woo: &woo,
-            core: &core,
-            settings: &settings,
-            status_map: &status_map,
-            mapping: &mapping,
-            file: &cfg.reconcile,
-        },
-        period,
-        tolerance.unwrap_or(cfg.reconcile.tolerance),
-    )?;
-    if let Some(path) = csv {
-        std::fs::write(path, report.csv())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(s) = &store {
-        save_last(s, &report)?;
-    }
-    if as_json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        out!("{}", report.table());
-    }
-    if report.discrepancies > 0 {
-        bail!("{}", report.summary());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::x3poll::{parse_dec4, round_div};
+    use crate::x3values::{parse_dec4, round_div};
 
     #[test]
     fn periods_include_both_ends() {

@@ -73,7 +73,11 @@ impl Default for MasterDataFile {
 impl MasterDataFile {
     /// Checks the section on its own and against the rest of the config (`x3_poll`: the
     /// `[x3-poll]` section is present and enabled; `webhooks`: `[webhooks] master-data`).
-    pub fn check(&self, x3_poll: Option<&crate::x3poll::X3PollFile>, webhooks: bool) -> Result<()> {
+    pub fn check(
+        &self,
+        x3_poll: Option<&crate::config::x3poll::X3PollFile>,
+        webhooks: bool,
+    ) -> Result<()> {
         for f in &self.shop_owned {
             if !PRODUCT_FIELDS.contains(&f.as_str()) {
                 bail!(
@@ -159,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_direction_without_what_feeds_it_is_refused_with_the_missing_setting_named() {
-        let poll = crate::x3poll::X3PollFile::default();
+        let poll = crate::config::x3poll::X3PollFile::default();
         let on = |t: &str| toml::from_str::<MasterDataFile>(t).unwrap();
         let e = on("products = true").check(None, false).unwrap_err();
         assert!(e.to_string().contains("[x3-poll]"), "{e}");

@@ -13,30 +13,17 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::component::{CoreRuntime, mapping, orders};
-use crate::config::{ApiMode, AuthMode, Config};
-use crate::intake::{Answer, Intake};
-use crate::pipeline::Pipeline;
-use crate::server::{HttpServer, headers_of};
+use crate::clients::{woo_client, x3_client};
+use crate::component::{CoreRuntime, mapping};
+use crate::config::Config;
+use crate::config::orders::{order_settings, parse_mapping};
+use crate::http::Ctx;
+use crate::http::intake::{Answer, Intake};
+use crate::http::server::{HttpServer, headers_of};
+use crate::jobs::pipeline::Pipeline;
 use crate::store::Store;
-use crate::woo::{WooAuth, WooClient, WooSettings};
-use crate::x3::{X3Auth, X3Client, X3Settings};
 
 /// What every HTTP route can reach.
-pub struct Ctx {
-    pub config: Config,
-    pub store: Arc<Store>,
-    pub core: Arc<CoreRuntime>,
-    pub pipeline: Arc<Pipeline>,
-    pub intake: Arc<Intake>,
-    /// When this process started (ms since the epoch).
-    pub started_at: i64,
-    /// The admin API: its token, and the configuration in force (`config` is the one at start).
-    pub admin: crate::admin::Admin,
-    /// The webhook monitor and the catch-up poller.
-    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
-}
-
 /// The running host: what tests and the sandbox hold on to.
 pub struct Host {
     pub http: HttpServer,
@@ -58,132 +45,6 @@ impl Host {
         for w in self.workers {
             let _ = w.join();
         }
-    }
-}
-
-pub fn x3_client(cfg: &Config) -> Result<X3Client> {
-    let x = &cfg.x3;
-    let auth = match x.auth {
-        AuthMode::Basic => X3Auth::Basic {
-            user: x.user.clone().unwrap_or_default(),
-            password: cfg.x3_password.expose().to_string(),
-        },
-        AuthMode::ConnectedApp => X3Auth::ConnectedApp {
-            client_id: x.client_id.clone().unwrap_or_default(),
-            secret: cfg.x3_secret.expose().to_string(),
-            user: x.jwt_user.clone().unwrap_or_default(),
-            audience: x.audience.clone(),
-            lifetime: Duration::from_secs(x.jwt_lifetime_secs.max(1)),
-            backdate: Duration::from_secs(x.jwt_iat_backdate_secs),
-        },
-        AuthMode::Oauth2 => X3Auth::OAuth2 {
-            token_url: x.token_url.clone().unwrap_or_default(),
-            client_id: x.oauth_client_id.clone().unwrap_or_default(),
-            client_secret: cfg.x3_oauth_secret.expose().to_string(),
-        },
-    };
-    X3Client::new(X3Settings {
-        base_url: x.base_url.clone(),
-        folder: x.folder.clone(),
-        api: match x.api {
-            ApiMode::Rest => crate::x3::ApiMode::Rest,
-            ApiMode::Graphql => crate::x3::ApiMode::Graphql,
-        },
-        auth,
-        ca_file: x.ca_file.as_ref().map(|p| cfg.base_dir.join(p)),
-        timeout: cfg.x3_timeout(),
-        connect_timeout: Duration::from_secs(5),
-    })
-    .map(|c| c.limit_in_flight(x.concurrency))
-    .map_err(|e| anyhow::anyhow!("X3 client: {e}"))
-}
-
-pub fn woo_client(cfg: &Config) -> Result<WooClient> {
-    let auth = match cfg.woo.auth.as_deref().unwrap_or("auto") {
-        "oauth1" => WooAuth::OAuth1,
-        "basic" => WooAuth::Basic,
-        "query-string" => WooAuth::QueryString,
-        _ => WooAuth::Auto,
-    };
-    WooClient::new(WooSettings {
-        site_url: cfg.woo.url.clone(),
-        consumer_key: cfg.woo.consumer_key.clone(),
-        consumer_secret: cfg.woo_consumer_secret.expose().to_string(),
-        auth,
-        ca_file: cfg.woo.ca_file.as_ref().map(|p| cfg.base_dir.join(p)),
-        timeout: Duration::from_secs(cfg.woo.timeout_secs.max(1)),
-        connect_timeout: Duration::from_secs(5),
-    })
-    .map_err(|e| anyhow::anyhow!("WooCommerce client: {e}"))
-}
-
-/// The core's settings: its defaults, then the config file's `[orders]`.
-pub fn order_settings(core: &CoreRuntime, cfg: &Config) -> Result<orders::Settings> {
-    let mut s = core.call(|c, st| c.ml_connector_orders().call_default_settings(st))?;
-    let o = &cfg.orders;
-    let set = |field: &mut String, v: &Option<String>| {
-        if let Some(v) = v {
-            field.clone_from(v);
-        }
-    };
-    set(&mut s.store_id, &o.store_id);
-    set(&mut s.reference_prefix, &o.reference_prefix);
-    set(&mut s.customer_prefix, &o.customer_prefix);
-    set(&mut s.sales_site, &o.sales_site);
-    set(&mut s.shipment_site, &o.shipment_site);
-    set(&mut s.order_type, &o.order_type);
-    set(&mut s.invoice_type, &o.invoice_type);
-    set(&mut s.customer_category, &o.customer_category);
-    if o.guest_customer.is_some() {
-        s.guest_customer.clone_from(&o.guest_customer);
-    }
-    if o.default_sales_unit.is_some() {
-        s.default_sales_unit.clone_from(&o.default_sales_unit);
-    }
-    if let Some(d) = o.currency_decimals {
-        s.currency_decimals = d;
-    }
-    if let Some(d) = &o.dimension_types {
-        s.dimension_types.clone_from(d);
-    }
-    match o.document_kind.as_deref() {
-        None | Some("order") => s.document_kind = orders::DocumentKind::Order,
-        Some("invoice") => s.document_kind = orders::DocumentKind::Invoice,
-        Some(other) => {
-            anyhow::bail!("orders.document-kind: {other:?} is not \"order\" or \"invoice\"")
-        }
-    }
-    match o.price_basis.as_deref() {
-        None | Some("net") => s.price_basis = orders::PriceBasis::Net,
-        Some("gross") => s.price_basis = orders::PriceBasis::Gross,
-        Some(other) => anyhow::bail!("orders.price-basis: {other:?} is not \"net\" or \"gross\""),
-    }
-    s.wire = cfg.x3.wire.pairs();
-    Ok(s)
-}
-
-/// Parses a mapping table through the core (CSV, or JSON when it starts with `[`).
-pub fn parse_mapping(
-    core: &CoreRuntime,
-    text: &str,
-    dims: &[String],
-) -> Result<Vec<mapping::MappingRow>> {
-    let parsed = if text.trim_start().starts_with('[') {
-        core.call(|c, s| c.ml_connector_mapping().call_parse_json(s, text, dims))?
-    } else {
-        core.call(|c, s| c.ml_connector_mapping().call_parse_csv(s, text, dims))?
-    };
-    parsed.map_err(|e| anyhow::anyhow!("{}", mapping_error(&e)))
-}
-
-pub fn mapping_error(e: &mapping::Error) -> String {
-    match e {
-        mapping::Error::Malformed(m) => format!("not a mapping table: {m}"),
-        mapping::Error::InvalidRows(rows) => rows
-            .iter()
-            .map(|r| format!("row {}, {}: {}", r.row, r.field, r.message))
-            .collect::<Vec<_>>()
-            .join("; "),
     }
 }
 
@@ -214,7 +75,7 @@ fn load_mapping(
 pub fn start(cfg: &Config) -> Result<Host> {
     let store = Arc::new(Store::open(&cfg.data_dir)?);
     // Settings changed through the admin API override the file's.
-    let (cfg, stored_status_map) = crate::admin::stored_config(&store, cfg)?;
+    let (cfg, stored_status_map) = crate::http::admin::stored_config(&store, cfg)?;
     let cfg = &cfg;
     let (core, compiled) = CoreRuntime::embedded(Some(&cfg.data_dir.join("cache")))?;
     info!("core component loaded ({compiled:?})");
@@ -237,7 +98,9 @@ pub fn start(cfg: &Config) -> Result<Host> {
         mapping,
         cfg.retry.clone(),
     ));
-    pipeline.set_stock(crate::stock::StockConfig::from_file(&core, &cfg.stock)?);
+    pipeline.set_stock(crate::config::stock::StockConfig::from_file(
+        &core, &cfg.stock,
+    )?);
     pipeline.set_customer_cache_secs(cfg.master_data.customer_cache_secs);
     // Orders held for a mapping that has changed since get another look.
     let released = store.requeue_held()?;
@@ -247,7 +110,7 @@ pub fn start(cfg: &Config) -> Result<Host> {
     let intake = Arc::new(Intake {
         store: Arc::clone(&store),
         core: Arc::clone(&core),
-        secret: Arc::new(crate::webhook_secret::WebhookSecrets::new(
+        secret: Arc::new(crate::http::webhook_secret::WebhookSecrets::new(
             cfg.webhook_secret.clone(),
             cfg.webhook_secret_previous.clone(),
         )),
@@ -262,8 +125,8 @@ pub fn start(cfg: &Config) -> Result<Host> {
         pipeline: Arc::clone(&pipeline),
         intake,
         started_at: crate::store::now_ms(),
-        admin: crate::admin::Admin::new(cfg)?,
-        lifecycle: Arc::new(crate::lifecycle::Lifecycle::new(
+        admin: crate::http::admin::Admin::new(cfg)?,
+        lifecycle: Arc::new(crate::jobs::lifecycle::Lifecycle::new(
             cfg,
             Arc::clone(&store),
             Arc::clone(&pipeline),
@@ -271,7 +134,7 @@ pub fn start(cfg: &Config) -> Result<Host> {
     });
     let handler_ctx = Arc::clone(&ctx);
     let handler = Arc::new(move |req: &mut tiny_http::Request| route(&handler_ctx, req));
-    let http = HttpServer::start(cfg.listen, crate::server::WORKERS, handler)?;
+    let http = HttpServer::start(cfg.listen, crate::http::server::WORKERS, handler)?;
     if cfg.listen.port() == 0 && cfg.woo.delivery_url.is_none() {
         // Any free port was asked for: the default delivery URL is the one actually bound.
         ctx.lifecycle
@@ -288,9 +151,11 @@ pub fn start(cfg: &Config) -> Result<Host> {
     let l = Arc::clone(&ctx.lifecycle);
     let lifecycle = Some(std::thread::spawn(move || l.run()));
     // X3 polling ([x3-poll]): stops with the workers, joined on shutdown like them.
-    workers.extend(crate::x3poll::spawn(cfg, &store, &pipeline, &core));
+    workers.extend(crate::jobs::x3poll::spawn(cfg, &store, &pipeline, &core));
     // Customer addresses → X3 ([master-data] customer-addresses): stops with the workers too.
-    workers.extend(crate::customer_sync::spawn(cfg, &store, &pipeline, &core));
+    workers.extend(crate::jobs::customer_sync::spawn(
+        cfg, &store, &pipeline, &core,
+    ));
     Ok(Host {
         http,
         ctx,
@@ -305,8 +170,8 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
     let path = req.url().split('?').next().unwrap_or("").to_string();
     let method = req.method().as_str().to_ascii_uppercase();
     let intake = &ctx.intake;
-    if crate::status::needs_token(&path)
-        && let Some(refused) = crate::status::refuse(ctx, &path, &headers_of(req))
+    if crate::http::status::needs_token(&path)
+        && let Some(refused) = crate::http::status::refuse(ctx, &path, &headers_of(req))
     {
         return refused;
     }
@@ -314,8 +179,10 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
         ("POST", "/webhooks/woocommerce") => {
             let headers = headers_of(req);
             let declared = req.body_length();
-            let mut body =
-                crate::server::DeadlineReader::new(req.as_reader(), crate::server::BODY_DEADLINE);
+            let mut body = crate::http::server::DeadlineReader::new(
+                req.as_reader(),
+                crate::http::server::BODY_DEADLINE,
+            );
             match intake.read_body(declared, &mut body) {
                 Ok(body) => intake.deliver(&headers, &body),
                 Err(answer) => answer,
@@ -326,12 +193,14 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
             a.headers.push(("Allow".into(), "POST".into()));
             a
         }
-        ("GET", "/healthz") => crate::status::healthz(ctx),
-        ("GET", "/metrics") => crate::status::metrics(ctx),
-        ("GET", "/api/status") => crate::status::api(ctx),
-        ("GET", "/status/reconcile.csv") => crate::reconcile::last_csv(&ctx.store),
-        ("GET", p) if p == "/status" || p.starts_with("/status/") => crate::status::page(ctx, p),
-        (_, p) if p.starts_with("/api/admin/") => crate::admin::route(ctx, req),
+        ("GET", "/healthz") => crate::http::status::healthz(ctx),
+        ("GET", "/metrics") => crate::http::status::metrics(ctx),
+        ("GET", "/api/status") => crate::http::status::api(ctx),
+        ("GET", "/status/reconcile.csv") => crate::http::jobs_api::last_csv(&ctx.store),
+        ("GET", p) if p == "/status" || p.starts_with("/status/") => {
+            crate::http::status::page(ctx, p)
+        }
+        (_, p) if p.starts_with("/api/admin/") => crate::http::admin::route(ctx, req),
         _ => Answer::json(404, &json!({ "error": "not found" })),
     }
 }

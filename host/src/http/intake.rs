@@ -23,9 +23,9 @@ use serde_json::json;
 use sha2::Digest;
 
 use crate::component::{CoreRuntime, webhook};
-use crate::pipeline::Pipeline;
+use crate::http::webhook_secret::WebhookSecrets;
+use crate::jobs::pipeline::Pipeline;
 use crate::store::{Inserted, NewDelivery, Store};
-use crate::webhook_secret::WebhookSecrets;
 
 /// What the intake needs.
 pub struct Intake {
@@ -36,7 +36,7 @@ pub struct Intake {
     pub max_body: usize,
     pub pipeline: Option<Arc<Pipeline>>,
     /// `[master-data] customer-addresses`: a `customer.updated` is stored as a job for
-    /// `crate::customer_sync` (kind `customer`); off, it is kept like any other resource.
+    /// `crate::jobs::customer_sync` (kind `customer`); off, it is kept like any other resource.
     pub customer_updates: bool,
 }
 
@@ -131,7 +131,8 @@ impl Intake {
     /// (`webhook_id=N`, which WooCommerce sends unsigned): the component's `accept` decides it.
     pub fn deliver(&self, headers: &[(String, String)], body: &[u8]) -> Answer {
         let h = webhook_headers(headers);
-        let verified = crate::webhook_secret::verify(&self.secret, body, h.signature.as_deref());
+        let verified =
+            crate::http::webhook_secret::verify(&self.secret, body, h.signature.as_deref());
         let verdict = match &verified {
             Ok(_) => self
                 .core
@@ -306,36 +307,6 @@ fn known_order_topic(resource: &str, event: &str) -> bool {
     resource == "order" && matches!(event, "created" | "updated" | "restored")
 }
 
-/// Checks a delivery's signature against each configured secret; the MAC that matched.
-///
-/// The one place the intake decides "signed by the shop": the core's own check
-/// (`mlc_core::webhook::verify_signature`, constant time), run natively. A missing or malformed
-/// signature does not depend on the secret; a mismatch with one secret is tried with the next
-/// (several secrets: a secret being changed, where the old one still signs deliveries in flight).
-pub fn verify_signature(
-    body: &[u8],
-    signature: Option<&str>,
-    secrets: &[&str],
-) -> Result<[u8; 32], mlc_core::webhook::Error> {
-    use base64::Engine as _;
-    use mlc_core::webhook::Error;
-    let mut result = Err(Error::EmptySecret);
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        result = mlc_core::webhook::verify_signature(body, signature, secret).map(|()| [0; 32]);
-        if !matches!(result, Err(Error::SignatureMismatch)) {
-            break;
-        }
-    }
-    result?;
-    // Verified: the header is the MAC, base64 of 32 bytes.
-    let mut mac = [0u8; 32];
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(signature.unwrap_or_default().trim())
-        .map_err(|e| Error::MalformedSignature(e.to_string()))?;
-    mac.copy_from_slice(raw.get(..32).ok_or(Error::SignatureMismatch)?);
-    Ok(mac)
-}
-
 /// A body the core may take for a ping (`webhook_id=N`, unsigned): the component decides.
 fn may_be_ping(body: &[u8]) -> bool {
     body.len() < 64 && body.trim_ascii_start().starts_with(b"webhook_id=")
@@ -377,41 +348,6 @@ fn headers_json(headers: &[(String, String)]) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use mlc_core::webhook::{Error, sign};
-
-    #[test]
-    fn a_signature_verifies_against_any_of_the_secrets_and_returns_its_mac() {
-        let body = br#"{"id":1}"#;
-        let sig = sign(body, "new-secret");
-        let mac = verify_signature(body, Some(&sig), &["old-secret", "new-secret"]).unwrap();
-        use base64::Engine as _;
-        assert_eq!(
-            base64::engine::general_purpose::STANDARD.encode(mac),
-            sig,
-            "the MAC is the signature's bytes"
-        );
-        assert_eq!(
-            verify_signature(body, Some(&sig), &["old-secret", "other"]),
-            Err(Error::SignatureMismatch)
-        );
-        // Missing or malformed does not depend on the secret; no secret at all is its own error.
-        assert_eq!(
-            verify_signature(body, None, &["new-secret"]),
-            Err(Error::MissingSignature)
-        );
-        assert!(matches!(
-            verify_signature(body, Some("not base64!"), &["a", "b"]),
-            Err(Error::MalformedSignature(_))
-        ));
-        assert_eq!(
-            verify_signature(body, Some(&sig), &["", ""]),
-            Err(Error::EmptySecret)
-        );
-        assert_eq!(
-            verify_signature(body, Some(&sig), &[]),
-            Err(Error::EmptySecret)
-        );
-    }
 
     #[test]
     fn only_short_webhook_id_bodies_go_to_the_component_unverified() {

@@ -5,6 +5,12 @@
 //! loaded, a secret is a [`Secret`], whose `Debug` and `Display` print `***`: it cannot reach a
 //! log line, an error message or a status page by accident.
 
+pub mod master;
+pub mod orders;
+pub mod reconcile;
+pub mod stock;
+pub mod x3poll;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -403,15 +409,15 @@ pub struct ConfigFile {
     pub catch_up: CatchUpFile,
     /// Present: X3 is polled for changes (docs/x3-polling.md).
     #[serde(default, rename = "x3-poll")]
-    pub x3_poll: Option<crate::x3poll::X3PollFile>,
+    pub x3_poll: Option<crate::config::x3poll::X3PollFile>,
     #[serde(default)]
-    pub reconcile: crate::reconcile::ReconcileFile,
+    pub reconcile: crate::config::reconcile::ReconcileFile,
     /// The X3 actions after posting (docs/stock-and-refunds.md).
     #[serde(default)]
-    pub stock: crate::stock::StockFile,
+    pub stock: crate::config::stock::StockFile,
     /// Master data besides orders, each direction off by default (docs/master-data.md).
     #[serde(default, rename = "master-data")]
-    pub master_data: crate::master::MasterDataFile,
+    pub master_data: crate::config::master::MasterDataFile,
 }
 
 fn default_listen() -> String {
@@ -444,10 +450,10 @@ pub struct Config {
     pub metrics_token: Secret,
     pub webhooks: WebhooksFile,
     pub catch_up: CatchUpFile,
-    pub x3_poll: Option<crate::x3poll::X3PollFile>,
-    pub reconcile: crate::reconcile::ReconcileFile,
-    pub stock: crate::stock::StockFile,
-    pub master_data: crate::master::MasterDataFile,
+    pub x3_poll: Option<crate::config::x3poll::X3PollFile>,
+    pub reconcile: crate::config::reconcile::ReconcileFile,
+    pub stock: crate::config::stock::StockFile,
+    pub master_data: crate::config::master::MasterDataFile,
     /// The directory relative paths are resolved against (the config file's).
     pub base_dir: PathBuf,
 }

@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 
 use crate::component::{CoreRuntime, mapping, orders};
 use crate::config::{ApiMode, AuthMode, Config, ConfigFile, SecretSource};
-use crate::serve;
 use crate::store::{OrderRow, Store};
 
 /// Reads a config. The TOML is checked first on its own, so that a syntax error is reported as
@@ -86,8 +85,8 @@ fn bar(total: u64, what: &str) -> Option<ProgressBar> {
 /// Tests the X3 and WooCommerce connections with the configured credentials.
 pub fn ping(config: &Path) -> Result<()> {
     let cfg = load_config(config)?;
-    let x3 = serve::x3_client(&cfg).and_then(|c| c.ping().map_err(anyhow::Error::from));
-    let woo = serve::woo_client(&cfg).and_then(|c| c.ping().map_err(anyhow::Error::from));
+    let x3 = crate::clients::x3_client(&cfg).and_then(|c| c.ping().map_err(anyhow::Error::from));
+    let woo = crate::clients::woo_client(&cfg).and_then(|c| c.ping().map_err(anyhow::Error::from));
     let mut failed = Vec::new();
     for (name, verdict) in [("X3", x3), ("WooCommerce", woo)] {
         match verdict {
@@ -349,7 +348,8 @@ fn current_mapping(
     if db.exists()
         && let Some(text) = Store::open(&cfg.data_dir)?.kv_get("mapping")?
     {
-        let rows = serve::parse_mapping(core, &text, dims).context("the stored mapping table")?;
+        let rows = crate::config::orders::parse_mapping(core, &text, dims)
+            .context("the stored mapping table")?;
         return Ok(Some((rows, format!("stored in {}", db.display()))));
     }
     let Some(file) = &cfg.orders.mapping_file else {
@@ -358,7 +358,7 @@ fn current_mapping(
     let path = cfg.base_dir.join(file);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let rows = serve::parse_mapping(core, &text, dims)
+    let rows = crate::config::orders::parse_mapping(core, &text, dims)
         .with_context(|| format!("in {}", path.display()))?;
     Ok(Some((rows, path.display().to_string())))
 }
@@ -377,8 +377,8 @@ pub fn mapping_import(config: &Path, file: &Path) -> Result<()> {
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
     };
     let core = core(&cfg)?;
-    let settings = serve::order_settings(&core, &cfg)?;
-    let rows = serve::parse_mapping(&core, &text, &settings.dimension_types)
+    let settings = crate::config::orders::order_settings(&core, &cfg)?;
+    let rows = crate::config::orders::parse_mapping(&core, &text, &settings.dimension_types)
         .with_context(|| format!("{} was not imported", file.display()))?;
     let csv = core.call(|c, s| c.ml_connector_mapping().call_to_csv(s, &rows))?;
     let store = Store::open(&cfg.data_dir)?;
@@ -402,7 +402,7 @@ pub fn mapping_import(config: &Path, file: &Path) -> Result<()> {
 pub fn mapping_export(config: &Path, file: Option<&Path>) -> Result<()> {
     let cfg = load_config(config)?;
     let core = core(&cfg)?;
-    let settings = serve::order_settings(&core, &cfg)?;
+    let settings = crate::config::orders::order_settings(&core, &cfg)?;
     let Some((rows, from)) = current_mapping(&cfg, &core, &settings.dimension_types)? else {
         bail!("there is no mapping yet: import one (ml-connector mapping import FILE)");
     };
@@ -438,10 +438,10 @@ fn describe_entry(e: &mapping::CatalogueEntry) -> String {
 pub fn mapping_check(config: &Path) -> Result<()> {
     let cfg = load_config(config)?;
     let core = core(&cfg)?;
-    let settings = serve::order_settings(&core, &cfg)?;
+    let settings = crate::config::orders::order_settings(&core, &cfg)?;
     let (rows, from) = current_mapping(&cfg, &core, &settings.dimension_types)?
         .unwrap_or_else(|| (Vec::new(), "no mapping".to_string()));
-    let catalogue: Vec<mapping::CatalogueEntry> = serve::woo_client(&cfg)?
+    let catalogue: Vec<mapping::CatalogueEntry> = crate::clients::woo_client(&cfg)?
         .catalogue()
         .context("reading the shop's catalogue")?
         .into_iter()
@@ -512,13 +512,13 @@ pub fn config_check(config: &Path) -> Result<()> {
     let file_cfg = load_config(config)?;
     let (cfg, saved) = if file_cfg.data_dir.join("ml-connector.sqlite3").exists() {
         let store = open_store(&file_cfg)?;
-        let (cfg, _) = crate::admin::stored_config(&store, &file_cfg)?;
-        (cfg, crate::admin::stored_setting_names(&store)?)
+        let (cfg, _) = crate::http::admin::stored_config(&store, &file_cfg)?;
+        (cfg, crate::http::admin::stored_setting_names(&store)?)
     } else {
         (file_cfg, Vec::new())
     };
     let core = core(&cfg)?;
-    let settings = serve::order_settings(&core, &cfg).context("[orders]")?;
+    let settings = crate::config::orders::order_settings(&core, &cfg).context("[orders]")?;
     let mapping = match current_mapping(&cfg, &core, &settings.dimension_types)? {
         None => "none (import one with `ml-connector mapping import` or the plugin)".to_string(),
         Some((rows, from)) => format!("{} rows, {from}", rows.len()),
@@ -625,7 +625,7 @@ fn print_wire(core: &CoreRuntime, settings: &orders::Settings) -> Result<()> {
     // Names and references are refused here; a site or type not set yet is only said (the
     // plugin may set it, and orders wait for it).
     let (fatal, incomplete): (Vec<String>, Vec<String>) =
-        crate::admin::settings_problems(core, settings, &[])?
+        crate::http::admin::settings_problems(core, settings, &[])?
             .into_iter()
             .partition(|p| {
                 p.starts_with("x3-wire.")

@@ -19,11 +19,11 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::json;
 
+use crate::clients::woo::WooClient;
+use crate::clients::x3::{CreateRequest, Found, LookupRequest, X3Client, X3Error};
 use crate::component::{CoreRuntime, inventory, mapping, orders};
 use crate::config::RetryFile;
 use crate::store::{Finish, Store, now_ms};
-use crate::woo::WooClient;
-use crate::x3::{CreateRequest, Found, LookupRequest, X3Client, X3Error};
 
 /// Consecutive transient failures that open the breaker.
 const BREAKER_THRESHOLD: u32 = 5;
@@ -147,7 +147,7 @@ impl Health {
         Health::record(&self.woo, failure);
     }
 
-    /// Records a contact with X3 made outside the order workers (`crate::customer_sync`).
+    /// Records a contact with X3 made outside the order workers (`crate::jobs::customer_sync`).
     pub(crate) fn record_x3(&self, failure: Option<String>) {
         Health::record(&self.x3, failure);
     }
@@ -176,7 +176,7 @@ pub struct Pipeline {
     pub status_map: RwLock<Vec<inventory::StatusRule>>,
     pub mapping: RwLock<Vec<mapping::MappingRow>>,
     /// The actions after posting (`[stock]`); None: off.
-    stock: RwLock<Option<crate::stock::StockConfig>>,
+    stock: RwLock<Option<crate::config::stock::StockConfig>>,
     pub retry: RetryFile,
     pub breaker: Breaker,
     pub health: Health,
@@ -208,7 +208,7 @@ impl Pipeline {
         retry: RetryFile,
     ) -> Pipeline {
         Pipeline {
-            stock: RwLock::new(crate::stock::StockConfig::defaults(&core).ok()),
+            stock: RwLock::new(crate::config::stock::StockConfig::defaults(&core).ok()),
             store,
             core,
             x3: RwLock::new(x3),
@@ -259,7 +259,7 @@ impl Pipeline {
     }
 
     /// The settings of the actions after posting (`[stock]`); `enabled = false` turns them off.
-    pub fn set_stock(&self, c: crate::stock::StockConfig) {
+    pub fn set_stock(&self, c: crate::config::stock::StockConfig) {
         let c = c.enabled.then_some(c);
         *self.stock.write().unwrap_or_else(|e| e.into_inner()) = c;
     }
@@ -631,7 +631,7 @@ impl Pipeline {
     }
 
     /// A registered customer's order is posted: which X3 customer that WooCommerce customer is,
-    /// for their later address changes (`crate::customer_sync`). Guests (`customer_id` 0) and
+    /// for their later address changes (`crate::jobs::customer_sync`). Guests (`customer_id` 0) and
     /// the guest customer code are not linked. A hint only (the sync reads the customer before
     /// using it, and finds it by e-mail without): failing to store it fails nothing.
     fn link_registered_customer(&self, body: &[u8], plan: &orders::OrderPlan, code: Option<&str>) {
@@ -1026,9 +1026,8 @@ enum Adopt {
     None,
 }
 
-#[path = "pipeline_stock.rs"]
-mod stock_actions;
-pub use stock_actions::ShipRecord;
+mod stock;
+pub use stock::ShipRecord;
 
 /// A copy of what is in force now (settings, status map, mapping): the admin API may swap it
 /// while an order is being worked on, and the order finishes with the copy it started with.

@@ -31,7 +31,7 @@ use anyhow::{Context, Result};
 use rustix::event::{EventfdFlags, Timespec, epoll};
 use rustix::fd::OwnedFd;
 
-use crate::intake::Answer;
+use crate::http::intake::Answer;
 
 pub type Handler = dyn Fn(&mut tiny_http::Request) -> Answer + Send + Sync;
 

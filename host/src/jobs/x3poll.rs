@@ -1,4 +1,4 @@
-//! Polling Sage X3 for changes, since X3 sends no webhooks (issue 6, part 5; docs/x3-polling.md).
+//! Polling Sage X3 for changes, since X3 sends no webhooks (docs/x3-polling.md).
 //!
 //! A background thread of `serve` asks X3, every `interval-secs`, for the records changed since
 //! a watermark: REST `where=UPDDATTIM ge @…Z@` ordered by `UPDDATTIM`, GraphQL a `filter` on
@@ -17,7 +17,7 @@
 //! - `customers`: changed `BPCUSTOMER` records are noticed, logged and listed.
 //!
 //! With `[master-data] complete-orders`, each delivery of one of our orders that X3 shows
-//! validated is handed to [`crate::master_orders`], which completes the WooCommerce order.
+//! validated is handed to [`crate::jobs::master_orders`], which completes the WooCommerce order.
 //!
 //! A failure (X3 or WooCommerce unreachable, refused) is recorded in the poll status and the
 //! part is tried again at the next interval from the same watermark.
@@ -27,262 +27,21 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::component::{CoreRuntime, mapping, orders};
-use crate::pipeline::Pipeline;
+use crate::clients::x3::{ApiMode, X3Client};
+use crate::component::{CoreRuntime, orders};
+use crate::config::x3poll::X3PollFile;
+use crate::jobs::catalogue::{Target, reverse_mapping};
+use crate::jobs::pipeline::Pipeline;
 use crate::store::{Store, X3OrderState, now_ms};
 use crate::wire::{Field, Names, canonical_graphql, canonical_rest};
-use crate::x3::{ApiMode, X3Client};
-
-/// `[x3-poll]`: present = polling on (unless `enabled = false`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct X3PollFile {
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Seconds between two polls (X3 has no rate limit, but its web-service pool is small, §7).
-    #[serde(default = "default_interval")]
-    pub interval_secs: u64,
-    /// Each poll re-reads this many seconds before the watermark.
-    #[serde(default = "default_overlap")]
-    pub overlap_secs: u64,
-    /// With no watermark yet, start this far back.
-    #[serde(default = "default_lookback")]
-    pub initial_lookback_secs: u64,
-    /// Document numbers and statuses of our orders (orders, invoices, deliveries).
-    #[serde(default = "yes")]
-    pub orders: bool,
-    /// Stock levels pushed to WooCommerce.
-    #[serde(default)]
-    pub stock: bool,
-    /// Customer changes noticed.
-    #[serde(default = "yes")]
-    pub customers: bool,
-    /// Stock sites (`STOFCY`) summed for WooCommerce; empty = every site.
-    #[serde(default)]
-    pub stock_sites: Vec<String>,
-    /// Most records read per part and poll; the rest is read at the next poll.
-    #[serde(default = "default_max_rows")]
-    pub max_rows: usize,
-    /// Moved to `[x3.wire]` (`rest.delivery.class`, `rest.stock.class`, `rest.customer.class`):
-    /// read only to say so.
-    #[serde(default)]
-    pub delivery_class: Option<String>,
-    #[serde(default)]
-    pub stock_class: Option<String>,
-    #[serde(default)]
-    pub customer_class: Option<String>,
-    /// GraphQL filter selecting records changed since `{since}` (replaced by a quoted datetime
-    /// literal). Filtering on `_updateStamp` is UNCONFIRMED (x3-api.md §8), hence configurable.
-    #[serde(default = "default_graphql_filter")]
-    pub graphql_since_filter: String,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_interval() -> u64 {
-    60
-}
-fn default_overlap() -> u64 {
-    // X3 stamps to the second; a few seconds also cover a transaction committed late.
-    5
-}
-fn default_lookback() -> u64 {
-    86_400
-}
-fn default_max_rows() -> usize {
-    5000
-}
-fn default_graphql_filter() -> String {
-    "{_updateStamp:{_gte:{since}}}".into()
-}
-
-impl Default for X3PollFile {
-    fn default() -> Self {
-        toml::from_str("").unwrap_or_else(|_| unreachable!("every field has a default"))
-    }
-}
-
-impl X3PollFile {
-    pub fn check(&self) -> Result<()> {
-        for (old, set, key) in [
-            (
-                "delivery-class",
-                &self.delivery_class,
-                "rest.delivery.class",
-            ),
-            ("stock-class", &self.stock_class, "rest.stock.class"),
-            (
-                "customer-class",
-                &self.customer_class,
-                "rest.customer.class",
-            ),
-        ] {
-            if set.is_some() {
-                bail!("x3-poll.{old} has moved: set {key} (and its representation) in [x3.wire]");
-            }
-        }
-        if self.interval_secs == 0 {
-            bail!("x3-poll.interval-secs must be at least 1");
-        }
-        if self.max_rows == 0 {
-            bail!("x3-poll.max-rows must be at least 1");
-        }
-        if !self.graphql_since_filter.contains("{since}") {
-            bail!("x3-poll.graphql-since-filter must contain {{since}}");
-        }
-        Ok(())
-    }
-}
+use crate::x3values::{dec4, fmt_stamp, order_id_of, stamp_secs, whole_units};
 
 // ---------------------------------------------------------------------------------------------
 // Timestamps
-
-/// Seconds since the epoch of an X3 datetime: `2026-11-27T10:00:00Z` (also with fractions, a
-/// `+00:00` offset or none; X3's exact JSON format is UNCONFIRMED, §1.5).
-pub fn stamp_secs(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(r) = rest.strip_prefix('.') {
-        rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset = match rest {
-        "" | "Z" => 0,
-        r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) => {
-            let sign = if r.starts_with('-') { -1 } else { 1 };
-            let oh: i64 = r.get(1..3)?.parse().ok()?;
-            let om: i64 = r.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
-    };
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
-}
-
-/// `2026-11-27T10:00:00Z`.
-pub fn fmt_stamp(secs: i64) -> String {
-    format!("{}Z", crate::dates::format_utc(secs, 'T'))
-}
-
-pub use crate::dates::{civil_from_days, days_from_civil};
-
-// ---------------------------------------------------------------------------------------------
-// Pure helpers
-
-/// The WooCommerce order id in a `CUSORDREF`: prefix + digits. Credit notes (`…R<refund>`) and
-/// other references are not orders.
-pub fn order_id_of(reference: &str, prefix: &str) -> Option<u64> {
-    let rest = reference.strip_prefix(prefix)?;
-    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    rest.parse().ok()
-}
-
-/// Where an X3 item goes in WooCommerce: the products a mapping row of that item names.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Target {
-    Sku(String),
-    Product(u64),
-    /// A variation id; its parent is looked up in the catalogue when needed.
-    Variation(u64),
-}
-
-/// The mapping table read backwards: X3 item code → the SKUs and product ids mapped to it.
-/// Shipping, fee and default rows are not products.
-pub fn reverse_mapping(rows: &[mapping::MappingRow]) -> BTreeMap<String, Vec<Target>> {
-    let mut out: BTreeMap<String, Vec<Target>> = BTreeMap::new();
-    for r in rows {
-        let t = match &r.key {
-            mapping::MappingKey::Sku(s) => Target::Sku(s.clone()),
-            mapping::MappingKey::Product(id) => Target::Product(*id),
-            mapping::MappingKey::Variation(id) => Target::Variation(*id),
-            _ => continue,
-        };
-        let v = out.entry(r.item_code.clone()).or_default();
-        if !v.contains(&t) {
-            v.push(t);
-        }
-    }
-    out
-}
-
-/// An X3 quantity or amount (JSON number or string) in ten-thousandths.
-pub fn dec4(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => parse_dec4(&n.to_string()),
-        Value::String(s) => parse_dec4(s),
-        _ => None,
-    }
-}
-
-/// `"12.3456"` → 123456; more than 4 decimals are rounded half away from zero.
-pub fn parse_dec4(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut f = 0i64;
-    for (i, c) in frac.bytes().take(4).enumerate() {
-        f += i64::from(c - b'0') * 10i64.pow(3 - i as u32);
-    }
-    if frac.len() > 4 && frac.as_bytes()[4] >= b'5' {
-        f += 1;
-    }
-    let v = int.checked_mul(10_000)?.checked_add(f)?;
-    Some(if neg { -v } else { v })
-}
-
-/// A ten-thousandths value as a plain decimal with `decimals` places.
-pub fn fmt_dec4(v: i64, decimals: u8) -> String {
-    let d = u32::from(decimals.min(4));
-    let scale = 10i64.pow(4 - d);
-    let r = round_div(v, scale);
-    let neg = r < 0;
-    let r = r.abs();
-    let unit = 10i64.pow(d);
-    let mut s = format!("{}{}", if neg { "-" } else { "" }, r / unit);
-    if d > 0 {
-        let _ = write!(s, ".{:0width$}", r % unit, width = d as usize);
-    }
-    s
-}
-
-/// Division rounding half away from zero.
-pub fn round_div(v: i64, by: i64) -> i64 {
-    let q = v / by;
-    let r = v % by;
-    if r.abs() * 2 >= by { q + v.signum() } else { q }
-}
-
-/// Whole units for WooCommerce's integer `stock_quantity`: fractions of a stock unit cannot be
-/// sold, so they are dropped (floor).
-pub fn whole_units(v: i64) -> i64 {
-    v.div_euclid(10_000)
-}
 
 /// Where a poll starts reading: `overlap` seconds before the watermark, inclusive (`ge`), so
 /// the second of the watermark itself — which may hold changes not seen yet — is read again.
@@ -373,7 +132,7 @@ pub fn fetch(
     gql_filter: &str,
     by_stamp: bool,
     limit: usize,
-) -> crate::x3::Result<Vec<Row>> {
+) -> crate::clients::x3::Result<Vec<Row>> {
     match api {
         ApiMode::Rest => {
             let rows = x3.query_rest(
@@ -513,7 +272,7 @@ pub struct Poller {
     pub cfg: X3PollFile,
     /// `[master-data]`: whether item data is pushed, what is shop-owned, which stock quantity,
     /// whether validated deliveries complete WooCommerce orders.
-    pub master: crate::master::MasterDataFile,
+    pub master: crate::config::master::MasterDataFile,
     pub store: Arc<Store>,
     pub pipeline: Arc<Pipeline>,
     pub core: Arc<CoreRuntime>,
@@ -796,12 +555,12 @@ impl Poller {
                 continue;
             };
             // Under its default code whatever the site calls it (`rest.delivery.validated`).
-            let mut validated = crate::master_orders::validated_of(row.get("CFMFLG"));
+            let mut validated = crate::jobs::master_orders::validated_of(row.get("CFMFLG"));
             let mut orders_of = BTreeSet::new();
             let header_order = text(row, "SOHNUM");
             // A query facet may show neither the order nor the flag: `$details` does.
             let need_details = header_order.is_none()
-                || (complete && validated == crate::master_orders::Validated::Unknown);
+                || (complete && validated == crate::jobs::master_orders::Validated::Unknown);
             if let Some(soh) = header_order {
                 orders_of.insert(soh);
             }
@@ -819,11 +578,11 @@ impl Poller {
                     }
                 }
                 if complete
-                    && validated == crate::master_orders::Validated::Unknown
+                    && validated == crate::jobs::master_orders::Validated::Unknown
                     && let Value::Object(m) = d
                 {
                     let d = canonical_rest(m, &src.fields);
-                    validated = crate::master_orders::validated_of(d.get("CFMFLG"));
+                    validated = crate::jobs::master_orders::validated_of(d.get("CFMFLG"));
                 }
             }
             for soh in orders_of {
@@ -848,7 +607,7 @@ impl Poller {
                     }
                 }
                 if complete {
-                    crate::master_orders::on_delivery(
+                    crate::jobs::master_orders::on_delivery(
                         &self.pipeline,
                         order_id,
                         &soh,
@@ -961,13 +720,13 @@ impl Poller {
                 }
             }
         }
-        let data: BTreeMap<String, crate::catalogue::ItemData> = items
+        let data: BTreeMap<String, crate::jobs::catalogue::ItemData> = items
             .iter()
             .map(|i| {
                 let qty = whole_units(totals.get(*i).copied().unwrap_or(0)).max(0);
                 (
                     (*i).clone(),
-                    crate::catalogue::ItemData {
+                    crate::jobs::catalogue::ItemData {
                         stock: Some(qty),
                         ..Default::default()
                     },
@@ -975,7 +734,7 @@ impl Poller {
             })
             .collect();
         let woo = self.pipeline.woo();
-        let out = crate::catalogue::push(&woo, &self.master, &reverse, &data)?;
+        let out = crate::jobs::catalogue::push(&woo, &self.master, &reverse, &data)?;
         for p in &out.pushed {
             let to = &p["fields"]["stock_quantity"][1];
             info!(
@@ -1107,12 +866,12 @@ impl Poller {
                 }
             }
         }
-        let data: BTreeMap<String, crate::catalogue::ItemData> = best
+        let data: BTreeMap<String, crate::jobs::catalogue::ItemData> = best
             .into_iter()
             .map(|(item, (_, price))| {
                 (
                     item,
-                    crate::catalogue::ItemData {
+                    crate::jobs::catalogue::ItemData {
                         price: Some(price),
                         ..Default::default()
                     },
@@ -1143,11 +902,11 @@ impl Poller {
         &self,
         what: &str,
         reverse: &BTreeMap<String, Vec<Target>>,
-        data: &BTreeMap<String, crate::catalogue::ItemData>,
+        data: &BTreeMap<String, crate::jobs::catalogue::ItemData>,
         st: &mut PollStatus,
-    ) -> Result<crate::catalogue::Outcome> {
+    ) -> Result<crate::jobs::catalogue::Outcome> {
         let woo = self.pipeline.woo();
-        let mut out = crate::catalogue::push(&woo, &self.master, reverse, data)?;
+        let mut out = crate::jobs::catalogue::push(&woo, &self.master, reverse, data)?;
         for p in &out.pushed {
             info!(
                 "x3 {what}: {} → WooCommerce {}: {}",
@@ -1168,7 +927,7 @@ impl Poller {
     }
 
     /// What an ITMMASTER record says for the shop.
-    fn item_data(&self, row: &Row) -> crate::catalogue::ItemData {
+    fn item_data(&self, row: &Row) -> crate::jobs::catalogue::ItemData {
         let descriptions: Vec<String> = ["DES2AXX", "DES3AXX"]
             .iter()
             .filter_map(|f| text(row, f))
@@ -1176,7 +935,7 @@ impl Poller {
             .filter(|d| !d.is_empty())
             .collect();
         let status = int(row, "ITMSTA");
-        crate::catalogue::ItemData {
+        crate::jobs::catalogue::ItemData {
             name: text(row, "DES1AXX").map(|n| n.trim().to_string()),
             // Both empty: the shop's short description stays (X3 has nothing to say).
             description: (!descriptions.is_empty()).then(|| descriptions.join(" ")),
@@ -1245,7 +1004,7 @@ pub fn order_json(store: &Store, order_id: u64) -> Result<Value> {
 
 /// The order page's "In X3" section.
 pub fn order_html(store: &Store, order_id: u64) -> Result<String> {
-    use crate::status::{esc, utc};
+    use crate::html::{esc, utc};
     let mut h = String::from("<section id=\"x3-state\"><h2>In X3 (polled)</h2>");
     match store.x3_order(order_id)? {
         None => h.push_str(
@@ -1290,7 +1049,7 @@ pub fn status_json(store: &Store) -> Value {
             if let Value::Object(m) = &mut v {
                 m.insert(
                     "orders_from_x3".into(),
-                    crate::master_orders::status_json(store),
+                    crate::jobs::master_orders::status_json(store),
                 );
             }
             v
@@ -1301,7 +1060,7 @@ pub fn status_json(store: &Store) -> Value {
 
 /// The status page's "X3 polling" section.
 pub fn status_html(store: &Store) -> String {
-    use crate::status::{esc, utc};
+    use crate::html::{esc, utc};
     let mut h = String::from("<section id=\"x3-poll\"><h2>X3 polling</h2>");
     if !matches!(store.kv_get(STATUS_KEY), Ok(Some(_))) {
         h.push_str("<p class=\"muted\">Off (no <code>[x3-poll]</code> section) or not run yet.</p></section>");
@@ -1418,7 +1177,7 @@ pub fn status_html(store: &Store) -> String {
             esc(last["target"].as_str().unwrap_or(""))
         );
     }
-    h.push_str(&crate::master_orders::status_html(store));
+    h.push_str(&crate::jobs::master_orders::status_html(store));
     h.push_str("</section>");
     h
 }
@@ -1427,89 +1186,6 @@ pub fn status_html(store: &Store) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stamps_round_trip_and_accept_x3_variants() {
-        let s = stamp_secs("2026-11-27T10:00:05Z").unwrap();
-        assert_eq!(fmt_stamp(s), "2026-11-27T10:00:05Z");
-        assert_eq!(stamp_secs("2026-11-27T10:00:05.123Z"), Some(s));
-        assert_eq!(stamp_secs("2026-11-27T11:00:05+01:00"), Some(s));
-        assert_eq!(stamp_secs("2026-11-27T10:00:05"), Some(s));
-        assert_eq!(stamp_secs("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(stamp_secs("2024-02-29T00:00:00Z"), Some(1_709_164_800));
-        for bad in [
-            "",
-            "2026-13-01T00:00:00Z",
-            "2026-11-27",
-            "2026-11-27T10:00:05Q",
-            "x",
-        ] {
-            assert_eq!(stamp_secs(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn references_name_orders_only_with_the_prefix_and_digits() {
-        assert_eq!(order_id_of("WC-42", "WC-"), Some(42));
-        assert_eq!(order_id_of("WC-42R7", "WC-"), None, "a credit note");
-        assert_eq!(order_id_of("XX-42", "WC-"), None);
-        assert_eq!(order_id_of("WC-", "WC-"), None);
-        assert_eq!(order_id_of("WC--1", "WC-"), None);
-    }
-
-    #[test]
-    fn decimals_parse_exactly_and_round_half_away() {
-        assert_eq!(parse_dec4("12.3456"), Some(123_456));
-        assert_eq!(parse_dec4("12.34565"), Some(123_457));
-        assert_eq!(parse_dec4("-0.5"), Some(-5000));
-        assert_eq!(parse_dec4("7"), Some(70_000));
-        assert_eq!(parse_dec4(".5"), Some(5000));
-        assert_eq!(parse_dec4("1e3"), None);
-        assert_eq!(parse_dec4(""), None);
-        assert_eq!(dec4(&json!(100_000)), Some(1_000_000_000));
-        assert_eq!(dec4(&json!(2.5)), Some(25_000));
-        assert_eq!(fmt_dec4(123_456, 2), "12.35");
-        assert_eq!(fmt_dec4(-123_456, 2), "-12.35");
-        assert_eq!(fmt_dec4(5, 0), "0");
-        assert_eq!(whole_units(129_999), 12);
-        assert_eq!(whole_units(-1), -1);
-    }
-
-    fn row(key: mapping::MappingKey, item: &str) -> mapping::MappingRow {
-        mapping::MappingRow {
-            key,
-            item_code: item.into(),
-            sales_unit: None,
-            gl_account: None,
-            dimensions: Vec::new(),
-            site: None,
-        }
-    }
-
-    #[test]
-    fn the_mapping_reversed_names_skus_products_and_variations_not_shipping() {
-        use mapping::MappingKey as K;
-        let rows = vec![
-            row(K::Sku("WOO-TSHIRT".into()), "TSHIRT"),
-            row(K::Sku("WOO-TEE-OLD".into()), "TSHIRT"),
-            row(K::Sku("WOO-TSHIRT".into()), "TSHIRT"),
-            row(K::Product(16), "GIFTWRAP"),
-            row(K::Variation(14), "HOODIE-RED"),
-            row(K::Shipping("flat_rate".into()), "CARRIAGE"),
-            row(K::Default, "MISC"),
-        ];
-        let r = reverse_mapping(&rows);
-        assert_eq!(
-            r["TSHIRT"],
-            vec![
-                Target::Sku("WOO-TSHIRT".into()),
-                Target::Sku("WOO-TEE-OLD".into())
-            ]
-        );
-        assert_eq!(r["GIFTWRAP"], vec![Target::Product(16)]);
-        assert_eq!(r["HOODIE-RED"], vec![Target::Variation(14)]);
-        assert_eq!(r.len(), 3);
-    }
 
     #[test]
     fn the_watermark_moves_to_the_newest_stamp_and_the_next_read_includes_its_second() {
@@ -1554,16 +1230,5 @@ mod tests {
         assert_eq!(order_json(&store, 5).unwrap()["delivery_status"], 3);
         assert!(order_html(&store, 5).unwrap().contains("3 (delivered)"));
         assert_eq!(order_json(&store, 6).unwrap(), Value::Null);
-    }
-
-    #[test]
-    fn an_empty_section_means_polling_on_with_defaults() {
-        let c: X3PollFile = toml::from_str("").unwrap();
-        assert!(c.enabled && c.orders && c.customers && !c.stock);
-        assert_eq!((c.interval_secs, c.overlap_secs), (60, 5));
-        c.check().unwrap();
-        let bad: X3PollFile = toml::from_str("interval-secs = 0").unwrap();
-        assert!(bad.check().is_err());
-        assert!(toml::from_str::<X3PollFile>("intervall-secs = 1").is_err());
     }
 }

@@ -63,19 +63,15 @@ fn main() {
     };
     let native_rows = parse_csv(MAPPING, &native_settings.dimension_types).expect("mapping");
     let (core, _) = CoreRuntime::embedded(None).expect("component");
-    let mut settings = core
-        .call(|c, s| c.ml_connector_orders().call_default_settings(s))
-        .expect("defaults");
+    let mut settings = core.orders().default_settings().expect("defaults");
     settings.store_id = "bench".into();
     settings.sales_site = "FR011".into();
     settings.order_type = "WEB".into();
     settings.customer_category = "WEBCU".into();
     settings.dimension_types = vec!["CCT".into(), "DEP".into()];
     let rows: Vec<wm::MappingRow> = core
-        .call(|c, s| {
-            c.ml_connector_mapping()
-                .call_parse_csv(s, MAPPING, &settings.dimension_types)
-        })
+        .mapping()
+        .parse_csv(MAPPING, &settings.dimension_types)
         .expect("call")
         .expect("mapping");
     let known = wo::KnownState {
@@ -92,10 +88,8 @@ fn main() {
         });
         let (component, n2) = measure(|| {
             let out = core
-                .call(|c, s| {
-                    c.ml_connector_orders()
-                        .call_plan(s, &body, &rows, &settings, &known)
-                })
+                .orders()
+                .plan(&body, &rows, &settings, &known)
                 .expect("call");
             std::hint::black_box(out.expect("plan"));
         });

@@ -228,7 +228,7 @@ impl CoreRuntime {
     /// Runs `f` against an instance from the pool (or a new one) with the full fuel allowance.
     /// The outer error is a trap or an infrastructure failure (quarantine the input; the
     /// instance is dropped); business outcomes are the inner `Result` the exports return.
-    pub fn call<R>(
+    fn call<R>(
         &self,
         f: impl FnOnce(&Core, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R> {
@@ -273,5 +273,339 @@ fn write_cache(dir: &Path, path: &Path, component: &Component) {
     let tmp = path.with_extension("tmp");
     if std::fs::write(&tmp, bytes).is_ok() {
         let _ = std::fs::rename(&tmp, path);
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// The typed wrapper: the only way the host calls the core.
+
+impl CoreRuntime {
+    /// The `webhook` interface: signatures and what a delivery is.
+    pub fn webhook(&self) -> WebhookApi<'_> {
+        WebhookApi(self)
+    }
+
+    /// The `mapping` interface: the mapping table.
+    pub fn mapping(&self) -> MappingApi<'_> {
+        MappingApi(self)
+    }
+
+    /// The `orders` interface: an order's X3 documents.
+    pub fn orders(&self) -> OrdersApi<'_> {
+        OrdersApi(self)
+    }
+
+    /// The `inventory` interface: stock and the documents after posting.
+    pub fn inventory(&self) -> InventoryApi<'_> {
+        InventoryApi(self)
+    }
+}
+
+/// The core's `webhook` interface, each call through the pool ([`CoreRuntime::call`]).
+pub struct WebhookApi<'a>(&'a CoreRuntime);
+
+impl WebhookApi<'_> {
+    /// Checks `signature` = base64(HMAC-SHA256(body, secret with HTML entities decoded)) in
+    /// constant time. `ok` only for an exact match.
+    pub fn verify_signature(
+        &self,
+        body: &[u8],
+        signature: Option<&str>,
+        secret: &str,
+    ) -> Result<Result<(), webhook::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_webhook()
+                .call_verify_signature(s, body, signature, secret)
+        })
+    }
+
+    /// Classifies a delivery without checking its signature.
+    pub fn classify(
+        &self,
+        body: &[u8],
+        headers: &webhook::Headers,
+    ) -> Result<Result<webhook::Delivery, webhook::Error>> {
+        self.0
+            .call(|c, s| c.ml_connector_webhook().call_classify(s, body, headers))
+    }
+
+    /// The intake's one call: a ping is accepted unsigned (it carries no data); anything else must
+    /// carry a valid signature for `secret` and is then classified.
+    pub fn accept(
+        &self,
+        body: &[u8],
+        headers: &webhook::Headers,
+        secret: &str,
+    ) -> Result<Result<webhook::Delivery, webhook::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_webhook()
+                .call_accept(s, body, headers, secret)
+        })
+    }
+}
+
+/// The core's `mapping` interface, each call through the pool ([`CoreRuntime::call`]).
+pub struct MappingApi<'a>(&'a CoreRuntime);
+
+impl MappingApi<'_> {
+    /// Parses CSV with header `key_type,key,item_code,sales_unit,gl_account,dimensions,site`
+    /// (`dimensions` as `TYPE=VALUE;TYPE=VALUE`). Every bad row is reported, not only the first.
+    pub fn parse_csv(
+        &self,
+        text: &str,
+        dimension_types: &[String],
+    ) -> Result<Result<Vec<mapping::MappingRow>, mapping::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_mapping()
+                .call_parse_csv(s, text, dimension_types)
+        })
+    }
+
+    /// Parses the JSON form: an array of objects with the same fields as the CSV columns.
+    pub fn parse_json(
+        &self,
+        text: &str,
+        dimension_types: &[String],
+    ) -> Result<Result<Vec<mapping::MappingRow>, mapping::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_mapping()
+                .call_parse_json(s, text, dimension_types)
+        })
+    }
+
+    /// Renders rows as CSV that `parse-csv` reads back unchanged.
+    pub fn to_csv(&self, rows: &[mapping::MappingRow]) -> Result<String> {
+        self.0
+            .call(|c, s| c.ml_connector_mapping().call_to_csv(s, rows))
+    }
+
+    /// Which catalogue entries the table covers.
+    pub fn coverage(
+        &self,
+        rows: &[mapping::MappingRow],
+        catalogue: &[mapping::CatalogueEntry],
+    ) -> Result<mapping::CoverageReport> {
+        self.0
+            .call(|c, s| c.ml_connector_mapping().call_coverage(s, rows, catalogue))
+    }
+}
+
+/// The core's `orders` interface, each call through the pool ([`CoreRuntime::call`]).
+pub struct OrdersApi<'a>(&'a CoreRuntime);
+
+impl OrdersApi<'_> {
+    /// The settings with every default filled in (sites and types empty: the merchant's to set).
+    pub fn default_settings(&self) -> Result<orders::Settings> {
+        self.0
+            .call(|c, s| c.ml_connector_orders().call_default_settings(s))
+    }
+
+    /// Plans one order body (`GET /orders/<id>` JSON).
+    pub fn plan(
+        &self,
+        order: &[u8],
+        mapping: &[mapping::MappingRow],
+        settings: &orders::Settings,
+        known: &orders::KnownState,
+    ) -> Result<Result<orders::PlanOutcome, orders::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_orders()
+                .call_plan(s, order, mapping, settings, known)
+        })
+    }
+
+    /// The customer match key of an e-mail: trimmed, Unicode lower-cased. Empty stays empty.
+    pub fn customer_key(&self, email: &str) -> Result<String> {
+        self.0
+            .call(|c, s| c.ml_connector_orders().call_customer_key(s, email))
+    }
+
+    /// Every X3 name in force with these overrides, in key order. An unknown key or a malformed
+    /// name is `invalid-settings` naming the key.
+    pub fn wire_names(
+        &self,
+        overrides: &[(String, String)],
+    ) -> Result<Result<Vec<orders::WireName>, orders::Error>> {
+        self.0
+            .call(|c, s| c.ml_connector_orders().call_wire_names(s, overrides))
+    }
+
+    /// A value as an SData string literal: single-quoted, `'` doubled.
+    pub fn sdata_literal(&self, value: &str) -> Result<String> {
+        self.0
+            .call(|c, s| c.ml_connector_orders().call_sdata_literal(s, value))
+    }
+
+    /// A value as a string literal inside a GraphQL filter string: single-quoted, `\` and `'`
+    /// escaped, control characters as `\uXXXX`.
+    pub fn graphql_literal(&self, value: &str) -> Result<String> {
+        self.0
+            .call(|c, s| c.ml_connector_orders().call_graphql_literal(s, value))
+    }
+}
+
+/// The core's `inventory` interface, each call through the pool ([`CoreRuntime::call`]).
+pub struct InventoryApi<'a>(&'a CoreRuntime);
+
+impl InventoryApi<'_> {
+    /// The default map: processing/on-hold → posted, completed/shipped → shipped,
+    /// delivered → delivered, cancelled → cancelled; other statuses → none.
+    pub fn default_status_map(&self) -> Result<Vec<inventory::StatusRule>> {
+        self.0
+            .call(|c, s| c.ml_connector_inventory().call_default_status_map(s))
+    }
+
+    /// Checks a map: every status once, non-empty slugs.
+    pub fn validate_status_map(
+        &self,
+        rules: &[inventory::StatusRule],
+    ) -> Result<Result<(), inventory::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_validate_status_map(s, rules)
+        })
+    }
+
+    /// The intents for an order moving from `previous` (none: first seen) to `current`. Stages
+    /// between are filled in (pending → completed gives post and ship), backward moves give
+    /// nothing, and `allocate` accompanies `post` when `allocate-on-post` is set.
+    pub fn transition(
+        &self,
+        store_id: &str,
+        order_id: u64,
+        previous: Option<&str>,
+        current: &str,
+        rules: &[inventory::StatusRule],
+        allocate_on_post: bool,
+    ) -> Result<Result<inventory::StockTransition, inventory::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_inventory().call_transition(
+                s,
+                store_id,
+                order_id,
+                previous,
+                current,
+                rules,
+                allocate_on_post,
+            )
+        })
+    }
+
+    /// Restock intents for a refund (`/orders/<id>/refunds/<rid>` JSON): one per refunded line
+    /// with a quantity, keyed by refund and line.
+    pub fn refund_intents(
+        &self,
+        store_id: &str,
+        order_id: u64,
+        refund: &[u8],
+    ) -> Result<Result<Vec<inventory::StockIntent>, inventory::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_refund_intents(s, store_id, order_id, refund)
+        })
+    }
+
+    /// The defaults (credit-note type empty: the merchant's to set).
+    pub fn default_stock_settings(&self) -> Result<inventory::StockSettings> {
+        self.0
+            .call(|c, s| c.ml_connector_inventory().call_default_stock_settings(s))
+    }
+
+    /// What is still to do for an order at `current`, given the intents the ledger has done:
+    /// stages up to `current` not yet done; `cancel` when cancelled after posting and before
+    /// shipment; attention when cancelled after shipment or moved on after a cancel.
+    pub fn due_intents(
+        &self,
+        store_id: &str,
+        order_id: u64,
+        current: &str,
+        rules: &[inventory::StatusRule],
+        done: &[inventory::IntentKind],
+    ) -> Result<Result<inventory::StockTransition, inventory::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_due_intents(s, store_id, order_id, current, rules, done)
+        })
+    }
+
+    /// What a shipped order does to X3 stock: the delivery of each line of sales order
+    /// `document` in full, or for an order posted as invoice `document`, a miscellaneous issue of
+    /// its product lines (none when `invoice-stock-issue` is off). `date` is `YYYY-MM-DD…`.
+    pub fn build_delivery(
+        &self,
+        order: &[u8],
+        document: &str,
+        customer_code: &str,
+        mapping: &[mapping::MappingRow],
+        settings: &orders::Settings,
+        stock: &inventory::StockSettings,
+        date: &str,
+    ) -> Result<Result<Option<inventory::Action>, inventory::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_inventory().call_build_delivery(
+                s,
+                order,
+                document,
+                customer_code,
+                mapping,
+                settings,
+                stock,
+                date,
+            )
+        })
+    }
+
+    /// Closing or deleting `sales-order` for an order cancelled before shipment; none when the
+    /// setting is `ignore`.
+    pub fn build_cancel(
+        &self,
+        order_id: u64,
+        sales_order: &str,
+        settings: &orders::Settings,
+        stock: &inventory::StockSettings,
+    ) -> Result<Result<Option<inventory::Action>, inventory::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_build_cancel(s, order_id, sales_order, settings, stock)
+        })
+    }
+
+    /// The credit note of one refund (`/orders/<id>/refunds/<rid>` JSON): line-level, shipping
+    /// through its mapping, the rest on `refund-amount-item`.
+    pub fn build_credit_note(
+        &self,
+        order: &[u8],
+        refund: &[u8],
+        customer_code: &str,
+        mapping: &[mapping::MappingRow],
+        settings: &orders::Settings,
+        stock: &inventory::StockSettings,
+    ) -> Result<Result<inventory::CreditOutcome, inventory::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_inventory().call_build_credit_note(
+                s,
+                order,
+                refund,
+                customer_code,
+                mapping,
+                settings,
+                stock,
+            )
+        })
+    }
+
+    /// The units to put back for all the order's refunds, from the order lines'
+    /// `_restock_refunded_items`, each keyed by refund and line.
+    pub fn build_restocks(
+        &self,
+        order: &[u8],
+        refunds: &[Vec<u8>],
+        mapping: &[mapping::MappingRow],
+        settings: &orders::Settings,
+        stock: &inventory::StockSettings,
+    ) -> Result<Result<Vec<inventory::Restock>, inventory::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_build_restocks(s, order, refunds, mapping, settings, stock)
+        })
     }
 }

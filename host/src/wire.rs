@@ -24,7 +24,8 @@ impl Names {
     /// name is an error naming it.
     pub fn resolve(core: &CoreRuntime, settings: &orders::Settings) -> Result<Names> {
         let names = core
-            .call(|c, s| c.ml_connector_orders().call_wire_names(s, &settings.wire))?
+            .orders()
+            .wire_names(&settings.wire)?
             .map_err(|e| match e {
                 orders::Error::InvalidSettings(m)
                 | orders::Error::InvalidOrder(m)

@@ -108,10 +108,24 @@ fn every_export_has_a_boundary_test() {
 
 /// A component for the same world but another package version, made from the WIT text.
 fn component_with_version(version: &str) -> Vec<u8> {
-    let wit_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit/connector.wit");
-    let text = std::fs::read_to_string(wit_dir)
+    // The package's files (one per interface) as one text under one `package` line.
+    let wit_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&wit_dir)
         .unwrap()
-        .replace("ml:connector@0.3.0", &format!("ml:connector@{version}"));
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wit"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let mut text = format!("package ml:connector@{version};\n");
+    for file in files {
+        let body = std::fs::read_to_string(file).unwrap();
+        assert!(body.contains("package ml:connector@0.3.0;"));
+        for line in body.lines().filter(|l| !l.starts_with("package ")) {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
     let mut resolve = wit_parser::Resolve::default();
     let pkg = resolve.push_str("connector.wit", &text).unwrap();
     let world = resolve.select_world(&[pkg], Some("core")).unwrap();
@@ -166,11 +180,7 @@ fn cache_file_overwritten_under_a_loaded_runtime_does_not_crash_and_is_rebuilt()
     let (core, second) = CoreRuntime::embedded(Some(&dir)).unwrap();
     assert_eq!(second, Compiled::FromCache);
     // The cached one works.
-    assert_eq!(
-        core.call(|c, s| c.ml_connector_orders().call_customer_key(s, " A@B.C "))
-            .unwrap(),
-        "a@b.c"
-    );
+    assert_eq!(core.orders().customer_key(" A@B.C ").unwrap(), "a@b.c");
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -179,11 +189,7 @@ fn cache_file_overwritten_under_a_loaded_runtime_does_not_crash_and_is_rebuilt()
     std::fs::write(&files[0], b"not a compiled component").unwrap();
     let (core, third) = CoreRuntime::embedded(Some(&dir)).unwrap();
     assert_eq!(third, Compiled::Fresh);
-    assert_eq!(
-        core.call(|c, s| c.ml_connector_orders().call_sdata_literal(s, "'"))
-            .unwrap(),
-        "''''"
-    );
+    assert_eq!(core.orders().sdata_literal("'").unwrap(), "''''");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -193,17 +199,14 @@ fn runaway_calls_are_stopped_by_fuel_as_an_outer_error() {
     core.set_fuel(10_000);
     let body = testdata("captures/delivery-order.created.body");
     let settings = core_settings(&core);
-    let result = core.call(|c, s| {
-        c.ml_connector_orders().call_plan(
-            s,
-            &body,
-            &[],
-            &settings,
-            &wo::KnownState {
-                customer_code: None,
-            },
-        )
-    });
+    let result = core.orders().plan(
+        &body,
+        &[],
+        &settings,
+        &wo::KnownState {
+            customer_code: None,
+        },
+    );
     assert!(
         result.is_err(),
         "a trap is the outer error, not a business outcome"
@@ -218,12 +221,7 @@ fn pooled_instances_answer_as_fresh_ones_and_a_trapped_one_is_not_reused() {
     let known = wo::KnownState {
         customer_code: None,
     };
-    let plan = |core: &CoreRuntime| {
-        core.call(|c, s| {
-            c.ml_connector_orders()
-                .call_plan(s, &body, &[], &settings, &known)
-        })
-    };
+    let plan = |core: &CoreRuntime| core.orders().plan(&body, &[], &settings, &known);
     // A fresh runtime's first answer is the reference.
     let reference = plan(
         &ml_connector::component::CoreRuntime::embedded(None)
@@ -234,11 +232,7 @@ fn pooled_instances_answer_as_fresh_ones_and_a_trapped_one_is_not_reused() {
     // The same instance, called again and again, in between other exports.
     for _ in 0..5 {
         assert_eq!(plan(&core).unwrap(), reference);
-        core.call(|c, s| {
-            c.ml_connector_orders()
-                .call_customer_key(s, "Zoë@Example.com")
-        })
-        .unwrap();
+        core.orders().customer_key("Zoë@Example.com").unwrap();
     }
     // A call that runs out of fuel traps; the next call still answers as a fresh instance.
     core.set_fuel(10_000);
@@ -265,11 +259,7 @@ fn webhook_verify_signature_each_outcome() {
     let body = testdata("captures/delivery-order.created.body");
     let sig = captured_signature("delivery-order.created");
     let verify = |sig: Option<&str>, secret: &str| {
-        core.call(|c, s| {
-            c.ml_connector_webhook()
-                .call_verify_signature(s, &body, sig, secret)
-        })
-        .unwrap()
+        core.webhook().verify_signature(&body, sig, secret).unwrap()
     };
     assert_eq!(verify(Some(&sig), "realwoo-secret-A"), Ok(()));
     assert_eq!(
@@ -289,14 +279,8 @@ fn webhook_verify_signature_each_outcome() {
     let body = testdata("captures/delivery-order.updated.body");
     let sig = captured_signature("delivery-order.updated");
     let ok = core
-        .call(|c, s| {
-            c.ml_connector_webhook().call_verify_signature(
-                s,
-                &body,
-                Some(&sig),
-                "rw&amp;<\"'>B-secret",
-            )
-        })
+        .webhook()
+        .verify_signature(&body, Some(&sig), "rw&amp;<\"'>B-secret")
         .unwrap();
     assert_eq!(ok, Ok(()));
 }
@@ -305,11 +289,9 @@ fn webhook_verify_signature_each_outcome() {
 fn webhook_classify_each_kind_and_error() {
     let core = core();
     let classify = |body: &[u8], topic: &str| {
-        core.call(|c, s| {
-            c.ml_connector_webhook()
-                .call_classify(s, body, &headers(topic, None))
-        })
-        .unwrap()
+        core.webhook()
+            .classify(body, &headers(topic, None))
+            .unwrap()
     };
     match classify(
         &testdata("captures/delivery-order.created.body"),
@@ -360,11 +342,9 @@ fn webhook_accept_pings_unsigned_and_verifies_the_rest() {
     let body = testdata("captures/delivery-order.created.body");
     let sig = captured_signature("delivery-order.created");
     let accept = |body: &[u8], sig: Option<&str>, secret: &str| {
-        core.call(|c, s| {
-            c.ml_connector_webhook()
-                .call_accept(s, body, &headers("order.created", sig), secret)
-        })
-        .unwrap()
+        core.webhook()
+            .accept(body, &headers("order.created", sig), secret)
+            .unwrap()
     };
     assert!(
         matches!(accept(&body, Some(&sig), "realwoo-secret-A"), Ok(ww::Delivery::Resource(r)) if r.id == 39)
@@ -393,9 +373,7 @@ fn dims() -> Vec<String> {
 }
 
 fn rows(core: &CoreRuntime) -> Vec<wm::MappingRow> {
-    core.call(|c, s| c.ml_connector_mapping().call_parse_csv(s, CSV, &dims()))
-        .unwrap()
-        .unwrap()
+    core.mapping().parse_csv(CSV, &dims()).unwrap().unwrap()
 }
 
 #[test]
@@ -406,19 +384,11 @@ fn mapping_parse_csv_json_and_to_csv_round_trip_through_the_boundary() {
     assert!(matches!(rows[1].key, wm::MappingKey::Variation(17)));
     assert_eq!(rows[1].site.as_deref(), Some("FR012"));
     assert_eq!(rows[0].dimensions[0].dimension_type, "CCT");
-    let csv = core
-        .call(|c, s| c.ml_connector_mapping().call_to_csv(s, &rows))
-        .unwrap();
-    let again = core
-        .call(|c, s| c.ml_connector_mapping().call_parse_csv(s, &csv, &dims()))
-        .unwrap()
-        .unwrap();
+    let csv = core.mapping().to_csv(&rows).unwrap();
+    let again = core.mapping().parse_csv(&csv, &dims()).unwrap().unwrap();
     assert_eq!(again, rows);
     let json = r#"[{"key_type":"default","item_code":"MISC"},{"key_type":"fee","key":"Gift wrap","item_code":"GIFT"}]"#;
-    let parsed = core
-        .call(|c, s| c.ml_connector_mapping().call_parse_json(s, json, &[]))
-        .unwrap()
-        .unwrap();
+    let parsed = core.mapping().parse_json(json, &[]).unwrap().unwrap();
     assert!(matches!(parsed[0].key, wm::MappingKey::Default));
     assert!(matches!(&parsed[1].key, wm::MappingKey::Fee(n) if n == "Gift wrap"));
 }
@@ -427,10 +397,7 @@ fn mapping_parse_csv_json_and_to_csv_round_trip_through_the_boundary() {
 fn mapping_errors_carry_every_row() {
     let core = core();
     let bad = "key_type,key,item_code\nproduct,x,A\nsku,,B\nsku,OK,C\n";
-    match core
-        .call(|c, s| c.ml_connector_mapping().call_parse_csv(s, bad, &[]))
-        .unwrap()
-    {
+    match core.mapping().parse_csv(bad, &[]).unwrap() {
         Err(wm::Error::InvalidRows(errs)) => {
             assert_eq!(
                 errs.iter()
@@ -442,13 +409,11 @@ fn mapping_errors_carry_every_row() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        core.call(|c, s| c.ml_connector_mapping().call_parse_csv(s, "a,b\n", &[]))
-            .unwrap(),
+        core.mapping().parse_csv("a,b\n", &[]).unwrap(),
         Err(wm::Error::Malformed(_))
     ));
     assert!(matches!(
-        core.call(|c, s| c.ml_connector_mapping().call_parse_json(s, "{", &[]))
-            .unwrap(),
+        core.mapping().parse_json("{", &[]).unwrap(),
         Err(wm::Error::Malformed(_))
     ));
 }
@@ -469,9 +434,7 @@ fn mapping_coverage_through_the_boundary() {
         entry(15, 18, Some("X")),
         entry(14, 0, Some("RW-CAP")),
     ];
-    let cov = core
-        .call(|c, s| c.ml_connector_mapping().call_coverage(s, &rows, &catalogue))
-        .unwrap();
+    let cov = core.mapping().coverage(&rows, &catalogue).unwrap();
     assert_eq!((cov.mapped, cov.total), (3, 4));
     assert_eq!(cov.unmapped.len(), 1);
     assert_eq!(cov.unmapped[0].variation_id, 18);
@@ -481,9 +444,7 @@ fn mapping_coverage_through_the_boundary() {
 // ---- orders ----
 
 fn core_settings(core: &CoreRuntime) -> wo::Settings {
-    let mut s = core
-        .call(|c, s| c.ml_connector_orders().call_default_settings(s))
-        .unwrap();
+    let mut s = core.orders().default_settings().unwrap();
     s.store_id = "shop1".into();
     s.sales_site = "FR011".into();
     s.order_type = "WEB".into();
@@ -495,9 +456,7 @@ fn core_settings(core: &CoreRuntime) -> wo::Settings {
 #[test]
 fn orders_default_settings_are_the_documented_ones() {
     let core = core();
-    let s = core
-        .call(|c, s| c.ml_connector_orders().call_default_settings(s))
-        .unwrap();
+    let s = core.orders().default_settings().unwrap();
     assert_eq!(s.reference_prefix, "WC-");
     assert_eq!(s.currency_decimals, 2);
     assert_eq!(s.document_kind, wo::DocumentKind::Order);
@@ -510,10 +469,8 @@ fn orders_default_settings_are_the_documented_ones() {
 fn orders_wire_names_resolve_overrides_and_name_a_bad_key() {
     let core = core();
     let all = core
-        .call(|c, s| {
-            c.ml_connector_orders()
-                .call_wire_names(s, &[("rest.order.class".into(), "YSORDER".into())])
-        })
+        .orders()
+        .wire_names(&[("rest.order.class".into(), "YSORDER".into())])
         .unwrap()
         .unwrap();
     let get = |k: &str| all.iter().find(|n| n.key == k).unwrap();
@@ -534,12 +491,7 @@ fn orders_wire_names_resolve_overrides_and_name_a_bad_key() {
     sorted.sort_unstable();
     assert_eq!(keys, sorted, "in key order");
     for (k, v) in [("rest.order.klass", "X"), ("rest.order.class", "Y ORDER")] {
-        let r = core
-            .call(|c, s| {
-                c.ml_connector_orders()
-                    .call_wire_names(s, &[(k.into(), v.into())])
-            })
-            .unwrap();
+        let r = core.orders().wire_names(&[(k.into(), v.into())]).unwrap();
         assert!(
             matches!(&r, Err(wo::Error::InvalidSettings(m)) if m.contains(k)),
             "{k}: {r:?}"
@@ -556,12 +508,7 @@ fn orders_plan_a_captured_order_through_the_boundary() {
     let none = wo::KnownState {
         customer_code: None,
     };
-    let outcome = core
-        .call(|c, s| {
-            c.ml_connector_orders()
-                .call_plan(s, &body, &rows, &settings, &none)
-        })
-        .unwrap();
+    let outcome = core.orders().plan(&body, &rows, &settings, &none).unwrap();
     // The hoodie variation maps, the t-shirt by product, the cap by SKU, shipping by method.
     let wo::PlanOutcome::Ready(plan) = outcome.unwrap() else {
         panic!("expected a ready plan")
@@ -591,10 +538,8 @@ fn orders_plan_a_captured_order_through_the_boundary() {
         customer_code: Some("C1".into()),
     };
     let outcome = core
-        .call(|c, s| {
-            c.ml_connector_orders()
-                .call_plan(s, &body_bytes(), &rows, &settings, &known)
-        })
+        .orders()
+        .plan(&body_bytes(), &rows, &settings, &known)
         .unwrap();
     assert!(
         matches!(outcome, Ok(wo::PlanOutcome::Ready(p)) if p.operations.len() == 1 && p.customer_code == "C1")
@@ -617,10 +562,8 @@ fn orders_plan_holds_with_every_missing_key() {
         customer_code: None,
     };
     let outcome = core
-        .call(|c, s| {
-            c.ml_connector_orders()
-                .call_plan(s, &body_bytes(), &rows, &settings, &none)
-        })
+        .orders()
+        .plan(&body_bytes(), &rows, &settings, &none)
         .unwrap();
     let Ok(wo::PlanOutcome::Hold(hold)) = outcome else {
         panic!("{outcome:?}")
@@ -641,10 +584,7 @@ fn orders_plan_each_error_variant() {
     let none = wo::KnownState {
         customer_code: None,
     };
-    let plan = |body: &[u8], s: &wo::Settings| {
-        core.call(|c, st| c.ml_connector_orders().call_plan(st, body, &rows, s, &none))
-            .unwrap()
-    };
+    let plan = |body: &[u8], s: &wo::Settings| core.orders().plan(body, &rows, s, &none).unwrap();
     assert!(matches!(
         plan(b"<html>", &good),
         Err(wo::Error::InvalidJson(_))
@@ -670,26 +610,16 @@ fn orders_plan_each_error_variant() {
 #[test]
 fn orders_customer_key_and_literals() {
     let core = core();
-    let o = |f: &dyn Fn(
-        &ml_connector::component::Core,
-        &mut wasmtime::Store<ml_connector::component::State>,
-    ) -> wasmtime::Result<String>| { core.call(f).unwrap() };
+    let o = core.orders();
     assert_eq!(
-        o(&|c, s| c
-            .ml_connector_orders()
-            .call_customer_key(s, "  ZOË@Example.FR ")),
+        o.customer_key("  ZOË@Example.FR ").unwrap(),
         "zoë@example.fr"
     );
     assert_eq!(
-        o(&|c, s| c
-            .ml_connector_orders()
-            .call_sdata_literal(s, "o'brien@example.com")),
+        o.sdata_literal("o'brien@example.com").unwrap(),
         "'o''brien@example.com'"
     );
-    assert_eq!(
-        o(&|c, s| c.ml_connector_orders().call_graphql_literal(s, "o'brien\n")),
-        r"'o\'brien\u000a'"
-    );
+    assert_eq!(o.graphql_literal("o'brien\n").unwrap(), r"'o\'brien\u000a'");
 }
 
 // ---- inventory ----
@@ -697,36 +627,21 @@ fn orders_customer_key_and_literals() {
 #[test]
 fn inventory_status_map_transition_and_refunds_through_the_boundary() {
     let core = core();
-    let map = core
-        .call(|c, s| c.ml_connector_inventory().call_default_status_map(s))
-        .unwrap();
+    let map = core.inventory().default_status_map().unwrap();
     assert!(
         map.iter()
             .any(|r| r.status == "completed" && r.stage == wi::Stage::Shipped)
     );
-    assert_eq!(
-        core.call(|c, s| c.ml_connector_inventory().call_validate_status_map(s, &map))
-            .unwrap(),
-        Ok(())
-    );
+    assert_eq!(core.inventory().validate_status_map(&map).unwrap(), Ok(()));
     let mut dup = map.clone();
     dup.push(map[0].clone());
     assert!(matches!(
-        core.call(|c, s| c.ml_connector_inventory().call_validate_status_map(s, &dup)).unwrap(),
+        core.inventory().validate_status_map(&dup).unwrap(),
         Err(wi::Error::InvalidStatusMap(m)) if m.contains("twice")
     ));
     let t = core
-        .call(|c, s| {
-            c.ml_connector_inventory().call_transition(
-                s,
-                "shop1",
-                39,
-                Some("pending"),
-                "completed",
-                &map,
-                true,
-            )
-        })
+        .inventory()
+        .transition("shop1", 39, Some("pending"), "completed", &map, true)
         .unwrap()
         .unwrap();
     let kinds: Vec<wi::IntentKind> = t.intents.iter().map(|i| i.kind).collect();
@@ -740,18 +655,15 @@ fn inventory_status_map_transition_and_refunds_through_the_boundary() {
     );
     assert_eq!(t.intents[2].idempotency_key, "shop1/order/39/ship");
     assert!(matches!(
-        core.call(|c, s| c
-            .ml_connector_inventory()
-            .call_transition(s, "shop1", 39, None, "x", &dup, false))
+        core.inventory()
+            .transition("shop1", 39, None, "x", &dup, false)
             .unwrap(),
         Err(wi::Error::InvalidStatusMap(_))
     ));
     let refund = br#"{"id":900,"amount":"19.99","line_items":[{"id":901,"quantity":-1,"total":"-19.99","meta_data":[{"key":"_refunded_item_id","value":69}]}]}"#;
     let intents = core
-        .call(|c, s| {
-            c.ml_connector_inventory()
-                .call_refund_intents(s, "shop1", 39, refund)
-        })
+        .inventory()
+        .refund_intents("shop1", 39, refund)
         .unwrap()
         .unwrap();
     assert_eq!(intents.len(), 1);
@@ -760,9 +672,8 @@ fn inventory_status_map_transition_and_refunds_through_the_boundary() {
         (wi::IntentKind::Restock, Some(69), Some(1))
     );
     assert!(matches!(
-        core.call(|c, s| c
-            .ml_connector_inventory()
-            .call_refund_intents(s, "shop1", 39, b"nope"))
+        core.inventory()
+            .refund_intents("shop1", 39, b"nope")
             .unwrap(),
         Err(wi::Error::InvalidRefund(_))
     ));
@@ -773,12 +684,8 @@ fn inventory_actions_after_posting_through_the_boundary() {
     let core = core();
     let settings = core_settings(&core);
     let rows = rows(&core);
-    let map = core
-        .call(|c, s| c.ml_connector_inventory().call_default_status_map(s))
-        .unwrap();
-    let mut st = core
-        .call(|c, s| c.ml_connector_inventory().call_default_stock_settings(s))
-        .unwrap();
+    let map = core.inventory().default_status_map().unwrap();
+    let mut st = core.inventory().default_stock_settings().unwrap();
     assert_eq!(
         (
             st.credit_note_type.as_str(),
@@ -793,11 +700,9 @@ fn inventory_actions_after_posting_through_the_boundary() {
 
     // due-intents: the ledger is the memory.
     let due = |cur: &str, done: &[wi::IntentKind]| {
-        core.call(|c, s| {
-            c.ml_connector_inventory()
-                .call_due_intents(s, "shop1", 39, cur, &map, done)
-        })
-        .unwrap()
+        core.inventory()
+            .due_intents("shop1", 39, cur, &map, done)
+            .unwrap()
     };
     let t = due("delivered", &[wi::IntentKind::Post]).unwrap();
     assert_eq!(
@@ -809,33 +714,25 @@ fn inventory_actions_after_posting_through_the_boundary() {
     let mut bad = map.clone();
     bad.push(map[0].clone());
     assert!(matches!(
-        core.call(|c, s| c.ml_connector_inventory().call_due_intents(
-            s,
-            "shop1",
-            39,
-            "x",
-            &bad,
-            &[]
-        ))
-        .unwrap(),
+        core.inventory()
+            .due_intents("shop1", 39, "x", &bad, &[])
+            .unwrap(),
         Err(wi::Error::InvalidStatusMap(_))
     ));
 
     // build-delivery: the product lines of the sales order, one per line.
     let order = testdata("captures/delivery-order.created.body");
     let d = core
-        .call(|c, s| {
-            c.ml_connector_inventory().call_build_delivery(
-                s,
-                &order,
-                "SOHFR0110001",
-                "WC0001",
-                &rows,
-                &settings,
-                &st,
-                "2026-11-27",
-            )
-        })
+        .inventory()
+        .build_delivery(
+            &order,
+            "SOHFR0110001",
+            "WC0001",
+            &rows,
+            &settings,
+            &st,
+            "2026-11-27",
+        )
         .unwrap()
         .unwrap()
         .expect("a sales order ships as a delivery");
@@ -865,35 +762,24 @@ fn inventory_actions_after_posting_through_the_boundary() {
     );
     assert_eq!(d.lookup.unwrap().rest_key_field, "SDHNUM");
     assert!(matches!(
-        core.call(|c, s| c.ml_connector_inventory().call_build_delivery(
-            s,
-            b"{",
-            "S",
-            "C",
-            &rows,
-            &settings,
-            &st,
-            "2026-11-27"
-        ))
-        .unwrap(),
+        core.inventory()
+            .build_delivery(b"{", "S", "C", &rows, &settings, &st, "2026-11-27")
+            .unwrap(),
         Err(wi::Error::InvalidOrder(_))
     ));
     assert!(matches!(
-        core.call(|c, s| c
-            .ml_connector_inventory()
-            .call_build_delivery(s, &order, "S", "C", &rows, &settings, &st, "later"))
+        core.inventory()
+            .build_delivery(&order, "S", "C", &rows, &settings, &st, "later")
             .unwrap(),
         Err(wi::Error::InvalidSettings(_))
     ));
 
     // build-cancel: close, delete, or nothing.
     let cancel = |st: &wi::StockSettings| {
-        core.call(|c, s| {
-            c.ml_connector_inventory()
-                .call_build_cancel(s, 39, "SOH1", &settings, st)
-        })
-        .unwrap()
-        .unwrap()
+        core.inventory()
+            .build_cancel(39, "SOH1", &settings, st)
+            .unwrap()
+            .unwrap()
     };
     let a = cancel(&st).unwrap();
     assert_eq!(
@@ -909,11 +795,9 @@ fn inventory_actions_after_posting_through_the_boundary() {
     // build-credit-note: held without a credit-note type, line-level with one.
     let refund = br#"{"id":900,"date_created":"2026-11-27T11:00:00","amount":"23.99","line_items":[{"id":901,"product_id":13,"quantity":-1,"total":"-19.99","total_tax":"-4.00","meta_data":[{"key":"_refunded_item_id","value":"69"}]}]}"#;
     let credit = |st: &wi::StockSettings, refund: &[u8]| {
-        core.call(|c, s| {
-            c.ml_connector_inventory()
-                .call_build_credit_note(s, &order, refund, "WC0001", &rows, &settings, st)
-        })
-        .unwrap()
+        core.inventory()
+            .build_credit_note(&order, refund, "WC0001", &rows, &settings, st)
+            .unwrap()
     };
     assert!(matches!(
         credit(&st, refund).unwrap(),
@@ -941,16 +825,8 @@ fn inventory_actions_after_posting_through_the_boundary() {
         serde_json::json!([{"id": 1, "key": "_restock_refunded_items", "value": "1"}]);
     let restocked = v.to_string().into_bytes();
     let r = core
-        .call(|c, s| {
-            c.ml_connector_inventory().call_build_restocks(
-                s,
-                &restocked,
-                &[refund.to_vec()],
-                &rows,
-                &settings,
-                &st,
-            )
-        })
+        .inventory()
+        .build_restocks(&restocked, &[refund.to_vec()], &rows, &settings, &st)
         .unwrap()
         .unwrap();
     assert_eq!(r.len(), 1);
@@ -971,15 +847,9 @@ fn inventory_actions_after_posting_through_the_boundary() {
         "VCRDES eq 'WC-39R900L69'"
     );
     assert!(matches!(
-        core.call(|c, s| c.ml_connector_inventory().call_build_restocks(
-            s,
-            &restocked,
-            &[b"{}".to_vec()],
-            &rows,
-            &settings,
-            &st
-        ))
-        .unwrap(),
+        core.inventory()
+            .build_restocks(&restocked, &[b"{}".to_vec()], &rows, &settings, &st)
+            .unwrap(),
         Err(wi::Error::InvalidRefund(_))
     ));
 }

@@ -279,3 +279,21 @@ fn the_check_sees_paths_and_resolves_them_to_modules() {
     assert!(layer(&m("cli::serve")) < layer(&m("http::status")));
     assert!(references(&m("cli"), "use crate::{a, b};").is_err());
 }
+
+/// The host calls the core only through `component.rs`'s typed wrapper (`core.orders().plan(…)`),
+/// never through the generated bindings (`ml_connector_orders().call_plan`) elsewhere.
+#[test]
+fn only_the_component_module_touches_the_generated_bindings() {
+    let outside: Vec<String> = modules()
+        .into_iter()
+        .filter(|(m, _)| m.as_slice() != ["component"])
+        .filter(|(_, (_, text))| {
+            code(text).contains(".ml_connector_") || code(text).contains(".call_")
+        })
+        .map(|(_, (file, _))| file.display().to_string())
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "generated bindings called from {outside:?}"
+    );
+}

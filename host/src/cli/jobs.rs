@@ -196,7 +196,7 @@ pub fn reconcile(
     let settings = crate::config::orders::order_settings(&core, &cfg)?;
     let status_map = match stored_map {
         Some(m) => m,
-        None => core.call(|c, s| c.ml_connector_inventory().call_default_status_map(s))?,
+        None => core.inventory().default_status_map()?,
     };
     let mapping_text = match store
         .as_ref()

@@ -380,7 +380,7 @@ pub fn mapping_import(config: &Path, file: &Path) -> Result<()> {
     let settings = crate::config::orders::order_settings(&core, &cfg)?;
     let rows = crate::config::orders::parse_mapping(&core, &text, &settings.dimension_types)
         .with_context(|| format!("{} was not imported", file.display()))?;
-    let csv = core.call(|c, s| c.ml_connector_mapping().call_to_csv(s, &rows))?;
+    let csv = core.mapping().to_csv(&rows)?;
     let store = Store::open(&cfg.data_dir)?;
     store.kv_set("mapping", &csv)?;
     let released = store.requeue_held()?;
@@ -406,7 +406,7 @@ pub fn mapping_export(config: &Path, file: Option<&Path>) -> Result<()> {
     let Some((rows, from)) = current_mapping(&cfg, &core, &settings.dimension_types)? else {
         bail!("there is no mapping yet: import one (ml-connector mapping import FILE)");
     };
-    let csv = core.call(|c, s| c.ml_connector_mapping().call_to_csv(s, &rows))?;
+    let csv = core.mapping().to_csv(&rows)?;
     match file {
         Some(path) if path != Path::new("-") => {
             std::fs::write(path, &csv).with_context(|| format!("writing {}", path.display()))?;
@@ -452,7 +452,7 @@ pub fn mapping_check(config: &Path) -> Result<()> {
             name: c.name,
         })
         .collect();
-    let report = core.call(|c, s| c.ml_connector_mapping().call_coverage(s, &rows, &catalogue))?;
+    let report = core.mapping().coverage(&rows, &catalogue)?;
     outln!(
         "{} of {} catalogue entries mapped ({} row(s), {from})",
         report.mapped,

@@ -66,7 +66,7 @@ fn load_mapping(
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let rows =
         parse_mapping(core, &text, dims).with_context(|| format!("in {}", path.display()))?;
-    let csv = core.call(|c, s| c.ml_connector_mapping().call_to_csv(s, &rows))?;
+    let csv = core.mapping().to_csv(&rows)?;
     store.kv_set("mapping", &csv)?;
     Ok(rows)
 }
@@ -84,7 +84,7 @@ pub fn start(cfg: &Config) -> Result<Host> {
     let mapping = load_mapping(&core, &store, cfg, &settings.dimension_types)?;
     let status_map = match stored_status_map {
         Some(map) => map,
-        None => core.call(|c, s| c.ml_connector_inventory().call_default_status_map(s))?,
+        None => core.inventory().default_status_map()?,
     };
     let x3 = Arc::new(x3_client(cfg)?);
     let woo = Arc::new(woo_client(cfg)?);

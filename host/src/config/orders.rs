@@ -7,7 +7,7 @@ use crate::config::Config;
 
 /// The core's settings: its defaults, then the config file's `[orders]`.
 pub fn order_settings(core: &CoreRuntime, cfg: &Config) -> Result<orders::Settings> {
-    let mut s = core.call(|c, st| c.ml_connector_orders().call_default_settings(st))?;
+    let mut s = core.orders().default_settings()?;
     let o = &cfg.orders;
     let set = |field: &mut String, v: &Option<String>| {
         if let Some(v) = v {
@@ -57,9 +57,9 @@ pub fn parse_mapping(
     dims: &[String],
 ) -> Result<Vec<mapping::MappingRow>> {
     let parsed = if text.trim_start().starts_with('[') {
-        core.call(|c, s| c.ml_connector_mapping().call_parse_json(s, text, dims))?
+        core.mapping().parse_json(text, dims)?
     } else {
-        core.call(|c, s| c.ml_connector_mapping().call_parse_csv(s, text, dims))?
+        core.mapping().parse_csv(text, dims)?
     };
     parsed.map_err(|e| anyhow::anyhow!("{}", mapping_error(&e)))
 }

@@ -45,8 +45,7 @@ impl StockConfig {
     pub fn defaults(core: &CoreRuntime) -> Result<StockConfig> {
         Ok(StockConfig {
             enabled: true,
-            settings: core
-                .call(|c, s| c.ml_connector_inventory().call_default_stock_settings(s))?,
+            settings: core.inventory().default_stock_settings()?,
         })
     }
 

@@ -974,10 +974,9 @@ fn core_settings_errors(
         customer_code: None,
     };
     for _ in 0..16 {
-        let outcome = core.call(|c, st| {
-            c.ml_connector_orders()
-                .call_plan(st, SAMPLE_ORDER.as_bytes(), &rows, &s, &known)
-        })?;
+        let outcome = core
+            .orders()
+            .plan(SAMPLE_ORDER.as_bytes(), &rows, &s, &known)?;
         let Err(orders::Error::InvalidSettings(message)) = outcome else {
             return Ok(());
         };
@@ -1070,9 +1069,7 @@ fn validate(ctx: &Ctx, doc: &Value) -> Result<std::result::Result<Candidate, Err
         }
     }
     if let Some(map) = &status_map {
-        let verdict = ctx
-            .core
-            .call(|c, s| c.ml_connector_inventory().call_validate_status_map(s, map))?;
+        let verdict = ctx.core.inventory().validate_status_map(map)?;
         if let Err(e) = verdict {
             let m = match e {
                 inventory::Error::InvalidStatusMap(m)
@@ -1310,9 +1307,7 @@ fn get_mapping(ctx: &Ctx, csv: bool) -> Result<Answer> {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     if csv {
-        let text = ctx
-            .core
-            .call(|c, s| c.ml_connector_mapping().call_to_csv(s, &rows))?;
+        let text = ctx.core.mapping().to_csv(&rows)?;
         let mut a = Answer {
             status: 200,
             content_type: "text/csv; charset=utf-8",
@@ -1353,11 +1348,9 @@ fn put_mapping(ctx: &Ctx, content_type: &str, body: &[u8]) -> Result<Answer> {
         text.trim_start().starts_with('[')
     };
     let parsed = if json {
-        ctx.core
-            .call(|c, s| c.ml_connector_mapping().call_parse_json(s, text, &dims))?
+        ctx.core.mapping().parse_json(text, &dims)?
     } else {
-        ctx.core
-            .call(|c, s| c.ml_connector_mapping().call_parse_csv(s, text, &dims))?
+        ctx.core.mapping().parse_csv(text, &dims)?
     };
     let rows = match parsed {
         Ok(rows) => rows,
@@ -1374,9 +1367,7 @@ fn put_mapping(ctx: &Ctx, content_type: &str, body: &[u8]) -> Result<Answer> {
             return Ok(e.answer());
         }
     };
-    let csv = ctx
-        .core
-        .call(|c, s| c.ml_connector_mapping().call_to_csv(s, &rows))?;
+    let csv = ctx.core.mapping().to_csv(&rows)?;
     ctx.store.kv_set("mapping", &csv)?;
     let count = rows.len();
     *ctx.pipeline
@@ -1428,9 +1419,7 @@ fn coverage(ctx: &Ctx) -> Result<Answer> {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let report = ctx
-        .core
-        .call(|c, s| c.ml_connector_mapping().call_coverage(s, &rows, &entries))?;
+    let report = ctx.core.mapping().coverage(&rows, &entries)?;
     Ok(Answer::json(
         200,
         &json!({

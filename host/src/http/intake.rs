@@ -134,15 +134,10 @@ impl Intake {
         let verified =
             crate::http::webhook_secret::verify(&self.secret, body, h.signature.as_deref());
         let verdict = match &verified {
-            Ok(_) => self
-                .core
-                .call(|c, s| c.ml_connector_webhook().call_classify(s, body, &h)),
+            Ok(_) => self.core.webhook().classify(body, &h),
             Err(_) if may_be_ping(body) => {
                 let secret = self.secret.current();
-                self.core.call(|c, s| {
-                    c.ml_connector_webhook()
-                        .call_accept(s, body, &h, secret.expose())
-                })
+                self.core.webhook().accept(body, &h, secret.expose())
             }
             Err(e) => return self.refuse(&wit_error(e.clone())),
         };

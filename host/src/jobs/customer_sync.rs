@@ -610,10 +610,7 @@ impl CustomerSync {
         let api = self.pipeline.x3().api_mode();
         let f = Fields::of(&names, api);
         let email = woo.email.clone();
-        let key = match self
-            .core
-            .call(|c, s| c.ml_connector_orders().call_customer_key(s, &email))
-        {
+        let key = match self.core.orders().customer_key(&email) {
             Ok(k) => k,
             // A trap on this input: it would trap again, so a person looks, as for an order.
             Err(e) => {
@@ -825,13 +822,10 @@ impl CustomerSync {
         let upper = key.to_uppercase();
         // The core's own rule for its customer look-up, run natively.
         let regex = mlc_core::plan::case_insensitive_regex(key);
-        let literals = self.core.call(|c, s| {
-            let o = c.ml_connector_orders();
-            Ok((
-                o.call_sdata_literal(&mut *s, &upper)?,
-                o.call_graphql_literal(s, &regex)?,
-            ))
-        });
+        let o = self.core.orders();
+        let literals = o
+            .sdata_literal(&upper)
+            .and_then(|sdata| Ok((sdata, o.graphql_literal(&regex)?)));
         let (sdata, literal) = match literals {
             Ok(l) => l,
             Err(e) => {

@@ -443,17 +443,14 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
         };
         let status = o["status"].as_str().unwrap_or("").to_string();
         let store_id = s.store_id.clone();
-        let transition = inp.core.call(|c, st| {
-            c.ml_connector_inventory().call_transition(
-                st,
-                &store_id,
-                order_id,
-                None,
-                &status,
-                inp.status_map,
-                false,
-            )
-        })?;
+        let transition = inp.core.inventory().transition(
+            &store_id,
+            order_id,
+            None,
+            &status,
+            inp.status_map,
+            false,
+        )?;
         let to_post = transition.is_ok_and(|t| {
             t.intents
                 .iter()
@@ -509,10 +506,7 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
             ApiMode::Rest => {
                 let list = chunk
                     .iter()
-                    .map(|r| {
-                        inp.core
-                            .call(|c, st| c.ml_connector_orders().call_sdata_literal(st, r))
-                    })
+                    .map(|r| inp.core.orders().sdata_literal(r))
                     .collect::<Result<Vec<_>>>()?
                     .join(",");
                 let headers = inp
@@ -564,10 +558,7 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
             ApiMode::Graphql => {
                 let list = chunk
                     .iter()
-                    .map(|r| {
-                        inp.core
-                            .call(|c, st| c.ml_connector_orders().call_graphql_literal(st, r))
-                    })
+                    .map(|r| inp.core.orders().graphql_literal(r))
                     .collect::<Result<Vec<_>>>()?
                     .join(",");
                 let q = GraphqlDocs {

@@ -392,13 +392,11 @@ impl Poller {
     }
 
     fn graphql_literal(&self, v: &str) -> Result<String> {
-        self.core
-            .call(|c, s| c.ml_connector_orders().call_graphql_literal(s, v))
+        self.core.orders().graphql_literal(v)
     }
 
     fn sdata_literal(&self, v: &str) -> Result<String> {
-        self.core
-            .call(|c, s| c.ml_connector_orders().call_sdata_literal(s, v))
+        self.core.orders().sdata_literal(v)
     }
 
     /// Reads one part from its watermark, applies it, then advances the watermark. Returns the

@@ -522,10 +522,10 @@ impl Pipeline {
         let settings = current(&self.settings);
         let map = current(&self.status_map);
         let store_id = settings.store_id.clone();
-        let transition = self.core.call(|c, s| {
-            c.ml_connector_inventory()
-                .call_transition(s, &store_id, order_id, None, &status, &map, false)
-        });
+        let transition = self
+            .core
+            .inventory()
+            .transition(&store_id, order_id, None, &status, &map, false);
         let post = match transition {
             Ok(Ok(t)) => t
                 .intents
@@ -557,10 +557,7 @@ impl Pipeline {
             let known = orders::KnownState {
                 customer_code: known_code.clone(),
             };
-            let outcome = self.core.call(|c, s| {
-                c.ml_connector_orders()
-                    .call_plan(s, &body, &mapping, &settings, &known)
-            });
+            let outcome = self.core.orders().plan(&body, &mapping, &settings, &known);
             let plan = match outcome {
                 Err(e) => {
                     return attention(
@@ -661,9 +658,7 @@ impl Pipeline {
         if email.trim().is_empty() {
             return Ok(None);
         }
-        let key = self
-            .core
-            .call(|c, s| c.ml_connector_orders().call_customer_key(s, &email))?;
+        let key = self.core.orders().customer_key(&email)?;
         // A match older than the cache limit is not used: the plan then looks X3 up again.
         self.store
             .fresh_customer_code(&key, self.customer_cache_ms())

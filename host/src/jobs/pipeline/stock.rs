@@ -64,16 +64,13 @@ impl Pipeline {
         let mapping = crate::jobs::pipeline::current(&self.mapping);
 
         let done = self.done_intents(order_id)?;
-        let t = match self.core.call(|c, s| {
-            c.ml_connector_inventory().call_due_intents(
-                s,
-                &settings.store_id,
-                order_id,
-                status,
-                &map,
-                &done,
-            )
-        }) {
+        let t = match self.core.inventory().due_intents(
+            &settings.store_id,
+            order_id,
+            status,
+            &map,
+            &done,
+        ) {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => return self.needs_person(row, &stock_error(&e)),
             Err(e) => {
@@ -84,18 +81,15 @@ impl Pipeline {
             match intent.kind {
                 wi::IntentKind::Ship => {
                     let today = crate::html::utc(now_ms());
-                    let action = match self.core.call(|c, s| {
-                        c.ml_connector_inventory().call_build_delivery(
-                            s,
-                            &body,
-                            &doc,
-                            &customer,
-                            &mapping,
-                            &settings,
-                            &cfg.settings,
-                            &today,
-                        )
-                    }) {
+                    let action = match self.core.inventory().build_delivery(
+                        &body,
+                        &doc,
+                        &customer,
+                        &mapping,
+                        &settings,
+                        &cfg.settings,
+                        &today,
+                    ) {
                         Ok(Ok(a)) => a,
                         Ok(Err(e)) => return self.needs_person(row, &stock_error(&e)),
                         Err(e) => {
@@ -156,15 +150,12 @@ impl Pipeline {
                     )?;
                 }
                 wi::IntentKind::Cancel => {
-                    let action = match self.core.call(|c, s| {
-                        c.ml_connector_inventory().call_build_cancel(
-                            s,
-                            order_id,
-                            &doc,
-                            &settings,
-                            &cfg.settings,
-                        )
-                    }) {
+                    let action = match self.core.inventory().build_cancel(
+                        order_id,
+                        &doc,
+                        &settings,
+                        &cfg.settings,
+                    ) {
                         Ok(Ok(a)) => a,
                         Ok(Err(e)) => return self.needs_person(row, &stock_error(&e)),
                         Err(e) => {
@@ -474,17 +465,14 @@ impl Pipeline {
             .collect();
         sorted.sort_by_key(|(id, _)| *id);
         for (rid, refund) in &sorted {
-            let outcome = self.core.call(|c, s| {
-                c.ml_connector_inventory().call_build_credit_note(
-                    s,
-                    body,
-                    refund,
-                    customer,
-                    mapping,
-                    settings,
-                    &cfg.settings,
-                )
-            });
+            let outcome = self.core.inventory().build_credit_note(
+                body,
+                refund,
+                customer,
+                mapping,
+                settings,
+                &cfg.settings,
+            );
             let action = match outcome {
                 Ok(Ok(wi::CreditOutcome::Ready(a))) => a,
                 Ok(Ok(wi::CreditOutcome::Hold(reasons))) => {
@@ -523,16 +511,13 @@ impl Pipeline {
             }
         }
         let bodies: Vec<Vec<u8>> = sorted.into_iter().map(|(_, b)| b).collect();
-        let restocks = match self.core.call(|c, s| {
-            c.ml_connector_inventory().call_build_restocks(
-                s,
-                body,
-                &bodies,
-                mapping,
-                settings,
-                &cfg.settings,
-            )
-        }) {
+        let restocks = match self.core.inventory().build_restocks(
+            body,
+            &bodies,
+            mapping,
+            settings,
+            &cfg.settings,
+        ) {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => return Ok(Some(self.needs_person(row, &stock_error(&e))?)),
             Err(e) => {
@@ -594,16 +579,14 @@ impl Pipeline {
         }];
         let t = self
             .core
-            .call(|c, s| {
-                c.ml_connector_inventory().call_due_intents(
-                    s,
-                    &settings.store_id,
-                    order_id,
-                    "completed",
-                    &rules,
-                    &[wi::IntentKind::Post],
-                )
-            })?
+            .inventory()
+            .due_intents(
+                &settings.store_id,
+                order_id,
+                "completed",
+                &rules,
+                &[wi::IntentKind::Post],
+            )?
             .map_err(|e| anyhow::anyhow!("{}", stock_error(&e)))?;
         t.intents
             .into_iter()

@@ -196,7 +196,7 @@ fn route(ctx: &Ctx, req: &mut tiny_http::Request) -> Answer {
         ("GET", "/healthz") => crate::http::status::healthz(ctx),
         ("GET", "/metrics") => crate::http::status::metrics(ctx),
         ("GET", "/api/status") => crate::http::status::api(ctx),
-        ("GET", "/status/reconcile.csv") => crate::http::jobs_api::last_csv(&ctx.store),
+        ("GET", "/status/reconcile.csv") => crate::http::admin::jobs::last_csv(&ctx.store),
         ("GET", p) if p == "/status" || p.starts_with("/status/") => {
             crate::http::status::page(ctx, p)
         }

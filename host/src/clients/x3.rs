@@ -3,8 +3,11 @@
 //! endpoint). One [`X3Client`] is shared by the worker threads: the agent pools connections and
 //! the token state sits behind a `Mutex`.
 //!
-//! It owns the transport and nothing else: the core renders every document, `where` clause and
-//! GraphQL filter (escaping included, `docs/x3-wire-format.md`); this module sends them and sorts
+//! It owns the transport and nothing else: it builds no document and no query. The order
+//! documents, the stock actions and their look-ups come rendered by the core (escaping included,
+//! `docs/x3-wire-format.md`); the X3 polling and the customer sync build their `where` clauses
+//! and GraphQL filters from literals the core escapes (`sdata-literal`, `graphql-literal`) or
+//! from timestamps they format. This module sends them and sorts
 //! every failure into an [`X3Error`] the worker can act on without guessing:
 //! retry as is ([`X3Error::Transient`]), look the document up before retrying
 //! ([`X3Error::Unknown`]), park it for a human ([`X3Error::Rejected`]), fix the credentials

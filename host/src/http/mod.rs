@@ -11,7 +11,6 @@
 
 pub mod admin;
 pub mod intake;
-pub mod jobs_api;
 pub mod server;
 pub mod status;
 pub mod webhook_secret;

@@ -1,0 +1,434 @@
+//! The orders table (the newest revision of each order, and the job queue) and its timeline.
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    pub order_id: u64,
+    pub body: Option<Vec<u8>>,
+    pub status: Option<String>,
+    pub modified_gmt: Option<String>,
+    pub trashed: bool,
+    pub rev: i64,
+    pub dirty: bool,
+    pub refetch: bool,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub first_failure_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub hold: Option<String>,
+    pub document_no: Option<String>,
+    pub customer_code: Option<String>,
+    pub processed_status: Option<String>,
+    pub updated_at: i64,
+}
+
+/// What a worker decided for an order.
+#[derive(Debug, Clone, Default)]
+pub struct Finish {
+    pub state: String,
+    /// Keep the job queued (a retry), due at `next_attempt_at`.
+    pub retry_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub hold: Option<String>,
+    pub document_no: Option<String>,
+    pub customer_code: Option<String>,
+    pub processed_status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: i64,
+    pub event: String,
+    pub detail: String,
+}
+
+/// What the store holds of an order's latest revision (catch-up compares with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRevision {
+    pub modified_gmt: Option<String>,
+    pub status: Option<String>,
+    pub trashed: bool,
+}
+
+/// An order's newest body, wherever it is (`orders.body` or its inbox row).
+pub(super) const ORDER_BODY: &str =
+    "COALESCE(body, (SELECT i.body FROM inbox i WHERE i.id = orders.body_inbox_id))";
+
+pub(super) fn add_timeline(
+    conn: &Connection,
+    order_id: u64,
+    event: &str,
+    detail: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO timeline (order_id, at, event, detail) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id(order_id), now_ms(), event, detail])?;
+    Ok(())
+}
+
+/// An order body to apply, and where it is stored.
+pub(super) enum Body<'a> {
+    /// Delivered: in the inbox row of this id already.
+    Inbox(i64, &'a [u8]),
+    /// Fetched from the REST API: stored in the orders row.
+    Fetched(&'a [u8]),
+}
+
+/// A newer body replaces the stored one and queues the order; an older or equal one changes
+/// nothing (deliveries arrive late and out of order; `date_modified_gmt` orders them).
+pub(super) fn apply_order_body(
+    conn: &Connection,
+    order_id: u64,
+    body: Body<'_>,
+    status: Option<&str>,
+    modified_gmt: Option<&str>,
+    restored: bool,
+    now: i64,
+) -> Result<()> {
+    let (inbox_id, body) = match body {
+        Body::Inbox(i, b) => (Some(i), b),
+        Body::Fetched(b) => (None, b),
+    };
+    // Stored in one place only: the orders row keeps a fetched body, or NULL and the inbox id.
+    let own_body = inbox_id.is_none().then_some(body);
+    let row: Option<(Option<String>, Option<Vec<u8>>)> = conn
+        .prepare_cached(&format!(
+            "SELECT modified_gmt, {ORDER_BODY} FROM orders WHERE order_id = ?1"
+        ))?
+        .query_row(params![id(order_id)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let stored = row.as_ref().map(|(m, _)| m.clone());
+    // Regression: a status change in the same second as the previous revision (a checkout paid
+    // at once) has the same `date_modified_gmt`; it was dropped and the order never posted. A
+    // different body with the same time is a new revision too.
+    let same_second_change = |old: &str, new: &str| {
+        new == old && row.as_ref().and_then(|(_, b)| b.as_deref()) != Some(body)
+    };
+    let newer = match (&stored, modified_gmt) {
+        (None, _) => true,
+        (Some(None), _) => true,
+        (Some(Some(_)), None) => false,
+        (Some(Some(old)), Some(new)) => new > old.as_str() || same_second_change(old, new),
+    };
+    let received = || {
+        add_timeline(
+            conn,
+            order_id,
+            "received",
+            &format!(
+                "verified revision {} ({})",
+                modified_gmt.unwrap_or("without a date"),
+                status.unwrap_or("no status")
+            ),
+        )
+    };
+    if stored.is_none() {
+        conn.prepare_cached(
+            "INSERT INTO orders (order_id, body, body_inbox_id, status, modified_gmt, rev, dirty,
+                created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, 1, ?6, ?6)",
+        )?
+        .execute(params![
+            id(order_id),
+            own_body,
+            inbox_id,
+            status,
+            modified_gmt,
+            now
+        ])?;
+        received()?;
+    } else if newer {
+        received()?;
+        conn.prepare_cached(
+            "UPDATE orders SET body = ?2, body_inbox_id = ?7, status = ?3, modified_gmt = ?4,
+                rev = rev + 1, dirty = 1, next_attempt_at = 0,
+                trashed = CASE WHEN ?6 THEN 0 ELSE trashed END, updated_at = ?5
+             WHERE order_id = ?1",
+        )?
+        .execute(params![
+            id(order_id),
+            own_body,
+            status,
+            modified_gmt,
+            now,
+            restored,
+            inbox_id
+        ])?;
+    } else if restored {
+        conn.execute(
+            "UPDATE orders SET trashed = 0, rev = rev + 1, dirty = 1, next_attempt_at = 0, updated_at = ?2
+             WHERE order_id = ?1",
+            params![id(order_id), now],
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {
+    Ok(OrderRow {
+        order_id: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+        body: r.get(1)?,
+        status: r.get(2)?,
+        modified_gmt: r.get(3)?,
+        trashed: r.get::<_, i64>(4)? != 0,
+        rev: r.get(5)?,
+        dirty: r.get::<_, i64>(6)? != 0,
+        refetch: r.get::<_, i64>(7)? != 0,
+        state: r.get(8)?,
+        attempts: r.get(9)?,
+        next_attempt_at: r.get(10)?,
+        first_failure_at: r.get(11)?,
+        last_error: r.get(12)?,
+        hold: r.get(13)?,
+        document_no: r.get(14)?,
+        customer_code: r.get(15)?,
+        processed_status: r.get(16)?,
+        updated_at: r.get(17)?,
+    })
+}
+
+impl Store {
+    /// Applies an order body fetched from the REST API (refetch, catch-up).
+    pub fn apply_fetched_order(
+        &self,
+        order_id: u64,
+        body: &[u8],
+        status: Option<&str>,
+        modified_gmt: Option<&str>,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE orders SET refetch = 0 WHERE order_id = ?1",
+            params![id(order_id)],
+        )?;
+        apply_order_body(
+            &tx,
+            order_id,
+            Body::Fetched(body),
+            status,
+            modified_gmt,
+            false,
+            now_ms(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Orders whose job is due, oldest first.
+    pub fn due_orders(&self, now: i64, limit: usize) -> Result<Vec<u64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT order_id FROM orders WHERE dirty = 1 AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, order_id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| r.get::<_, i64>(0),
+        )?;
+        Ok(rows
+            .map(|r| r.map(|v| u64::try_from(v).unwrap_or(0)))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// When the next queued job is due, if any.
+    pub fn next_due_at(&self) -> Result<Option<i64>> {
+        Ok(self.conn().query_row(
+            "SELECT MIN(next_attempt_at) FROM orders WHERE dirty = 1",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn load_order(&self, order_id: u64) -> Result<Option<OrderRow>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!(
+                    "SELECT order_id, {ORDER_BODY}, status, modified_gmt, trashed, rev, dirty,
+                        refetch, state, attempts, next_attempt_at, first_failure_at, last_error,
+                        hold, document_no, customer_code, processed_status, updated_at
+                     FROM orders WHERE order_id = ?1"
+                ),
+                params![id(order_id)],
+                order_row,
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    pub fn orders_in_state(&self, state: &str, limit: usize) -> Result<Vec<OrderRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT order_id, {ORDER_BODY}, status, modified_gmt, trashed, rev, dirty, refetch,
+                    state, attempts, next_attempt_at, first_failure_at, last_error, hold,
+                    document_no, customer_code, processed_status, updated_at
+             FROM orders WHERE state = ?1 ORDER BY updated_at DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(
+            params![state, i64::try_from(limit).unwrap_or(i64::MAX)],
+            order_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The most recently updated orders, whatever their state (admin API, `orders list`).
+    pub fn recent_orders(&self, limit: usize) -> Result<Vec<OrderRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT order_id, {ORDER_BODY}, status, modified_gmt, trashed, rev, dirty, refetch,
+                    state, attempts, next_attempt_at, first_failure_at, last_error, hold,
+                    document_no, customer_code, processed_status, updated_at
+             FROM orders ORDER BY updated_at DESC, order_id DESC LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], order_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Counts of orders per state.
+    pub fn state_counts(&self) -> Result<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT state, COUNT(*) FROM orders GROUP BY state ORDER BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records a worker's decision. The job leaves the queue only if no newer revision arrived
+    /// while it ran (`rev` unchanged); otherwise it stays dirty and runs again on the new body.
+    pub fn finish_order(&self, order_id: u64, rev: i64, f: &Finish) -> Result<()> {
+        let conn = self.conn();
+        let now = now_ms();
+        let (dirty_if_same, next) = match f.retry_at {
+            Some(at) => (1, at),
+            None => (0, 0),
+        };
+        conn.execute(
+            "UPDATE orders SET
+                state = ?3,
+                dirty = CASE WHEN rev = ?2 THEN ?4 ELSE 1 END,
+                next_attempt_at = CASE WHEN rev = ?2 THEN ?5 ELSE 0 END,
+                attempts = CASE WHEN ?6 IS NOT NULL THEN attempts + 1 ELSE 0 END,
+                first_failure_at = CASE WHEN ?6 IS NOT NULL THEN COALESCE(first_failure_at, ?9) ELSE NULL END,
+                last_error = ?7,
+                hold = ?8,
+                document_no = COALESCE(?10, document_no),
+                customer_code = COALESCE(?11, customer_code),
+                processed_status = COALESCE(?12, processed_status),
+                updated_at = ?9
+             WHERE order_id = ?1",
+            params![
+                id(order_id),
+                rev,
+                f.state,
+                dirty_if_same,
+                next,
+                f.retry_at,
+                f.last_error,
+                f.hold,
+                now,
+                f.document_no,
+                f.customer_code,
+                f.processed_status
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Puts orders back in the queue now (replay, hold release). Returns how many.
+    pub fn requeue(&self, order_ids: &[u64]) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        for o in order_ids {
+            n += tx.execute(
+                "UPDATE orders SET dirty = 1, next_attempt_at = 0, rev = rev + 1, attempts = 0,
+                    first_failure_at = NULL WHERE order_id = ?1",
+                params![id(*o)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Every held order back in the queue (after the mapping changed).
+    pub fn requeue_held(&self) -> Result<usize> {
+        Ok(self.conn().execute(
+            "UPDATE orders SET dirty = 1, next_attempt_at = 0, rev = rev + 1 WHERE state = 'held'",
+            [],
+        )?)
+    }
+
+    // ---- timeline ----
+
+    pub fn timeline_add(&self, order_id: u64, event: &str, detail: &str) -> Result<()> {
+        self.relaxed(|c| add_timeline(c, order_id, event, detail))
+    }
+
+    pub fn timeline(&self, order_id: u64) -> Result<Vec<TimelineEntry>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT at, event, detail FROM timeline WHERE order_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![id(order_id)], |r| {
+            Ok(TimelineEntry {
+                at: r.get(0)?,
+                event: r.get(1)?,
+                detail: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn order_revision(&self, order_id: u64) -> Result<Option<OrderRevision>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT modified_gmt, status, trashed FROM orders WHERE order_id = ?1",
+                params![id(order_id)],
+                |r| {
+                    Ok(OrderRevision {
+                        modified_gmt: r.get(0)?,
+                        status: r.get(1)?,
+                        trashed: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Orders waiting for a worker, and since when the longest-waiting one has waited (a retried
+    /// order counts from its first failure, not its last attempt).
+    pub fn queue_depth(&self) -> Result<(i64, Option<i64>)> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*), MIN(COALESCE(first_failure_at, updated_at)) FROM orders WHERE dirty = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Orders posted to X3 since `since`: (when, lag in ms from the last delivery of the order
+    /// received before that). Adopted documents count: they are in X3 once, by this host.
+    pub fn posted_since(&self, since: i64) -> Result<Vec<(i64, Option<i64>)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT t.at, t.at - (SELECT MAX(i.received_at) FROM inbox i
+                                  WHERE i.kind = 'order' AND i.resource_id = t.order_id
+                                    AND i.received_at <= t.at)
+             FROM timeline t WHERE t.event IN ('posted', 'adopted') AND t.at >= ?1 ORDER BY t.at",
+        )?;
+        let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Orders that have an X3 document.
+    pub fn posted_total(&self) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM orders WHERE document_no IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+}

@@ -125,7 +125,8 @@ impl Intake {
 
     /// Handles one delivery whose body has been read.
     ///
-    /// The signature is checked first, natively ([`verify_signature`]): a forged or unsigned
+    /// The signature is checked first, natively
+    /// ([`crate::http::webhook_secret::verify_signature`]): a forged or unsigned
     /// delivery is refused for the price of one HMAC, without a component call. A verified body
     /// is classified by the component. The one exception is a body that looks like a ping
     /// (`webhook_id=N`, which WooCommerce sends unsigned): the component's `accept` decides it.
@@ -154,6 +155,22 @@ impl Intake {
             Ok(Err(e)) => return self.refuse(&e),
             Ok(Ok(d)) => d,
         };
+        let d = match self.new_delivery(&h, headers, body, &verified, &delivery) {
+            Ok(d) => d,
+            Err(answer) => return answer,
+        };
+        self.commit(&d, &h)
+    }
+
+    /// The row a classified delivery becomes; a ping is answered at once (`Err`), not stored.
+    fn new_delivery(
+        &self,
+        h: &webhook::Headers,
+        headers: &[(String, String)],
+        body: &[u8],
+        verified: &Result<[u8; 32], mlc_core::webhook::Error>,
+        delivery: &webhook::Delivery,
+    ) -> Result<NewDelivery, Answer> {
         let mut d = NewDelivery {
             webhook_id: h.webhook_id.clone(),
             delivery_id: h.delivery_id.clone(),
@@ -162,10 +179,13 @@ impl Intake {
             body: body.to_vec(),
             ..NewDelivery::default()
         };
-        match &delivery {
+        match delivery {
             webhook::Delivery::Ping(id) => {
                 let _ = self.store.bump_counter("pings");
-                return Answer::json(200, &json!({ "status": "pong", "webhook_id": id }));
+                return Err(Answer::json(
+                    200,
+                    &json!({ "status": "pong", "webhook_id": id }),
+                ));
             }
             webhook::Delivery::Resource(r) => {
                 d.kind = if known_order_topic(&r.resource, &r.event) {
@@ -186,7 +206,7 @@ impl Intake {
                 // verified HMAC is that hash (one SHA-256 pass over the body, not two); it
                 // depends on the secret as well, so after a secret change a re-delivery of the
                 // same body is stored again, and changes nothing (the same body is not newer).
-                let digest = match &verified {
+                let digest = match verified {
                     Ok(mac) => hex(&mac[..8]),
                     Err(_) => hex(&sha2::Sha256::digest(body)[..8]),
                 };
@@ -223,7 +243,12 @@ impl Intake {
                 d.kind = "rest-error".into();
             }
         }
-        match self.store.insert_delivery(&d) {
+        Ok(d)
+    }
+
+    /// Stores a delivery and answers for it: 200 only once it is committed.
+    fn commit(&self, d: &NewDelivery, h: &webhook::Headers) -> Answer {
+        match self.store.insert_delivery(d) {
             Ok(Inserted::New) if d.kind == "other" && d.resource.as_deref() == Some("order") => {
                 // Kept, so nothing WooCommerce sent is lost, but not an order to post.
                 warn!(

@@ -79,6 +79,20 @@ pub(super) fn opt(v: Option<&str>) -> String {
 
 pub(super) fn render_status(s: &Status, extra: &str) -> String {
     let now = s.generated_at;
+    let mut h = head_section(s, now);
+    h.push_str(&connections_section(s, now));
+    h.push_str(&queue_section(s, now));
+    h.push_str(&charts_section(s, now));
+    h.push_str(&attention_section(s, now));
+    h.push_str(&held_section(s, now));
+    h.push_str(&deliveries_section(s, now));
+    h.push_str(&catch_up_section(s, now));
+    h.push_str(extra);
+    layout("Status", true, &h)
+}
+
+/// The page's heading and the alerts.
+fn head_section(s: &Status, now: i64) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -95,14 +109,22 @@ pub(super) fn render_status(s: &Status, extra: &str) -> String {
         }
         h.push_str("</ul></section>");
     }
+    h
+}
 
-    // Connections.
+/// The X3 and store cards.
+fn connections_section(s: &Status, now: i64) -> String {
+    let mut h = String::new();
     h.push_str("<section id=\"connections\"><h2>Connections</h2><div class=\"grid\">");
     h.push_str(&x3_card(&s.x3, now));
     h.push_str(&store_card(&s.store, &s.deliveries, now));
     h.push_str("</div></section>");
+    h
+}
 
-    // Queue and states.
+/// The queue: depth, age, and the count of orders in each state.
+fn queue_section(s: &Status, _now: i64) -> String {
+    let mut h = String::new();
     let q = &s.queue;
     let _ = write!(
         h,
@@ -133,8 +155,12 @@ pub(super) fn render_status(s: &Status, extra: &str) -> String {
         );
     }
     h.push_str("</tr></table></section>");
+    h
+}
 
-    // Charts.
+/// Orders posted and lag per minute over the window.
+fn charts_section(s: &Status, now: i64) -> String {
+    let mut h = String::new();
     let t = &s.throughput;
     let _ = write!(
         h,
@@ -168,8 +194,12 @@ pub(super) fn render_status(s: &Status, extra: &str) -> String {
         ms_opt(t.lag_p95_ms),
         ms_opt(t.lag_max_ms)
     );
+    h
+}
 
-    // Orders needing attention.
+/// Orders X3 refused or that were given up on.
+fn attention_section(s: &Status, now: i64) -> String {
+    let mut h = String::new();
     let _ = write!(
         h,
         "<section id=\"attention\"><h2>Needs attention ({})</h2>",
@@ -201,8 +231,12 @@ pub(super) fn render_status(s: &Status, extra: &str) -> String {
         h.push_str("</table>");
     }
     h.push_str("</section>");
+    h
+}
 
-    // Held orders.
+/// Orders held for missing mappings or settings.
+fn held_section(s: &Status, now: i64) -> String {
+    let mut h = String::new();
     let _ = write!(
         h,
         "<section id=\"held\"><h2>On hold ({})</h2>",
@@ -233,8 +267,12 @@ pub(super) fn render_status(s: &Status, extra: &str) -> String {
         h.push_str("</table>");
     }
     h.push_str("</section>");
+    h
+}
 
-    // Deliveries.
+/// Webhook deliveries stored, and the counters of refused ones.
+fn deliveries_section(s: &Status, now: i64) -> String {
+    let mut h = String::new();
     h.push_str("<section id=\"deliveries\"><h2>Webhook deliveries</h2><div class=\"grid\"><div>");
     if s.store.webhooks.is_empty() {
         h.push_str("<p class=\"muted\">No delivery stored yet.</p>");
@@ -265,8 +303,12 @@ pub(super) fn render_status(s: &Status, extra: &str) -> String {
         h.push_str("</table>");
     }
     h.push_str("</div></div></section>");
+    h
+}
 
-    // Webhooks and catch-up.
+/// The webhook monitor and the catch-up.
+fn catch_up_section(s: &Status, now: i64) -> String {
+    let mut h = String::new();
     let l = &s.lifecycle;
     let _ = write!(
         h,
@@ -287,8 +329,7 @@ pub(super) fn render_status(s: &Status, extra: &str) -> String {
         h.push_str("</ul>");
     }
     h.push_str("</section>");
-    h.push_str(extra);
-    layout("Status", true, &h)
+    h
 }
 
 /// The X3 card. X3's last failure message is shown while the verdict is not `ok`: once X3 has

@@ -297,46 +297,149 @@ pub fn wire_of(s: &Settings) -> Result<Wire> {
     Wire::new(&s.wire).map_err(|e| Error::InvalidSettings(e.to_string()))
 }
 
-/// Checks the settings and returns the X3 names in force.
+/// One thing wrong with the settings, under the field of [`Settings`] it is about: `store-id`,
+/// `dimension-types`, … (the WIT record's names), or `wire.<key>` for an X3 name override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsProblem {
+    pub field: String,
+    pub message: String,
+}
+
+/// Checks the settings and returns the X3 names in force: the first of [`check_settings`]'s
+/// problems (without the mapping) is the error.
 pub fn validate(s: &Settings) -> Result<Wire> {
-    check_code("store-id", &s.store_id, 64, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')
-    })?;
-    check_code("reference-prefix", &s.reference_prefix, 8, |c| {
-        c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '/')
-    })?;
+    let mut problems = Vec::new();
+    let w = collect_problems(s, &mut problems);
+    match problems.into_iter().next() {
+        Some(p) => Err(Error::InvalidSettings(p.message)),
+        None => Ok(w),
+    }
+}
+
+/// Every problem with the settings, in the order `plan` meets them, and with the dimension types
+/// the mapping rows use and the customer category that creating a customer needs: what `plan`
+/// would refuse, all at once rather than one per call. Empty: `plan` takes these settings.
+pub fn check_settings(s: &Settings, mapping: &[MappingRow]) -> Vec<SettingsProblem> {
+    let mut problems = Vec::new();
+    collect_problems(s, &mut problems);
+    for row in mapping {
+        for d in &row.dimensions {
+            if !s.dimension_types.contains(&d.dimension_type) {
+                problems.push(SettingsProblem {
+                    field: "dimension-types".into(),
+                    message: mapping_dimension_message(row, &d.dimension_type),
+                });
+            }
+        }
+    }
+    if s.customer_category.is_empty() {
+        problems.push(SettingsProblem {
+            field: "customer-category".into(),
+            message: CUSTOMER_CATEGORY_NEEDED.into(),
+        });
+    }
+    problems
+}
+
+const CUSTOMER_CATEGORY_NEEDED: &str = "customer-category is needed to create customers in X3";
+
+fn mapping_dimension_message(row: &MappingRow, dimension_type: &str) -> String {
+    format!(
+        "mapping row {} uses dimension type {dimension_type:?}, which is not in dimension-types",
+        row.key.label()
+    )
+}
+
+/// The checks of [`validate`], each problem pushed under its field; the names in force, from the
+/// overrides that are valid.
+fn collect_problems(s: &Settings, out: &mut Vec<SettingsProblem>) -> Wire {
+    let mut push = |field: &str, r: Result<()>| {
+        if let Err(Error::InvalidSettings(message)) = r {
+            out.push(SettingsProblem {
+                field: field.into(),
+                message,
+            });
+        }
+    };
+    push(
+        "store-id",
+        check_code("store-id", &s.store_id, 64, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')
+        }),
+    );
+    push(
+        "reference-prefix",
+        check_code("reference-prefix", &s.reference_prefix, 8, |c| {
+            c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '/')
+        }),
+    );
     // CUSORDREF is the prefix and the order id: with a digit at the end, "WC1" + 23 and
     // "WC12" + 3 are the same reference, so two shops' prefixes could not keep them apart.
     if s.reference_prefix.ends_with(|c: char| c.is_ascii_digit()) {
-        return Err(Error::InvalidSettings(format!(
-            "reference-prefix {:?} ends with a digit: references would not be unique \
-             (\"WC1\" + order 23 = \"WC12\" + order 3); end it with a letter or - _ /",
-            s.reference_prefix
-        )));
+        push(
+            "reference-prefix",
+            Err(Error::InvalidSettings(format!(
+                "reference-prefix {:?} ends with a digit: references would not be unique \
+                 (\"WC1\" + order 23 = \"WC12\" + order 3); end it with a letter or - _ /",
+                s.reference_prefix
+            ))),
+        );
     }
     if !s.customer_prefix.is_empty() {
-        check_code("customer-prefix", &s.customer_prefix, 5, |c| {
-            c.is_ascii_uppercase() || c.is_ascii_digit()
-        })?;
+        push(
+            "customer-prefix",
+            check_code("customer-prefix", &s.customer_prefix, 5, |c| {
+                c.is_ascii_uppercase() || c.is_ascii_digit()
+            }),
+        );
     }
-    check_code("sales-site", &s.sales_site, 5, x3_code)?;
+    push(
+        "sales-site",
+        check_code("sales-site", &s.sales_site, 5, x3_code),
+    );
     if !s.shipment_site.is_empty() {
-        check_code("shipment-site", &s.shipment_site, 5, x3_code)?;
+        push(
+            "shipment-site",
+            check_code("shipment-site", &s.shipment_site, 5, x3_code),
+        );
     }
     match s.document_kind {
-        DocumentKind::Order => check_code("order-type", &s.order_type, 5, x3_code)?,
-        DocumentKind::Invoice => check_code("invoice-type", &s.invoice_type, 5, x3_code)?,
+        DocumentKind::Order => push(
+            "order-type",
+            check_code("order-type", &s.order_type, 5, x3_code),
+        ),
+        DocumentKind::Invoice => push(
+            "invoice-type",
+            check_code("invoice-type", &s.invoice_type, 5, x3_code),
+        ),
     }
     if s.currency_decimals > 8 {
-        return Err(Error::InvalidSettings(format!(
-            "currency-decimals {}: at most 8",
-            s.currency_decimals
-        )));
+        push(
+            "currency-decimals",
+            Err(Error::InvalidSettings(format!(
+                "currency-decimals {}: at most 8",
+                s.currency_decimals
+            ))),
+        );
     }
     for d in &s.dimension_types {
-        check_code("dimension type", d, 10, x3_code)?;
+        push(
+            "dimension-types",
+            check_code("dimension type", d, 10, x3_code),
+        );
     }
-    let w = wire_of(s)?;
+    // Each override on its own, so every bad one is named; the names in force are the good ones.
+    let mut good = Vec::new();
+    for (k, v) in &s.wire {
+        match Wire::new(std::slice::from_ref(&(k.clone(), v.clone()))) {
+            Ok(_) => good.push((k.clone(), v.clone())),
+            Err(e) => push(
+                &format!("wire.{}", k.trim()),
+                Err(Error::InvalidSettings(e.to_string())),
+            ),
+        }
+    }
+    let w = Wire::new(&good).unwrap_or_else(|_| Wire::default());
     // An e-mail on a collection must be on the customer's addresses: that is what is written.
     for (path_key, addresses) in [
         (EMAIL_PATH, "rest.customer.addresses"),
@@ -346,13 +449,16 @@ pub fn validate(s: &Settings) -> Result<Wire> {
         if let Some((coll, _)) = path.split_once('.')
             && coll != w.get(addresses)
         {
-            return Err(Error::InvalidSettings(format!(
-                "x3.wire.{path_key} {path:?}: the collection must be the customer's addresses ({})",
-                w.get(addresses)
-            )));
+            push(
+                &format!("wire.{path_key}"),
+                Err(Error::InvalidSettings(format!(
+                    "x3.wire.{path_key} {path:?}: the collection must be the customer's addresses ({})",
+                    w.get(addresses)
+                ))),
+            );
         }
     }
-    Ok(w)
+    w
 }
 
 const EMAIL_PATH: &str = "rest.customer.email-path";
@@ -404,10 +510,9 @@ pub fn plan_order(
             .iter()
             .find(|d| !s.dimension_types.contains(&d.dimension_type))
         {
-            return Err(Error::InvalidSettings(format!(
-                "mapping row {} uses dimension type {:?}, which is not in dimension-types",
-                row.key.label(),
-                d.dimension_type
+            return Err(Error::InvalidSettings(mapping_dimension_message(
+                row,
+                &d.dimension_type,
             )));
         }
     }
@@ -531,9 +636,7 @@ pub fn plan_order(
     let mut operations = Vec::new();
     if known.customer_code.is_none() && !key.is_empty() {
         if s.customer_category.is_empty() {
-            return Err(Error::InvalidSettings(
-                "customer-category is needed to create customers in X3".into(),
-            ));
+            return Err(Error::InvalidSettings(CUSTOMER_CATEGORY_NEEDED.into()));
         }
         operations.push(customer_operation(order, s, &mut r, &key, &code));
     }

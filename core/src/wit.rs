@@ -378,6 +378,20 @@ impl wo::Guest for Component {
             .map_err(plan_error)
     }
 
+    fn check_settings(
+        settings: wo::Settings,
+        mapping: Vec<wm::MappingRow>,
+    ) -> Vec<wo::SettingsProblem> {
+        let rows: Vec<_> = mapping.into_iter().map(row_in).collect();
+        plan::check_settings(&settings_in(settings), &rows)
+            .into_iter()
+            .map(|p| wo::SettingsProblem {
+                field: p.field,
+                message: p.message,
+            })
+            .collect()
+    }
+
     fn customer_key(email: String) -> String {
         crate::customer::customer_key(&email)
     }

@@ -30,7 +30,7 @@ pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/core.compo
 
 /// The WIT package and version this host is written against.
 pub const PACKAGE: &str = "ml:connector";
-pub const VERSION: &str = "0.3.0";
+pub const VERSION: &str = "0.4.0";
 /// The interfaces the component must export.
 pub const INTERFACES: [&str; 4] = ["webhook", "mapping", "orders", "inventory"];
 
@@ -110,7 +110,7 @@ pub fn check_interface(engine: &Engine, component: &Component) -> Result<()> {
     check_export_names(&exports)
 }
 
-/// The version rule on export names alone (`ml:connector/webhook@0.3.0`, …).
+/// The version rule on export names alone (`ml:connector/webhook@0.4.0`, …).
 pub fn check_export_names(exports: &BTreeSet<String>) -> Result<()> {
     let prefix = format!("{PACKAGE}/");
     let versions: BTreeSet<&str> = exports
@@ -393,6 +393,19 @@ impl MappingApi<'_> {
 pub struct OrdersApi<'a>(&'a CoreRuntime);
 
 impl OrdersApi<'_> {
+    /// Every problem `plan` would refuse these settings for, all at once, each under its field
+    /// (`store-id`, `wire.<key>`, …). Empty: usable.
+    pub fn check_settings(
+        &self,
+        settings: &orders::Settings,
+        mapping: &[mapping::MappingRow],
+    ) -> Result<Vec<orders::SettingsProblem>> {
+        self.0.call(|c, s| {
+            c.ml_connector_orders()
+                .call_check_settings(s, settings, mapping)
+        })
+    }
+
     /// The settings with every default filled in (sites and types empty: the merchant's to set).
     pub fn default_settings(&self) -> Result<orders::Settings> {
         self.0

@@ -50,7 +50,7 @@ fn captured_signature(name: &str) -> String {
 
 /// Every export this file calls. `every_export_has_a_boundary_test` fails when the component
 /// gains an export that is not listed (and so not tested) here.
-const COVERED: [&str; 23] = [
+const COVERED: [&str; 24] = [
     "webhook#verify-signature",
     "webhook#classify",
     "webhook#accept",
@@ -59,6 +59,7 @@ const COVERED: [&str; 23] = [
     "mapping#to-csv",
     "mapping#coverage",
     "orders#default-settings",
+    "orders#check-settings",
     "orders#plan",
     "orders#customer-key",
     "orders#wire-names",
@@ -92,7 +93,7 @@ fn component_imports_nothing_and_exports_the_four_interfaces() {
         .collect();
     let want: BTreeSet<String> = ["webhook", "mapping", "orders", "inventory"]
         .iter()
-        .map(|i| format!("ml:connector/{i}@0.3.0"))
+        .map(|i| format!("ml:connector/{i}@0.4.0"))
         .collect();
     assert_eq!(exports, want);
 }
@@ -120,7 +121,7 @@ fn component_with_version(version: &str) -> Vec<u8> {
     let mut text = format!("package ml:connector@{version};\n");
     for file in files {
         let body = std::fs::read_to_string(file).unwrap();
-        assert!(body.contains("package ml:connector@0.3.0;"));
+        assert!(body.contains("package ml:connector@0.4.0;"));
         for line in body.lines().filter(|l| !l.starts_with("package ")) {
             text.push_str(line);
             text.push('\n');
@@ -147,9 +148,9 @@ fn component_with_version(version: &str) -> Vec<u8> {
 
 #[test]
 fn a_component_of_another_wit_version_is_refused() {
-    // The shipped 0.1.0 and 0.2.0 and a future 0.4.0 alike: a frozen version is never loaded
+    // The shipped 0.1.0 to 0.3.0 and a future 0.5.0 alike: a frozen version is never loaded
     // as another.
-    for other in ["0.1.0", "0.2.0", "0.4.0"] {
+    for other in ["0.1.0", "0.2.0", "0.3.0", "0.5.0"] {
         let bytes = component_with_version(other);
         let err = CoreRuntime::load(&bytes, None)
             .err()
@@ -157,18 +158,18 @@ fn a_component_of_another_wit_version_is_refused() {
             .to_string();
         assert!(
             err.contains(&format!("ml:connector@{other}"))
-                && err.contains("supports ml:connector@0.3.0"),
+                && err.contains("supports ml:connector@0.4.0"),
             "{err}"
         );
     }
     // The same world at our version passes the check (its functions are dummies, never called).
-    assert!(CoreRuntime::load(&component_with_version("0.3.0"), None).is_ok());
+    assert!(CoreRuntime::load(&component_with_version("0.4.0"), None).is_ok());
     let missing: BTreeSet<String> = ["webhook", "orders", "inventory"]
         .iter()
-        .map(|i| format!("ml:connector/{i}@0.3.0"))
+        .map(|i| format!("ml:connector/{i}@0.4.0"))
         .collect();
     let err = check_export_names(&missing).unwrap_err().to_string();
-    assert!(err.contains("ml:connector/mapping@0.3.0"), "{err}");
+    assert!(err.contains("ml:connector/mapping@0.4.0"), "{err}");
 }
 
 #[test]
@@ -463,6 +464,68 @@ fn orders_default_settings_are_the_documented_ones() {
     assert_eq!(s.price_basis, wo::PriceBasis::Net);
     assert!(s.wire.is_empty(), "no overrides: the reference's names");
     assert!(s.sales_site.is_empty() && s.order_type.is_empty());
+}
+
+#[test]
+fn orders_check_settings_names_every_problem_under_its_field_and_plan_refuses_the_first() {
+    let core = core();
+    let good = core_settings(&core);
+    assert_eq!(core.orders().check_settings(&good, &[]).unwrap(), vec![]);
+    let mut bad = good.clone();
+    bad.store_id = String::new();
+    bad.reference_prefix = "WC1".into();
+    bad.sales_site = "TOO-LONG-SITE".into();
+    bad.customer_category = String::new();
+    bad.wire = vec![
+        ("rest.order.klass".into(), "X".into()),
+        ("rest.order.class".into(), "A B".into()),
+    ];
+    let rows = vec![wm::MappingRow {
+        key: wm::MappingKey::Sku("S1".into()),
+        item_code: "ITEM".into(),
+        sales_unit: None,
+        gl_account: None,
+        dimensions: vec![wm::Dimension {
+            dimension_type: "NOPE".into(),
+            value: "V".into(),
+        }],
+        site: None,
+    }];
+    let problems = core.orders().check_settings(&bad, &rows).unwrap();
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "store-id",
+            "reference-prefix",
+            "sales-site",
+            "wire.rest.order.klass",
+            "wire.rest.order.class",
+            "dimension-types",
+            "customer-category"
+        ]
+    );
+    assert!(
+        problems[1].message.contains("ends with a digit"),
+        "{problems:?}"
+    );
+    assert!(problems[5].message.contains("NOPE"), "{problems:?}");
+    // `plan` refuses the same settings with the first problem's text.
+    let refused = core
+        .orders()
+        .plan(
+            &body_bytes(),
+            &rows,
+            &bad,
+            &wo::KnownState {
+                customer_code: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        refused,
+        Err(wo::Error::InvalidSettings(problems[0].message.clone()))
+    );
 }
 
 #[test]

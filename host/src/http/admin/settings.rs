@@ -515,39 +515,6 @@ pub(super) fn check_connection(cfg: &Config, errors: &mut Errors) {
 
 /// Which field a core `invalid-settings` message is about (it starts with the setting's name;
 /// a wire name's says `x3.wire.<key>` or `unknown name "<key>"`).
-pub(super) fn core_field(message: &str) -> String {
-    if let Some(rest) = message.strip_prefix("x3.wire.") {
-        let key = rest.split([':', ' ']).next().unwrap_or("");
-        return format!("x3-wire.{key}");
-    }
-    if let Some(rest) = message.strip_prefix("x3.wire: unknown name \"") {
-        let key = rest.split('"').next().unwrap_or("");
-        return format!("x3-wire.{key}");
-    }
-    format!("orders.{}", orders_field(message))
-}
-
-pub(super) fn orders_field(message: &str) -> &'static str {
-    const NAMES: [&str; 9] = [
-        "store-id",
-        "reference-prefix",
-        "customer-prefix",
-        "sales-site",
-        "shipment-site",
-        "order-type",
-        "invoice-type",
-        "currency-decimals",
-        "customer-category",
-    ];
-    if let Some(n) = NAMES.iter().find(|n| message.starts_with(*n)) {
-        return n;
-    }
-    if message.contains("dimension type") {
-        return "dimension-types";
-    }
-    "settings"
-}
-
 /// Every problem the core finds with `settings` (`field: message`), for `config check`.
 pub fn settings_problems(
     core: &CoreRuntime,
@@ -563,72 +530,27 @@ pub fn settings_problems(
         .collect())
 }
 
-/// Plans the sample order with `settings` and the mapping in force, and reports every
-/// `invalid-settings` the core finds: each one found is set to a harmless value and the plan is
-/// run again, so all of them are listed, not only the first.
+/// Every problem the core finds with `settings` and the mapping in force (one call, each problem
+/// under its field), under the settings document's names: `orders.<field>`, or `x3-wire.<key>`
+/// for an X3 name override.
 pub(super) fn core_settings_errors(
     core: &CoreRuntime,
     settings: &orders::Settings,
     mapping: &[mapping::MappingRow],
     errors: &mut Errors,
 ) -> Result<()> {
-    let mut s = settings.clone();
-    let mut rows = mapping.to_vec();
-    rows.push(mapping::MappingRow {
-        key: mapping::MappingKey::Default,
-        item_code: "SAMPLE".into(),
-        sales_unit: None,
-        gl_account: None,
-        dimensions: Vec::new(),
-        site: None,
-    });
-    rows.push(mapping::MappingRow {
-        key: mapping::MappingKey::Shipping("flat_rate".into()),
-        item_code: "SAMPLE".into(),
-        sales_unit: None,
-        gl_account: None,
-        dimensions: Vec::new(),
-        site: None,
-    });
-    let known = orders::KnownState {
-        customer_code: None,
-    };
-    for _ in 0..16 {
-        let outcome = core
-            .orders()
-            .plan(SAMPLE_ORDER.as_bytes(), &rows, &s, &known)?;
-        let Err(orders::Error::InvalidSettings(message)) = outcome else {
-            return Ok(());
-        };
-        let field = core_field(&message);
-        errors.add(&field, message);
-        if let Some(key) = field.strip_prefix("x3-wire.") {
-            // Without that override the rest can still be checked.
-            let before = s.wire.len();
-            s.wire.retain(|(k, _)| k != key);
-            if s.wire.len() == before {
-                return Ok(());
-            }
-            continue;
-        }
-        match field.strip_prefix("orders.").unwrap_or("") {
-            "store-id" => s.store_id = "X".into(),
-            "reference-prefix" => s.reference_prefix = "WC-".into(),
-            "customer-prefix" => s.customer_prefix = String::new(),
-            "sales-site" => s.sales_site = "X".into(),
-            "shipment-site" => s.shipment_site = String::new(),
-            "order-type" => s.order_type = "X".into(),
-            "invoice-type" => s.invoice_type = "X".into(),
-            "currency-decimals" => s.currency_decimals = 2,
-            "customer-category" => s.customer_category = "X".into(),
-            "dimension-types" => {
-                s.dimension_types.clear();
-                rows.iter_mut().for_each(|r| r.dimensions.clear());
-            }
-            _ => return Ok(()),
-        }
+    for p in core.orders().check_settings(settings, mapping)? {
+        errors.add(document_field(&p.field), p.message);
     }
     Ok(())
+}
+
+/// A field of the core's settings as the settings document names it.
+pub(super) fn document_field(core_field: &str) -> String {
+    match core_field.strip_prefix("wire.") {
+        Some(key) => format!("x3-wire.{key}"),
+        None => format!("orders.{core_field}"),
+    }
 }
 
 /// Whether a client's settings error is about the CA file (the clients say "CA file" or

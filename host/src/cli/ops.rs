@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::component::{CoreRuntime, mapping, orders};
 use crate::config::{ApiMode, AuthMode, Config, ConfigFile, SecretSource};
-use crate::store::{OrderRow, Store};
+use crate::store::{OrderRow, OrderState, Store};
 
 /// Reads a config. The TOML is checked first on its own, so that a syntax error is reported as
 /// `line, column: message` without the line's text, which could be an inline secret.
@@ -108,12 +108,17 @@ pub fn ping(config: &Path) -> Result<()> {
 
 /// Every order, or those in `state`, newest change first.
 fn orders_of(store: &Store, state: Option<&str>, limit: usize) -> Result<Vec<OrderRow>> {
-    let states: Vec<String> = match state {
-        Some(s) => vec![s.to_string()],
-        None => store.state_counts()?.into_iter().map(|(s, _)| s).collect(),
+    // A name that is no state lists nothing, as a state no order is in.
+    let states: Vec<OrderState> = match state {
+        Some(s) => OrderState::parse(s).into_iter().collect(),
+        None => store
+            .state_counts()?
+            .into_iter()
+            .filter_map(|(s, _)| OrderState::parse(&s))
+            .collect(),
     };
     let mut rows = Vec::new();
-    for s in &states {
+    for s in states {
         rows.extend(store.orders_in_state(s, limit)?);
     }
     rows.sort_by(|a, b| {
@@ -280,11 +285,13 @@ pub fn orders_replay(config: &Path, ids: &[u64], state: Option<&str>) -> Result<
     let store = open_store(&cfg)?;
     let (targets, unknown): (Vec<u64>, Vec<u64>) = match state {
         Some(s) => (
-            store
-                .orders_in_state(s, usize::MAX)?
-                .iter()
-                .map(|r| r.order_id)
-                .collect(),
+            match OrderState::parse(s) {
+                Some(s) => store.orders_in_state(s, usize::MAX)?,
+                None => Vec::new(),
+            }
+            .iter()
+            .map(|r| r.order_id)
+            .collect(),
             Vec::new(),
         ),
         None => {

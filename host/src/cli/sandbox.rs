@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 
 use crate::cli::serve::{self, Host};
 use crate::config::Config;
+use crate::store::OrderState;
 
 /// The port the sandbox listens on when `--port` is not given (8787 is `serve`'s default, so a
 /// real service on the same machine does not collide); when taken, any free port.
@@ -63,7 +64,13 @@ const ITEMS: [&str; 7] = [
 ];
 
 /// States an order does not leave without a new event or an operator.
-const SETTLED: [&str; 5] = ["posted", "held", "attention", "failed", "trashed"];
+const SETTLED: [OrderState; 5] = [
+    OrderState::Posted,
+    OrderState::Held,
+    OrderState::Attention,
+    OrderState::Failed,
+    OrderState::Trashed,
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -520,17 +527,17 @@ fn tally(sandbox: &Sandbox, placed: &[Placed]) -> Result<(Tally, Vec<u64>)> {
         let Some(row) = store.load_order(p.id)? else {
             continue;
         };
-        match row.state.as_str() {
-            "posted" => t.posted += 1,
-            "held" => {
+        match row.state {
+            OrderState::Posted => t.posted += 1,
+            OrderState::Held => {
                 t.held += 1;
                 held.push(p.id);
             }
-            "attention" | "failed" => t.failed += 1,
+            OrderState::Attention | OrderState::Failed => t.failed += 1,
             _ => {}
         }
         // Settled: in a resting state, no job queued, and the newest status we set seen.
-        if SETTLED.contains(&row.state.as_str())
+        if SETTLED.contains(&row.state)
             && !row.dirty
             && row.status.as_deref() == Some(p.final_status)
         {

@@ -366,6 +366,22 @@ mod tests {
     }
 
     #[test]
+    fn order_states_round_trip_by_name_and_an_unknown_name_is_an_error() {
+        let names: std::collections::BTreeSet<&str> =
+            OrderState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names.len(), OrderState::ALL.len(), "one name each");
+        for s in OrderState::ALL {
+            assert_eq!(OrderState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(OrderState::parse("Posted"), None);
+        let conn = Connection::open_in_memory().unwrap();
+        let read: rusqlite::Result<OrderState> = conn.query_row("SELECT 'sent'", [], |r| r.get(0));
+        assert!(read.is_err(), "{read:?}");
+        let read: OrderState = conn.query_row("SELECT 'held'", [], |r| r.get(0)).unwrap();
+        assert_eq!(read, OrderState::Held);
+    }
+
+    #[test]
     fn migrations_apply_twice_and_refuse_a_newer_schema() {
         let dir = std::env::temp_dir().join(format!("mlc-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -449,7 +465,7 @@ mod tests {
             39,
             rev,
             &Finish {
-                state: "posted".into(),
+                state: OrderState::Posted,
                 ..Finish::default()
             },
         )
@@ -509,7 +525,7 @@ mod tests {
             8,
             seen.rev,
             &Finish {
-                state: "posted".into(),
+                state: OrderState::Posted,
                 ..Finish::default()
             },
         )
@@ -521,7 +537,7 @@ mod tests {
             8,
             o.rev,
             &Finish {
-                state: "posted".into(),
+                state: OrderState::Posted,
                 ..Finish::default()
             },
         )
@@ -540,7 +556,7 @@ mod tests {
             9,
             o.rev,
             &Finish {
-                state: "retrying".into(),
+                state: OrderState::Retrying,
                 retry_at: Some(later),
                 last_error: Some("X3 down".into()),
                 ..Finish::default()

@@ -2,6 +2,107 @@
 
 use super::*;
 
+/// Where an order stands: its one list of states, stored by name in `orders.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum OrderState {
+    /// Stored, not looked at yet.
+    #[default]
+    New,
+    /// Its status does not ask for posting yet (pending payment, …).
+    Waiting,
+    /// A mapping or setting is missing; looked at again when the mapping or settings change.
+    Held,
+    /// In X3.
+    Posted,
+    /// X3 refused it, or it needs a person; not retried by itself.
+    Attention,
+    /// X3 or WooCommerce could not be reached; retried with back-off.
+    Retrying,
+    /// Retried for too long; given up.
+    Failed,
+    /// Moved to the trash in WooCommerce.
+    Trashed,
+    /// Deleted in WooCommerce.
+    Deleted,
+    /// After posting (docs/stock-and-refunds.md): delivered in X3.
+    Shipped,
+    /// Marked delivered.
+    Delivered,
+    /// Cancelled, and the X3 order closed or deleted.
+    Cancelled,
+    /// Refunded, with a credit note in X3.
+    Refunded,
+}
+
+impl OrderState {
+    /// Every state, for a stable set of series in `/metrics`.
+    pub const ALL: [OrderState; 13] = [
+        OrderState::New,
+        OrderState::Waiting,
+        OrderState::Held,
+        OrderState::Posted,
+        OrderState::Attention,
+        OrderState::Retrying,
+        OrderState::Failed,
+        OrderState::Trashed,
+        OrderState::Deleted,
+        OrderState::Shipped,
+        OrderState::Delivered,
+        OrderState::Cancelled,
+        OrderState::Refunded,
+    ];
+
+    /// The stored name (`held`), also what the status page, the admin API and the CLI show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::New => "new",
+            OrderState::Waiting => "waiting",
+            OrderState::Held => "held",
+            OrderState::Posted => "posted",
+            OrderState::Attention => "attention",
+            OrderState::Retrying => "retrying",
+            OrderState::Failed => "failed",
+            OrderState::Trashed => "trashed",
+            OrderState::Deleted => "deleted",
+            OrderState::Shipped => "shipped",
+            OrderState::Delivered => "delivered",
+            OrderState::Cancelled => "cancelled",
+            OrderState::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<OrderState> {
+        OrderState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for OrderState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for OrderState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl rusqlite::types::ToSql for OrderState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for OrderState {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let name = v.as_str()?;
+        OrderState::parse(name).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown order state {name:?}").into())
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRow {
     pub order_id: u64,
@@ -12,7 +113,7 @@ pub struct OrderRow {
     pub rev: i64,
     pub dirty: bool,
     pub refetch: bool,
-    pub state: String,
+    pub state: OrderState,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub first_failure_at: Option<i64>,
@@ -27,7 +128,7 @@ pub struct OrderRow {
 /// What a worker decided for an order.
 #[derive(Debug, Clone, Default)]
 pub struct Finish {
-    pub state: String,
+    pub state: OrderState,
     /// Keep the job queued (a retry), due at `next_attempt_at`.
     pub retry_at: Option<i64>,
     pub last_error: Option<String>,
@@ -260,7 +361,7 @@ impl Store {
         Ok(row)
     }
 
-    pub fn orders_in_state(&self, state: &str, limit: usize) -> Result<Vec<OrderRow>> {
+    pub fn orders_in_state(&self, state: OrderState, limit: usize) -> Result<Vec<OrderRow>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT order_id, {ORDER_BODY}, status, modified_gmt, trashed, rev, dirty, refetch,

@@ -27,7 +27,7 @@ use crate::config::{ApiMode, AuthMode, Config, Secret};
 use crate::http::Ctx;
 use crate::http::intake::Answer;
 use crate::http::server::headers_of;
-use crate::store::{OrderRow, Store};
+use crate::store::{OrderRow, OrderState, Store};
 
 pub mod jobs;
 mod mapping_table;

@@ -72,7 +72,7 @@ pub(super) fn release_holds(ctx: &Ctx, body: &Value) -> Result<Answer> {
             let mut not_held = Vec::new();
             for id in &ids {
                 if let Some(row) = ctx.store.load_order(*id)?
-                    && row.state != "held"
+                    && row.state != OrderState::Held
                 {
                     not_held.push(format!("{id} ({})", row.state));
                 }
@@ -101,7 +101,12 @@ pub(super) fn release_holds(ctx: &Ctx, body: &Value) -> Result<Answer> {
 }
 
 /// States a replay by state may name: where an order waits for a person.
-pub(super) const REPLAY_STATES: [&str; 4] = ["attention", "failed", "held", "retrying"];
+pub(super) const REPLAY_STATES: [OrderState; 4] = [
+    OrderState::Attention,
+    OrderState::Failed,
+    OrderState::Held,
+    OrderState::Retrying,
+];
 
 pub(super) fn replay(ctx: &Ctx, body: &Value) -> Result<Answer> {
     let mut errors = Errors::default();
@@ -125,8 +130,10 @@ pub(super) fn replay(ctx: &Ctx, body: &Value) -> Result<Answer> {
             ids
         }
         (None, Some(state)) => {
-            let state = match one_of(state, &REPLAY_STATES) {
-                Ok(s) => s,
+            let names = REPLAY_STATES.map(OrderState::as_str);
+            let state = match one_of(state, &names).map(OrderState::parse) {
+                Ok(Some(s)) => s,
+                Ok(None) => unreachable!("every replay state has a name"),
                 Err(m) => {
                     errors.add("state", m);
                     return Ok(errors.answer());
@@ -196,7 +203,11 @@ pub(super) fn list_orders(ctx: &Ctx, query: &str) -> Result<Answer> {
         return Ok(errors.answer());
     }
     let rows = match &state {
-        Some(s) => ctx.store.orders_in_state(s, limit)?,
+        // A name that is no state lists nothing, as a state no order is in.
+        Some(s) => match OrderState::parse(s) {
+            Some(s) => ctx.store.orders_in_state(s, limit)?,
+            None => Vec::new(),
+        },
         None => ctx.store.recent_orders(limit)?,
     };
     Ok(Answer::json(

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::html::{esc, utc};
 use crate::http::Ctx;
 use crate::http::intake::Answer;
-use crate::store::{OrderRow, now_ms};
+use crate::store::{OrderRow, OrderState, now_ms};
 
 mod page;
 mod prometheus;
@@ -32,23 +32,6 @@ use page::*;
 use prometheus::*;
 pub use snapshot::*;
 
-/// Every state an order can be in, so `/metrics` has a stable set of series.
-const STATES: [&str; 13] = [
-    "new",
-    "waiting",
-    "held",
-    "posted",
-    "attention",
-    "retrying",
-    "failed",
-    "trashed",
-    "deleted",
-    // After posting (docs/stock-and-refunds.md).
-    "shipped",
-    "delivered",
-    "cancelled",
-    "refunded",
-];
 /// Most orders listed in a section; the counts above the list are complete.
 const LIST_LIMIT: usize = 50;
 const MINUTE: i64 = 60_000;

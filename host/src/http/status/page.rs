@@ -142,16 +142,16 @@ fn queue_section(s: &Status, _now: i64) -> String {
         },
         s.throughput.posted,
     );
-    for state in STATES {
-        let _ = write!(h, "<th>{}</th>", esc(state));
+    for state in OrderState::ALL {
+        let _ = write!(h, "<th>{}</th>", esc(state.as_str()));
     }
     h.push_str("</tr><tr>");
-    for state in STATES {
+    for state in OrderState::ALL {
         let _ = write!(
             h,
             "<td id=\"count-{0}\">{1}</td>",
-            esc(state),
-            s.orders.get(state).copied().unwrap_or(0)
+            esc(state.as_str()),
+            s.orders.get(state.as_str()).copied().unwrap_or(0)
         );
     }
     h.push_str("</tr></table></section>");
@@ -203,8 +203,14 @@ fn attention_section(s: &Status, now: i64) -> String {
     let _ = write!(
         h,
         "<section id=\"attention\"><h2>Needs attention ({})</h2>",
-        s.orders.get("attention").copied().unwrap_or(0)
-            + s.orders.get("failed").copied().unwrap_or(0)
+        s.orders
+            .get(OrderState::Attention.as_str())
+            .copied()
+            .unwrap_or(0)
+            + s.orders
+                .get(OrderState::Failed.as_str())
+                .copied()
+                .unwrap_or(0)
     );
     if s.attention.is_empty() {
         h.push_str("<p class=\"muted\">Nothing: no order was refused by X3 or given up on.</p>");
@@ -221,7 +227,7 @@ fn attention_section(s: &Status, now: i64) -> String {
                 o.order_id,
                 esc(&o.link),
                 o.order_id,
-                badge(&o.state),
+                badge(o.state.as_str()),
                 esc(&o.customer),
                 esc(&o.total),
                 when(now, Some(o.updated_at)),
@@ -240,7 +246,10 @@ fn held_section(s: &Status, now: i64) -> String {
     let _ = write!(
         h,
         "<section id=\"held\"><h2>On hold ({})</h2>",
-        s.orders.get("held").copied().unwrap_or(0)
+        s.orders
+            .get(OrderState::Held.as_str())
+            .copied()
+            .unwrap_or(0)
     );
     if s.held.is_empty() {
         h.push_str("<p class=\"muted\">Nothing: every line of every order has a mapping.</p>");
@@ -571,7 +580,7 @@ pub(super) fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
          <dt>X3 document</dt><dd>{}</dd><dt>X3 customer</dt><dd>{}</dd>\
          <dt>Attempts</dt><dd>{}</dd><dt>Queued</dt><dd>{}</dd><dt>Updated</dt><dd>{}</dd>",
         o.order_id,
-        badge(&o.state),
+        badge(o.state.as_str()),
         opt(o.status.as_deref()),
         opt(Some(&customer_of(&body))),
         opt(Some(&total_of(&body))),

@@ -17,7 +17,10 @@ pub(super) fn prometheus(s: &Status, posted_total: i64) -> String {
             let _ = writeln!(out, "{name}{labels} {v}");
         }
     };
-    let mut states: BTreeMap<String, i64> = STATES.iter().map(|s| ((*s).to_string(), 0)).collect();
+    let mut states: BTreeMap<String, i64> = OrderState::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), 0))
+        .collect();
     states.extend(s.orders.iter().map(|(k, v)| (k.clone(), *v)));
     metric(
         "ml_connector_orders",

@@ -136,7 +136,7 @@ pub struct Throughput {
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderSummary {
     pub order_id: u64,
-    pub state: String,
+    pub state: OrderState,
     /// The WooCommerce status.
     pub status: Option<String>,
     pub customer: String,
@@ -297,15 +297,19 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
     let throughput = throughput(now, &store.posted_since(now - WINDOW as i64 * MINUTE)?);
 
     let mut attention: Vec<OrderSummary> = store
-        .orders_in_state("attention", LIST_LIMIT)?
+        .orders_in_state(OrderState::Attention, LIST_LIMIT)?
         .iter()
-        .chain(store.orders_in_state("failed", LIST_LIMIT)?.iter())
+        .chain(
+            store
+                .orders_in_state(OrderState::Failed, LIST_LIMIT)?
+                .iter(),
+        )
         .map(summary)
         .collect();
     attention.sort_by_key(|a| std::cmp::Reverse(a.updated_at));
     attention.truncate(LIST_LIMIT);
     let held = store
-        .orders_in_state("held", LIST_LIMIT)?
+        .orders_in_state(OrderState::Held, LIST_LIMIT)?
         .iter()
         .map(summary)
         .collect();
@@ -474,7 +478,7 @@ pub(super) fn summary(o: &OrderRow) -> OrderSummary {
     let (missing, reasons) = parse_hold(o.hold.as_deref());
     OrderSummary {
         order_id: o.order_id,
-        state: o.state.clone(),
+        state: o.state,
         status: o.status.clone(),
         customer: customer_of(&body),
         total: total_of(&body),

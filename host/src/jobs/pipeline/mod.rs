@@ -23,7 +23,7 @@ use crate::clients::woo::WooClient;
 use crate::clients::x3::{CreateRequest, Found, LookupRequest, X3Client, X3Error};
 use crate::component::{CoreRuntime, inventory, mapping, orders};
 use crate::config::RetryFile;
-use crate::store::{Finish, Store, now_ms};
+use crate::store::{Finish, OrderState, Store, now_ms};
 
 /// Consecutive transient failures that open the breaker.
 const BREAKER_THRESHOLD: u32 = 5;
@@ -401,9 +401,9 @@ impl Pipeline {
                 Ok(None) => {
                     Health::record(&self.health.woo, None);
                     let state = if row.document_no.is_some() {
-                        "attention"
+                        OrderState::Attention
                     } else {
-                        "deleted"
+                        OrderState::Deleted
                     };
                     let error = row.document_no.as_ref().map(|d| {
                         format!("deleted in WooCommerce after it was posted to X3 as {d}")
@@ -417,7 +417,7 @@ impl Pipeline {
                         order_id,
                         row.rev,
                         &Finish {
-                            state: state.into(),
+                            state,
                             last_error: error,
                             ..Finish::default()
                         },
@@ -432,7 +432,7 @@ impl Pipeline {
                         order_id,
                         row.rev,
                         &Finish {
-                            state: "retrying".into(),
+                            state: OrderState::Retrying,
                             retry_at: Some(retry_at),
                             last_error: Some(msg),
                             ..Finish::default()
@@ -456,7 +456,7 @@ impl Pipeline {
                         &format!("gave up after retrying: {error}"),
                     )?;
                     Finish {
-                        state: "failed".into(),
+                        state: OrderState::Failed,
                         last_error: Some(error),
                         ..Finish::default()
                     }
@@ -485,7 +485,7 @@ impl Pipeline {
                         ),
                     )?;
                     Finish {
-                        state: "retrying".into(),
+                        state: OrderState::Retrying,
                         retry_at: Some(retry_at),
                         last_error: Some(error),
                         ..Finish::default()
@@ -505,13 +505,13 @@ impl Pipeline {
                 let msg = format!("trashed in WooCommerce after it was posted to X3 as {doc}");
                 self.store.timeline_add(order_id, "attention", &msg)?;
                 return Ok(Step::Done(Finish {
-                    state: "attention".into(),
+                    state: OrderState::Attention,
                     last_error: Some(msg),
                     ..Finish::default()
                 }));
             }
             return Ok(Step::Done(Finish {
-                state: "trashed".into(),
+                state: OrderState::Trashed,
                 ..Finish::default()
             }));
         }
@@ -544,7 +544,7 @@ impl Pipeline {
         };
         if !post {
             return Ok(Step::Done(Finish {
-                state: "waiting".into(),
+                state: OrderState::Waiting,
                 processed_status: Some(status),
                 ..Finish::default()
             }));
@@ -570,11 +570,11 @@ impl Pipeline {
                 Ok(Ok(orders::PlanOutcome::Hold(h))) => {
                     let hold = hold_json(&h);
                     let summary = hold_summary(&h);
-                    if row.state != "held" || row.hold.as_deref() != Some(hold.as_str()) {
+                    if row.state != OrderState::Held || row.hold.as_deref() != Some(hold.as_str()) {
                         self.store.timeline_add(order_id, "held", &summary)?;
                     }
                     return Ok(Step::Done(Finish {
-                        state: "held".into(),
+                        state: OrderState::Held,
                         hold: Some(hold),
                         last_error: Some(summary),
                         ..Finish::default()
@@ -603,7 +603,7 @@ impl Pipeline {
             }
             match self.execute(&plan, &status)? {
                 Exec::Replan(code) => known_code = Some(code),
-                Exec::Step(Step::Done(posted)) if posted.state == "posted" => {
+                Exec::Step(Step::Done(posted)) if posted.state == OrderState::Posted => {
                     self.link_registered_customer(&body, &plan, posted.customer_code.as_deref());
                     // First seen already shipped (or refunded): the later stages at once.
                     let mut r = row.clone();
@@ -792,7 +792,7 @@ impl Pipeline {
             }
         }
         Ok(Exec::Step(Step::Done(Finish {
-            state: "posted".into(),
+            state: OrderState::Posted,
             document_no,
             customer_code: Some(customer_code),
             processed_status: Some(status.to_string()),
@@ -928,7 +928,7 @@ impl Pipeline {
                     matches!(e, X3Error::Config(_)).then(|| e.to_string()),
                 );
                 Step::Done(Finish {
-                    state: "attention".into(),
+                    state: OrderState::Attention,
                     last_error: Some(e.to_string()),
                     ..Finish::default()
                 })
@@ -941,7 +941,7 @@ impl Pipeline {
                     warn!("X3 configuration: {what}: {message}");
                 }
                 Step::Done(Finish {
-                    state: "attention".into(),
+                    state: OrderState::Attention,
                     last_error: Some(e.to_string()),
                     ..Finish::default()
                 })
@@ -1038,7 +1038,7 @@ enum Exec {
 fn attention(store: &Store, order_id: u64, message: &str) -> Result<Step> {
     store.timeline_add(order_id, "attention", message)?;
     Ok(Step::Done(Finish {
-        state: "attention".into(),
+        state: OrderState::Attention,
         last_error: Some(message.to_string()),
         ..Finish::default()
     }))

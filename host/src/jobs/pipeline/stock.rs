@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::{Finish, Health, Pipeline, Step, lookup_request};
 use crate::clients::x3::{CreateRequest, EditRequest, X3Error};
 use crate::component::{inventory as wi, orders};
-use crate::store::{OrderRow, now_ms};
+use crate::store::{OrderRow, OrderState, now_ms};
 
 /// The ledger's `kind` column for each action: what the order's ledger is read back by.
 const DELIVERY: &str = "delivery";
@@ -45,15 +45,15 @@ impl Pipeline {
 
     /// A posted order: what its status and its refunds still ask of X3.
     pub(super) fn after_post(&self, row: &OrderRow, status: &str) -> Result<Step> {
-        let done_as = |state: &str| {
+        let done_as = |state: OrderState| {
             Step::Done(Finish {
-                state: state.into(),
+                state,
                 processed_status: Some(status.to_string()),
                 ..Finish::default()
             })
         };
         let Some(cfg) = self.stock_config() else {
-            return Ok(done_as("posted"));
+            return Ok(done_as(OrderState::Posted));
         };
         let order_id = row.order_id;
         let doc = row.document_no.clone().unwrap_or_default();
@@ -204,15 +204,15 @@ impl Pipeline {
         }
         let done = self.done_intents(order_id)?;
         let state = if done.contains(&wi::IntentKind::Cancel) {
-            "cancelled"
+            OrderState::Cancelled
         } else if status == "refunded" {
-            "refunded"
+            OrderState::Refunded
         } else if done.contains(&wi::IntentKind::Deliver) {
-            "delivered"
+            OrderState::Delivered
         } else if done.contains(&wi::IntentKind::Ship) {
-            "shipped"
+            OrderState::Shipped
         } else {
-            "posted"
+            OrderState::Posted
         };
         Ok(done_as(state))
     }
@@ -239,12 +239,12 @@ impl Pipeline {
 
     /// Attention, said once on the timeline however often the order comes back.
     fn needs_person(&self, row: &OrderRow, message: &str) -> Result<Step> {
-        if row.state != "attention" || row.last_error.as_deref() != Some(message) {
+        if row.state != OrderState::Attention || row.last_error.as_deref() != Some(message) {
             self.store
                 .timeline_add(row.order_id, "attention", message)?;
         }
         Ok(Step::Done(Finish {
-            state: "attention".into(),
+            state: OrderState::Attention,
             last_error: Some(message.to_string()),
             processed_status: row.status.clone(),
             ..Finish::default()

@@ -20,6 +20,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod customer;
+pub mod date;
 pub mod inventory;
 pub mod literal;
 pub mod mapping;

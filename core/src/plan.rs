@@ -13,6 +13,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value, json};
 
 use crate::customer::{customer_code, customer_key, key_digest};
+use crate::date::date_part;
 use crate::literal::{graphql_literal, sdata_literal};
 use crate::mapping::{MappingKey, MappingRow, Match, Table};
 use crate::order::{self, Address, Order};
@@ -463,17 +464,6 @@ fn collect_problems(s: &Settings, out: &mut Vec<SettingsProblem>) -> Wire {
 
 const EMAIL_PATH: &str = "rest.customer.email-path";
 const GQL_EMAIL_PATH: &str = "graphql.customer.email-path";
-
-/// `YYYY-MM-DD` of a WooCommerce date (`YYYY-MM-DDThh:mm:ss`, no zone).
-fn date_part(date: &str) -> Option<String> {
-    let d = date.get(..10)?;
-    let b = d.as_bytes();
-    let ok = b.iter().enumerate().all(|(i, c)| match i {
-        4 | 7 => *c == b'-',
-        _ => c.is_ascii_digit(),
-    });
-    ok.then(|| d.to_string())
-}
 
 /// What one document line is made of, whatever WooCommerce line it came from.
 struct DocLine<'a> {

@@ -10,6 +10,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value, json};
 
+use crate::date::date_part;
 use crate::inventory::{IntentKind, StatusRule, StockIntent, Transition, stage_of};
 use crate::inventory::{Stage, validate_status_map};
 use crate::literal::{graphql_literal, sdata_literal};
@@ -238,16 +239,6 @@ fn shipment_site(s: &Settings) -> &str {
     } else {
         &s.shipment_site
     }
-}
-
-/// `YYYY-MM-DD` of a WooCommerce or host date.
-fn date_part(date: &str) -> Option<String> {
-    let d = date.get(..10)?;
-    let ok = d.bytes().enumerate().all(|(i, c)| match i {
-        4 | 7 => c == b'-',
-        _ => c.is_ascii_digit(),
-    });
-    ok.then(|| d.to_string())
 }
 
 fn decimal_pair(d: Decimal) -> (Value, Value) {

@@ -8,40 +8,16 @@ use serde_json::Value;
 /// Seconds since the epoch of an X3 datetime: `2026-11-27T10:00:00Z` (also with fractions, a
 /// `+00:00` offset or none; X3's exact JSON format is UNCONFIRMED, §1.5).
 pub fn stamp_secs(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
-        return None;
+    match crate::dates::parse_utc(s)? {
+        (secs, false) => Some(secs),
+        (_, true) => None,
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(r) = rest.strip_prefix('.') {
-        rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset = match rest {
-        "" | "Z" => 0,
-        r if r.len() == 6 && (r.starts_with('+') || r.starts_with('-')) => {
-            let sign = if r.starts_with('-') { -1 } else { 1 };
-            let oh: i64 = r.get(1..3)?.parse().ok()?;
-            let om: i64 = r.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
-    };
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
 }
 
 /// `2026-11-27T10:00:00Z`.
 pub fn fmt_stamp(secs: i64) -> String {
     format!("{}Z", crate::dates::format_utc(secs, 'T'))
 }
-
-use crate::dates::days_from_civil;
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers

@@ -188,29 +188,10 @@ pub fn gmt(unix_secs: i64) -> String {
     crate::dates::format_utc(unix_secs, 'T')
 }
 
-/// Unix seconds for `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` with an optional `Z` (GMT), or None.
+/// Unix seconds for `YYYY-MM-DD` or a date and time (GMT unless it says otherwise), or None:
+/// [`crate::dates::parse_utc`], which refuses a day the month does not have.
 pub fn parse_gmt(s: &str) -> Option<i64> {
-    let s = s.trim().trim_end_matches('Z');
-    let (date, time) = match s.split_once(['T', ' ']) {
-        Some((d, t)) => (d, t),
-        None => (s, "00:00:00"),
-    };
-    let mut d = date.split('-');
-    let y: i64 = d.next()?.parse().ok()?;
-    let m: i64 = d.next()?.parse().ok()?;
-    let day: i64 = d.next()?.parse().ok()?;
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let mut t = time.split(':');
-    let hh: i64 = t.next()?.parse().ok()?;
-    let mm: i64 = t.next().unwrap_or("0").parse().ok()?;
-    let ss: i64 = t.next().unwrap_or("0").parse().ok()?;
-    if t.next().is_some() || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    let days = crate::dates::days_from_civil(y, m, day);
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    crate::dates::parse_utc(s).map(|(secs, _)| secs)
 }
 
 // ---- catch-up ------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ use crate::clients::woo::WooClient;
 use crate::clients::x3::{ApiMode, X3Client};
 use crate::component::{CoreRuntime, inventory, mapping, orders};
 use crate::config::reconcile::{ReconcileFile, tolerance_dec4};
-use crate::dates::days_from_civil;
 use crate::store::{Store, now_ms};
 use crate::x3values::{dec4, fmt_dec4, fmt_stamp};
 
@@ -43,21 +42,7 @@ pub struct Period {
 
 /// `2026-11-01` (the whole day) or `2026-11-01T10:00:00[Z]` (that second), GMT.
 fn parse_instant(s: &str) -> Option<(i64, bool)> {
-    let s = s.trim();
-    if s.len() == 10 {
-        let b = s.as_bytes();
-        if b[4] != b'-' || b[7] != b'-' {
-            return None;
-        }
-        let y: i64 = s[0..4].parse().ok()?;
-        let m: i64 = s[5..7].parse().ok()?;
-        let d: i64 = s[8..10].parse().ok()?;
-        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-            return None;
-        }
-        return Some((days_from_civil(y, m, d) * 86_400, true));
-    }
-    crate::x3values::stamp_secs(s).map(|v| (v, false))
+    crate::dates::parse_utc(s)
 }
 
 impl Period {

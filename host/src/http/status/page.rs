@@ -569,8 +569,21 @@ pub(super) fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
     let Some(o) = store.load_order(order_id)? else {
         return Ok(None);
     };
-    let now = now_ms();
-    let body = body_json(&o);
+    let mut h = order_card(&o, now_ms());
+    h.push_str("<section id=\"timeline\"><h2>Timeline</h2>");
+    h.push_str(&timeline_table(&store.timeline(order_id)?));
+    h.push_str("</section><section id=\"ledger\"><h2>X3 writes (ledger)</h2>");
+    h.push_str(&ledger_table(&store.ledger_for_order(order_id)?));
+    h.push_str("</section><section id=\"order-deliveries\"><h2>Deliveries</h2>");
+    h.push_str(&deliveries_table(&store.deliveries_of(order_id)?));
+    h.push_str("</section>");
+    h.push_str(&crate::jobs::x3poll::order_html(store, order_id)?);
+    Ok(Some(layout(&format!("Order #{order_id}"), false, &h)))
+}
+
+/// The order's card: where it stands, in WooCommerce and in X3.
+fn order_card(o: &OrderRow, now: i64) -> String {
+    let body = body_json(o);
     let (missing, reasons) = parse_hold(o.hold.as_deref());
     let mut h = String::new();
     let _ = write!(
@@ -619,14 +632,17 @@ pub(super) fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
         );
     }
     h.push_str("</dl>");
+    h
+}
 
-    h.push_str("<section id=\"timeline\"><h2>Timeline</h2>");
-    let timeline = store.timeline(order_id)?;
+/// What happened to the order, oldest first.
+fn timeline_table(timeline: &[crate::store::TimelineEntry]) -> String {
+    let mut h = String::new();
     if timeline.is_empty() {
         h.push_str("<p class=\"muted\">Nothing recorded yet.</p>");
     } else {
         h.push_str("<table><tr><th>When</th><th>Event</th><th>Detail</th></tr>");
-        for t in &timeline {
+        for t in timeline {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
@@ -637,8 +653,12 @@ pub(super) fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
         }
         h.push_str("</table>");
     }
-    h.push_str("</section><section id=\"ledger\"><h2>X3 writes (ledger)</h2>");
-    let ledger = store.ledger_for_order(order_id)?;
+    h
+}
+
+/// The order's X3 writes, one ledger row each.
+fn ledger_table(ledger: &[crate::store::LedgerRow]) -> String {
+    let mut h = String::new();
     if ledger.is_empty() {
         h.push_str("<p class=\"muted\">No write to X3 for this order.</p>");
     } else {
@@ -647,7 +667,7 @@ pub(super) fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
              up in X3 before anything is created again.</p><table><tr><th>What</th><th>Reference</th>\
              <th>State</th><th>X3 key</th><th>Attempts</th><th>Idempotency key</th></tr>",
         );
-        for l in &ledger {
+        for l in ledger {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
@@ -661,8 +681,12 @@ pub(super) fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
         }
         h.push_str("</table>");
     }
-    h.push_str("</section><section id=\"order-deliveries\"><h2>Deliveries</h2>");
-    let deliveries = store.deliveries_of(order_id)?;
+    h
+}
+
+/// The deliveries stored for the order.
+fn deliveries_table(deliveries: &[crate::store::DeliverySeen]) -> String {
+    let mut h = String::new();
     if deliveries.is_empty() {
         h.push_str("<p class=\"muted\">None stored (the order was read from the REST API).</p>");
     } else {
@@ -670,7 +694,7 @@ pub(super) fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
             "<table><tr><th>Received</th><th>Kind</th><th>Topic</th><th>Webhook</th>\
              <th>Modified (GMT)</th></tr>",
         );
-        for d in &deliveries {
+        for d in deliveries {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -683,7 +707,5 @@ pub(super) fn render_order(ctx: &Ctx, order_id: u64) -> Result<Option<String>> {
         }
         h.push_str("</table>");
     }
-    h.push_str("</section>");
-    h.push_str(&crate::jobs::x3poll::order_html(store, order_id)?);
-    Ok(Some(layout(&format!("Order #{order_id}"), false, &h)))
+    h
 }

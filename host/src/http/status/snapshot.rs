@@ -178,20 +178,65 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
         counters: counters.clone(),
     };
 
+    // Where the connections point now: the admin API may have moved them since the start.
+    let in_force = ctx.admin.config_in_force();
+    let x3 = x3_health(ctx, &in_force, now);
+    let monitor = ctx.lifecycle.state();
+    let store_health = store_health(ctx, &in_force, &counters, &monitor)?;
     let p = &ctx.pipeline;
+    let (depth, oldest_since) = store.queue_depth()?;
+    let queue = Queue {
+        depth,
+        in_flight: p.in_flight(),
+        oldest_since,
+        oldest_age_secs: oldest_since.map(|t| ((now - t) / 1000).max(0)),
+    };
+
+    let throughput = throughput(now, &store.posted_since(now - WINDOW as i64 * MINUTE)?);
+
+    let (attention, held) = attention_and_held(store)?;
+
+    Ok(Status {
+        generated_at: now,
+        started_at: ctx.started_at,
+        orders,
+        deliveries,
+        x3,
+        store: store_health,
+        queue,
+        throughput,
+        attention,
+        held,
+        alerts: monitor.alerts,
+        lifecycle: LifecycleStatus {
+            delivery_url: ctx.lifecycle.delivery_url(),
+            webhooks_checked_at: monitor.checked_at,
+            repairs: monitor.repairs,
+            catch_up_watermark: crate::jobs::lifecycle::watermark(store),
+            catch_up_last: crate::jobs::lifecycle::last_catch_up(store),
+        },
+        x3_poll: crate::jobs::x3poll::status_json(&ctx.store),
+        customer_updates: crate::jobs::customer_sync::status_json(
+            &ctx.store,
+            ctx.config.master_data.customer_addresses,
+        ),
+    })
+}
+
+/// X3: its verdict, where it is, the breaker, the configuration problems.
+fn x3_health(ctx: &Ctx, in_force: &crate::config::Config, now: i64) -> X3Health {
+    let p = &ctx.pipeline;
+    let x = &in_force.x3;
     let x3c = p.health.x3();
     let open_until = p.breaker.open_until();
     let breaker_open = open_until > now;
-    // Where the connections point now: the admin API may have moved them since the start.
-    let in_force = ctx.admin.config_in_force();
-    let x = &in_force.x3;
     let config_problems: Vec<String> = p
         .health
         .x3_config_problems()
         .into_iter()
         .map(|(_, what, m)| format!("{what}: {m}"))
         .collect();
-    let x3 = X3Health {
+    X3Health {
         verdict: if breaker_open {
             "down"
         } else if !config_problems.is_empty() {
@@ -211,9 +256,18 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
         breaker: if breaker_open { "open" } else { "closed" },
         breaker_open_until: breaker_open.then_some(open_until),
         config_problems,
-    };
+    }
+}
 
-    let woo = p.health.woo();
+/// The store: its deliveries, its REST API, and the notes a merchant should read.
+fn store_health(
+    ctx: &Ctx,
+    in_force: &crate::config::Config,
+    counters: &BTreeMap<String, i64>,
+    monitor: &crate::jobs::lifecycle::MonitorState,
+) -> Result<StoreHealth> {
+    let store = &ctx.store;
+    let woo = ctx.pipeline.health.woo();
     let last_delivery_at = store.last_delivery_at()?;
     let rejected_signature = counters.get("rejected_signature").copied().unwrap_or(0);
     let mut notes = Vec::new();
@@ -245,13 +299,12 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
              acknowledged, not posted. Their topics are under Webhook deliveries."
         ));
     }
-    let monitor = ctx.lifecycle.state();
     notes.extend(monitor.alerts.iter().cloned());
     let rest_failing = verdict(woo.last_success_at, woo.last_failure_at) == "failing";
     if rest_failing {
         notes.push("Reading orders from the WooCommerce REST API is failing.".to_string());
     }
-    let store_health = StoreHealth {
+    Ok(StoreHealth {
         verdict: if !notes.is_empty() && last_delivery_at.is_some() {
             "warning"
         } else if last_delivery_at.is_none() {
@@ -284,18 +337,13 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
                 previous_last_at,
             }
         }),
-    };
+    })
+}
 
-    let (depth, oldest_since) = store.queue_depth()?;
-    let queue = Queue {
-        depth,
-        in_flight: p.in_flight(),
-        oldest_since,
-        oldest_age_secs: oldest_since.map(|t| ((now - t) / 1000).max(0)),
-    };
-
-    let throughput = throughput(now, &store.posted_since(now - WINDOW as i64 * MINUTE)?);
-
+/// The orders that need a person (attention, failed; newest first) and those on hold.
+fn attention_and_held(
+    store: &crate::store::Store,
+) -> Result<(Vec<OrderSummary>, Vec<OrderSummary>)> {
     let mut attention: Vec<OrderSummary> = store
         .orders_in_state(OrderState::Attention, LIST_LIMIT)?
         .iter()
@@ -314,31 +362,7 @@ pub fn snapshot(ctx: &Ctx) -> Result<Status> {
         .map(summary)
         .collect();
 
-    Ok(Status {
-        generated_at: now,
-        started_at: ctx.started_at,
-        orders,
-        deliveries,
-        x3,
-        store: store_health,
-        queue,
-        throughput,
-        attention,
-        held,
-        alerts: monitor.alerts,
-        lifecycle: LifecycleStatus {
-            delivery_url: ctx.lifecycle.delivery_url(),
-            webhooks_checked_at: monitor.checked_at,
-            repairs: monitor.repairs,
-            catch_up_watermark: crate::jobs::lifecycle::watermark(store),
-            catch_up_last: crate::jobs::lifecycle::last_catch_up(store),
-        },
-        x3_poll: crate::jobs::x3poll::status_json(&ctx.store),
-        customer_updates: crate::jobs::customer_sync::status_json(
-            &ctx.store,
-            ctx.config.master_data.customer_addresses,
-        ),
-    })
+    Ok((attention, held))
 }
 
 pub(super) fn verdict(success: Option<i64>, failure: Option<i64>) -> &'static str {

@@ -1,8 +1,8 @@
-//! X3's numbers and datetimes as text: decimals in ten-thousandths (`dec4`) and `UPDDATTIM`
-//! stamps in seconds, shared by the X3 polling, the catalogue and the reconciliation.
+//! X3's numbers and datetimes as text: decimals (`rust_decimal`, four places, as X3 keeps them)
+//! and `UPDDATTIM` stamps in seconds, shared by the X3 polling, the catalogue and the reconciliation.
 
-use std::fmt::Write as _;
-
+use rust_decimal::prelude::ToPrimitive as _;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 
 /// Seconds since the epoch of an X3 datetime: `2026-11-27T10:00:00Z` (also with fractions, a
@@ -32,67 +32,59 @@ pub fn order_id_of(reference: &str, prefix: &str) -> Option<u64> {
     rest.parse().ok()
 }
 
-/// An X3 quantity or amount (JSON number or string) in ten-thousandths.
-pub fn dec4(v: &Value) -> Option<i64> {
+/// An X3 quantity or amount (a JSON number or string), to four decimals ([`parse_decimal`]).
+pub fn decimal(v: &Value) -> Option<Decimal> {
     match v {
-        Value::Number(n) => parse_dec4(&n.to_string()),
-        Value::String(s) => parse_dec4(s),
+        Value::Number(n) => parse_decimal(&n.to_string()),
+        Value::String(s) => parse_decimal(s),
         _ => None,
     }
 }
 
-/// `"12.3456"` → 123456; more than 4 decimals are rounded half away from zero.
-pub fn parse_dec4(s: &str) -> Option<i64> {
+/// `"12.3456"` → 12.3456: digits, a sign and one point, nothing else (no exponent). X3 keeps
+/// four decimals; a fifth is rounded half away from zero.
+pub fn parse_decimal(s: &str) -> Option<Decimal> {
     let s = s.trim();
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() && frac.is_empty() {
+    let neg = s.starts_with('-');
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !all_digits(int) || !all_digits(frac) {
         return None;
     }
-    if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let int: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut f = 0i64;
-    for (i, c) in frac.bytes().take(4).enumerate() {
-        f += i64::from(c - b'0') * 10i64.pow(3 - i as u32);
-    }
-    if frac.len() > 4 && frac.as_bytes()[4] >= b'5' {
-        f += 1;
-    }
-    let v = int.checked_mul(10_000)?.checked_add(f)?;
-    Some(if neg { -v } else { v })
+    let text = format!(
+        "{}{}.{}",
+        if neg { "-" } else { "" },
+        if int.is_empty() { "0" } else { int },
+        if frac.is_empty() { "0" } else { frac }
+    );
+    Decimal::from_str_exact(&text).ok().map(|d| round(d, 4))
 }
 
-/// A ten-thousandths value as a plain decimal with `decimals` places.
-pub fn fmt_dec4(v: i64, decimals: u8) -> String {
+/// Rounded to `dp` decimals, half away from zero (X3's and WooCommerce's rounding).
+pub fn round(v: Decimal, dp: u32) -> Decimal {
+    v.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// A plain decimal with exactly `decimals` places (at most four), rounded half away from zero.
+pub fn fmt_decimal(v: Decimal, decimals: u8) -> String {
     let d = u32::from(decimals.min(4));
-    let scale = 10i64.pow(4 - d);
-    let r = round_div(v, scale);
-    let neg = r < 0;
-    let r = r.abs();
-    let unit = 10i64.pow(d);
-    let mut s = format!("{}{}", if neg { "-" } else { "" }, r / unit);
-    if d > 0 {
-        let _ = write!(s, ".{:0width$}", r % unit, width = d as usize);
+    let mut r = round(v, d);
+    if r.is_zero() {
+        r.set_sign_positive(true);
     }
-    s
-}
-
-/// Division rounding half away from zero.
-pub fn round_div(v: i64, by: i64) -> i64 {
-    let q = v / by;
-    let r = v % by;
-    if r.abs() * 2 >= by { q + v.signum() } else { q }
+    r.rescale(d);
+    r.to_string()
 }
 
 /// Whole units for WooCommerce's integer `stock_quantity`: fractions of a stock unit cannot be
 /// sold, so they are dropped (floor).
-pub fn whole_units(v: i64) -> i64 {
-    v.div_euclid(10_000)
+pub fn whole_units(v: Decimal) -> i64 {
+    v.floor().to_i64().unwrap_or(if v.is_sign_negative() {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 #[cfg(test)]
@@ -132,19 +124,29 @@ mod tests {
 
     #[test]
     fn decimals_parse_exactly_and_round_half_away() {
-        assert_eq!(parse_dec4("12.3456"), Some(123_456));
-        assert_eq!(parse_dec4("12.34565"), Some(123_457));
-        assert_eq!(parse_dec4("-0.5"), Some(-5000));
-        assert_eq!(parse_dec4("7"), Some(70_000));
-        assert_eq!(parse_dec4(".5"), Some(5000));
-        assert_eq!(parse_dec4("1e3"), None);
-        assert_eq!(parse_dec4(""), None);
-        assert_eq!(dec4(&json!(100_000)), Some(1_000_000_000));
-        assert_eq!(dec4(&json!(2.5)), Some(25_000));
-        assert_eq!(fmt_dec4(123_456, 2), "12.35");
-        assert_eq!(fmt_dec4(-123_456, 2), "-12.35");
-        assert_eq!(fmt_dec4(5, 0), "0");
-        assert_eq!(whole_units(129_999), 12);
-        assert_eq!(whole_units(-1), -1);
+        let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+        assert_eq!(parse_decimal("12.3456"), Some(d("12.3456")));
+        assert_eq!(parse_decimal("12.34565"), Some(d("12.3457")));
+        assert_eq!(parse_decimal("-12.34565"), Some(d("-12.3457")));
+        assert_eq!(parse_decimal("-0.5"), Some(d("-0.5")));
+        assert_eq!(parse_decimal("+7"), Some(d("7")));
+        assert_eq!(parse_decimal(".5"), Some(d("0.5")));
+        for bad in ["1e3", "", ".", "-", "1.2.3", "1,5", " 1 2", "0x10"] {
+            assert_eq!(parse_decimal(bad), None, "{bad}");
+        }
+        assert_eq!(parse_decimal(&"9".repeat(40)), None, "beyond 28 digits");
+        assert_eq!(decimal(&json!(100_000)), Some(d("100000")));
+        assert_eq!(decimal(&json!(2.5)), Some(d("2.5")));
+        assert_eq!(decimal(&json!("3.10")), Some(d("3.1")));
+        assert_eq!(decimal(&json!(null)), None);
+        assert_eq!(fmt_decimal(d("12.3456"), 2), "12.35");
+        assert_eq!(fmt_decimal(d("-12.3456"), 2), "-12.35");
+        assert_eq!(fmt_decimal(d("12.345"), 2), "12.35");
+        assert_eq!(fmt_decimal(d("0.0005"), 0), "0");
+        assert_eq!(fmt_decimal(d("-0.001"), 2), "0.00");
+        assert_eq!(fmt_decimal(d("7"), 2), "7.00");
+        assert_eq!(fmt_decimal(d("1.5"), 9), "1.5000");
+        assert_eq!(whole_units(d("12.9999")), 12);
+        assert_eq!(whole_units(d("-0.0001")), -1);
     }
 }

@@ -1,6 +1,7 @@
 //! `[reconcile]`: the tolerance and the X3 fields the reconciliation compares (`jobs::reconcile`).
 
 use anyhow::{Result, bail};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 
 /// `[reconcile]` in the configuration.
@@ -52,15 +53,18 @@ impl Default for ReconcileFile {
 
 impl ReconcileFile {
     pub fn check(&self) -> Result<()> {
-        tolerance_dec4(self.tolerance).map(drop)
+        tolerance(self.tolerance).map(drop)
     }
 }
 
-/// A tolerance in ten-thousandths; negative or absurd values are refused.
-pub fn tolerance_dec4(t: f64) -> Result<i64> {
+/// A tolerance as a decimal to four places (as written: `0.01`, not the float's binary
+/// neighbour); negative or absurd values are refused.
+pub fn tolerance(t: f64) -> Result<Decimal> {
     if !t.is_finite() || !(0.0..=1_000_000.0).contains(&t) {
         bail!("reconcile tolerance must be between 0 and 1000000, not {t}");
     }
-    #[allow(clippy::cast_possible_truncation)] // bounded just above
-    Ok((t * 10_000.0).round() as i64)
+    // `f64`'s shortest text (`0.01`) is the number the merchant wrote.
+    let d = Decimal::from_str_exact(&t.to_string())
+        .map_err(|e| anyhow::anyhow!("reconcile tolerance {t}: {e}"))?;
+    Ok(d.round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
 }

@@ -13,13 +13,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, anyhow};
+use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use crate::clients::woo::{WooClient, WooError};
 use crate::component::mapping;
 use crate::config::master::MasterDataFile;
 use crate::store::now_ms;
-use crate::x3values::{fmt_dec4, parse_dec4};
+use crate::x3values::{fmt_decimal, parse_decimal};
 
 /// Where an X3 item goes in WooCommerce: the products a mapping row of that item names.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -59,8 +60,8 @@ pub struct ItemData {
     pub description: Option<String>,
     /// `Some(None)` sellable, `Some(Some(status))` blocked with that X3 status.
     pub blocked: Option<Option<i64>>,
-    /// Ten-thousandths.
-    pub price: Option<i64>,
+    /// To four decimals (`x3values::decimal`).
+    pub price: Option<Decimal>,
     /// Whole units.
     pub stock: Option<i64>,
 }
@@ -93,8 +94,8 @@ fn target_name(t: &Target) -> String {
 
 /// A price as WooCommerce keeps it: at least two decimals, at most four, no trailing zeros
 /// beyond two (`22.5` → `22.50`, `1.2345` → `1.2345`).
-pub fn price_text(v: i64) -> String {
-    let mut s = fmt_dec4(v, 4);
+pub fn price_text(v: Decimal) -> String {
+    let mut s = fmt_decimal(v, 4);
     while s.ends_with('0') && s.len() - s.find('.').unwrap_or(s.len()) > 3 {
         s.pop();
     }
@@ -172,7 +173,7 @@ pub fn changes(
         && !keep("price")
         && !variable
     {
-        let now = p["regular_price"].as_str().and_then(parse_dec4);
+        let now = p["regular_price"].as_str().and_then(parse_decimal);
         if now != Some(price) {
             change(
                 &mut set,
@@ -395,18 +396,19 @@ mod tests {
 
     #[test]
     fn prices_keep_two_to_four_decimals() {
-        assert_eq!(price_text(225_000), "22.50");
-        assert_eq!(price_text(12_345), "1.2345");
-        assert_eq!(price_text(10_000), "1.00");
-        assert_eq!(price_text(12_300), "1.23");
-        assert_eq!(price_text(0), "0.00");
+        let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+        assert_eq!(price_text(d("22.5")), "22.50");
+        assert_eq!(price_text(d("1.2345")), "1.2345");
+        assert_eq!(price_text(d("1")), "1.00");
+        assert_eq!(price_text(d("1.2300")), "1.23");
+        assert_eq!(price_text(Decimal::ZERO), "0.00");
     }
 
     #[test]
     fn only_what_differs_is_sent_and_equal_data_sends_nothing() {
         let want = ItemData {
             name: Some("T-shirt".into()),
-            price: Some(199_900),
+            price: Some(Decimal::new(199900, 4)),
             stock: Some(100),
             ..ItemData::default()
         };
@@ -416,7 +418,7 @@ mod tests {
         assert_eq!(log["name"], json!(["Woo T-shirt", "T-shirt"]));
         let same = ItemData {
             name: Some("Woo T-shirt".into()),
-            price: Some(199_900),
+            price: Some(Decimal::new(199900, 4)),
             ..ItemData::default()
         };
         assert_eq!(changes(&product(), &same, &[], "private").0, None);
@@ -427,7 +429,7 @@ mod tests {
         let want = ItemData {
             name: Some("T-shirt".into()),
             description: Some("Cotton".into()),
-            price: Some(250_000),
+            price: Some(Decimal::new(250000, 4)),
             stock: Some(3),
             blocked: Some(Some(5)),
         };
@@ -490,7 +492,7 @@ mod tests {
         );
         let variable = json!({"id": 13, "type": "variable", "regular_price": "", "meta_data": []});
         let price = ItemData {
-            price: Some(10_000),
+            price: Some(Decimal::new(10000, 4)),
             ..ItemData::default()
         };
         assert_eq!(changes(&variable, &price, &[], "private").0, None);

@@ -5,8 +5,8 @@
 //! "Reconciliation" section all run [`run`]; the last result is kept in `kv` so the status page
 //! can show it and serve it as CSV without any secret.
 //!
-//! Amounts are exact: ten-thousandths in `i64` (see [`crate::jobs::x3poll::parse_dec4`]). The X3 side
-//! of each amount:
+//! Amounts are exact: `rust_decimal` to four places ([`crate::x3values::parse_decimal`]), the
+//! tolerance too (`0.01` as written, not a float). The X3 side of each amount:
 //! - total excl. tax: the header's net total field when the document carries one (`ORDNOT` on
 //!   orders, `AMTNOT` on invoices, configurable), else the sum of its lines, each
 //!   `round(QTY × (GROPRI − DISCRGVAL1..3), currency decimals)`;
@@ -18,15 +18,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use anyhow::{Context, Result, bail};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clients::woo::WooClient;
 use crate::clients::x3::{ApiMode, X3Client};
 use crate::component::{CoreRuntime, inventory, mapping, orders};
-use crate::config::reconcile::{ReconcileFile, tolerance_dec4};
+use crate::config::reconcile::{ReconcileFile, tolerance as parse_tolerance};
 use crate::store::{Store, now_ms};
-use crate::x3values::{dec4, fmt_dec4, fmt_stamp};
+use crate::x3values::{decimal, fmt_decimal, fmt_stamp, round};
 
 // ---------------------------------------------------------------------------------------------
 // Periods
@@ -262,15 +263,15 @@ fn csv_quote(s: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct X3Doc {
     pub number: String,
-    /// Net total in ten-thousandths (header or lines).
-    pub net: i64,
-    pub tax: Option<i64>,
-    pub shipping: i64,
+    /// Net total (header or lines).
+    pub net: Decimal,
+    pub tax: Option<Decimal>,
+    pub shipping: Decimal,
 }
 
-/// Amounts of a WooCommerce order in ten-thousandths: (net total, tax, shipping excl. tax).
-pub fn woo_amounts(order: &Value) -> (i64, i64, i64) {
-    let d = |k: &str| order.get(k).and_then(dec4).unwrap_or(0);
+/// Amounts of a WooCommerce order: (net total, tax, shipping excl. tax).
+pub fn woo_amounts(order: &Value) -> (Decimal, Decimal, Decimal) {
+    let d = |k: &str| order.get(k).and_then(decimal).unwrap_or_default();
     let total = d("total");
     let tax = d("total_tax");
     (total - tax, tax, d("shipping_total"))
@@ -286,28 +287,19 @@ pub fn doc_amounts(
     shipping_items: &BTreeSet<String>,
     decimals: u8,
 ) -> X3Doc {
-    let unit = 10i64.pow(4 - u32::from(decimals.min(4)));
-    let mut sum = 0i64;
-    let mut shipping = 0i64;
+    let mut sum = Decimal::ZERO;
+    let mut shipping = Decimal::ZERO;
     for l in lines {
-        let q = l.get("QTY").and_then(dec4).unwrap_or(0);
-        let mut price = l.get("GROPRI").and_then(dec4).unwrap_or(0);
+        let q = l.get("QTY").and_then(decimal).unwrap_or_default();
+        let mut price = l.get("GROPRI").and_then(decimal).unwrap_or_default();
         for d in ["DISCRGVAL1", "DISCRGVAL2", "DISCRGVAL3"] {
-            price -= l.get(d).and_then(dec4).unwrap_or(0);
+            price -= l.get(d).and_then(decimal).unwrap_or_default();
         }
-        // q × price is in 1e-8; round to the currency, expressed back in 1e-4.
-        let exact = i128::from(q) * i128::from(price);
-        let per_unit = i128::from(unit) * 10_000;
-        let cents = {
-            let qd = exact / per_unit;
-            let r = exact % per_unit;
-            if r.abs() * 2 >= per_unit {
-                qd + exact.signum()
-            } else {
-                qd
-            }
-        };
-        let amount = i64::try_from(cents).unwrap_or(i64::MAX / 4) * unit;
+        // Each line rounded to the currency, as X3 rounds it.
+        let amount = round(
+            q.checked_mul(price).unwrap_or_default(),
+            u32::from(decimals.min(4)),
+        );
         sum += amount;
         if l["ITMREF"]
             .as_str()
@@ -316,8 +308,8 @@ pub fn doc_amounts(
             shipping += amount;
         }
     }
-    let net_h = header.get(net_field).and_then(dec4);
-    let gross_h = header.get(gross_field).and_then(dec4);
+    let net_h = header.get(net_field).and_then(decimal);
+    let gross_h = header.get(gross_field).and_then(decimal);
     X3Doc {
         number: number.to_string(),
         net: net_h.unwrap_or(sum),
@@ -330,8 +322,14 @@ pub fn doc_amounts(
 }
 
 /// Compares one order with its documents.
-pub fn compare(line: &mut Line, woo: (i64, i64, i64), docs: &[X3Doc], tol: i64, decimals: u8) {
-    let f = |v: i64| fmt_dec4(v, decimals);
+pub fn compare(
+    line: &mut Line,
+    woo: (Decimal, Decimal, Decimal),
+    docs: &[X3Doc],
+    tol: Decimal,
+    decimals: u8,
+) {
+    let f = |v: Decimal| fmt_decimal(v, decimals);
     let (net, tax, ship) = woo;
     line.woo_total_excl_tax = f(net);
     line.woo_tax = f(tax);
@@ -408,7 +406,7 @@ pub struct Inputs<'a> {
 const CHUNK: usize = 40;
 
 pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
-    let tol = tolerance_dec4(tolerance)?;
+    let tol = parse_tolerance(tolerance)?;
     let s = inp.settings;
     let decimals = s.currency_decimals;
     let woo_orders = inp
@@ -567,16 +565,17 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
         let mut d = docs.remove(&l.reference).unwrap_or_default();
         d.sort_by(|a, b| a.number.cmp(&b.number));
         found += d.len();
-        let amounts = by_id.get(&l.order_id).map_or((0, 0, 0), |o| woo_amounts(o));
+        let amounts = by_id
+            .get(&l.order_id)
+            .map_or((Decimal::ZERO, Decimal::ZERO, Decimal::ZERO), |o| {
+                woo_amounts(o)
+            });
         compare(l, amounts, &d, tol, decimals);
         for p in &l.problems {
             *by_problem.entry(p.clone()).or_default() += 1;
         }
     }
-    let tolerance_text = fmt_dec4(tol, 4)
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_string();
+    let tolerance_text = tol.normalize().to_string();
     Ok(Report {
         from: fmt_stamp(period.from),
         to: fmt_stamp(period.until - 1),
@@ -725,7 +724,11 @@ pub fn status_html(store: &Store) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::x3values::{parse_dec4, round_div};
+    use crate::x3values::parse_decimal;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str_exact(s).unwrap()
+    }
 
     #[test]
     fn periods_include_both_ends() {
@@ -750,33 +753,45 @@ mod tests {
         }
     }
 
-    fn doc(n: &str, net: i64, tax: Option<i64>, ship: i64) -> X3Doc {
+    fn doc(n: &str, net: &str, tax: Option<&str>, ship: &str) -> X3Doc {
         X3Doc {
             number: n.into(),
-            net,
-            tax,
-            shipping: ship,
+            net: d(net),
+            tax: tax.map(d),
+            shipping: d(ship),
         }
     }
 
     #[test]
     fn each_problem_is_named_once_and_tolerance_is_inclusive() {
-        let woo = (500_000, 100_000, 50_000); // 50.00 net, 10.00 tax, 5.00 shipping
+        let woo = (d("50.00"), d("10.00"), d("5.00"));
         let mut l = line(true);
-        compare(&mut l, woo, &[], 100, 2);
+        compare(&mut l, woo, &[], d("0.01"), 2);
         assert_eq!(l.problems, ["missing"]);
 
         let mut l = line(false);
-        compare(&mut l, woo, &[], 100, 2);
+        compare(&mut l, woo, &[], d("0.01"), 2);
         assert!(l.problems.is_empty(), "not to be posted is not missing");
 
         let mut l = line(true);
-        compare(&mut l, woo, &[doc("S1", 500_100, None, 50_000)], 100, 2);
+        compare(
+            &mut l,
+            woo,
+            &[doc("S1", "50.01", None, "5.00")],
+            d("0.01"),
+            2,
+        );
         assert!(l.problems.is_empty(), "0.01 off is within 0.01: {l:?}");
         assert_eq!(l.x3_tax, None);
 
         let mut l = line(true);
-        compare(&mut l, woo, &[doc("S1", 500_200, None, 50_000)], 100, 2);
+        compare(
+            &mut l,
+            woo,
+            &[doc("S1", "50.02", None, "5.00")],
+            d("0.01"),
+            2,
+        );
         assert_eq!(l.problems, ["total"]);
 
         let mut l = line(true);
@@ -784,10 +799,10 @@ mod tests {
             &mut l,
             woo,
             &[
-                doc("S1", 500_000, Some(90_000), 60_000),
-                doc("S2", 0, None, 0),
+                doc("S1", "50.00", Some("9.00"), "6.00"),
+                doc("S2", "0", None, "0"),
             ],
-            100,
+            d("0.01"),
             2,
         );
         assert_eq!(l.problems, ["duplicated", "tax", "shipping"]);
@@ -802,16 +817,16 @@ mod tests {
             json!({"ITMREF": "MUG", "QTY": "2", "GROPRI": 10, "DISCRGVAL1": "1.5"}),
             json!({"ITMREF": "CARRIAGE", "QTY": 1, "GROPRI": 5}),
         ];
-        let d = doc_amounts("S1", &json!({}), &lines, "ORDNOT", "ORDATI", &ship, 2);
+        let x = doc_amounts("S1", &json!({}), &lines, "ORDNOT", "ORDATI", &ship, 2);
         // 10.00 (9.9999 rounded) + 17.00 + 5.00
-        assert_eq!((d.net, d.tax, d.shipping), (320_000, None, 50_000));
+        assert_eq!((x.net, x.tax, x.shipping), (d("32.00"), None, d("5.00")));
         let h = json!({"ORDNOT": "31.99", "ORDATI": 38.39});
-        let d = doc_amounts("S1", &h, &lines, "ORDNOT", "ORDATI", &ship, 2);
-        assert_eq!((d.net, d.tax), (319_900, Some(64_000)));
+        let x = doc_amounts("S1", &h, &lines, "ORDNOT", "ORDATI", &ship, 2);
+        assert_eq!((x.net, x.tax), (d("31.99"), Some(d("6.40"))));
         let (net, tax, s) =
             woo_amounts(&json!({"total": "38.40", "total_tax": "6.40", "shipping_total": "5.00"}));
-        assert_eq!((net, tax, s), (320_000, 64_000, 50_000));
-        assert_eq!(parse_dec4("0.005").map(|v| round_div(v, 100)), Some(1));
+        assert_eq!((net, tax, s), (d("32.00"), d("6.40"), d("5.00")));
+        assert_eq!(parse_decimal("0.005").map(|v| round(v, 2)), Some(d("0.01")));
     }
 
     #[test]

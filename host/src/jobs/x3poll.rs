@@ -38,7 +38,7 @@ use crate::jobs::catalogue::{Target, reverse_mapping};
 use crate::jobs::pipeline::Pipeline;
 use crate::store::{Store, X3OrderState, now_ms};
 use crate::wire::{Field, Names, canonical_graphql, canonical_rest};
-use crate::x3values::{dec4, fmt_stamp, order_id_of, stamp_secs, whole_units};
+use crate::x3values::{decimal, fmt_stamp, order_id_of, stamp_secs, whole_units};
 
 // ---------------------------------------------------------------------------------------------
 // Timestamps
@@ -669,7 +669,7 @@ impl Poller {
             })
             .collect();
         // Current totals, read fresh: a change at one site needs the other sites' quantities.
-        let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+        let mut totals: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
         for chunk in items.chunks(100) {
             let rest_items = chunk
                 .iter()
@@ -707,12 +707,14 @@ impl Poller {
                 .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
             let available = self.master.stock_quantity == "available";
             for r in &found {
-                if let (Some(item), Some(q)) = (text(r, "ITMREF"), r.get("QTYSTU").and_then(dec4)) {
+                if let (Some(item), Some(q)) =
+                    (text(r, "ITMREF"), r.get("QTYSTU").and_then(decimal))
+                {
                     // Allocated units are promised to X3 orders: not for sale in the shop.
                     let allocated = if available {
-                        r.get("CUMALLQTY").and_then(dec4).unwrap_or(0)
+                        r.get("CUMALLQTY").and_then(decimal).unwrap_or_default()
                     } else {
-                        0
+                        rust_decimal::Decimal::ZERO
                     };
                     *totals.entry(item).or_default() += q - allocated;
                 }
@@ -721,7 +723,7 @@ impl Poller {
         let data: BTreeMap<String, crate::jobs::catalogue::ItemData> = items
             .iter()
             .map(|i| {
-                let qty = whole_units(totals.get(*i).copied().unwrap_or(0)).max(0);
+                let qty = whole_units(totals.get(*i).copied().unwrap_or_default()).max(0);
                 (
                     (*i).clone(),
                     crate::jobs::catalogue::ItemData {
@@ -823,7 +825,7 @@ impl Poller {
         let items: Vec<&String> = touched.iter().collect();
         // Every line of those items in the list, read again: the change may be a line that
         // starts later, and the one valid today is another.
-        let mut best: BTreeMap<String, (String, i64)> = BTreeMap::new();
+        let mut best: BTreeMap<String, (String, rust_decimal::Decimal)> = BTreeMap::new();
         for chunk in items.chunks(100) {
             let rest_items = chunk
                 .iter()
@@ -850,7 +852,8 @@ impl Poller {
             let found = fetch(x3, self.api, src, &rest_where, &gql_filter, false, 100_000)
                 .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
             for r in &found {
-                let (Some(item), Some(price)) = (text(r, "PLICRI1"), r.get("PRI").and_then(dec4))
+                let (Some(item), Some(price)) =
+                    (text(r, "PLICRI1"), r.get("PRI").and_then(decimal))
                 else {
                     continue;
                 };
@@ -939,7 +942,9 @@ impl Poller {
             description: (!descriptions.is_empty()).then(|| descriptions.join(" ")),
             blocked: status.map(|s| (!self.master.active_item_statuses.contains(&s)).then_some(s)),
             price: if self.master.price_list.is_none() {
-                row.get("BASPRI").and_then(dec4).filter(|p| *p > 0)
+                row.get("BASPRI")
+                    .and_then(decimal)
+                    .filter(|p| p.is_sign_positive() && !p.is_zero())
             } else {
                 None
             },

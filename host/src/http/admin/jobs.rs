@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::clients::woo::WooError;
-use crate::config::reconcile::tolerance_dec4;
+use crate::config::reconcile::tolerance;
 use crate::http::Ctx;
 use crate::http::intake::Answer;
 use crate::jobs::lifecycle::{gmt, parse_gmt, watermark};
@@ -128,7 +128,7 @@ pub fn reconcile(ctx: &Ctx, query: &str, want_csv: bool) -> Result<Answer> {
     let file = ctx.config.reconcile.clone();
     let tolerance = match params.get("tolerance") {
         None => file.tolerance,
-        Some(t) => match t.parse::<f64>().ok().filter(|t| tolerance_dec4(*t).is_ok()) {
+        Some(t) => match t.parse::<f64>().ok().filter(|t| tolerance(*t).is_ok()) {
             Some(t) => t,
             None => {
                 return Ok(Answer::json(

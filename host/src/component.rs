@@ -543,6 +543,7 @@ impl InventoryApi<'_> {
     /// What a shipped order does to X3 stock: the delivery of each line of sales order
     /// `document` in full, or for an order posted as invoice `document`, a miscellaneous issue of
     /// its product lines (none when `invoice-stock-issue` is off). `date` is `YYYY-MM-DD…`.
+    #[allow(clippy::too_many_arguments)] // the WIT function's own parameters
     pub fn build_delivery(
         &self,
         order: &[u8],

@@ -5,6 +5,8 @@
 //! A module is a file; a folder's `mod.rs` and the files under it count as one unit for the circle
 //! check (a child module may use its parent's items, as `jobs/pipeline/stock.rs` does).
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

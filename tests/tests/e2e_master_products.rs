@@ -175,9 +175,18 @@ fn item_scenario(name: &str, graphql: bool) {
             item("TSHIRT", json!({"DES1AXX": "T-shirt bio", "DES2AXX": "Coton bio", "DES3AXX": "180 g", "BASPRI": "23.90"})),
         ]}))
         .unwrap();
+    // The poll writes the products first and its status after: wait for both.
     let again = wait_until(Duration::from_secs(30), || {
         product(&env, "products/12")["status"] == "publish"
             && product(&env, "products/10")["regular_price"] == "23.90"
+            && host.status()["x3_poll"]["products_pushed"]
+                .as_array()
+                .is_some_and(|l| {
+                    l.iter().any(|p| {
+                        p["item"] == "TSHIRT"
+                            && p["fields"]["regular_price"] == json!(["21.50", "23.90"])
+                    })
+                })
     });
     assert!(again, "{}", host.status()["x3_poll"]);
     let mug = product(&env, "products/12");

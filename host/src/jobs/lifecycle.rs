@@ -387,6 +387,10 @@ pub struct Lifecycle {
     overlap_secs: i64,
     /// One catch-up at a time (schedule, repair and `POST /api/admin/backfill` share it).
     running: Mutex<()>,
+    /// One webhook check at a time: two at once save the list each of them read, so the
+    /// monitor's check, begun before a registration removed a duplicate, could overwrite the
+    /// registration's own check with the list from before.
+    checking: Mutex<()>,
     stop: AtomicBool,
 }
 
@@ -403,6 +407,7 @@ impl Lifecycle {
             poll_every: Duration::from_secs(cfg.catch_up.interval_secs),
             overlap_secs: i64::try_from(cfg.catch_up.overlap_secs).unwrap_or(300),
             running: Mutex::new(()),
+            checking: Mutex::new(()),
             stop: AtomicBool::new(false),
         }
     }
@@ -454,6 +459,7 @@ impl Lifecycle {
     /// Reads the webhooks once: alerts for ours that are disabled, paused or missing; with
     /// `repair`, re-enables them and catches up from the last delivery each of them brought.
     pub fn check(&self) -> Result<MonitorState> {
+        let _one = self.checking.lock().unwrap_or_else(|e| e.into_inner());
         let mut state = load_state(&self.store);
         state.checked_at = Some(now_ms());
         let delivery_url = self.delivery_url();

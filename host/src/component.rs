@@ -449,7 +449,7 @@ impl OrdersApi<'_> {
     }
 
     /// A value as a string literal inside a GraphQL filter string: single-quoted, `\` and `'`
-    /// escaped, control characters as `\uXXXX`.
+    /// escaped, control characters as `\u` and four hex digits (`\u000a`).
     pub fn graphql_literal(&self, value: &str) -> Result<String> {
         self.0
             .call(|c, s| c.ml_connector_orders().call_graphql_literal(s, value))

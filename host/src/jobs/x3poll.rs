@@ -399,6 +399,17 @@ impl Poller {
         self.core.orders().sdata_literal(v)
     }
 
+    /// `values` as the comma-separated literals of an `in (…)` list: (REST, GraphQL).
+    fn literal_lists<S: AsRef<str>>(&self, values: &[S]) -> Result<(String, String)> {
+        let mut rest = Vec::with_capacity(values.len());
+        let mut graphql = Vec::with_capacity(values.len());
+        for v in values {
+            rest.push(self.sdata_literal(v.as_ref())?);
+            graphql.push(self.graphql_literal(v.as_ref())?);
+        }
+        Ok((rest.join(","), graphql.join(",")))
+    }
+
     /// Reads one part from its watermark, applies it, then advances the watermark. Returns the
     /// records read and the watermark now stored.
     fn run_part(
@@ -671,16 +682,7 @@ impl Poller {
         // Current totals, read fresh: a change at one site needs the other sites' quantities.
         let mut totals: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
         for chunk in items.chunks(100) {
-            let rest_items = chunk
-                .iter()
-                .map(|i| self.sdata_literal(i))
-                .collect::<Result<Vec<_>>>()?
-                .join(",");
-            let gql_items = chunk
-                .iter()
-                .map(|i| self.graphql_literal(i))
-                .collect::<Result<Vec<_>>>()?
-                .join(",");
+            let (rest_items, gql_items) = self.literal_lists(chunk)?;
             // The site's names for item and site ([x3.wire]); rows come back under the defaults.
             let (r_item, r_site) = (names.get("rest.stock.item"), names.get("rest.stock.site"));
             let (g_item, g_site) = (
@@ -690,16 +692,7 @@ impl Poller {
             let mut rest_where = format!("{r_item} in ({rest_items})");
             let mut gql_filter = format!("{{{g_item}:{{_in:[{gql_items}]}}}}");
             if !sites.is_empty() {
-                let rs = sites
-                    .iter()
-                    .map(|s| self.sdata_literal(s))
-                    .collect::<Result<Vec<_>>>()?
-                    .join(",");
-                let gs = sites
-                    .iter()
-                    .map(|s| self.graphql_literal(s))
-                    .collect::<Result<Vec<_>>>()?
-                    .join(",");
+                let (rs, gs) = self.literal_lists(sites)?;
                 rest_where = format!("{rest_where} and {r_site} in ({rs})");
                 gql_filter = format!("{{{g_item}:{{_in:[{gql_items}]}},{g_site}:{{_in:[{gs}]}}}}");
             }
@@ -827,16 +820,7 @@ impl Poller {
         // starts later, and the one valid today is another.
         let mut best: BTreeMap<String, (String, rust_decimal::Decimal)> = BTreeMap::new();
         for chunk in items.chunks(100) {
-            let rest_items = chunk
-                .iter()
-                .map(|i| self.sdata_literal(i))
-                .collect::<Result<Vec<_>>>()?
-                .join(",");
-            let gql_items = chunk
-                .iter()
-                .map(|i| self.graphql_literal(i))
-                .collect::<Result<Vec<_>>>()?
-                .join(",");
+            let (rest_items, gql_items) = self.literal_lists(chunk)?;
             let rest_where = format!(
                 "{} eq {} and {} in ({rest_items})",
                 names.get("rest.price-list.key"),

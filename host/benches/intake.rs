@@ -1,7 +1,7 @@
 //! Benchmark: signed webhook deliveries per second and acknowledgement latency through the real
-//! intake (the host's HTTP server and route, the signature checked, the core component
-//! classifying, SQLite WAL with `synchronous=FULL`, committed before the 200), against a bare
-//! tiny_http server answering 200 doing nothing, in the same process and run; and forged
+//! intake (the host's HTTP server and route, the signature checked and the body classified by
+//! the core's own functions, SQLite WAL with `synchronous=FULL`, committed before the 200),
+//! against a bare tiny_http server answering 200 doing nothing, in the same process and run; and forged
 //! deliveries (a well-formed signature made with another secret), which must cost less.
 //!
 //! Run: `cargo bench -p ml-connector --bench intake`. Settings (environment):
@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ml_connector::component::CoreRuntime;
 use ml_connector::config::Secret;
 use ml_connector::http::intake::{Answer, Intake};
 use ml_connector::http::server::{BODY_DEADLINE, DeadlineReader, HttpServer, WORKERS, headers_of};
@@ -165,10 +164,8 @@ fn bare_server() -> (SocketAddr, Arc<tiny_http::Server>) {
 /// The host's intake: the same pieces and route as `ml-connector serve`, without the workers.
 fn intake_server(dir: &std::path::Path) -> (HttpServer, Arc<Store>) {
     let store = Arc::new(Store::open(dir).expect("store"));
-    let (core, _) = CoreRuntime::embedded(Some(&dir.join("cache"))).expect("core");
     let intake = Arc::new(Intake {
         store: Arc::clone(&store),
-        core: Arc::new(core),
         secret: Arc::new(ml_connector::http::webhook_secret::WebhookSecrets::new(
             Secret::new(SECRET.to_string()),
             Secret::default(),

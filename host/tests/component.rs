@@ -337,6 +337,105 @@ fn webhook_classify_each_kind_and_error() {
     ));
 }
 
+/// The intake classifies natively (`mlc_core::webhook`, docs/architecture.md): the component's
+/// export must answer every body exactly as the native function does.
+#[test]
+fn webhook_classify_through_the_component_agrees_with_the_native_function() {
+    use mlc_core::webhook as nw;
+    fn native(d: Result<nw::Delivery, nw::Error>) -> String {
+        match d {
+            Ok(nw::Delivery::Ping(id)) => format!("ping {id}"),
+            Ok(nw::Delivery::Resource(r)) => format!(
+                "resource {} {} {} {:?} {:?}",
+                r.resource, r.event, r.id, r.status, r.date_modified_gmt
+            ),
+            Ok(nw::Delivery::Deleted { resource, id }) => format!("deleted {resource} {id}"),
+            Ok(nw::Delivery::Action { hook, arg }) => format!("action {hook} {arg}"),
+            Ok(nw::Delivery::RestError(e)) => {
+                format!("rest-error {} {} {:?}", e.code, e.message, e.status)
+            }
+            Err(e) => format!("error {e:?}"),
+        }
+    }
+    fn component(d: Result<ww::Delivery, ww::Error>) -> String {
+        match d {
+            Ok(ww::Delivery::Ping(id)) => format!("ping {id}"),
+            Ok(ww::Delivery::Resource(r)) => format!(
+                "resource {} {} {} {:?} {:?}",
+                r.resource, r.event, r.id, r.status, r.date_modified_gmt
+            ),
+            Ok(ww::Delivery::Deleted(d)) => format!("deleted {} {}", d.resource, d.id),
+            Ok(ww::Delivery::Action(a)) => format!("action {} {}", a.hook, a.arg),
+            Ok(ww::Delivery::RestError(e)) => {
+                format!("rest-error {} {} {:?}", e.code, e.message, e.status)
+            }
+            Err(e) => format!("error {e:?}").replacen("Error::", "", 1),
+        }
+    }
+    let core = core();
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    for dir in ["captures", "samples"] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../core/testdata")
+            .join(dir);
+        for entry in std::fs::read_dir(path).unwrap() {
+            let path = entry.unwrap().path();
+            if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("json" | "body")
+            ) {
+                bodies.push(std::fs::read(path).unwrap());
+            }
+        }
+    }
+    let deep = format!("{{\"id\":1,\"x\":{}{}}}", "[".repeat(200), "]".repeat(200));
+    for extra in [
+        &b"{\"id\":"[..],
+        b"{\"id\":-3}",
+        b"{\"id\":\"12\"}",
+        b"[1,2]",
+        b"webhook_id=",
+        b"webhook_id=19",
+        &[0xff, 0xfe, b'{'],
+        br#"{"action":"woocommerce_x","arg":{"a":[1]}}"#,
+        deep.as_bytes(),
+    ] {
+        bodies.push(extra.to_vec());
+    }
+    let mut compared = 0;
+    for body in &bodies {
+        for topic in [
+            "order.created",
+            "order.updated",
+            "order.deleted",
+            "order.restored",
+            "customer.updated",
+            "product.updated",
+            "action.woocommerce_x",
+        ] {
+            let h = headers(topic, None);
+            let nh = nw::Headers {
+                topic: h.topic.clone(),
+                resource: h.resource.clone(),
+                event: h.event.clone(),
+                signature: h.signature.clone(),
+                webhook_id: h.webhook_id.clone(),
+                delivery_id: h.delivery_id.clone(),
+                content_type: h.content_type.clone(),
+            };
+            let through = component(core.webhook().classify(body, &h).unwrap());
+            assert_eq!(
+                native(nw::classify(body, &nh)),
+                through,
+                "topic {topic}, body {:?}",
+                String::from_utf8_lossy(&body[..body.len().min(80)])
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "{compared} comparisons");
+}
+
 #[test]
 fn webhook_accept_pings_unsigned_and_verifies_the_rest() {
     let core = core();

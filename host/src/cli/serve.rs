@@ -109,7 +109,6 @@ pub fn start(cfg: &Config) -> Result<Host> {
     }
     let intake = Arc::new(Intake {
         store: Arc::clone(&store),
-        core: Arc::clone(&core),
         secret: Arc::new(crate::http::webhook_secret::WebhookSecrets::new(
             cfg.webhook_secret.clone(),
             cfg.webhook_secret_previous.clone(),

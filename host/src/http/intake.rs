@@ -22,7 +22,8 @@ use std::sync::Arc;
 use serde_json::json;
 use sha2::Digest;
 
-use crate::component::{CoreRuntime, webhook};
+use mlc_core::webhook;
+
 use crate::http::webhook_secret::WebhookSecrets;
 use crate::jobs::pipeline::Pipeline;
 use crate::store::{Inserted, NewDelivery, Store};
@@ -30,7 +31,6 @@ use crate::store::{Inserted, NewDelivery, Store};
 /// What the intake needs.
 pub struct Intake {
     pub store: Arc<Store>,
-    pub core: Arc<CoreRuntime>,
     /// The current webhook secret and, during a rotation, the previous one.
     pub secret: Arc<WebhookSecrets>,
     pub max_body: usize,
@@ -125,35 +125,29 @@ impl Intake {
 
     /// Handles one delivery whose body has been read.
     ///
-    /// The signature is checked first, natively
-    /// ([`crate::http::webhook_secret::verify_signature`]): a forged or unsigned
-    /// delivery is refused for the price of one HMAC, without a component call. A verified body
-    /// is classified by the component. The one exception is a body that looks like a ping
-    /// (`webhook_id=N`, which WooCommerce sends unsigned): the component's `accept` decides it.
+    /// The signature is checked first ([`crate::http::webhook_secret::verify`]): a forged or
+    /// unsigned delivery is refused for the price of one HMAC. A verified body is classified by
+    /// the core's own `classify`; the one exception is a body that looks like a ping
+    /// (`webhook_id=N`, which WooCommerce sends unsigned), which the core's `accept` decides. Both
+    /// run natively: they are pure functions of the request, the same code the component exports
+    /// (`wit/webhook.wit`), and a component call costs more than the function itself
+    /// (BENCHMARKS.md §1, docs/architecture.md). A panic in them is answered 500 by the server,
+    /// nothing stored.
     pub fn deliver(&self, headers: &[(String, String)], body: &[u8]) -> Answer {
         let h = webhook_headers(headers);
         let verified =
             crate::http::webhook_secret::verify(&self.secret, body, h.signature.as_deref());
         let verdict = match &verified {
-            Ok(_) => self.core.webhook().classify(body, &h),
+            Ok(_) => webhook::classify(body, &h),
             Err(_) if may_be_ping(body) => {
                 let secret = self.secret.current();
-                self.core.webhook().accept(body, &h, secret.expose())
+                webhook::accept(body, &h, secret.expose())
             }
-            Err(e) => return self.refuse(&wit_error(e.clone())),
+            Err(e) => return self.refuse(e),
         };
         let delivery = match verdict {
-            Err(e) => {
-                // A trap: the input made the core fail. Not acknowledged, nothing stored.
-                warn!(
-                    "the core failed on a delivery ({} bytes): {e:#}",
-                    body.len()
-                );
-                let _ = self.store.bump_counter("rejected_core_failure");
-                return Answer::error(500, "the delivery could not be examined");
-            }
-            Ok(Err(e)) => return self.refuse(&e),
-            Ok(Ok(d)) => d,
+            Err(e) => return self.refuse(&e),
+            Ok(d) => d,
         };
         let d = match self.new_delivery(&h, headers, body, &verified, &delivery) {
             Ok(d) => d,
@@ -222,16 +216,16 @@ impl Intake {
                     r.event
                 ));
             }
-            webhook::Delivery::Deleted(del) => {
-                d.kind = if del.resource == "order" {
+            webhook::Delivery::Deleted { resource, id } => {
+                d.kind = if resource == "order" {
                     "deleted".into()
                 } else {
                     "other".into()
                 };
-                d.resource = Some(del.resource.clone());
-                d.resource_id = Some(del.id);
+                d.resource = Some(resource.clone());
+                d.resource_id = Some(*id);
             }
-            webhook::Delivery::Action(_) => d.kind = "other".into(),
+            webhook::Delivery::Action { .. } => d.kind = "other".into(),
             webhook::Delivery::RestError(e) => {
                 warn!(
                     "webhook {} delivered a WooCommerce error instead of a resource: {} ({})",
@@ -330,21 +324,6 @@ fn known_order_topic(resource: &str, event: &str) -> bool {
 /// A body the core may take for a ping (`webhook_id=N`, unsigned): the component decides.
 fn may_be_ping(body: &[u8]) -> bool {
     body.len() < 64 && body.trim_ascii_start().starts_with(b"webhook_id=")
-}
-
-/// The core's native error as the component's (the same variants; the refusal answers are
-/// written once, against the component's type).
-fn wit_error(e: mlc_core::webhook::Error) -> webhook::Error {
-    use mlc_core::webhook::Error as E;
-    match e {
-        E::MissingSignature => webhook::Error::MissingSignature,
-        E::MalformedSignature(m) => webhook::Error::MalformedSignature(m),
-        E::SignatureMismatch => webhook::Error::SignatureMismatch,
-        E::EmptySecret => webhook::Error::EmptySecret,
-        E::InvalidJson(m) => webhook::Error::InvalidJson(m),
-        E::LegacyPayload => webhook::Error::LegacyPayload,
-        E::Unrecognised(m) => webhook::Error::Unrecognised(m),
-    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -72,8 +72,8 @@ pub(super) fn insert_one(tx: &Connection, d: &NewDelivery) -> Result<Inserted> {
         let now = now_ms();
         let inserted = tx.prepare_cached(
             "INSERT OR IGNORE INTO inbox (received_at, kind, webhook_id, delivery_id, topic, resource,
-                resource_id, modified_gmt, dedup_key, headers, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                resource_id, modified_gmt, dedup_key, headers, body, status, applied)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
                 now,
@@ -86,21 +86,31 @@ pub(super) fn insert_one(tx: &Connection, d: &NewDelivery) -> Result<Inserted> {
                 d.modified_gmt,
                 d.dedup_key,
                 d.headers_json,
-                d.body
+                d.body,
+                d.status,
+                (d.kind == "order").then_some(true)
         ])?;
         if inserted == 0 {
             return Ok(Inserted::Duplicate);
         }
         match (d.kind.as_str(), d.resource_id) {
-            ("order", Some(order_id)) => apply_order_body(
-                tx,
-                order_id,
-                Body::Inbox(tx.last_insert_rowid(), &d.body),
-                d.status.as_deref(),
-                d.modified_gmt.as_deref(),
-                d.restored,
-                now,
-            )?,
+            ("order", Some(order_id)) => {
+                let row = tx.last_insert_rowid();
+                let applied = apply_order_body(
+                    tx,
+                    order_id,
+                    Body::Inbox(row, &d.body),
+                    d.status.as_deref(),
+                    d.modified_gmt.as_deref(),
+                    d.restored,
+                    now,
+                )?;
+                if !applied {
+                    // Rare (a revision older than the stored one): the timeline says so.
+                    tx.prepare_cached("UPDATE inbox SET applied = 0 WHERE id = ?1")?
+                        .execute(params![row])?;
+                }
+            }
             ("deleted", Some(order_id)) => {
                 tx.execute(
                     "INSERT INTO orders (order_id, trashed, rev, dirty, created_at, updated_at)

@@ -43,8 +43,13 @@ pub fn now_ms() -> i64 {
 }
 
 /// 2: `orders.body_inbox_id` (a delivered body is stored once, in the inbox).
-const SCHEMA_VERSION: i64 = 2;
+/// 3: `inbox.status`, `inbox.applied` (a delivery's receipt on the timeline is its inbox row).
+const SCHEMA_VERSION: i64 = 3;
 
+// inbox.status, inbox.applied: an order delivery's status, and whether it was applied (1) or
+// older than the stored revision (0); the order's timeline shows the receipt from here. NULL
+// before schema 3, whose receipts are timeline rows. (No comment inside a CREATE TABLE: SQLite's
+// DROP COLUMN rewrites the statement and fails on one after the last column.)
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY,
@@ -58,7 +63,9 @@ CREATE TABLE IF NOT EXISTS inbox (
     modified_gmt TEXT,
     dedup_key TEXT UNIQUE,
     headers TEXT NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    status TEXT,
+    applied INTEGER
 );
 CREATE TABLE IF NOT EXISTS orders (
     order_id INTEGER PRIMARY KEY,
@@ -340,6 +347,15 @@ fn migrate(conn: &Connection) -> Result<()> {
     if !has_inbox_body {
         conn.execute_batch("ALTER TABLE orders ADD COLUMN body_inbox_id INTEGER")?;
     }
+    // Schema 2 → 3: deliveries stored before keep their receipts in the timeline table.
+    let has_applied = conn
+        .prepare("SELECT 1 FROM pragma_table_info('inbox') WHERE name = 'applied'")?
+        .exists([])?;
+    if !has_applied {
+        conn.execute_batch(
+            "ALTER TABLE inbox ADD COLUMN status TEXT; ALTER TABLE inbox ADD COLUMN applied INTEGER;",
+        )?;
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
 }
@@ -447,6 +463,103 @@ mod tests {
         drop(s);
         let s = Store::open(&dir).unwrap();
         assert_eq!(s.load_order(4).unwrap().unwrap().body, Some(d.body));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn each_stored_delivery_is_on_the_timeline_once_in_time_order() {
+        let s = Store::open_in_memory().unwrap();
+        let first = order_delivery(8, "2026-11-27T10:00:00", "pending", "7");
+        // Distinct milliseconds: at the same one, a receipt is shown before an event.
+        let tick = || std::thread::sleep(std::time::Duration::from_millis(3));
+        s.insert_delivery(&first).unwrap();
+        tick();
+        s.timeline_add(8, "posted", "SOH0001").unwrap();
+        tick();
+        // A duplicate is not stored, so not shown again; an older revision is, and says so.
+        s.insert_delivery(&first).unwrap();
+        s.insert_delivery(&order_delivery(8, "2026-11-27T12:00:00", "processing", "7"))
+            .unwrap();
+        s.insert_delivery(&order_delivery(8, "2026-11-27T11:00:00", "on-hold", "7"))
+            .unwrap();
+        // Another order's delivery stays on its own timeline.
+        s.insert_delivery(&order_delivery(9, "2026-11-27T10:00:00", "pending", "7"))
+            .unwrap();
+        let t = s.timeline(8).unwrap();
+        let shown: Vec<(&str, &str)> = t
+            .iter()
+            .map(|e| (e.event.as_str(), e.detail.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "received",
+                    "verified revision 2026-11-27T10:00:00 (pending)"
+                ),
+                ("posted", "SOH0001"),
+                (
+                    "received",
+                    "verified revision 2026-11-27T12:00:00 (processing)"
+                ),
+                (
+                    "received",
+                    "verified revision 2026-11-27T11:00:00 (on-hold): not newer than the stored \
+                     revision, kept and not applied"
+                ),
+            ]
+        );
+        assert!(t.windows(2).all(|w| w[0].at <= w[1].at), "{t:?}");
+        // A revision fetched from the REST API has no inbox row: a timeline row of its own.
+        s.apply_fetched_order(
+            8,
+            br#"{"id":8}"#,
+            Some("completed"),
+            Some("2026-11-27T13:00:00"),
+        )
+        .unwrap();
+        let t = s.timeline(8).unwrap();
+        assert_eq!(
+            t.last().map(|e| e.detail.as_str()),
+            Some("verified revision 2026-11-27T13:00:00 (completed)")
+        );
+        assert_eq!(s.timeline(9).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_schema_2_database_keeps_its_receipts_once() {
+        let dir = std::env::temp_dir().join(format!("mlc-store-v2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir).unwrap();
+        s.insert_delivery(&order_delivery(4, "2026-11-27T10:00:00", "processing", "7"))
+            .unwrap();
+        // What schema 2 looked like: the receipt a timeline row, no status or applied columns.
+        s.conn()
+            .execute_batch(
+                "INSERT INTO timeline (order_id, at, event, detail)
+                   VALUES (4, 1, 'received', 'verified revision 2026-11-27T10:00:00 (processing)');
+                 ALTER TABLE inbox DROP COLUMN status;
+                 ALTER TABLE inbox DROP COLUMN applied;
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        drop(s);
+        let s = Store::open(&dir).unwrap();
+        s.insert_delivery(&order_delivery(4, "2026-11-27T11:00:00", "completed", "7"))
+            .unwrap();
+        let details: Vec<String> = s
+            .timeline(4)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.detail)
+            .collect();
+        assert_eq!(
+            details,
+            [
+                "verified revision 2026-11-27T10:00:00 (processing)",
+                "verified revision 2026-11-27T11:00:00 (completed)"
+            ]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

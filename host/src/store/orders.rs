@@ -170,6 +170,36 @@ pub(super) fn add_timeline(
     Ok(())
 }
 
+/// What the timeline says of a received revision.
+fn received_detail(modified_gmt: Option<&str>, status: Option<&str>, applied: bool) -> String {
+    let what = format!(
+        "verified revision {} ({})",
+        modified_gmt.unwrap_or("without a date"),
+        status.unwrap_or("no status")
+    );
+    if applied {
+        what
+    } else {
+        format!("{what}: not newer than the stored revision, kept and not applied")
+    }
+}
+
+/// Two lists in time order merged into one; at the same time, `first`'s entry comes first.
+fn merge_by_time(first: Vec<TimelineEntry>, second: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    let mut a = first.into_iter().peekable();
+    let mut b = second.into_iter().peekable();
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.at <= y.at,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+}
+
 /// An order body to apply, and where it is stored.
 pub(super) enum Body<'a> {
     /// Delivered: in the inbox row of this id already.
@@ -188,7 +218,7 @@ pub(super) fn apply_order_body(
     modified_gmt: Option<&str>,
     restored: bool,
     now: i64,
-) -> Result<()> {
+) -> Result<bool> {
     let (inbox_id, body) = match body {
         Body::Inbox(i, b) => (Some(i), b),
         Body::Fetched(b) => (None, b),
@@ -214,16 +244,17 @@ pub(super) fn apply_order_body(
         (Some(Some(_)), None) => false,
         (Some(Some(old)), Some(new)) => new > old.as_str() || same_second_change(old, new),
     };
+    // A delivered revision is on the order's timeline through its inbox row
+    // ([`Store::timeline`]): one row less on the intake's path. A fetched one has no inbox row.
     let received = || {
+        if inbox_id.is_some() {
+            return Ok(());
+        }
         add_timeline(
             conn,
             order_id,
             "received",
-            &format!(
-                "verified revision {} ({})",
-                modified_gmt.unwrap_or("without a date"),
-                status.unwrap_or("no status")
-            ),
+            &received_detail(modified_gmt, status, true),
         )
     };
     if stored.is_none() {
@@ -265,7 +296,7 @@ pub(super) fn apply_order_body(
             params![id(order_id), now],
         )?;
     }
-    Ok(())
+    Ok(stored.is_none() || newer)
 }
 
 pub(super) fn order_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRow> {
@@ -469,18 +500,39 @@ impl Store {
         self.relaxed(|c| add_timeline(c, order_id, event, detail))
     }
 
+    /// The order's timeline: its events, and each delivery of it stored since schema 3 (a
+    /// delivery's receipt is its inbox row, not a timeline row of its own), by time; at the same
+    /// millisecond a receipt comes first, as it came before what it caused.
     pub fn timeline(&self, order_id: u64) -> Result<Vec<TimelineEntry>> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare("SELECT at, event, detail FROM timeline WHERE order_id = ?1 ORDER BY id")?;
-        let rows = stmt.query_map(params![id(order_id)], |r| {
-            Ok(TimelineEntry {
-                at: r.get(0)?,
-                event: r.get(1)?,
-                detail: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let events = stmt
+            .query_map(params![id(order_id)], |r| {
+                Ok(TimelineEntry {
+                    at: r.get(0)?,
+                    event: r.get(1)?,
+                    detail: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = conn.prepare(
+            "SELECT received_at, modified_gmt, status, applied FROM inbox
+             WHERE resource_id = ?1 AND kind = 'order' AND applied IS NOT NULL ORDER BY id",
+        )?;
+        let receipts = stmt
+            .query_map(params![id(order_id)], |r| {
+                let modified: Option<String> = r.get(1)?;
+                let status: Option<String> = r.get(2)?;
+                let applied: bool = r.get(3)?;
+                Ok(TimelineEntry {
+                    at: r.get(0)?,
+                    event: "received".into(),
+                    detail: received_detail(modified.as_deref(), status.as_deref(), applied),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(merge_by_time(receipts, events))
     }
 
     pub fn order_revision(&self, order_id: u64) -> Result<Option<OrderRevision>> {

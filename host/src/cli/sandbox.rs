@@ -636,31 +636,7 @@ pub fn run(opts: &Options) -> Result<()> {
 
 /// Places the orders and, for `--exit-when-done`, waits for them to settle.
 fn drive(sandbox: &Sandbox, opts: &Options, stop: &AtomicBool) -> Result<Summary> {
-    let mut rng = Lcg(0x5eed_2024);
-    let limit = opts.orders;
-    // A burst when the count is given; a shop's pace otherwise.
-    let pace = if limit.is_some() {
-        Duration::from_millis(20)
-    } else {
-        Duration::from_millis(1500)
-    };
-    // More than a second between two changes of one order, counted from when the previous one
-    // was made: WooCommerce's date_modified_gmt has one-second resolution, and the host keeps
-    // only a strictly newer revision, so a second change within the same second as the last
-    // delivered one would be dropped as a duplicate.
-    let follow_up = if limit.is_some() {
-        Duration::from_millis(1100)
-    } else {
-        Duration::from_secs(4)
-    };
-    let allow_unmapped = limit.is_none();
-    let mut progress = Progress::new(limit);
-    let mut placed: Vec<Placed> = Vec::new();
-    // Per order: when its next status change is due, and the changes still to make.
-    let mut later: Vec<(Instant, u64, VecDeque<&'static str>)> = Vec::new();
-    let mut announced_holds: Vec<u64> = Vec::new();
-    let mut next_order = Instant::now();
-    let mut started: Option<Instant> = None;
+    let mut d = Driver::new(sandbox, opts.orders);
     let mut last_progress = Instant::now();
     let mut last_tally = Instant::now();
     let mut last_settled = 0;
@@ -668,95 +644,30 @@ fn drive(sandbox: &Sandbox, opts: &Options, stop: &AtomicBool) -> Result<Summary
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let now = Instant::now();
-        let more = limit.is_none_or(|n| (placed.len() as u64) < n);
-        if more && now >= next_order {
-            let p = plan(&mut rng, placed.len() as u64, allow_unmapped);
-            let order = sandbox
-                .woo
-                .place_order(&p.checkout)
-                .map_err(|e| anyhow::anyhow!("placing an order in the simulated shop: {e}"))?;
-            let id = order["id"].as_u64().context("the shop answered no id")?;
-            started.get_or_insert(now);
-            if limit.is_none() {
-                progress.line(&format!("order {id}: {}", p.describe));
-            }
-            placed.push(Placed {
-                id,
-                final_status: p.later.last().copied().unwrap_or(p.first_status),
-            });
-            if !p.later.is_empty() {
-                later.push((Instant::now() + follow_up, id, p.later.into()));
-            }
-            // Jitter the stream's pace so it looks like a shop, not a metronome.
-            next_order = now
-                + if limit.is_some() {
-                    pace
-                } else {
-                    pace + Duration::from_millis(rng.below(2000))
-                };
-        }
-        for (due, id, statuses) in later.iter_mut() {
-            if *due > Instant::now() {
-                continue;
-            }
-            if let Some(status) = statuses.pop_front() {
-                sandbox
-                    .woo
-                    .set_status(*id, status)
-                    .map_err(|e| anyhow::anyhow!("order {id} → {status}: {e}"))?;
-                *due = Instant::now() + follow_up;
-                if limit.is_none() {
-                    progress.line(&format!("order {id}: now {status}"));
-                }
-            }
-        }
-        later.retain(|(_, _, statuses)| !statuses.is_empty());
+        d.place_if_due(Instant::now())?;
+        d.change_statuses()?;
         // Reading the store shares its lock with the host's workers: a few times a second.
         if last_tally.elapsed() < Duration::from_millis(200) {
             std::thread::sleep(Duration::from_millis(10));
             continue;
         }
         last_tally = Instant::now();
-        let (t, held) = tally(sandbox, &placed)?;
-        for id in held {
-            if !announced_holds.contains(&id) {
-                announced_holds.push(id);
-                let why = sandbox
-                    .host
-                    .ctx
-                    .store
-                    .load_order(id)?
-                    .and_then(|r| r.last_error)
-                    .unwrap_or_default();
-                progress.line(&format!("order {id}: held — {why}"));
-            }
-        }
-        progress.update(
-            t.settled,
-            format!(
-                "{} placed · {} posted · {} held · {} failed",
-                placed.len(),
-                t.posted,
-                t.held,
-                t.failed
-            ),
-        );
+        let t = d.report()?;
         if t.settled != last_settled {
             last_settled = t.settled;
             last_progress = Instant::now();
         }
-        if let Some(n) = limit
+        if let Some(n) = d.limit
             && opts.exit_when_done
-            && placed.len() as u64 == n
-            && later.is_empty()
+            && d.placed.len() as u64 == n
+            && d.later.is_empty()
         {
             if t.settled == n && sandbox.deliveries_pending()? == 0 {
                 break;
             }
             // Each order settles in well under a second; two minutes without one is a hang.
             if last_progress.elapsed() > Duration::from_secs(120) {
-                progress.finish();
+                d.progress.finish();
                 bail!(
                     "{} of {n} orders settled, and none more in two minutes",
                     t.settled
@@ -764,19 +675,168 @@ fn drive(sandbox: &Sandbox, opts: &Options, stop: &AtomicBool) -> Result<Summary
             }
         }
     }
-    progress.finish();
-    let elapsed_ms = started.map_or(0, |s| s.elapsed().as_millis() as u64);
-    // Late deliveries (an order.updated still in flight) must not post anything twice: look
-    // again after a moment.
-    std::thread::sleep(Duration::from_millis(300));
-    let (t, _) = tally(sandbox, &placed)?;
-    let docs = sandbox.documents_by_reference();
-    Ok(Summary {
-        orders_placed: placed.len() as u64,
-        documents_in_x3: docs.values().sum(),
-        duplicates: docs.values().map(|n| n.saturating_sub(1)).sum(),
-        held: t.held,
-        failed: t.failed,
-        elapsed_ms,
-    })
+    d.progress.finish();
+    d.summary()
+}
+
+/// What [`drive`]'s loop keeps between rounds: the orders placed, the status changes still to
+/// make, and the progress display.
+struct Driver<'a> {
+    sandbox: &'a Sandbox,
+    /// Orders to place; None: a stream without end.
+    limit: Option<u64>,
+    pace: Duration,
+    follow_up: Duration,
+    allow_unmapped: bool,
+    rng: Lcg,
+    progress: Progress,
+    placed: Vec<Placed>,
+    /// Per order: when its next status change is due, and the changes still to make.
+    later: Vec<(Instant, u64, VecDeque<&'static str>)>,
+    announced_holds: Vec<u64>,
+    next_order: Instant,
+    started: Option<Instant>,
+}
+
+impl Driver<'_> {
+    /// A driver for `limit` orders (None: a stream without end), nothing placed yet.
+    fn new(sandbox: &Sandbox, limit: Option<u64>) -> Driver<'_> {
+        let rng = Lcg(0x5eed_2024);
+        // A burst when the count is given; a shop's pace otherwise.
+        let pace = if limit.is_some() {
+            Duration::from_millis(20)
+        } else {
+            Duration::from_millis(1500)
+        };
+        // More than a second between two changes of one order, counted from when the previous
+        // one was made: WooCommerce's date_modified_gmt has one-second resolution, and the host
+        // keeps only a strictly newer revision, so a second change within the same second as the
+        // last delivered one would be dropped as a duplicate.
+        let follow_up = if limit.is_some() {
+            Duration::from_millis(1100)
+        } else {
+            Duration::from_secs(4)
+        };
+        Driver {
+            sandbox,
+            limit,
+            pace,
+            follow_up,
+            allow_unmapped: limit.is_none(),
+            rng,
+            progress: Progress::new(limit),
+            placed: Vec::new(),
+            later: Vec::new(),
+            announced_holds: Vec::new(),
+            next_order: Instant::now(),
+            started: None,
+        }
+    }
+
+    /// Places the next order in the simulated shop when one is due (and the count is not
+    /// reached), with its later status changes queued.
+    fn place_if_due(&mut self, now: Instant) -> Result<()> {
+        let limit = self.limit;
+        let more = limit.is_none_or(|n| (self.placed.len() as u64) < n);
+        if !more || now < self.next_order {
+            return Ok(());
+        }
+        let p = plan(&mut self.rng, self.placed.len() as u64, self.allow_unmapped);
+        let order = self
+            .sandbox
+            .woo
+            .place_order(&p.checkout)
+            .map_err(|e| anyhow::anyhow!("placing an order in the simulated shop: {e}"))?;
+        let id = order["id"].as_u64().context("the shop answered no id")?;
+        self.started.get_or_insert(now);
+        if limit.is_none() {
+            self.progress.line(&format!("order {id}: {}", p.describe));
+        }
+        self.placed.push(Placed {
+            id,
+            final_status: p.later.last().copied().unwrap_or(p.first_status),
+        });
+        if !p.later.is_empty() {
+            self.later
+                .push((Instant::now() + self.follow_up, id, p.later.into()));
+        }
+        // Jitter the stream's pace so it looks like a shop, not a metronome.
+        self.next_order = now
+            + if limit.is_some() {
+                self.pace
+            } else {
+                self.pace + Duration::from_millis(self.rng.below(2000))
+            };
+        Ok(())
+    }
+
+    /// Makes each order's next status change that is due, and forgets orders with none left.
+    fn change_statuses(&mut self) -> Result<()> {
+        for (due, id, statuses) in self.later.iter_mut() {
+            if *due > Instant::now() {
+                continue;
+            }
+            if let Some(status) = statuses.pop_front() {
+                self.sandbox
+                    .woo
+                    .set_status(*id, status)
+                    .map_err(|e| anyhow::anyhow!("order {id} → {status}: {e}"))?;
+                *due = Instant::now() + self.follow_up;
+                if self.limit.is_none() {
+                    self.progress.line(&format!("order {id}: now {status}"));
+                }
+            }
+        }
+        self.later.retain(|(_, _, statuses)| !statuses.is_empty());
+        Ok(())
+    }
+
+    /// Counts the placed orders by state, says each new hold and why, and updates the progress
+    /// display.
+    fn report(&mut self) -> Result<Tally> {
+        let (t, held) = tally(self.sandbox, &self.placed)?;
+        for id in held {
+            if !self.announced_holds.contains(&id) {
+                self.announced_holds.push(id);
+                let why = self
+                    .sandbox
+                    .host
+                    .ctx
+                    .store
+                    .load_order(id)?
+                    .and_then(|r| r.last_error)
+                    .unwrap_or_default();
+                self.progress.line(&format!("order {id}: held — {why}"));
+            }
+        }
+        self.progress.update(
+            t.settled,
+            format!(
+                "{} placed · {} posted · {} held · {} failed",
+                self.placed.len(),
+                t.posted,
+                t.held,
+                t.failed
+            ),
+        );
+        Ok(t)
+    }
+
+    /// What the run left in X3, counted once more after a moment.
+    fn summary(&self) -> Result<Summary> {
+        let elapsed_ms = self.started.map_or(0, |s| s.elapsed().as_millis() as u64);
+        // Late deliveries (an order.updated still in flight) must not post anything twice: look
+        // again after a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        let (t, _) = tally(self.sandbox, &self.placed)?;
+        let docs = self.sandbox.documents_by_reference();
+        Ok(Summary {
+            orders_placed: self.placed.len() as u64,
+            documents_in_x3: docs.values().sum(),
+            duplicates: docs.values().map(|n| n.saturating_sub(1)).sum(),
+            held: t.held,
+            failed: t.failed,
+            elapsed_ms,
+        })
+    }
 }

@@ -212,81 +212,144 @@ pub fn push(
     items: &BTreeMap<String, ItemData>,
 ) -> Result<Outcome> {
     let mut out = Outcome::default();
-    let mut skus = BTreeSet::new();
-    let mut ids = BTreeSet::new();
-    let mut variations = false;
-    for item in items.keys() {
-        match reverse.get(item) {
-            None => out
-                .unmatched
-                .push(format!("{item}: no mapping row names a product")),
-            Some(targets) => {
-                for t in targets {
-                    match t {
-                        Target::Sku(s) => {
-                            skus.insert(s.clone());
+    let products = Products::read(woo, reverse, items, &mut out)?;
+    let (batches, pending) = plan_batches(&products, master, reverse, items, &mut out);
+    write_batches(woo, &batches, pending, &mut out)?;
+    Ok(out)
+}
+
+/// The current state of every product concerned, by SKU, by id, and variations by id (each
+/// with its `parent_id`).
+struct Products {
+    by_sku: BTreeMap<String, Value>,
+    by_id: BTreeMap<u64, Value>,
+    by_variation: BTreeMap<u64, Value>,
+}
+
+impl Products {
+    /// Reads the products the items map to from WooCommerce; an item no mapping row names is
+    /// unmatched in `out`.
+    fn read(
+        woo: &WooClient,
+        reverse: &BTreeMap<String, Vec<Target>>,
+        items: &BTreeMap<String, ItemData>,
+        out: &mut Outcome,
+    ) -> Result<Products> {
+        let mut skus = BTreeSet::new();
+        let mut ids = BTreeSet::new();
+        let mut variations = false;
+        for item in items.keys() {
+            match reverse.get(item) {
+                None => out
+                    .unmatched
+                    .push(format!("{item}: no mapping row names a product")),
+                Some(targets) => {
+                    for t in targets {
+                        match t {
+                            Target::Sku(s) => {
+                                skus.insert(s.clone());
+                            }
+                            Target::Product(id) => {
+                                ids.insert(*id);
+                            }
+                            Target::Variation(_) => variations = true,
                         }
-                        Target::Product(id) => {
-                            ids.insert(*id);
-                        }
-                        Target::Variation(_) => variations = true,
                     }
                 }
             }
         }
+        let skus: Vec<String> = skus.into_iter().collect();
+        let ids: Vec<u64> = ids.into_iter().collect();
+        let by_sku_list = woo.products_by_skus(&skus).map_err(woo_err)?;
+        let by_id_list = woo.products_by_ids(&ids).map_err(woo_err)?;
+        let mut by_sku: BTreeMap<String, Value> = BTreeMap::new();
+        for p in by_sku_list {
+            if let Some(s) = p["sku"].as_str() {
+                by_sku.entry(s.to_string()).or_insert(p);
+            }
+        }
+        let by_id: BTreeMap<u64, Value> = by_id_list
+            .into_iter()
+            .filter_map(|p| Some((p["id"].as_u64()?, p)))
+            .collect();
+        let by_variation = if variations {
+            read_variations(woo, reverse, items)?
+        } else {
+            BTreeMap::new()
+        };
+        Ok(Products {
+            by_sku,
+            by_id,
+            by_variation,
+        })
     }
-    // Current state of every product concerned, by SKU, by id, and variations by id.
-    let skus: Vec<String> = skus.into_iter().collect();
-    let ids: Vec<u64> = ids.into_iter().collect();
-    let by_sku_list = woo.products_by_skus(&skus).map_err(woo_err)?;
-    let by_id_list = woo.products_by_ids(&ids).map_err(woo_err)?;
-    let mut by_sku: BTreeMap<String, Value> = BTreeMap::new();
-    for p in by_sku_list {
-        if let Some(s) = p["sku"].as_str() {
-            by_sku.entry(s.to_string()).or_insert(p);
+
+    /// The product a target names, when WooCommerce has it.
+    fn get(&self, t: &Target) -> Option<&Value> {
+        match t {
+            Target::Sku(s) => self.by_sku.get(s),
+            Target::Product(id) => self.by_id.get(id),
+            Target::Variation(id) => self.by_variation.get(id),
         }
     }
-    let by_id: BTreeMap<u64, Value> = by_id_list
-        .into_iter()
-        .filter_map(|p| Some((p["id"].as_u64()?, p)))
+}
+
+/// The variations the items map to, by id, each with its parent's id as `parent_id`.
+fn read_variations(
+    woo: &WooClient,
+    reverse: &BTreeMap<String, Vec<Target>>,
+    items: &BTreeMap<String, ItemData>,
+) -> Result<BTreeMap<u64, Value>> {
+    // A variation id alone does not say its parent: the variable products (`type=variable`,
+    // a few pages even in a large catalogue) list their variations' ids.
+    let wanted: BTreeSet<u64> = reverse
+        .iter()
+        .filter(|(i, _)| items.contains_key(*i))
+        .flat_map(|(_, ts)| ts.iter())
+        .filter_map(|t| match t {
+            Target::Variation(v) => Some(*v),
+            _ => None,
+        })
         .collect();
     let mut by_variation: BTreeMap<u64, Value> = BTreeMap::new();
-    if variations {
-        // A variation id alone does not say its parent: the variable products (`type=variable`,
-        // a few pages even in a large catalogue) list their variations' ids.
-        let wanted: BTreeSet<u64> = reverse
-            .iter()
-            .filter(|(i, _)| items.contains_key(*i))
-            .flat_map(|(_, ts)| ts.iter())
-            .filter_map(|t| match t {
-                Target::Variation(v) => Some(*v),
-                _ => None,
-            })
-            .collect();
-        for parent in woo.variable_products().map_err(woo_err)? {
-            let Some(pid) = parent["id"].as_u64() else {
-                continue;
-            };
-            let has_wanted = parent["variations"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_u64)
-                .any(|v| wanted.contains(&v));
-            if !has_wanted {
-                continue;
-            }
-            for mut v in woo.variations_of(pid).map_err(woo_err)? {
-                if let Some(id) = v["id"].as_u64() {
-                    v["parent_id"] = json!(pid);
-                    by_variation.insert(id, v);
-                }
+    for parent in woo.variable_products().map_err(woo_err)? {
+        let Some(pid) = parent["id"].as_u64() else {
+            continue;
+        };
+        let has_wanted = parent["variations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+            .any(|v| wanted.contains(&v));
+        if !has_wanted {
+            continue;
+        }
+        for mut v in woo.variations_of(pid).map_err(woo_err)? {
+            if let Some(id) = v["id"].as_u64() {
+                v["parent_id"] = json!(pid);
+                by_variation.insert(id, v);
             }
         }
     }
-    // The changes, grouped by where they are written: products (None) or a parent's variations.
-    let mut batches: BTreeMap<Option<u64>, Vec<Value>> = BTreeMap::new();
-    let mut pending: BTreeMap<Option<u64>, Vec<Value>> = BTreeMap::new();
+    Ok(by_variation)
+}
+
+/// Values grouped by where they are written: products (None) or a parent's variations.
+type ByParent = BTreeMap<Option<u64>, Vec<Value>>;
+
+/// The changes to write, grouped by where they are written, and beside them each change's
+/// entry for `pushed`; targets WooCommerce lacks are unmatched and unmanaged stock is noted in
+/// `out`.
+fn plan_batches(
+    products: &Products,
+    master: &MasterDataFile,
+    reverse: &BTreeMap<String, Vec<Target>>,
+    items: &BTreeMap<String, ItemData>,
+    out: &mut Outcome,
+) -> (ByParent, ByParent) {
+    let mut batches: ByParent = BTreeMap::new();
+    let mut pending: ByParent = BTreeMap::new();
     let mut done = BTreeSet::new();
     for (item, want) in items {
         let Some(targets) = reverse.get(item) else {
@@ -294,12 +357,7 @@ pub fn push(
         };
         for t in targets {
             let name = target_name(t);
-            let product = match t {
-                Target::Sku(s) => by_sku.get(s),
-                Target::Product(id) => by_id.get(id),
-                Target::Variation(id) => by_variation.get(id),
-            };
-            let Some(p) = product else {
+            let Some(p) = products.get(t) else {
                 out.unmatched
                     .push(format!("{item}: no WooCommerce product with {name}"));
                 continue;
@@ -330,7 +388,18 @@ pub fn push(
             }
         }
     }
-    for (parent, updates) in &batches {
+    (batches, pending)
+}
+
+/// Writes the batches to WooCommerce: each change's entry lands in `pushed`, or in `refused`
+/// with WooCommerce's message.
+fn write_batches(
+    woo: &WooClient,
+    batches: &ByParent,
+    mut pending: ByParent,
+    out: &mut Outcome,
+) -> Result<()> {
+    for (parent, updates) in batches {
         let results = woo.batch_update(*parent, updates).map_err(woo_err)?;
         let logs = pending.remove(parent).unwrap_or_default();
         for (r, entry) in results.into_iter().zip(logs) {
@@ -344,7 +413,7 @@ pub fn push(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

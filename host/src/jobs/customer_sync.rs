@@ -595,137 +595,42 @@ impl CustomerSync {
         }
     }
 
+    /// One attempt at one customer update: finds the X3 customer, writes what changed, and
+    /// checks that X3 shows it.
     fn attempt(&self, row: &CustomerUpdateRow) -> Result<Step> {
-        let body = row.body.clone().unwrap_or_default();
-        let Some(woo) = WooCustomer::parse(&body) else {
-            return Ok(attention(
-                "the delivery is not a WooCommerce customer (no id or billing address)".into(),
-            ));
+        let s = match self.subject(row)? {
+            Ok(s) => s,
+            Err(step) => return Ok(step),
         };
-        let settings = current(&self.pipeline.settings);
-        let names = match Names::resolve(&self.core, &settings) {
-            Ok(n) => n,
-            Err(e) => return Ok(attention(format!("the X3 names in force: {e:#}"))),
-        };
-        let api = self.pipeline.x3().api_mode();
-        let f = Fields::of(&names, api);
-        let email = woo.email.clone();
-        let key = match self.core.orders().customer_key(&email) {
-            Ok(k) => k,
-            // A trap on this input: it would trap again, so a person looks, as for an order.
-            Err(e) => {
-                return Ok(attention(format!(
-                    "the core failed on this customer: {e:#}"
-                )));
-            }
-        };
-        if key.is_empty() {
-            return Ok(Step::Done(CustomerFinish {
-                state: "unknown".into(),
-                detail: Some("the customer has no e-mail: no X3 customer to match".into()),
-                applied_modified_gmt: woo.modified_gmt.clone(),
-                ..CustomerFinish::default()
-            }));
-        }
-        let link = self.store.woo_customer(woo.id)?;
-        // E-mails this customer had before, when they differ from the current one: X3 still
-        // knows the customer by them until this update is written.
-        let mut previous: Vec<String> = Vec::new();
-        for k in [row.email_key.clone(), link.as_ref().map(|l| l.0.clone())]
-            .into_iter()
-            .flatten()
-        {
-            if k != key && !previous.contains(&k) {
-                previous.push(k);
-            }
-        }
-        let found = match self.find(&names, &f, woo.id, link.as_ref(), &previous, &key)? {
+        let (woo, key) = (&s.woo, &s.key);
+        let found = match self.find(&s.names, &s.f, woo.id, s.link.as_ref(), &s.previous, key)? {
             Ok(found) => found,
             Err(step) => return Ok(step),
         };
         let Some((code, x3c, how)) = found else {
-            return Ok(Step::Done(CustomerFinish {
-                state: "unknown".into(),
-                detail: Some(format!(
-                    "no X3 customer has this customer's e-mail: nothing to update (a customer \
-                     who has not ordered yet, or one X3 keeps under another e-mail){}",
-                    if previous.is_empty() {
-                        ""
-                    } else {
-                        "; their previous e-mail was tried too"
-                    }
-                )),
-                email_key: Some(key),
-                applied_modified_gmt: woo.modified_gmt.clone(),
-                ..CustomerFinish::default()
-            }));
+            return Ok(Step::Done(not_found(&s)));
         };
-        let update = plan_update(&f, &x3c, &woo, &key);
-        let mut notes = update.notes.clone();
-        if !update.shortened.is_empty() {
-            notes.push(format!(
-                "cut to X3's lengths: {}",
-                update.shortened.join(", ")
-            ));
-        }
-        let notes = if notes.is_empty() {
-            String::new()
-        } else {
-            format!("; {}", notes.join("; "))
-        };
+        let update = plan_update(&s.f, &x3c, woo, key);
+        let notes = notes(&update);
         if update.changes.is_empty() {
-            self.settle(woo.id, &key, &previous, &code)?;
+            self.settle(woo.id, key, &s.previous, &code)?;
             return Ok(Step::Done(CustomerFinish {
                 state: "unchanged".into(),
                 detail: Some(format!(
                     "X3 customer {code} ({how}) already has these addresses{notes}"
                 )),
                 applied_modified_gmt: woo.modified_gmt.clone(),
-                email_key: Some(key),
+                email_key: Some(key.clone()),
                 x3_code: Some(code),
                 ..CustomerFinish::default()
             }));
         }
         let what = format!("customer update {code}");
-        let answer = match self.write(&names, &f, api, &code, &update) {
-            Ok(answer) => {
-                self.pipeline.breaker.success();
-                self.pipeline.health.record_x3(None);
-                answer
-            }
-            Err(e @ X3Error::Refused { .. }) => {
-                // A refusal answered 500 may still follow a commit: one look before deciding.
-                self.pipeline.breaker.success();
-                self.pipeline.health.record_x3(None);
-                match self.read(&names, &f, &code)? {
-                    Ok(Some(now)) if plan_update(&f, &now, &woo, &key).changes.is_empty() => {
-                        Some(now)
-                    }
-                    Ok(_) => {
-                        return Ok(Step::Done(CustomerFinish {
-                            x3_code: Some(code),
-                            ..needs_person(format!("X3 refused the {what}: {e}"))
-                        }));
-                    }
-                    Err(step) => return Ok(step),
-                }
-            }
-            Err(e) => return Ok(self.failure(&what, &e)),
+        let shown = match self.write_and_read_back(&s, &code, &update, &what)? {
+            Ok(shown) => shown,
+            Err(step) => return Ok(step),
         };
-        // X3 leaves alone what its representation does not take: the answer must show it.
-        let shown = match answer {
-            Some(a) => a,
-            None => match self.read(&names, &f, &code)? {
-                Ok(Some(a)) => a,
-                Ok(None) => {
-                    return Ok(attention(format!(
-                        "X3 customer {code} was gone right after its update"
-                    )));
-                }
-                Err(step) => return Ok(step),
-            },
-        };
-        let left = plan_update(&f, &shown, &woo, &key).changes;
+        let left = plan_update(&s.f, &shown, woo, key).changes;
         if !left.is_empty() {
             return Ok(Step::Done(CustomerFinish {
                 x3_code: Some(code.clone()),
@@ -742,7 +647,7 @@ impl CustomerSync {
             woo.id,
             describe(&update.changes)
         );
-        self.settle(woo.id, &key, &previous, &code)?;
+        self.settle(woo.id, key, &s.previous, &code)?;
         Ok(Step::Done(CustomerFinish {
             state: "updated".into(),
             detail: Some(format!(
@@ -750,11 +655,117 @@ impl CustomerSync {
                 describe(&update.changes)
             )),
             applied_modified_gmt: woo.modified_gmt.clone(),
-            email_key: Some(key),
+            email_key: Some(key.clone()),
             x3_code: Some(code),
             wrote: true,
             ..CustomerFinish::default()
         }))
+    }
+
+    /// The update's customer with the X3 names in force and the e-mail keys to match it by, or
+    /// how the attempt ends without one (not a customer, no e-mail, the core failing).
+    fn subject(&self, row: &CustomerUpdateRow) -> Result<std::result::Result<Subject, Step>> {
+        let body = row.body.clone().unwrap_or_default();
+        let Some(woo) = WooCustomer::parse(&body) else {
+            return Ok(Err(attention(
+                "the delivery is not a WooCommerce customer (no id or billing address)".into(),
+            )));
+        };
+        let settings = current(&self.pipeline.settings);
+        let names = match Names::resolve(&self.core, &settings) {
+            Ok(n) => n,
+            Err(e) => return Ok(Err(attention(format!("the X3 names in force: {e:#}")))),
+        };
+        let api = self.pipeline.x3().api_mode();
+        let f = Fields::of(&names, api);
+        let email = woo.email.clone();
+        let key = match self.core.orders().customer_key(&email) {
+            Ok(k) => k,
+            // A trap on this input: it would trap again, so a person looks, as for an order.
+            Err(e) => {
+                return Ok(Err(attention(format!(
+                    "the core failed on this customer: {e:#}"
+                ))));
+            }
+        };
+        if key.is_empty() {
+            return Ok(Err(Step::Done(CustomerFinish {
+                state: "unknown".into(),
+                detail: Some("the customer has no e-mail: no X3 customer to match".into()),
+                applied_modified_gmt: woo.modified_gmt.clone(),
+                ..CustomerFinish::default()
+            })));
+        }
+        let link = self.store.woo_customer(woo.id)?;
+        // E-mails this customer had before, when they differ from the current one: X3 still
+        // knows the customer by them until this update is written.
+        let mut previous: Vec<String> = Vec::new();
+        for k in [row.email_key.clone(), link.as_ref().map(|l| l.0.clone())]
+            .into_iter()
+            .flatten()
+        {
+            if k != key && !previous.contains(&k) {
+                previous.push(k);
+            }
+        }
+        Ok(Ok(Subject {
+            woo,
+            names,
+            f,
+            api,
+            key,
+            previous,
+            link,
+        }))
+    }
+
+    /// Writes the update and returns the customer as X3 shows it after (read again when the
+    /// answer does not show it, or when X3 refused with a 500 that may follow a commit); the
+    /// attempt's step when it ends here.
+    fn write_and_read_back(
+        &self,
+        s: &Subject,
+        code: &str,
+        update: &Update,
+        what: &str,
+    ) -> Result<std::result::Result<X3Customer, Step>> {
+        let (names, f) = (&s.names, &s.f);
+        let answer = match self.write(names, f, s.api, code, update) {
+            Ok(answer) => {
+                self.pipeline.breaker.success();
+                self.pipeline.health.record_x3(None);
+                answer
+            }
+            Err(e @ X3Error::Refused { .. }) => {
+                // A refusal answered 500 may still follow a commit: one look before deciding.
+                self.pipeline.breaker.success();
+                self.pipeline.health.record_x3(None);
+                match self.read(names, f, code)? {
+                    Ok(Some(now)) if plan_update(f, &now, &s.woo, &s.key).changes.is_empty() => {
+                        Some(now)
+                    }
+                    Ok(_) => {
+                        return Ok(Err(Step::Done(CustomerFinish {
+                            x3_code: Some(code.to_string()),
+                            ..needs_person(format!("X3 refused the {what}: {e}"))
+                        })));
+                    }
+                    Err(step) => return Ok(Err(step)),
+                }
+            }
+            Err(e) => return Ok(Err(self.failure(what, &e))),
+        };
+        // X3 leaves alone what its representation does not take: the answer must show it.
+        match answer {
+            Some(a) => Ok(Ok(a)),
+            None => match self.read(names, f, code)? {
+                Ok(Some(a)) => Ok(Ok(a)),
+                Ok(None) => Ok(Err(attention(format!(
+                    "X3 customer {code} was gone right after its update"
+                )))),
+                Err(step) => Ok(Err(step)),
+            },
+        }
     }
 
     /// X3 now has this revision: the new e-mail matches the customer, the old ones do not.
@@ -1004,6 +1015,57 @@ impl CustomerSync {
                 Step::Retry(format!("{what}: {e}"), None)
             }
         }
+    }
+}
+
+/// What one attempt at a customer update works with: the WooCommerce customer, the X3 names and
+/// fields in force, and the e-mail keys that match it to an X3 customer.
+struct Subject {
+    woo: WooCustomer,
+    names: Names,
+    f: Fields,
+    api: ApiMode,
+    /// The current e-mail's key (never empty).
+    key: String,
+    /// The keys of e-mails the customer had before, when they differ from the current one.
+    previous: Vec<String>,
+    /// The X3 customer this WooCommerce customer was posted to before: (e-mail key, code).
+    link: Option<(String, String)>,
+}
+
+/// A customer no X3 customer matches: nothing to update.
+fn not_found(s: &Subject) -> CustomerFinish {
+    CustomerFinish {
+        state: "unknown".into(),
+        detail: Some(format!(
+            "no X3 customer has this customer's e-mail: nothing to update (a customer \
+             who has not ordered yet, or one X3 keeps under another e-mail){}",
+            if s.previous.is_empty() {
+                ""
+            } else {
+                "; their previous e-mail was tried too"
+            }
+        )),
+        email_key: Some(s.key.clone()),
+        applied_modified_gmt: s.woo.modified_gmt.clone(),
+        ..CustomerFinish::default()
+    }
+}
+
+/// An update's notes for the timeline's detail (`; ` before each), the fields cut to X3's
+/// lengths among them; empty without notes.
+fn notes(update: &Update) -> String {
+    let mut notes = update.notes.clone();
+    if !update.shortened.is_empty() {
+        notes.push(format!(
+            "cut to X3's lengths: {}",
+            update.shortened.join(", ")
+        ));
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", notes.join("; "))
     }
 }
 

@@ -230,19 +230,13 @@ pub fn on_delivery(
     validated: Validated,
 ) -> Result<()> {
     let store = &*pipeline.store;
-    let entry = |reason: String| Entry {
-        at: now_ms(),
+    let d = Delivery {
+        pipeline,
+        store,
         order_id,
-        delivery: delivery.to_string(),
-        sales_order: sales_order.to_string(),
-        reason,
-    };
-    let known = store.load_order(order_id)?.is_some();
-    let timeline = |event: &str, detail: &str| -> Result<()> {
-        if known {
-            store.timeline_add(order_id, event, detail)?;
-        }
-        Ok(())
+        sales_order,
+        delivery,
+        known: store.load_order(order_id)?.is_some(),
     };
     let at_entry = marker(store, order_id, delivery)?;
     if matches!(at_entry, Some(Stage::Done | Stage::Left | Stage::Ours)) {
@@ -250,99 +244,157 @@ pub fn on_delivery(
     }
     match validated {
         Validated::Yes => {}
-        Validated::No | Validated::Unknown => {
-            if at_entry.is_none() {
-                let reason = if validated == Validated::No {
-                    "not validated in X3 yet: completed once it is".to_string()
-                } else {
-                    "X3 does not show whether it is validated (CFMFLG / isValidated: see \
-                     [x3.wire] rest.delivery.validated, graphql.delivery.validated)"
-                        .to_string()
-                };
-                set_marker(store, order_id, delivery, Stage::Waiting)?;
-                timeline(
-                    "x3",
-                    &format!("X3 delivery {delivery}: {reason} (WooCommerce order not completed)"),
-                )?;
-                info!("x3: order {order_id}, delivery {delivery}: {reason}");
-                log_outcome(store, entry(reason))?;
+        Validated::No | Validated::Unknown => return d.not_validated(validated, at_entry),
+    }
+    if d.record_shipment(at_entry)? {
+        return Ok(());
+    }
+    d.complete(at_entry == Some(Stage::Writing))
+}
+
+/// One delivery [`on_delivery`] handles: the order, where its steps are recorded.
+struct Delivery<'a> {
+    pipeline: &'a Pipeline,
+    store: &'a Store,
+    order_id: u64,
+    sales_order: &'a str,
+    delivery: &'a str,
+    /// The store has the order: its timeline is told.
+    known: bool,
+}
+
+impl Delivery<'_> {
+    /// The delivery's log entry, with the reason it was not completed (empty: completed).
+    fn entry(&self, reason: String) -> Entry {
+        Entry {
+            at: now_ms(),
+            order_id: self.order_id,
+            delivery: self.delivery.to_string(),
+            sales_order: self.sales_order.to_string(),
+            reason,
+        }
+    }
+
+    /// Adds to the order's timeline, when the store has the order.
+    fn timeline(&self, event: &str, detail: &str) -> Result<()> {
+        if self.known {
+            self.store.timeline_add(self.order_id, event, detail)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the delivery's marker to `stage`.
+    fn mark(&self, stage: Stage) -> Result<()> {
+        set_marker(self.store, self.order_id, self.delivery, stage)
+    }
+
+    /// Not validated in X3, or X3 does not show it: the order waits, said when the delivery is
+    /// first seen.
+    fn not_validated(&self, validated: Validated, at_entry: Option<Stage>) -> Result<()> {
+        let (order_id, delivery) = (self.order_id, self.delivery);
+        if at_entry.is_none() {
+            let reason = if validated == Validated::No {
+                "not validated in X3 yet: completed once it is".to_string()
+            } else {
+                "X3 does not show whether it is validated (CFMFLG / isValidated: see \
+                 [x3.wire] rest.delivery.validated, graphql.delivery.validated)"
+                    .to_string()
+            };
+            self.mark(Stage::Waiting)?;
+            self.timeline(
+                "x3",
+                &format!("X3 delivery {delivery}: {reason} (WooCommerce order not completed)"),
+            )?;
+            info!("x3: order {order_id}, delivery {delivery}: {reason}");
+            log_outcome(self.store, self.entry(reason))?;
+        }
+        Ok(())
+    }
+
+    /// The shipment in the ledger first: our own status change must find it done. True when
+    /// the delivery is the connector's own, and nothing more is to be done.
+    fn record_shipment(&self, at_entry: Option<Stage>) -> Result<bool> {
+        let (pipeline, order_id, delivery) = (self.pipeline, self.order_id, self.delivery);
+        let resuming = matches!(at_entry, Some(Stage::Started | Stage::Writing));
+        if !resuming {
+            if pipeline.shipment_of(order_id)?.as_deref() == Some(delivery) {
+                // The connector made this delivery (WooCommerce's status asked for it).
+                self.mark(Stage::Ours)?;
+                return Ok(true);
             }
-            return Ok(());
+            self.mark(Stage::Started)?;
         }
+        match pipeline.record_x3_delivery(order_id, self.sales_order, delivery)? {
+            // A worker finished this very delivery while we waited for it: ours after all.
+            ShipRecord::Ours if !resuming => {
+                self.mark(Stage::Ours)?;
+                return Ok(true);
+            }
+            ShipRecord::Other(first) => {
+                info!("x3: order {order_id} shipped already as delivery {first}; {delivery} too");
+            }
+            _ => {}
+        }
+        Ok(false)
     }
 
-    // The shipment in the ledger first: our own status change must find it done.
-    let resuming = matches!(at_entry, Some(Stage::Started | Stage::Writing));
-    if !resuming {
-        if pipeline.shipment_of(order_id)?.as_deref() == Some(delivery) {
-            // The connector made this delivery (WooCommerce's status asked for it).
-            set_marker(store, order_id, delivery, Stage::Ours)?;
-            return Ok(());
-        }
-        set_marker(store, order_id, delivery, Stage::Started)?;
-    }
-    match pipeline.record_x3_delivery(order_id, sales_order, delivery)? {
-        // A worker finished this very delivery while we waited for it: ours after all.
-        ShipRecord::Ours if !resuming => {
-            set_marker(store, order_id, delivery, Stage::Ours)?;
-            return Ok(());
-        }
-        ShipRecord::Other(first) => {
-            info!("x3: order {order_id} shipped already as delivery {first}; {delivery} too");
-        }
-        _ => {}
-    }
-
-    let woo = pipeline.woo();
-    let leave = |reason: String| -> Result<()> {
-        set_marker(store, order_id, delivery, Stage::Left)?;
-        timeline(
+    /// The WooCommerce order left as it is, and why: marker, timeline and log.
+    fn leave(&self, reason: String) -> Result<()> {
+        let (order_id, delivery) = (self.order_id, self.delivery);
+        self.mark(Stage::Left)?;
+        self.timeline(
             "x3",
             &format!("X3 delivery {delivery} validated; WooCommerce order not completed: {reason}"),
         )?;
         info!("x3: order {order_id}, delivery {delivery} validated; not completed: {reason}");
-        log_outcome(store, entry(reason))
-    };
-    let order = match woo.get_order(order_id) {
-        Ok(Some(b)) => serde_json::from_slice::<Value>(&b).unwrap_or_default(),
-        Ok(None) => return leave("the order is no longer in WooCommerce".into()),
-        Err(e) => return leave(woo_failure(e)?),
-    };
-    let status = order["status"].as_str().unwrap_or_default().to_string();
-    let map = crate::jobs::pipeline::current(&pipeline.status_map);
-    let writing = at_entry == Some(Stage::Writing);
-    match decide(&status, &map) {
-        Decision::Complete => {}
-        // Completed by our own earlier attempt, which stopped before the note.
-        Decision::AlreadyCompleted if writing => {}
-        Decision::AlreadyCompleted => {
-            return leave("it was already completed in WooCommerce".into());
+        log_outcome(self.store, self.entry(reason))
+    }
+
+    /// Completes the WooCommerce order with a note naming the delivery, unless its status says
+    /// to leave it; `writing`: an earlier attempt began writing it.
+    fn complete(&self, writing: bool) -> Result<()> {
+        let (order_id, delivery, sales_order) = (self.order_id, self.delivery, self.sales_order);
+        let woo = self.pipeline.woo();
+        let order = match woo.get_order(order_id) {
+            Ok(Some(b)) => serde_json::from_slice::<Value>(&b).unwrap_or_default(),
+            Ok(None) => return self.leave("the order is no longer in WooCommerce".into()),
+            Err(e) => return self.leave(woo_failure(e)?),
+        };
+        let status = order["status"].as_str().unwrap_or_default().to_string();
+        let map = crate::jobs::pipeline::current(&self.pipeline.status_map);
+        match decide(&status, &map) {
+            Decision::Complete => {}
+            // Completed by our own earlier attempt, which stopped before the note.
+            Decision::AlreadyCompleted if writing => {}
+            Decision::AlreadyCompleted => {
+                return self.leave("it was already completed in WooCommerce".into());
+            }
+            Decision::Leave(reason) => return self.leave(reason),
         }
-        Decision::Leave(reason) => return leave(reason),
+        self.mark(Stage::Writing)?;
+        if status != COMPLETED
+            && let Err(e) = woo.set_order_status(order_id, COMPLETED)
+        {
+            return self.leave(woo_failure(e)?);
+        }
+        let notes = match woo.order_notes(order_id) {
+            Ok(Some(n)) => n,
+            Ok(None) => return self.leave("the order is no longer in WooCommerce".into()),
+            Err(e) => return self.leave(woo_failure(e)?),
+        };
+        let noted = has_note_for(&notes, delivery);
+        if !noted && let Err(e) = woo.add_order_note(order_id, &note_text(delivery), false) {
+            return self.leave(woo_failure(e)?);
+        }
+        self.mark(Stage::Done)?;
+        let detail = format!(
+            "WooCommerce order completed: X3 delivery {delivery} of {sales_order} validated{}",
+            if noted { "" } else { " (note added)" }
+        );
+        self.timeline("completed", &detail)?;
+        info!("x3: order {order_id} {detail}");
+        log_outcome(self.store, self.entry(String::new()))
     }
-    set_marker(store, order_id, delivery, Stage::Writing)?;
-    if status != COMPLETED
-        && let Err(e) = woo.set_order_status(order_id, COMPLETED)
-    {
-        return leave(woo_failure(e)?);
-    }
-    let notes = match woo.order_notes(order_id) {
-        Ok(Some(n)) => n,
-        Ok(None) => return leave("the order is no longer in WooCommerce".into()),
-        Err(e) => return leave(woo_failure(e)?),
-    };
-    let noted = has_note_for(&notes, delivery);
-    if !noted && let Err(e) = woo.add_order_note(order_id, &note_text(delivery), false) {
-        return leave(woo_failure(e)?);
-    }
-    set_marker(store, order_id, delivery, Stage::Done)?;
-    let detail = format!(
-        "WooCommerce order completed: X3 delivery {delivery} of {sales_order} validated{}",
-        if noted { "" } else { " (note added)" }
-    );
-    timeline("completed", &detail)?;
-    info!("x3: order {order_id} {detail}");
-    log_outcome(store, entry(String::new()))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -405,10 +405,10 @@ pub struct Inputs<'a> {
 /// References looked up per X3 request.
 const CHUNK: usize = 40;
 
+/// Reconciles the period: the shop's orders against the X3 documents carrying their references.
 pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
     let tol = parse_tolerance(tolerance)?;
-    let s = inp.settings;
-    let decimals = s.currency_decimals;
+    let decimals = inp.settings.currency_decimals;
     let woo_orders = inp
         .woo
         .orders_created_between(&Period::woo(period.from - 1), &Period::woo(period.until))
@@ -419,8 +419,34 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
         .filter(|r| matches!(r.key, mapping::MappingKey::Shipping(_)))
         .map(|r| r.item_code.clone())
         .collect();
+    let mut lines = shop_lines(inp, &woo_orders)?;
+    let refs: Vec<String> = lines.iter().map(|l| l.reference.clone()).collect();
+    let docs = x3_documents(inp, &refs, &shipping_items, decimals)?;
+    let (found, by_problem) = compare_lines(&mut lines, &woo_orders, docs, tol, decimals);
+    let tolerance_text = tol.normalize().to_string();
+    Ok(Report {
+        from: fmt_stamp(period.from),
+        to: fmt_stamp(period.until - 1),
+        tolerance: tolerance_text,
+        generated_at: now_ms(),
+        api: match inp.api {
+            ApiMode::Rest => "rest",
+            ApiMode::Graphql => "graphql",
+        }
+        .into(),
+        orders_checked: lines.len(),
+        documents_found: found,
+        discrepancies: lines.iter().filter(|l| !l.problems.is_empty()).count(),
+        by_problem,
+        lines,
+    })
+}
+
+/// One report line per shop order, with its reference and whether its status asks for a post.
+fn shop_lines(inp: &Inputs, woo_orders: &[Value]) -> Result<Vec<Line>> {
+    let s = inp.settings;
     let mut lines = Vec::new();
-    for o in &woo_orders {
+    for o in woo_orders {
         let Some(order_id) = o["id"].as_u64() else {
             continue;
         };
@@ -450,6 +476,18 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
             ..Line::default()
         });
     }
+    Ok(lines)
+}
+
+/// The X3 documents (orders or invoices, as the settings post) carrying each reference, with
+/// their amounts, looked up [`CHUNK`] references at a time.
+fn x3_documents(
+    inp: &Inputs,
+    refs: &[String],
+    shipping_items: &BTreeSet<String>,
+    decimals: u8,
+) -> Result<BTreeMap<String, Vec<X3Doc>>> {
+    let s = inp.settings;
     let invoice = s.document_kind == orders::DocumentKind::Invoice;
     let names = crate::wire::Names::resolve(inp.core, s)?;
     let (doc, net_field, gross_field) = if invoice {
@@ -466,13 +504,6 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
         )
     };
     let n = |k: &str| names.get(&format!("rest.{doc}.{k}")).to_string();
-    let (class, rep, lines_field, key_field, ref_field) = (
-        n("class"),
-        n("representation"),
-        n("lines"),
-        n("key"),
-        n("reference"),
-    );
     let line_fields: Vec<crate::wire::Field> = ["item", "quantity", "price", "discount"]
         .iter()
         .map(|f| {
@@ -482,62 +513,20 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
             )
         })
         .collect();
+    let rest = RestDocs {
+        class: n("class"),
+        rep: n("representation"),
+        lines_field: n("lines"),
+        key_field: n("key"),
+        ref_field: n("reference"),
+        net_field,
+        gross_field,
+        line_fields: &line_fields,
+    };
     let mut docs: BTreeMap<String, Vec<X3Doc>> = BTreeMap::new();
-    let refs: Vec<String> = lines.iter().map(|l| l.reference.clone()).collect();
     for chunk in refs.chunks(CHUNK) {
-        match inp.api {
-            ApiMode::Rest => {
-                let list = chunk
-                    .iter()
-                    .map(|r| inp.core.orders().sdata_literal(r))
-                    .collect::<Result<Vec<_>>>()?
-                    .join(",");
-                let headers = inp
-                    .x3
-                    .query_rest(
-                        &class,
-                        &rep,
-                        Some(&format!("{ref_field} in ({list})")),
-                        None,
-                        100_000,
-                    )
-                    .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
-                for h in headers {
-                    let (Some(r), Some(n)) = (
-                        h[ref_field.as_str()].as_str(),
-                        h[key_field.as_str()].as_str(),
-                    ) else {
-                        continue;
-                    };
-                    let details = inp
-                        .x3
-                        .details_rest(&class, &rep, n)
-                        .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
-                    // Deleted between the query and the read: it is not there.
-                    let Some(d) = details else { continue };
-                    let ls: Vec<Value> = d[lines_field.as_str()]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|l| match l {
-                            Value::Object(m) => {
-                                Value::Object(crate::wire::canonical_rest(m, &line_fields))
-                            }
-                            other => other,
-                        })
-                        .collect();
-                    docs.entry(r.to_string()).or_default().push(doc_amounts(
-                        n,
-                        &d,
-                        &ls,
-                        net_field,
-                        gross_field,
-                        &shipping_items,
-                        decimals,
-                    ));
-                }
-            }
+        let found = match inp.api {
+            ApiMode::Rest => rest_docs(inp, &rest, chunk, shipping_items, decimals)?,
             ApiMode::Graphql => {
                 let list = chunk
                     .iter()
@@ -549,19 +538,108 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
                     doc,
                     line_fields: &line_fields,
                 };
-                for (r, d) in graphql_docs(inp.x3, &q, &list, &shipping_items, decimals)? {
-                    docs.entry(r).or_default().push(d);
-                }
+                graphql_docs(inp.x3, &q, &list, shipping_items, decimals)?
             }
+        };
+        for (r, d) in found {
+            docs.entry(r).or_default().push(d);
         }
     }
+    Ok(docs)
+}
+
+/// What [`rest_docs`] reads: the document's class, representation and field names in force.
+struct RestDocs<'a> {
+    class: String,
+    rep: String,
+    lines_field: String,
+    key_field: String,
+    ref_field: String,
+    net_field: &'a str,
+    gross_field: &'a str,
+    line_fields: &'a [crate::wire::Field],
+}
+
+/// Documents (with lines) for a chunk of references, through REST: a query by reference, then
+/// each document's details.
+fn rest_docs(
+    inp: &Inputs,
+    q: &RestDocs<'_>,
+    chunk: &[String],
+    shipping_items: &BTreeSet<String>,
+    decimals: u8,
+) -> Result<Vec<(String, X3Doc)>> {
+    let list = chunk
+        .iter()
+        .map(|r| inp.core.orders().sdata_literal(r))
+        .collect::<Result<Vec<_>>>()?
+        .join(",");
+    let headers = inp
+        .x3
+        .query_rest(
+            &q.class,
+            &q.rep,
+            Some(&format!("{} in ({list})", q.ref_field)),
+            None,
+            100_000,
+        )
+        .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+    let mut out = Vec::new();
+    for h in headers {
+        let (Some(r), Some(n)) = (
+            h[q.ref_field.as_str()].as_str(),
+            h[q.key_field.as_str()].as_str(),
+        ) else {
+            continue;
+        };
+        let details = inp
+            .x3
+            .details_rest(&q.class, &q.rep, n)
+            .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+        // Deleted between the query and the read: it is not there.
+        let Some(d) = details else { continue };
+        let ls: Vec<Value> = d[q.lines_field.as_str()]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| match l {
+                Value::Object(m) => Value::Object(crate::wire::canonical_rest(m, q.line_fields)),
+                other => other,
+            })
+            .collect();
+        out.push((
+            r.to_string(),
+            doc_amounts(
+                n,
+                &d,
+                &ls,
+                q.net_field,
+                q.gross_field,
+                shipping_items,
+                decimals,
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// Compares each line with the documents found for its reference (filling its problems and
+/// detail): the number of documents found, and the lines per problem.
+fn compare_lines(
+    lines: &mut [Line],
+    woo_orders: &[Value],
+    mut docs: BTreeMap<String, Vec<X3Doc>>,
+    tol: Decimal,
+    decimals: u8,
+) -> (usize, BTreeMap<String, usize>) {
     let mut found = 0;
     let mut by_problem: BTreeMap<String, usize> = BTreeMap::new();
     let by_id: BTreeMap<u64, &Value> = woo_orders
         .iter()
         .filter_map(|o| Some((o["id"].as_u64()?, o)))
         .collect();
-    for l in &mut lines {
+    for l in lines.iter_mut() {
         let mut d = docs.remove(&l.reference).unwrap_or_default();
         d.sort_by(|a, b| a.number.cmp(&b.number));
         found += d.len();
@@ -575,23 +653,7 @@ pub fn run(inp: &Inputs, period: Period, tolerance: f64) -> Result<Report> {
             *by_problem.entry(p.clone()).or_default() += 1;
         }
     }
-    let tolerance_text = tol.normalize().to_string();
-    Ok(Report {
-        from: fmt_stamp(period.from),
-        to: fmt_stamp(period.until - 1),
-        tolerance: tolerance_text,
-        generated_at: now_ms(),
-        api: match inp.api {
-            ApiMode::Rest => "rest",
-            ApiMode::Graphql => "graphql",
-        }
-        .into(),
-        orders_checked: lines.len(),
-        documents_found: found,
-        discrepancies: lines.iter().filter(|l| !l.problems.is_empty()).count(),
-        by_problem,
-        lines,
-    })
+    (found, by_problem)
 }
 
 /// What [`graphql_docs`] reads: the document node and its names in force.

@@ -679,40 +679,7 @@ impl Poller {
                 known
             })
             .collect();
-        // Current totals, read fresh: a change at one site needs the other sites' quantities.
-        let mut totals: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
-        for chunk in items.chunks(100) {
-            let (rest_items, gql_items) = self.literal_lists(chunk)?;
-            // The site's names for item and site ([x3.wire]); rows come back under the defaults.
-            let (r_item, r_site) = (names.get("rest.stock.item"), names.get("rest.stock.site"));
-            let (g_item, g_site) = (
-                names.get("graphql.stock.item"),
-                names.get("graphql.stock.site"),
-            );
-            let mut rest_where = format!("{r_item} in ({rest_items})");
-            let mut gql_filter = format!("{{{g_item}:{{_in:[{gql_items}]}}}}");
-            if !sites.is_empty() {
-                let (rs, gs) = self.literal_lists(sites)?;
-                rest_where = format!("{rest_where} and {r_site} in ({rs})");
-                gql_filter = format!("{{{g_item}:{{_in:[{gql_items}]}},{g_site}:{{_in:[{gs}]}}}}");
-            }
-            let found = fetch(x3, self.api, src, &rest_where, &gql_filter, false, 100_000)
-                .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
-            let available = self.master.stock_quantity == "available";
-            for r in &found {
-                if let (Some(item), Some(q)) =
-                    (text(r, "ITMREF"), r.get("QTYSTU").and_then(decimal))
-                {
-                    // Allocated units are promised to X3 orders: not for sale in the shop.
-                    let allocated = if available {
-                        r.get("CUMALLQTY").and_then(decimal).unwrap_or_default()
-                    } else {
-                        rust_decimal::Decimal::ZERO
-                    };
-                    *totals.entry(item).or_default() += q - allocated;
-                }
-            }
-        }
+        let totals = self.stock_totals(&items, src, x3, names)?;
         let data: BTreeMap<String, crate::jobs::catalogue::ItemData> = items
             .iter()
             .map(|i| {
@@ -758,6 +725,53 @@ impl Poller {
             st.stock_pushed.drain(..n - KEEP);
         }
         Ok(())
+    }
+
+    /// The items' current stock for sale, summed over the configured sites (less what X3 has
+    /// allocated, when the shop sells what is available), read fresh from X3 100 items at a time.
+    fn stock_totals(
+        &self,
+        items: &[&String],
+        src: &Source,
+        x3: &X3Client,
+        names: &Names,
+    ) -> Result<BTreeMap<String, rust_decimal::Decimal>> {
+        let sites = &self.cfg.stock_sites;
+        // Current totals, read fresh: a change at one site needs the other sites' quantities.
+        let mut totals: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
+        for chunk in items.chunks(100) {
+            let (rest_items, gql_items) = self.literal_lists(chunk)?;
+            // The site's names for item and site ([x3.wire]); rows come back under the defaults.
+            let (r_item, r_site) = (names.get("rest.stock.item"), names.get("rest.stock.site"));
+            let (g_item, g_site) = (
+                names.get("graphql.stock.item"),
+                names.get("graphql.stock.site"),
+            );
+            let mut rest_where = format!("{r_item} in ({rest_items})");
+            let mut gql_filter = format!("{{{g_item}:{{_in:[{gql_items}]}}}}");
+            if !sites.is_empty() {
+                let (rs, gs) = self.literal_lists(sites)?;
+                rest_where = format!("{rest_where} and {r_site} in ({rs})");
+                gql_filter = format!("{{{g_item}:{{_in:[{gql_items}]}},{g_site}:{{_in:[{gs}]}}}}");
+            }
+            let found = fetch(x3, self.api, src, &rest_where, &gql_filter, false, 100_000)
+                .map_err(|e| anyhow::anyhow!("X3: {e}"))?;
+            let available = self.master.stock_quantity == "available";
+            for r in &found {
+                if let (Some(item), Some(q)) =
+                    (text(r, "ITMREF"), r.get("QTYSTU").and_then(decimal))
+                {
+                    // Allocated units are promised to X3 orders: not for sale in the shop.
+                    let allocated = if available {
+                        r.get("CUMALLQTY").and_then(decimal).unwrap_or_default()
+                    } else {
+                        rust_decimal::Decimal::ZERO
+                    };
+                    *totals.entry(item).or_default() += q - allocated;
+                }
+            }
+        }
+        Ok(totals)
     }
 
     /// Items changed in X3: their name, descriptions, status and (without a price list) base

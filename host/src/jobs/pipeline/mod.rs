@@ -23,7 +23,7 @@ use crate::clients::woo::WooClient;
 use crate::clients::x3::{CreateRequest, Found, LookupRequest, X3Client, X3Error};
 use crate::component::{CoreRuntime, inventory, mapping, orders};
 use crate::config::RetryFile;
-use crate::store::{Finish, OrderState, Store, now_ms};
+use crate::store::{Finish, OrderRow, OrderState, Store, now_ms};
 
 /// Consecutive transient failures that open the breaker.
 const BREAKER_THRESHOLD: u32 = 5;
@@ -373,250 +373,175 @@ impl Pipeline {
             return Ok(());
         };
         if row.refetch || row.body.is_none() {
-            match self.woo().get_order(order_id) {
-                Ok(Some(body)) => {
-                    Health::record(&self.health.woo, None);
-                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    let status = v.get("status").and_then(|s| s.as_str()).map(str::to_string);
-                    let modified = v
-                        .get("date_modified_gmt")
-                        .and_then(|s| s.as_str())
-                        .map(str::to_string);
-                    self.store.apply_fetched_order(
-                        order_id,
-                        &body,
-                        status.as_deref(),
-                        modified.as_deref(),
-                    )?;
-                    self.store.timeline_add(
-                        order_id,
-                        "fetched",
-                        "order read from the WooCommerce REST API",
-                    )?;
-                    match self.store.load_order(order_id)? {
-                        Some(r) => row = r,
-                        None => return Ok(()),
-                    }
-                }
-                Ok(None) => {
-                    Health::record(&self.health.woo, None);
-                    let state = if row.document_no.is_some() {
-                        OrderState::Attention
-                    } else {
-                        OrderState::Deleted
-                    };
-                    let error = row.document_no.as_ref().map(|d| {
-                        format!("deleted in WooCommerce after it was posted to X3 as {d}")
-                    });
-                    self.store.timeline_add(
-                        order_id,
-                        "deleted",
-                        "WooCommerce no longer has this order",
-                    )?;
-                    self.store.finish_order(
-                        order_id,
-                        row.rev,
-                        &Finish {
-                            state,
-                            last_error: error,
-                            ..Finish::default()
-                        },
-                    )?;
-                    return Ok(());
-                }
-                Err(e) => {
-                    let msg = format!("reading the order from WooCommerce failed: {e}");
-                    Health::record(&self.health.woo, Some(msg.clone()));
-                    let retry_at = self.backoff(row.attempts);
-                    self.store.finish_order(
-                        order_id,
-                        row.rev,
-                        &Finish {
-                            state: OrderState::Retrying,
-                            retry_at: Some(retry_at),
-                            last_error: Some(msg),
-                            ..Finish::default()
-                        },
-                    )?;
-                    return Ok(());
-                }
+            match self.refetch(&row)? {
+                Some(r) => row = r,
+                None => return Ok(()),
             }
         }
         let step = self.attempt(&row)?;
         let finish = match step {
             Step::Done(f) => f,
-            Step::Retry(error, retry_after) => {
-                let horizon =
-                    i64::try_from(self.retry.horizon_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-                let first = row.first_failure_at.unwrap_or_else(now_ms);
-                if self.retry.horizon_secs > 0 && now_ms() - first > horizon {
-                    self.store.timeline_add(
-                        order_id,
-                        "failed",
-                        &format!("gave up after retrying: {error}"),
-                    )?;
-                    Finish {
-                        state: OrderState::Failed,
-                        last_error: Some(error),
-                        ..Finish::default()
-                    }
-                } else {
-                    let floor = retry_after.map_or(0, |d| {
-                        now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-                    });
-                    let retry_at = self.backoff(row.attempts).max(floor);
-                    // Said in the log when it starts and again every tenth attempt: an order
-                    // that keeps failing must not be silent.
-                    if row.attempts == 0 {
-                        info!("order {order_id}: will retry: {error}");
-                    } else if (row.attempts + 1) % 10 == 0 {
-                        warn!(
-                            "order {order_id}: still failing after {} attempts: {error}",
-                            row.attempts + 1
-                        );
-                    }
-                    self.store.timeline_add(
-                        order_id,
-                        "retrying",
-                        &format!(
-                            "attempt {} failed, retrying in {} s: {error}",
-                            row.attempts + 1,
-                            (retry_at - now_ms()).max(0) / 1000
-                        ),
-                    )?;
-                    Finish {
-                        state: OrderState::Retrying,
-                        retry_at: Some(retry_at),
-                        last_error: Some(error),
-                        ..Finish::default()
-                    }
-                }
-            }
+            Step::Retry(error, retry_after) => self.retry_finish(&row, error, retry_after)?,
         };
         self.store.finish_order(order_id, row.rev, &finish)?;
         Ok(())
     }
 
-    fn attempt(&self, row: &crate::store::OrderRow) -> Result<Step> {
+    /// Reads the order from the WooCommerce REST API into its row: the row as it is now, or None
+    /// when the job ended here (the order is gone from WooCommerce, or the read is retried).
+    fn refetch(&self, row: &OrderRow) -> Result<Option<OrderRow>> {
+        let order_id = row.order_id;
+        match self.woo().get_order(order_id) {
+            Ok(Some(body)) => {
+                Health::record(&self.health.woo, None);
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let status = v.get("status").and_then(|s| s.as_str()).map(str::to_string);
+                let modified = v
+                    .get("date_modified_gmt")
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string);
+                self.store.apply_fetched_order(
+                    order_id,
+                    &body,
+                    status.as_deref(),
+                    modified.as_deref(),
+                )?;
+                self.store.timeline_add(
+                    order_id,
+                    "fetched",
+                    "order read from the WooCommerce REST API",
+                )?;
+                self.store.load_order(order_id)
+            }
+            Ok(None) => {
+                Health::record(&self.health.woo, None);
+                let state = if row.document_no.is_some() {
+                    OrderState::Attention
+                } else {
+                    OrderState::Deleted
+                };
+                let error = row
+                    .document_no
+                    .as_ref()
+                    .map(|d| format!("deleted in WooCommerce after it was posted to X3 as {d}"));
+                self.store.timeline_add(
+                    order_id,
+                    "deleted",
+                    "WooCommerce no longer has this order",
+                )?;
+                self.store.finish_order(
+                    order_id,
+                    row.rev,
+                    &Finish {
+                        state,
+                        last_error: error,
+                        ..Finish::default()
+                    },
+                )?;
+                Ok(None)
+            }
+            Err(e) => {
+                let msg = format!("reading the order from WooCommerce failed: {e}");
+                Health::record(&self.health.woo, Some(msg.clone()));
+                let retry_at = self.backoff(row.attempts);
+                self.store.finish_order(
+                    order_id,
+                    row.rev,
+                    &Finish {
+                        state: OrderState::Retrying,
+                        retry_at: Some(retry_at),
+                        last_error: Some(msg),
+                        ..Finish::default()
+                    },
+                )?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// How an attempt that failed for now ends: retrying after a backoff (X3's `Retry-After` a
+    /// floor under it), or failed once the retry horizon has passed since the first failure.
+    fn retry_finish(
+        &self,
+        row: &OrderRow,
+        error: String,
+        retry_after: Option<Duration>,
+    ) -> Result<Finish> {
+        let order_id = row.order_id;
+        let horizon =
+            i64::try_from(self.retry.horizon_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let first = row.first_failure_at.unwrap_or_else(now_ms);
+        if self.retry.horizon_secs > 0 && now_ms() - first > horizon {
+            self.store.timeline_add(
+                order_id,
+                "failed",
+                &format!("gave up after retrying: {error}"),
+            )?;
+            return Ok(Finish {
+                state: OrderState::Failed,
+                last_error: Some(error),
+                ..Finish::default()
+            });
+        }
+        let floor = retry_after.map_or(0, |d| {
+            now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        });
+        let retry_at = self.backoff(row.attempts).max(floor);
+        // Said in the log when it starts and again every tenth attempt: an order
+        // that keeps failing must not be silent.
+        if row.attempts == 0 {
+            info!("order {order_id}: will retry: {error}");
+        } else if (row.attempts + 1) % 10 == 0 {
+            warn!(
+                "order {order_id}: still failing after {} attempts: {error}",
+                row.attempts + 1
+            );
+        }
+        self.store.timeline_add(
+            order_id,
+            "retrying",
+            &format!(
+                "attempt {} failed, retrying in {} s: {error}",
+                row.attempts + 1,
+                (retry_at - now_ms()).max(0) / 1000
+            ),
+        )?;
+        Ok(Finish {
+            state: OrderState::Retrying,
+            retry_at: Some(retry_at),
+            last_error: Some(error),
+            ..Finish::default()
+        })
+    }
+
+    /// Plans and posts an order not in X3 yet, or runs the later stages of one that is.
+    fn attempt(&self, row: &OrderRow) -> Result<Step> {
         let order_id = row.order_id;
         let status = row.status.clone().unwrap_or_default();
         if row.trashed {
-            if let Some(doc) = &row.document_no {
-                let msg = format!("trashed in WooCommerce after it was posted to X3 as {doc}");
-                self.store.timeline_add(order_id, "attention", &msg)?;
-                return Ok(Step::Done(Finish {
-                    state: OrderState::Attention,
-                    last_error: Some(msg),
-                    ..Finish::default()
-                }));
-            }
-            return Ok(Step::Done(Finish {
-                state: OrderState::Trashed,
-                ..Finish::default()
-            }));
+            return self.trashed(row);
         }
         if row.document_no.is_some() {
             // Posted already: what the status and the refunds ask of X3 now.
             return self.after_post(row, &status);
         }
         let settings = current(&self.settings);
-        let map = current(&self.status_map);
-        let store_id = settings.store_id.clone();
-        let transition = self
-            .core
-            .inventory()
-            .transition(&store_id, order_id, None, &status, &map, false);
-        let post = match transition {
-            Ok(Ok(t)) => t
-                .intents
-                .iter()
-                .any(|i| i.kind == inventory::IntentKind::Post),
-            Ok(Err(e)) => {
-                return attention(&self.store, order_id, &format!("status map: {e:?}"));
-            }
-            Err(e) => {
-                return attention(
-                    &self.store,
-                    order_id,
-                    &format!("the core failed on this order: {e:#}"),
-                );
-            }
-        };
-        if !post {
-            return Ok(Step::Done(Finish {
-                state: OrderState::Waiting,
-                processed_status: Some(status),
-                ..Finish::default()
-            }));
+        if let Some(step) = self.not_to_post(order_id, &status, &settings.store_id)? {
+            return Ok(step);
         }
         let body = row.body.clone().unwrap_or_default();
         let mut known_code = self.known_customer(&body)?;
         // At most one re-plan: when X3 already has the customer under another code.
         for _ in 0..2 {
-            let mapping = current(&self.mapping);
-            let known = orders::KnownState {
-                customer_code: known_code.clone(),
+            let plan = match self.plan(row, &body, &settings, known_code.clone())? {
+                Ok(plan) => plan,
+                Err(step) => return Ok(step),
             };
-            let outcome = self.core.orders().plan(&body, &mapping, &settings, &known);
-            let plan = match outcome {
-                Err(e) => {
-                    return attention(
-                        &self.store,
-                        order_id,
-                        &format!("the core failed on this order: {e:#}"),
-                    );
-                }
-                Ok(Err(e)) => return attention(&self.store, order_id, &plan_error(&e)),
-                Ok(Ok(orders::PlanOutcome::Hold(h))) => {
-                    let hold = hold_json(&h);
-                    let summary = hold_summary(&h);
-                    if row.state != OrderState::Held || row.hold.as_deref() != Some(hold.as_str()) {
-                        self.store.timeline_add(order_id, "held", &summary)?;
-                    }
-                    return Ok(Step::Done(Finish {
-                        state: OrderState::Held,
-                        hold: Some(hold),
-                        last_error: Some(summary),
-                        ..Finish::default()
-                    }));
-                }
-                Ok(Ok(orders::PlanOutcome::Ready(p))) => p,
-            };
-            self.store.timeline_add(
-                order_id,
-                "planned",
-                &format!(
-                    "{} X3 operation(s) for customer {}",
-                    plan.operations.len(),
-                    plan.customer_code
-                ),
-            )?;
-            for w in &plan.warnings {
-                self.store.timeline_add(order_id, "warning", w)?;
-            }
-            for s in &plan.shortened {
-                self.store.timeline_add(
-                    order_id,
-                    "shortened",
-                    &format!("{}: {:?} sent as {:?}", s.field, s.original, s.sent),
-                )?;
-            }
+            self.record_plan(&plan)?;
             match self.execute(&plan, &status)? {
                 Exec::Replan(code) => known_code = Some(code),
                 Exec::Step(Step::Done(posted)) if posted.state == OrderState::Posted => {
-                    self.link_registered_customer(&body, &plan, posted.customer_code.as_deref());
-                    // First seen already shipped (or refunded): the later stages at once.
-                    let mut r = row.clone();
-                    r.document_no.clone_from(&posted.document_no);
-                    r.customer_code.clone_from(&posted.customer_code);
-                    return Ok(match self.after_post(&r, &status)? {
-                        Step::Done(f) => Step::Done(Finish {
-                            document_no: posted.document_no,
-                            customer_code: posted.customer_code,
-                            ..f
-                        }),
-                        retry => retry,
-                    });
+                    return self.just_posted(row, &body, &plan, posted, &status);
                 }
                 Exec::Step(step) => return Ok(step),
             }
@@ -625,6 +550,148 @@ impl Pipeline {
             "the customer code kept changing between plans".into(),
             None,
         ))
+    }
+
+    /// A trashed order: attention when it was posted to X3 already, else trashed.
+    fn trashed(&self, row: &OrderRow) -> Result<Step> {
+        if let Some(doc) = &row.document_no {
+            let msg = format!("trashed in WooCommerce after it was posted to X3 as {doc}");
+            self.store.timeline_add(row.order_id, "attention", &msg)?;
+            return Ok(Step::Done(Finish {
+                state: OrderState::Attention,
+                last_error: Some(msg),
+                ..Finish::default()
+            }));
+        }
+        Ok(Step::Done(Finish {
+            state: OrderState::Trashed,
+            ..Finish::default()
+        }))
+    }
+
+    /// How an attempt ends before planning: waiting when the status asks for no post, attention
+    /// when the core fails on the status map; None when the order is to be posted.
+    fn not_to_post(&self, order_id: u64, status: &str, store_id: &str) -> Result<Option<Step>> {
+        let map = current(&self.status_map);
+        let transition = self
+            .core
+            .inventory()
+            .transition(store_id, order_id, None, status, &map, false);
+        let post = match transition {
+            Ok(Ok(t)) => t
+                .intents
+                .iter()
+                .any(|i| i.kind == inventory::IntentKind::Post),
+            Ok(Err(e)) => {
+                return attention(&self.store, order_id, &format!("status map: {e:?}")).map(Some);
+            }
+            Err(e) => {
+                return attention(
+                    &self.store,
+                    order_id,
+                    &format!("the core failed on this order: {e:#}"),
+                )
+                .map(Some);
+            }
+        };
+        if post {
+            return Ok(None);
+        }
+        Ok(Some(Step::Done(Finish {
+            state: OrderState::Waiting,
+            processed_status: Some(status.to_string()),
+            ..Finish::default()
+        })))
+    }
+
+    /// The core's plan for the order with the customer code known so far, or how the attempt
+    /// ends without one: held, or attention when the core cannot plan it.
+    fn plan(
+        &self,
+        row: &OrderRow,
+        body: &[u8],
+        settings: &orders::Settings,
+        known_code: Option<String>,
+    ) -> Result<std::result::Result<orders::OrderPlan, Step>> {
+        let order_id = row.order_id;
+        let mapping = current(&self.mapping);
+        let known = orders::KnownState {
+            customer_code: known_code,
+        };
+        let outcome = self.core.orders().plan(body, &mapping, settings, &known);
+        match outcome {
+            Err(e) => attention(
+                &self.store,
+                order_id,
+                &format!("the core failed on this order: {e:#}"),
+            )
+            .map(Err),
+            Ok(Err(e)) => attention(&self.store, order_id, &plan_error(&e)).map(Err),
+            Ok(Ok(orders::PlanOutcome::Hold(h))) => {
+                let hold = hold_json(&h);
+                let summary = hold_summary(&h);
+                if row.state != OrderState::Held || row.hold.as_deref() != Some(hold.as_str()) {
+                    self.store.timeline_add(order_id, "held", &summary)?;
+                }
+                Ok(Err(Step::Done(Finish {
+                    state: OrderState::Held,
+                    hold: Some(hold),
+                    last_error: Some(summary),
+                    ..Finish::default()
+                })))
+            }
+            Ok(Ok(orders::PlanOutcome::Ready(p))) => Ok(Ok(p)),
+        }
+    }
+
+    /// Puts a ready plan on the order's timeline: its operations, warnings and shortened fields.
+    fn record_plan(&self, plan: &orders::OrderPlan) -> Result<()> {
+        let order_id = plan.order_id;
+        self.store.timeline_add(
+            order_id,
+            "planned",
+            &format!(
+                "{} X3 operation(s) for customer {}",
+                plan.operations.len(),
+                plan.customer_code
+            ),
+        )?;
+        for w in &plan.warnings {
+            self.store.timeline_add(order_id, "warning", w)?;
+        }
+        for s in &plan.shortened {
+            self.store.timeline_add(
+                order_id,
+                "shortened",
+                &format!("{}: {:?} sent as {:?}", s.field, s.original, s.sent),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// An order just posted: links its registered customer and runs the later stages at once,
+    /// keeping the new document and customer in the outcome.
+    fn just_posted(
+        &self,
+        row: &OrderRow,
+        body: &[u8],
+        plan: &orders::OrderPlan,
+        posted: Finish,
+        status: &str,
+    ) -> Result<Step> {
+        self.link_registered_customer(body, plan, posted.customer_code.as_deref());
+        // First seen already shipped (or refunded): the later stages at once.
+        let mut r = row.clone();
+        r.document_no.clone_from(&posted.document_no);
+        r.customer_code.clone_from(&posted.customer_code);
+        Ok(match self.after_post(&r, status)? {
+            Step::Done(f) => Step::Done(Finish {
+                document_no: posted.document_no,
+                customer_code: posted.customer_code,
+                ..f
+            }),
+            retry => retry,
+        })
     }
 
     /// A registered customer's order is posted: which X3 customer that WooCommerce customer is,
@@ -666,129 +733,21 @@ impl Pipeline {
 
     /// Runs a ready plan's operations in order.
     fn execute(&self, plan: &orders::OrderPlan, status: &str) -> Result<Exec> {
-        let order_id = plan.order_id;
         let mut customer_code = plan.customer_code.clone();
         let mut document_no = None;
         for op in &plan.operations {
             let lookup = lookup_request(&op.lookup);
-            match op.kind {
+            let ended = match op.kind {
                 orders::OperationKind::EnsureCustomer => {
-                    // X3 first: the customer may exist already (created by hand, by another
-                    // host, or by an earlier attempt whose answer was lost), and the plan only
-                    // has this step when the cache holds no match young enough to trust — so
-                    // X3 is asked again even for a customer the ledger says we created: it may
-                    // have been merged or re-addressed in X3 since.
-                    let found = match self.x3_call("customer lookup", || self.x3().lookup(&lookup))
-                    {
-                        Ok(found) => found,
-                        Err(step) => return Ok(Exec::Step(step)),
-                    };
-                    if let Some(code) = self.choose_customer(order_id, plan, &found)? {
-                        if code != customer_code {
-                            return Ok(Exec::Replan(code));
-                        }
-                        continue;
-                    }
-                    // Not found by e-mail, but created by us (its e-mail changed in X3?): still
-                    // ours, and creating it again would fail on its code.
-                    if let Some(row) = self.store.ledger_get(&op.idempotency_key)?
-                        && row.state == "done"
-                        && let Some(code) = row.x3_key
-                    {
-                        self.store.remember_customer(&plan.customer_key, &code)?;
-                        if code != customer_code {
-                            return Ok(Exec::Replan(code));
-                        }
-                        continue;
-                    }
-                    match self.create(order_id, op, "customer")? {
-                        Ok(code) => {
-                            self.store.remember_customer(&plan.customer_key, &code)?;
-                            self.store.timeline_add(
-                                order_id,
-                                "customer",
-                                &format!("created X3 customer {code}"),
-                            )?;
-                            customer_code = code;
-                        }
-                        Err(e) => {
-                            // Two orders of one new customer at once: another worker created
-                            // the customer between our look-up and our create, and X3 refused
-                            // the second ("Record already exists"). Look again before failing.
-                            let again = self.x3().lookup(&lookup).unwrap_or_default();
-                            let Some(code) = self.choose_customer(order_id, plan, &again)? else {
-                                return Ok(Exec::Step(self.failure_step("customer create", &e)));
-                            };
-                            self.store.ledger_done(&op.idempotency_key, &code)?;
-                            if code != customer_code {
-                                return Ok(Exec::Replan(code));
-                            }
-                        }
-                    }
+                    self.ensure_customer(plan, op, &lookup, &mut customer_code)?
                 }
                 orders::OperationKind::CreateSalesOrder
                 | orders::OperationKind::CreateSalesInvoice => {
-                    let existing = self.store.ledger_get(&op.idempotency_key)?;
-                    if let Some(row) = &existing
-                        && row.state == "done"
-                    {
-                        document_no = row.x3_key.clone();
-                        continue;
-                    }
-                    // X3 before every create, the first one too: the ledger may be a restored
-                    // backup, lost, or another host's; X3 is what counts.
-                    let found = match self.x3_call("document lookup", || self.x3().lookup(&lookup))
-                    {
-                        Ok(found) => found,
-                        Err(step) => return Ok(Exec::Step(step)),
-                    };
-                    let kind = if op.kind == orders::OperationKind::CreateSalesOrder {
-                        "sales order"
-                    } else {
-                        "sales invoice"
-                    };
-                    match self.adopt(order_id, op, kind, &found, existing.is_some())? {
-                        Adopt::Ours(doc) => {
-                            document_no = Some(doc);
-                            continue;
-                        }
-                        Adopt::Foreign(step) => return Ok(Exec::Step(step)),
-                        Adopt::None => {}
-                    }
-                    match self.create(order_id, op, kind)? {
-                        Ok(doc) => {
-                            info!("order {order_id}: posted as X3 {kind} {doc}");
-                            self.store.timeline_add(
-                                order_id,
-                                "posted",
-                                &format!("X3 {kind} {doc} ({})", op.reference),
-                            )?;
-                            document_no = Some(doc);
-                        }
-                        Err(e @ X3Error::Refused { .. }) => {
-                            // A refusal answered 500: X3 may still have committed it. One look.
-                            let found = match self
-                                .x3_call("document lookup", || self.x3().lookup(&lookup))
-                            {
-                                Ok(found) => found,
-                                Err(step) => return Ok(Exec::Step(step)),
-                            };
-                            match self.adopt(order_id, op, kind, &found, true)? {
-                                Adopt::Ours(doc) => document_no = Some(doc),
-                                Adopt::Foreign(step) => return Ok(Exec::Step(step)),
-                                Adopt::None => {
-                                    self.store.ledger_not_done(
-                                        &op.idempotency_key,
-                                        "failed",
-                                        &e.to_string(),
-                                    )?;
-                                    return Ok(Exec::Step(self.failure_step(kind, &e)));
-                                }
-                            }
-                        }
-                        Err(e) => return Ok(Exec::Step(self.failure_step(kind, &e))),
-                    }
+                    self.create_document(plan.order_id, op, &lookup, &mut document_no)?
                 }
+            };
+            if let Some(exec) = ended {
+                return Ok(exec);
             }
         }
         Ok(Exec::Step(Step::Done(Finish {
@@ -798,6 +757,139 @@ impl Pipeline {
             processed_status: Some(status.to_string()),
             ..Finish::default()
         })))
+    }
+
+    /// The plan's customer step: finds the customer in X3 or creates it, into `customer_code`.
+    /// Some when the plan ends here: a re-plan under another code, or the attempt's step.
+    fn ensure_customer(
+        &self,
+        plan: &orders::OrderPlan,
+        op: &orders::Operation,
+        lookup: &LookupRequest<'_>,
+        customer_code: &mut String,
+    ) -> Result<Option<Exec>> {
+        let order_id = plan.order_id;
+        // X3 first: the customer may exist already (created by hand, by another
+        // host, or by an earlier attempt whose answer was lost), and the plan only
+        // has this step when the cache holds no match young enough to trust — so
+        // X3 is asked again even for a customer the ledger says we created: it may
+        // have been merged or re-addressed in X3 since.
+        let found = match self.x3_call("customer lookup", || self.x3().lookup(lookup)) {
+            Ok(found) => found,
+            Err(step) => return Ok(Some(Exec::Step(step))),
+        };
+        if let Some(code) = self.choose_customer(order_id, plan, &found)? {
+            if code != *customer_code {
+                return Ok(Some(Exec::Replan(code)));
+            }
+            return Ok(None);
+        }
+        // Not found by e-mail, but created by us (its e-mail changed in X3?): still
+        // ours, and creating it again would fail on its code.
+        if let Some(row) = self.store.ledger_get(&op.idempotency_key)?
+            && row.state == "done"
+            && let Some(code) = row.x3_key
+        {
+            self.store.remember_customer(&plan.customer_key, &code)?;
+            if code != *customer_code {
+                return Ok(Some(Exec::Replan(code)));
+            }
+            return Ok(None);
+        }
+        match self.create(order_id, op, "customer")? {
+            Ok(code) => {
+                self.store.remember_customer(&plan.customer_key, &code)?;
+                self.store.timeline_add(
+                    order_id,
+                    "customer",
+                    &format!("created X3 customer {code}"),
+                )?;
+                *customer_code = code;
+            }
+            Err(e) => {
+                // Two orders of one new customer at once: another worker created
+                // the customer between our look-up and our create, and X3 refused
+                // the second ("Record already exists"). Look again before failing.
+                let again = self.x3().lookup(lookup).unwrap_or_default();
+                let Some(code) = self.choose_customer(order_id, plan, &again)? else {
+                    return Ok(Some(Exec::Step(self.failure_step("customer create", &e))));
+                };
+                self.store.ledger_done(&op.idempotency_key, &code)?;
+                if code != *customer_code {
+                    return Ok(Some(Exec::Replan(code)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The plan's sales order or invoice: adopted from the ledger or X3, else created, into
+    /// `document_no`. Some when the plan ends here (the attempt's step).
+    fn create_document(
+        &self,
+        order_id: u64,
+        op: &orders::Operation,
+        lookup: &LookupRequest<'_>,
+        document_no: &mut Option<String>,
+    ) -> Result<Option<Exec>> {
+        let existing = self.store.ledger_get(&op.idempotency_key)?;
+        if let Some(row) = &existing
+            && row.state == "done"
+        {
+            *document_no = row.x3_key.clone();
+            return Ok(None);
+        }
+        // X3 before every create, the first one too: the ledger may be a restored
+        // backup, lost, or another host's; X3 is what counts.
+        let found = match self.x3_call("document lookup", || self.x3().lookup(lookup)) {
+            Ok(found) => found,
+            Err(step) => return Ok(Some(Exec::Step(step))),
+        };
+        let kind = if op.kind == orders::OperationKind::CreateSalesOrder {
+            "sales order"
+        } else {
+            "sales invoice"
+        };
+        match self.adopt(order_id, op, kind, &found, existing.is_some())? {
+            Adopt::Ours(doc) => {
+                *document_no = Some(doc);
+                return Ok(None);
+            }
+            Adopt::Foreign(step) => return Ok(Some(Exec::Step(step))),
+            Adopt::None => {}
+        }
+        match self.create(order_id, op, kind)? {
+            Ok(doc) => {
+                info!("order {order_id}: posted as X3 {kind} {doc}");
+                self.store.timeline_add(
+                    order_id,
+                    "posted",
+                    &format!("X3 {kind} {doc} ({})", op.reference),
+                )?;
+                *document_no = Some(doc);
+            }
+            Err(e @ X3Error::Refused { .. }) => {
+                // A refusal answered 500: X3 may still have committed it. One look.
+                let found = match self.x3_call("document lookup", || self.x3().lookup(lookup)) {
+                    Ok(found) => found,
+                    Err(step) => return Ok(Some(Exec::Step(step))),
+                };
+                match self.adopt(order_id, op, kind, &found, true)? {
+                    Adopt::Ours(doc) => *document_no = Some(doc),
+                    Adopt::Foreign(step) => return Ok(Some(Exec::Step(step))),
+                    Adopt::None => {
+                        self.store.ledger_not_done(
+                            &op.idempotency_key,
+                            "failed",
+                            &e.to_string(),
+                        )?;
+                        return Ok(Some(Exec::Step(self.failure_step(kind, &e))));
+                    }
+                }
+            }
+            Err(e) => return Ok(Some(Exec::Step(self.failure_step(kind, &e)))),
+        }
+        Ok(None)
     }
 
     /// The X3 customer an order's e-mail matched, when X3 has one: the lowest code when several

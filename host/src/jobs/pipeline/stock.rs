@@ -38,6 +38,18 @@ fn stock_error(e: &wi::Error) -> String {
     }
 }
 
+/// What the after-post steps of one order read: the order, its X3 document and customer, and the
+/// settings in force when the attempt began.
+struct Posted<'a> {
+    row: &'a OrderRow,
+    cfg: crate::config::stock::StockConfig,
+    doc: String,
+    customer: String,
+    body: Vec<u8>,
+    settings: orders::Settings,
+    mapping: Vec<crate::component::mapping::MappingRow>,
+}
+
 impl Pipeline {
     fn stock_config(&self) -> Option<crate::config::stock::StockConfig> {
         self.stock.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -56,16 +68,21 @@ impl Pipeline {
             return Ok(done_as(OrderState::Posted));
         };
         let order_id = row.order_id;
-        let doc = row.document_no.clone().unwrap_or_default();
-        let customer = row.customer_code.clone().unwrap_or_default();
-        let body = row.body.clone().unwrap_or_default();
         let settings = crate::jobs::pipeline::current(&self.settings);
         let map = crate::jobs::pipeline::current(&self.status_map);
-        let mapping = crate::jobs::pipeline::current(&self.mapping);
+        let p = Posted {
+            row,
+            cfg,
+            doc: row.document_no.clone().unwrap_or_default(),
+            customer: row.customer_code.clone().unwrap_or_default(),
+            body: row.body.clone().unwrap_or_default(),
+            settings,
+            mapping: crate::jobs::pipeline::current(&self.mapping),
+        };
 
         let done = self.done_intents(order_id)?;
         let t = match self.core.inventory().due_intents(
-            &settings.store_id,
+            &p.settings.store_id,
             order_id,
             status,
             &map,
@@ -78,132 +95,154 @@ impl Pipeline {
             }
         };
         for intent in &t.intents {
-            match intent.kind {
-                wi::IntentKind::Ship => {
-                    let today = crate::html::utc(now_ms());
-                    let action = match self.core.inventory().build_delivery(
-                        &body,
-                        &doc,
-                        &customer,
-                        &mapping,
-                        &settings,
-                        &cfg.settings,
-                        &today,
-                    ) {
-                        Ok(Ok(a)) => a,
-                        Ok(Err(e)) => return self.needs_person(row, &stock_error(&e)),
-                        Err(e) => {
-                            return self.needs_person(
-                                row,
-                                &format!("the core failed on this order: {e:#}"),
-                            );
-                        }
-                    };
-                    let Some(action) = action else {
-                        self.record_only(
-                            order_id,
-                            &intent.idempotency_key,
-                            DELIVERY,
-                            &doc,
-                            "shipped",
-                            &format!(
-                                "shipped; {doc} is an invoice and [stock] invoice-stock-issue is \
-                                 off, so X3 stock is not moved"
-                            ),
-                        )?;
-                        continue;
-                    };
-                    match self.run_action(order_id, &action, DELIVERY)? {
-                        Ok(number) => {
-                            let what = if action.kind == wi::ActionKind::CreateIssue {
-                                format!("X3 miscellaneous issue {number} for invoice {doc}")
-                            } else {
-                                format!("X3 delivery {number} for sales order {doc}")
-                            };
-                            info!("order {order_id}: {what}");
-                            self.store.timeline_add(
-                                order_id,
-                                "shipped",
-                                &format!("{what}: stock issued"),
-                            )?;
-                        }
-                        Err(step) => return Ok(step),
-                    }
-                }
+            let ended = match intent.kind {
+                wi::IntentKind::Ship => self.ship(&p, &intent.idempotency_key)?,
                 wi::IntentKind::Deliver => {
-                    let delivery = self
-                        .store
-                        .ledger_for_order(order_id)?
-                        .into_iter()
-                        .find(|r| r.kind == DELIVERY && r.state == "done")
-                        .and_then(|r| r.x3_key)
-                        .unwrap_or_default();
-                    self.record_only(
-                        order_id,
-                        &intent.idempotency_key,
-                        DELIVERED,
-                        &delivery,
-                        "delivered",
-                        &format!(
-                            "delivered to the customer; X3 already holds it as delivery {delivery}"
-                        ),
-                    )?;
+                    self.record_delivered(&p, &intent.idempotency_key)?;
+                    None
                 }
-                wi::IntentKind::Cancel => {
-                    let action = match self.core.inventory().build_cancel(
-                        order_id,
-                        &doc,
-                        &settings,
-                        &cfg.settings,
-                    ) {
-                        Ok(Ok(a)) => a,
-                        Ok(Err(e)) => return self.needs_person(row, &stock_error(&e)),
-                        Err(e) => {
-                            return self.needs_person(
-                                row,
-                                &format!("the core failed on this order: {e:#}"),
-                            );
-                        }
-                    };
-                    let Some(action) = action else {
-                        return self.needs_person(
-                            row,
-                            &format!(
-                                "cancelled in WooCommerce; [stock] cancel = \"ignore\": \
-                                 close or delete {doc} in X3 by hand"
-                            ),
-                        );
-                    };
-                    match self.run_action(order_id, &action, CANCEL)? {
-                        Ok(_) => {
-                            let how = if action.kind == wi::ActionKind::DeleteOrder {
-                                "deleted"
-                            } else {
-                                "closed"
-                            };
-                            info!("order {order_id}: X3 sales order {doc} {how}");
-                            self.store.timeline_add(
-                                order_id,
-                                "cancelled",
-                                &format!("X3 sales order {doc} {how}: cancelled before shipment"),
-                            )?;
-                        }
-                        Err(step) => return Ok(step),
-                    }
-                }
+                wi::IntentKind::Cancel => self.cancel(&p)?,
                 // Posting is the document path's; allocation is not modelled.
-                wi::IntentKind::Post | wi::IntentKind::Allocate | wi::IntentKind::Restock => {}
+                wi::IntentKind::Post | wi::IntentKind::Allocate | wi::IntentKind::Restock => None,
+            };
+            if let Some(step) = ended {
+                return Ok(step);
             }
         }
 
-        if let Some(step) = self.refunds(row, &cfg, &body, &customer, &settings, &mapping)? {
+        if let Some(step) = self.refunds(&p)? {
             return Ok(step);
         }
         if let Some(a) = &t.attention {
             return self.needs_person(row, a);
         }
+        Ok(done_as(self.state_after_post(order_id, status)?))
+    }
+
+    /// The shipment: an X3 delivery (a miscellaneous issue for an invoice) that takes the stock
+    /// out, or only recorded when the settings move no stock. Some: the attempt ends here.
+    fn ship(&self, p: &Posted, key: &str) -> Result<Option<Step>> {
+        let (order_id, doc) = (p.row.order_id, &p.doc);
+        let today = crate::html::utc(now_ms());
+        let action = match self.core.inventory().build_delivery(
+            &p.body,
+            doc,
+            &p.customer,
+            &p.mapping,
+            &p.settings,
+            &p.cfg.settings,
+            &today,
+        ) {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => return self.needs_person(p.row, &stock_error(&e)).map(Some),
+            Err(e) => {
+                return self
+                    .needs_person(p.row, &format!("the core failed on this order: {e:#}"))
+                    .map(Some);
+            }
+        };
+        let Some(action) = action else {
+            self.record_only(
+                order_id,
+                key,
+                DELIVERY,
+                doc,
+                "shipped",
+                &format!(
+                    "shipped; {doc} is an invoice and [stock] invoice-stock-issue is \
+                     off, so X3 stock is not moved"
+                ),
+            )?;
+            return Ok(None);
+        };
+        match self.run_action(order_id, &action, DELIVERY)? {
+            Ok(number) => {
+                let what = if action.kind == wi::ActionKind::CreateIssue {
+                    format!("X3 miscellaneous issue {number} for invoice {doc}")
+                } else {
+                    format!("X3 delivery {number} for sales order {doc}")
+                };
+                info!("order {order_id}: {what}");
+                self.store
+                    .timeline_add(order_id, "shipped", &format!("{what}: stock issued"))?;
+                Ok(None)
+            }
+            Err(step) => Ok(Some(step)),
+        }
+    }
+
+    /// Delivered to the customer: recorded once, against the delivery X3 already holds.
+    fn record_delivered(&self, p: &Posted, key: &str) -> Result<()> {
+        let order_id = p.row.order_id;
+        let delivery = self
+            .store
+            .ledger_for_order(order_id)?
+            .into_iter()
+            .find(|r| r.kind == DELIVERY && r.state == "done")
+            .and_then(|r| r.x3_key)
+            .unwrap_or_default();
+        self.record_only(
+            order_id,
+            key,
+            DELIVERED,
+            &delivery,
+            "delivered",
+            &format!("delivered to the customer; X3 already holds it as delivery {delivery}"),
+        )
+    }
+
+    /// Cancelled before shipment: the X3 sales order closed or deleted, as [stock] cancel says
+    /// (attention when it says "ignore"). Some: the attempt ends here.
+    fn cancel(&self, p: &Posted) -> Result<Option<Step>> {
+        let (order_id, doc) = (p.row.order_id, &p.doc);
+        let action =
+            match self
+                .core
+                .inventory()
+                .build_cancel(order_id, doc, &p.settings, &p.cfg.settings)
+            {
+                Ok(Ok(a)) => a,
+                Ok(Err(e)) => return self.needs_person(p.row, &stock_error(&e)).map(Some),
+                Err(e) => {
+                    return self
+                        .needs_person(p.row, &format!("the core failed on this order: {e:#}"))
+                        .map(Some);
+                }
+            };
+        let Some(action) = action else {
+            return self
+                .needs_person(
+                    p.row,
+                    &format!(
+                        "cancelled in WooCommerce; [stock] cancel = \"ignore\": \
+                         close or delete {doc} in X3 by hand"
+                    ),
+                )
+                .map(Some);
+        };
+        match self.run_action(order_id, &action, CANCEL)? {
+            Ok(_) => {
+                let how = if action.kind == wi::ActionKind::DeleteOrder {
+                    "deleted"
+                } else {
+                    "closed"
+                };
+                info!("order {order_id}: X3 sales order {doc} {how}");
+                self.store.timeline_add(
+                    order_id,
+                    "cancelled",
+                    &format!("X3 sales order {doc} {how}: cancelled before shipment"),
+                )?;
+                Ok(None)
+            }
+            Err(step) => Ok(Some(step)),
+        }
+    }
+
+    /// The state a posted order is in, from what the ledger says was done and its status.
+    fn state_after_post(&self, order_id: u64, status: &str) -> Result<OrderState> {
         let done = self.done_intents(order_id)?;
-        let state = if done.contains(&wi::IntentKind::Cancel) {
+        Ok(if done.contains(&wi::IntentKind::Cancel) {
             OrderState::Cancelled
         } else if status == "refunded" {
             OrderState::Refunded
@@ -213,8 +252,7 @@ impl Pipeline {
             OrderState::Shipped
         } else {
             OrderState::Posted
-        };
-        Ok(done_as(state))
+        })
     }
 
     /// What the ledger says was done for the order (posting is, since it has a document).
@@ -414,16 +452,31 @@ impl Pipeline {
     }
 
     /// Credit notes and restock for the order's refunds not yet handled. None: carry on.
-    fn refunds(
-        &self,
-        row: &OrderRow,
-        cfg: &crate::config::stock::StockConfig,
-        body: &[u8],
-        customer: &str,
-        settings: &orders::Settings,
-        mapping: &[crate::component::mapping::MappingRow],
-    ) -> Result<Option<Step>> {
-        let order_id = row.order_id;
+    fn refunds(&self, p: &Posted) -> Result<Option<Step>> {
+        let order_id = p.row.order_id;
+        let Some(seen) = self.unhandled_refunds(order_id, &p.body)? else {
+            return Ok(None);
+        };
+        let sorted = match self.read_refunds(order_id) {
+            Ok(sorted) => sorted,
+            Err(msg) => return Ok(Some(Step::Retry(msg, None))),
+        };
+        for (rid, refund) in &sorted {
+            if let Some(step) = self.credit_note(p, *rid, refund)? {
+                return Ok(Some(step));
+            }
+        }
+        let bodies: Vec<Vec<u8>> = sorted.into_iter().map(|(_, b)| b).collect();
+        if let Some(step) = self.restock(p, &bodies)? {
+            return Ok(Some(step));
+        }
+        self.store.kv_set(&refunds_marker(order_id), &seen)?;
+        Ok(None)
+    }
+
+    /// The order's refund ids as the marker records them, when the order has refunds and they
+    /// are not the ones already handled; None: nothing to do.
+    fn unhandled_refunds(&self, order_id: u64, body: &[u8]) -> Result<Option<String>> {
         let v: Value = serde_json::from_slice(body).unwrap_or_default();
         let mut ids: Vec<u64> = v
             .get("refunds")
@@ -442,6 +495,12 @@ impl Pipeline {
         if self.store.kv_get(&refunds_marker(order_id))?.as_deref() == Some(seen.as_str()) {
             return Ok(None);
         }
+        Ok(Some(seen))
+    }
+
+    /// The order's refunds read from WooCommerce, by id, oldest first; what went wrong when the
+    /// read fails (the attempt is retried).
+    fn read_refunds(&self, order_id: u64) -> std::result::Result<Vec<(u64, Vec<u8>)>, String> {
         let refunds = match self.woo().list_refunds(order_id) {
             Ok(r) => {
                 Health::record(&self.health.woo, None);
@@ -450,7 +509,7 @@ impl Pipeline {
             Err(e) => {
                 let msg = format!("reading the order's refunds from WooCommerce failed: {e}");
                 Health::record(&self.health.woo, Some(msg.clone()));
-                return Ok(Some(Step::Retry(msg, None)));
+                return Err(msg);
             }
         };
         let mut sorted: Vec<(u64, Vec<u8>)> = refunds
@@ -464,65 +523,76 @@ impl Pipeline {
             })
             .collect();
         sorted.sort_by_key(|(id, _)| *id);
-        for (rid, refund) in &sorted {
-            let outcome = self.core.inventory().build_credit_note(
-                body,
-                refund,
-                customer,
-                mapping,
-                settings,
-                &cfg.settings,
-            );
-            let action = match outcome {
-                Ok(Ok(wi::CreditOutcome::Ready(a))) => a,
-                Ok(Ok(wi::CreditOutcome::Hold(reasons))) => {
-                    return Ok(Some(self.needs_person(
-                        row,
-                        &format!("refund {rid} waits: {}", reasons.join("; ")),
-                    )?));
-                }
-                Ok(Err(e)) => return Ok(Some(self.needs_person(row, &stock_error(&e))?)),
-                Err(e) => {
-                    return Ok(Some(self.needs_person(
-                        row,
-                        &format!("the core failed on refund {rid}: {e:#}"),
-                    )?));
-                }
-            };
-            let fresh = self
-                .store
-                .ledger_get(&action.idempotency_key)?
-                .is_none_or(|r| r.state != "done");
-            match self.run_action(order_id, &action, CREDIT_NOTE)? {
-                Ok(number) => {
-                    if fresh {
-                        info!("order {order_id}: refund {rid} credited as X3 {number}");
-                        self.store.timeline_add(
-                            order_id,
-                            "refunded",
-                            &format!(
-                                "refund {rid}: X3 credit note {number} ({})",
-                                action.reference
-                            ),
-                        )?;
-                    }
-                }
-                Err(step) => return Ok(Some(step)),
+        Ok(sorted)
+    }
+
+    /// One refund's X3 credit note, once (attention when the core holds or refuses it). Some:
+    /// the attempt ends here.
+    fn credit_note(&self, p: &Posted, rid: u64, refund: &[u8]) -> Result<Option<Step>> {
+        let order_id = p.row.order_id;
+        let outcome = self.core.inventory().build_credit_note(
+            &p.body,
+            refund,
+            &p.customer,
+            &p.mapping,
+            &p.settings,
+            &p.cfg.settings,
+        );
+        let action = match outcome {
+            Ok(Ok(wi::CreditOutcome::Ready(a))) => a,
+            Ok(Ok(wi::CreditOutcome::Hold(reasons))) => {
+                return Ok(Some(self.needs_person(
+                    p.row,
+                    &format!("refund {rid} waits: {}", reasons.join("; ")),
+                )?));
             }
-        }
-        let bodies: Vec<Vec<u8>> = sorted.into_iter().map(|(_, b)| b).collect();
-        let restocks = match self.core.inventory().build_restocks(
-            body,
-            &bodies,
-            mapping,
-            settings,
-            &cfg.settings,
-        ) {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Ok(Some(self.needs_person(row, &stock_error(&e))?)),
+            Ok(Err(e)) => return Ok(Some(self.needs_person(p.row, &stock_error(&e))?)),
             Err(e) => {
                 return Ok(Some(self.needs_person(
-                    row,
+                    p.row,
+                    &format!("the core failed on refund {rid}: {e:#}"),
+                )?));
+            }
+        };
+        let fresh = self
+            .store
+            .ledger_get(&action.idempotency_key)?
+            .is_none_or(|r| r.state != "done");
+        match self.run_action(order_id, &action, CREDIT_NOTE)? {
+            Ok(number) => {
+                if fresh {
+                    info!("order {order_id}: refund {rid} credited as X3 {number}");
+                    self.store.timeline_add(
+                        order_id,
+                        "refunded",
+                        &format!(
+                            "refund {rid}: X3 credit note {number} ({})",
+                            action.reference
+                        ),
+                    )?;
+                }
+                Ok(None)
+            }
+            Err(step) => Ok(Some(step)),
+        }
+    }
+
+    /// The units the refunds put back in stock, as X3 miscellaneous receipts once X3 has issued
+    /// the stock (only recorded before that). Some: the attempt ends here.
+    fn restock(&self, p: &Posted, refunds: &[Vec<u8>]) -> Result<Option<Step>> {
+        let order_id = p.row.order_id;
+        let restocks = match self.core.inventory().build_restocks(
+            &p.body,
+            refunds,
+            &p.mapping,
+            &p.settings,
+            &p.cfg.settings,
+        ) {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Ok(Some(self.needs_person(p.row, &stock_error(&e))?)),
+            Err(e) => {
+                return Ok(Some(self.needs_person(
+                    p.row,
                     &format!("the core failed on the restock: {e:#}"),
                 )?));
             }
@@ -565,7 +635,6 @@ impl Pipeline {
                 Err(step) => return Ok(Some(step)),
             }
         }
-        self.store.kv_set(&refunds_marker(order_id), &seen)?;
         Ok(None)
     }
 

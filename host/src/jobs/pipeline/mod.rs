@@ -7,9 +7,10 @@
 //! a `kill -9` between request and answer — means "this may be in X3": the next attempt looks X3
 //! up by the document's reference (CUSORDREF) and adopts what it finds before creating anything.
 //!
-//! One job per order at a time (an in-memory set of orders in flight), a bounded number of
-//! workers (= X3 concurrency), exponential backoff with jitter for transient failures, and a
-//! circuit breaker so a dead X3 is probed, not hammered.
+//! One job per order at a time (an in-memory set of orders in flight), twice as many workers as
+//! X3 requests allowed at once (`x3.concurrency`, which the X3 client itself enforces: a worker
+//! waiting on SQLite leaves its X3 slot to another), exponential backoff with jitter for
+//! transient failures, and a circuit breaker so a dead X3 is probed, not hammered.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};

@@ -548,6 +548,17 @@ fn replay_posts_an_attention_order_once_its_cause_is_fixed() {
     );
     let r = api.get("/api/admin/orders?state=attention&limit=5");
     assert_eq!(r.json()["orders"][0]["id"], id);
+    // A misspelt state is refused, naming the states, not answered with an empty list.
+    let r = api.get("/api/admin/orders?state=atention");
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.json()["errors"]["state"]
+            .as_str()
+            .unwrap()
+            .contains("attention"),
+        "{}",
+        r.body
+    );
 
     // Refusals: unknown ids, neither ids nor state, a state that is not replayable, bad limit.
     let r = api.json(

@@ -182,16 +182,17 @@ pub(super) fn list_orders(ctx: &Ctx, query: &str) -> Result<Answer> {
     let mut limit = 100usize;
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
-            "state" => {
-                if v.is_empty()
-                    || v.len() > 32
-                    || !v.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
-                {
-                    errors.add("state", "a state name like attention, held, posted");
-                } else {
-                    state = Some(v.into_owned());
-                }
-            }
+            "state" => match OrderState::parse(&v) {
+                Some(s) => state = Some(s),
+                // A misspelt state listed nothing before, as if no order were in it.
+                None => errors.add(
+                    "state",
+                    format!(
+                        "one of {} expected",
+                        OrderState::ALL.map(OrderState::as_str).join(", ")
+                    ),
+                ),
+            },
             "limit" => match v.parse::<usize>() {
                 Ok(n) if (1..=1000).contains(&n) => limit = n,
                 _ => errors.add("limit", "a whole number from 1 to 1000 expected"),
@@ -202,12 +203,8 @@ pub(super) fn list_orders(ctx: &Ctx, query: &str) -> Result<Answer> {
     if !errors.is_empty() {
         return Ok(errors.answer());
     }
-    let rows = match &state {
-        // A name that is no state lists nothing, as a state no order is in.
-        Some(s) => match OrderState::parse(s) {
-            Some(s) => ctx.store.orders_in_state(s, limit)?,
-            None => Vec::new(),
-        },
+    let rows = match state {
+        Some(s) => ctx.store.orders_in_state(s, limit)?,
         None => ctx.store.recent_orders(limit)?,
     };
     Ok(Answer::json(

@@ -15,10 +15,7 @@ use std::path::{Path, PathBuf};
 const LIMIT: usize = 120;
 
 /// Functions allowed to be longer for now, as (file under `host/src`, function name).
-const ALLOWED: &[(&str, &str)] = &[
-    // rewritten with a template on branch wip-status
-    ("jobs/x3poll.rs", "status_html"),
-];
+const ALLOWED: &[(&str, &str)] = &[];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

@@ -30,10 +30,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
+use maud::{Markup, html};
 use serde_json::{Map, Value, json};
 
 use crate::clients::x3::{ApiMode, LookupRequest, X3Error};
 use crate::component::CoreRuntime;
+use crate::html::utc;
 use crate::jobs::pipeline::{Pipeline, current};
 use crate::store::{CustomerFinish, CustomerUpdateRow, Store, now_ms};
 use crate::wire::Names;
@@ -1157,55 +1159,54 @@ pub fn status_json(store: &Store, enabled: bool) -> Value {
 }
 
 /// The status page's "Customer addresses → X3" section.
-pub fn status_html(store: &Store, enabled: bool) -> String {
-    use crate::html::{esc, utc};
-    let mut h = String::from("<section id=\"customer-updates\"><h2>Customer addresses → X3</h2>");
+pub fn status_html(store: &Store, enabled: bool) -> Markup {
     if !enabled {
-        h.push_str(
-            "<p class=\"muted\">Off (<code>[master-data] customer-addresses</code>): \
-             WooCommerce customer changes are stored, not sent to X3.</p></section>",
-        );
-        return h;
+        return html! {
+            section id="customer-updates" {
+                h2 { "Customer addresses → X3" }
+                p class="muted" {
+                    "Off (" code { "[master-data] customer-addresses" } "): WooCommerce customer \
+                     changes are stored, not sent to X3."
+                }
+            }
+        };
     }
     let s = status_json(store, enabled);
     let n = |k: &str| s[k].as_i64().unwrap_or(0);
-    let _ = write!(
-        h,
-        "<p>{} applied ({} written, {} already equal) · {} waiting · {} needing attention · {} \
-         with no X3 customer</p>",
-        n("applied"),
-        n("updated"),
-        n("unchanged"),
-        n("waiting"),
-        n("attention"),
-        n("no_x3_customer")
-    );
     let recent = s["recent"].as_array().cloned().unwrap_or_default();
-    if !recent.is_empty() {
-        h.push_str(
-            "<table><tr><th>Customer</th><th>State</th><th>X3 customer</th><th>Revision</th>\
-             <th>When</th><th>What</th></tr>",
-        );
-        for r in &recent {
-            let what = r["last_error"]
-                .as_str()
-                .or_else(|| r["detail"].as_str())
-                .unwrap_or("");
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
-                r["customer_id"],
-                esc(r["state"].as_str().unwrap_or("")),
-                esc(r["x3_code"].as_str().unwrap_or("—")),
-                esc(r["revision"].as_str().unwrap_or("—")),
-                esc(&utc(r["updated_at"].as_i64().unwrap_or(0))),
-                esc(what)
-            );
+    html! {
+        section id="customer-updates" {
+            h2 { "Customer addresses → X3" }
+            p {
+                (n("applied")) " applied (" (n("updated")) " written, " (n("unchanged"))
+                " already equal) · " (n("waiting")) " waiting · " (n("attention"))
+                " needing attention · " (n("no_x3_customer")) " with no X3 customer"
+            }
+            @if !recent.is_empty() {
+                table {
+                    tr {
+                        th { "Customer" } th { "State" } th { "X3 customer" } th { "Revision" }
+                        th { "When" } th { "What" }
+                    }
+                    @for r in &recent {
+                        tr {
+                            td { (r["customer_id"]) }
+                            td { (r["state"].as_str().unwrap_or("")) }
+                            td { (r["x3_code"].as_str().unwrap_or("—")) }
+                            td { (r["revision"].as_str().unwrap_or("—")) }
+                            td { (utc(r["updated_at"].as_i64().unwrap_or(0))) }
+                            td class="msg" {
+                                (r["last_error"]
+                                    .as_str()
+                                    .or_else(|| r["detail"].as_str())
+                                    .unwrap_or(""))
+                            }
+                        }
+                    }
+                }
+            }
         }
-        h.push_str("</table>");
     }
-    h.push_str("</section>");
-    h
 }
 
 #[cfg(test)]

@@ -16,14 +16,14 @@
 //!
 //! What was completed, and what was not and why, is kept for the status page (last 50 each).
 
-use std::fmt::Write as _;
-
 use anyhow::Result;
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clients::woo::WooError;
 use crate::component::inventory;
+use crate::html::utc;
 use crate::jobs::pipeline::{Pipeline, ShipRecord};
 use crate::store::{Store, now_ms};
 
@@ -408,48 +408,43 @@ pub fn status_json(store: &Store) -> Value {
 
 /// The "Orders completed from X3" part of the status page's X3 polling section (empty when
 /// nothing was ever logged).
-pub fn status_html(store: &Store) -> String {
-    use crate::html::{esc, utc};
+pub fn status_html(store: &Store) -> Markup {
     let log = load_log(store);
     if log.completed.is_empty() && log.not_completed.is_empty() {
-        return String::new();
+        return Markup::default();
     }
-    let mut h = String::from("<div id=\"x3-completions\"><h3>Orders completed from X3</h3>");
-    let link = |id: u64| format!("<a href=\"/status/orders/{id}\">#{id}</a>");
-    if !log.completed.is_empty() {
-        h.push_str("<table><tr><th>Order</th><th>X3 delivery</th><th>Completed</th></tr>");
-        for e in log.completed.iter().rev().take(10) {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{} ({})</td><td>{}</td></tr>",
-                link(e.order_id),
-                esc(&e.delivery),
-                esc(&e.sales_order),
-                esc(&utc(e.at))
-            );
+    let link = |id: u64| html! { a href={ "/status/orders/" (id) } { "#" (id) } };
+    html! {
+        div id="x3-completions" {
+            h3 { "Orders completed from X3" }
+            @if !log.completed.is_empty() {
+                table {
+                    tr { th { "Order" } th { "X3 delivery" } th { "Completed" } }
+                    @for e in log.completed.iter().rev().take(10) {
+                        tr {
+                            td { (link(e.order_id)) }
+                            td { (e.delivery) " (" (e.sales_order) ")" }
+                            td { (utc(e.at)) }
+                        }
+                    }
+                }
+            }
+            @if !log.not_completed.is_empty() {
+                p { "Not completed:" }
+                table {
+                    tr { th { "Order" } th { "X3 delivery" } th { "Why" } th { "When" } }
+                    @for e in log.not_completed.iter().rev().take(KEEP) {
+                        tr {
+                            td { (link(e.order_id)) }
+                            td { (e.delivery) " (" (e.sales_order) ")" }
+                            td class="msg" { (e.reason) }
+                            td { (utc(e.at)) }
+                        }
+                    }
+                }
+            }
         }
-        h.push_str("</table>");
     }
-    if !log.not_completed.is_empty() {
-        h.push_str(
-            "<p>Not completed:</p><table><tr><th>Order</th><th>X3 delivery</th><th>Why</th>\
-             <th>When</th></tr>",
-        );
-        for e in log.not_completed.iter().rev().take(KEEP) {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{} ({})</td><td class=\"msg\">{}</td><td>{}</td></tr>",
-                link(e.order_id),
-                esc(&e.delivery),
-                esc(&e.sales_order),
-                esc(&e.reason),
-                esc(&utc(e.at))
-            );
-        }
-        h.push_str("</table>");
-    }
-    h.push_str("</div>");
-    h
 }
 
 #[cfg(test)]
@@ -541,11 +536,13 @@ mod tests {
             log.not_completed,
             vec![e(8, "SDH2", "it is refunded in WooCommerce")]
         );
-        let html = status_html(&store);
+        let html = status_html(&store).into_string();
         assert!(html.contains("SDH1") && html.contains("refunded"), "{html}");
         assert_eq!(status_json(&store)["completed"][0]["order_id"], 7);
         assert!(
-            status_html(&Store::open_in_memory().unwrap()).is_empty(),
+            status_html(&Store::open_in_memory().unwrap())
+                .into_string()
+                .is_empty(),
             "nothing logged, nothing shown"
         );
     }

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use anyhow::{Context, Result, bail};
+use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -26,6 +27,7 @@ use crate::clients::woo::WooClient;
 use crate::clients::x3::{ApiMode, X3Client};
 use crate::component::{CoreRuntime, inventory, mapping, orders};
 use crate::config::reconcile::{ReconcileFile, tolerance as parse_tolerance};
+use crate::html::utc;
 use crate::store::{Store, now_ms};
 use crate::x3values::{decimal, fmt_decimal, fmt_stamp, round};
 
@@ -739,47 +741,45 @@ pub fn load_last(store: &Store) -> Option<Report> {
 }
 
 /// The status page's section: the last run, its discrepancies, and the CSV link.
-pub fn status_html(store: &Store) -> String {
-    use crate::html::{esc, utc};
-    let mut h = String::from("<section id=\"reconcile\"><h2>Reconciliation</h2>");
+pub fn status_html(store: &Store) -> Markup {
     let Some(r) = load_last(store) else {
-        h.push_str(
-            "<p class=\"muted\">Not run yet: <code>ml-connector reconcile --from … --to …</code> \
-             or <code>GET /api/admin/reconcile?from=…&amp;to=…</code>.</p></section>",
-        );
-        return h;
+        return html! {
+            section id="reconcile" {
+                h2 { "Reconciliation" }
+                p class="muted" {
+                    "Not run yet: " code { "ml-connector reconcile --from … --to …" } " or "
+                    code { "GET /api/admin/reconcile?from=…&to=…" } "."
+                }
+            }
+        };
     };
-    let _ = write!(
-        h,
-        "<p>Run {} over {} – {} (tolerance {}): {} · <a href=\"/status/reconcile.csv\">CSV of every order</a></p>",
-        esc(&utc(r.generated_at)),
-        esc(&r.from),
-        esc(&r.to),
-        esc(&r.tolerance),
-        esc(&r.summary()),
-    );
-    if r.discrepancies > 0 {
-        h.push_str(
-            "<table><tr><th>Order</th><th>Status</th><th>X3 documents</th><th>Problems</th>\
-             <th>Detail</th></tr>",
-        );
-        for l in r.problem_lines().take(50) {
-            let _ = write!(
-                h,
-                "<tr><td><a href=\"/status/orders/{}\">#{}</a></td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td class=\"msg\">{}</td></tr>",
-                l.order_id,
-                l.order_id,
-                esc(&l.status),
-                esc(&l.documents.join(", ")),
-                esc(&l.problems.join(", ")),
-                esc(&l.detail)
-            );
+    html! {
+        section id="reconcile" {
+            h2 { "Reconciliation" }
+            p {
+                "Run " (utc(r.generated_at)) " over " (r.from) " – " (r.to) " (tolerance "
+                (r.tolerance) "): " (r.summary()) " · "
+                a href="/status/reconcile.csv" { "CSV of every order" }
+            }
+            @if r.discrepancies > 0 {
+                table {
+                    tr {
+                        th { "Order" } th { "Status" } th { "X3 documents" } th { "Problems" }
+                        th { "Detail" }
+                    }
+                    @for l in r.problem_lines().take(50) {
+                        tr {
+                            td { a href={ "/status/orders/" (l.order_id) } { "#" (l.order_id) } }
+                            td { (l.status) }
+                            td { (l.documents.join(", ")) }
+                            td { (l.problems.join(", ")) }
+                            td class="msg" { (l.detail) }
+                        }
+                    }
+                }
+            }
         }
-        h.push_str("</table>");
     }
-    h.push_str("</section>");
-    h
 }
 
 #[cfg(test)]

@@ -23,17 +23,18 @@
 //! part is tried again at the next interval from the same watermark.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clients::x3::{ApiMode, X3Client};
 use crate::component::{CoreRuntime, orders};
 use crate::config::x3poll::X3PollFile;
+use crate::html::{utc, woo_text};
 use crate::jobs::catalogue::{Target, reverse_mapping};
 use crate::jobs::pipeline::Pipeline;
 use crate::store::{Store, X3OrderState, now_ms};
@@ -1004,42 +1005,37 @@ pub fn order_json(store: &Store, order_id: u64) -> Result<Value> {
 }
 
 /// The order page's "In X3" section.
-pub fn order_html(store: &Store, order_id: u64) -> Result<String> {
-    use crate::html::{esc, utc};
-    let mut h = String::from("<section id=\"x3-state\"><h2>In X3 (polled)</h2>");
-    match store.x3_order(order_id)? {
-        None => h.push_str(
-            "<p class=\"muted\">Not seen by X3 polling (off, or nothing changed in X3 since).</p>",
-        ),
-        Some(s) => {
-            let list = |v: &[String]| {
-                if v.is_empty() {
-                    "—".to_string()
-                } else {
-                    esc(&v.join(", ")).to_string()
-                }
-            };
-            let _ = write!(
-                h,
-                "<dl class=\"card\"><dt>Reference</dt><dd>{}</dd><dt>Sales documents</dt><dd>{}</dd>\
-                 <dt>Order status</dt><dd>{}</dd><dt>Delivery status</dt><dd>{}</dd>\
-                 <dt>Deliveries</dt><dd>{}</dd><dt>Invoices</dt><dd>{}</dd>\
-                 <dt>Invoice status</dt><dd>{}</dd><dt>Changed in X3</dt><dd>{}</dd>\
-                 <dt>Seen</dt><dd>{}</dd></dl>",
-                esc(&s.reference),
-                list(&s.documents),
-                esc(&order_status_text(s.order_status)),
-                esc(&delivery_status_text(s.delivery_status)),
-                list(&s.deliveries),
-                list(&s.invoices),
-                esc(&s.invoice_status.map_or("—".into(), |v| v.to_string())),
-                esc(s.x3_updated.as_deref().unwrap_or("—")),
-                esc(&utc(s.seen_at)),
-            );
+pub fn order_html(store: &Store, order_id: u64) -> Result<Markup> {
+    let seen = store.x3_order(order_id)?;
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "—".to_string()
+        } else {
+            v.join(", ")
         }
-    }
-    h.push_str("</section>");
-    Ok(h)
+    };
+    Ok(html! {
+        section id="x3-state" {
+            h2 { "In X3 (polled)" }
+            @match seen {
+                None => p class="muted" {
+                    "Not seen by X3 polling (off, or nothing changed in X3 since)."
+                },
+                Some(s) => dl class="card" {
+                    dt { "Reference" } dd { (s.reference) }
+                    dt { "Sales documents" } dd { (list(&s.documents)) }
+                    dt { "Order status" } dd { (order_status_text(s.order_status)) }
+                    dt { "Delivery status" } dd { (delivery_status_text(s.delivery_status)) }
+                    dt { "Deliveries" } dd { (list(&s.deliveries)) }
+                    dt { "Invoices" } dd { (list(&s.invoices)) }
+                    dt { "Invoice status" }
+                    dd { (s.invoice_status.map_or("—".into(), |v| v.to_string())) }
+                    dt { "Changed in X3" } dd { (s.x3_updated.as_deref().unwrap_or("—")) }
+                    dt { "Seen" } dd { (utc(s.seen_at)) }
+                },
+            }
+        }
+    })
 }
 
 /// `/api/status` → `x3_poll`: the poll status, `null` when polling never ran.
@@ -1060,127 +1056,110 @@ pub fn status_json(store: &Store) -> Value {
 }
 
 /// The status page's "X3 polling" section.
-pub fn status_html(store: &Store) -> String {
-    use crate::html::{esc, utc};
-    let mut h = String::from("<section id=\"x3-poll\"><h2>X3 polling</h2>");
+pub fn status_html(store: &Store) -> Markup {
     if !matches!(store.kv_get(STATUS_KEY), Ok(Some(_))) {
-        h.push_str("<p class=\"muted\">Off (no <code>[x3-poll]</code> section) or not run yet.</p></section>");
-        return h;
+        return html! {
+            section id="x3-poll" {
+                h2 { "X3 polling" }
+                p class="muted" { "Off (no " code { "[x3-poll]" } " section) or not run yet." }
+            }
+        };
     }
     let s = load_status(store);
     let t = |v: Option<i64>| v.map_or_else(|| "—".to_string(), utc);
-    let _ = write!(
-        h,
-        "<p>Last poll {} · last complete {} · last failure {}</p>",
-        esc(&t(s.last_poll_at)),
-        esc(&t(s.last_success_at)),
-        esc(&t(s.last_failure_at))
-    );
-    h.push_str(
-        "<table><tr><th>Part</th><th>Watermark (X3 time)</th><th>Read</th><th>State</th></tr>",
-    );
-    for (name, p) in &s.parts {
-        let state = match s.errors.get(name) {
-            Some(e) => format!("failing: {e}"),
-            None => "ok".to_string(),
-        };
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
-            esc(name),
-            esc(p.watermark.as_deref().unwrap_or("—")),
-            p.read,
-            esc(&state)
-        );
-    }
-    for (name, e) in &s.errors {
-        if !s.parts.contains_key(name) {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>—</td><td>—</td><td class=\"msg\">failing: {}</td></tr>",
-                esc(name),
-                esc(e)
-            );
+    let unpushed = s.stock_unmatched.len() + s.stock_unmanaged.len();
+    let changed = |p: &Value| {
+        p["fields"]
+            .as_object()
+            .map(|f| {
+                f.iter()
+                    .map(|(k, v)| format!("{k}: {} → {}", v[0], v[1]))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
+    };
+    html! {
+        section id="x3-poll" {
+            h2 { "X3 polling" }
+            p {
+                "Last poll " (t(s.last_poll_at)) " · last complete " (t(s.last_success_at))
+                " · last failure " (t(s.last_failure_at))
+            }
+            table {
+                tr { th { "Part" } th { "Watermark (X3 time)" } th { "Read" } th { "State" } }
+                @for (name, p) in &s.parts {
+                    tr {
+                        td { (name) }
+                        td { (p.watermark.as_deref().unwrap_or("—")) }
+                        td { (p.read) }
+                        td class="msg" {
+                            @match s.errors.get(name) {
+                                Some(e) => { "failing: " (e) },
+                                None => "ok",
+                            }
+                        }
+                    }
+                }
+                @for (name, e) in s.errors.iter().filter(|(n, _)| !s.parts.contains_key(*n)) {
+                    tr { td { (name) } td { "—" } td { "—" } td class="msg" { "failing: " (e) } }
+                }
+            }
+            @if unpushed > 0 {
+                p { "Stock not pushed:" }
+                ul class="notes" {
+                    @for u in s.stock_unmatched.iter().chain(&s.stock_unmanaged).take(LIST_MAX) {
+                        // They name WooCommerce products as WordPress encodes them.
+                        li { (woo_text(u)) }
+                    }
+                    @if unpushed > LIST_MAX {
+                        li {
+                            "… and " (unpushed - LIST_MAX) " more (" code { "/api/status" }
+                            " lists them all)"
+                        }
+                    }
+                }
+            }
+            @if !s.stock_refused.is_empty() || !s.products_refused.is_empty() {
+                p { "WooCommerce refused:" }
+                ul class="notes" {
+                    @for u in s.stock_refused.iter().chain(&s.products_refused) { li { (u) } }
+                }
+            }
+            @if !s.products_unmatched.is_empty() {
+                p { "Items not pushed:" }
+                ul class="notes" {
+                    @for u in s.products_unmatched.iter().take(LIST_MAX) { li { (u) } }
+                    @if s.products_unmatched.len() > LIST_MAX {
+                        li {
+                            "… and " (s.products_unmatched.len() - LIST_MAX) " more ("
+                            code { "/api/status" } " lists them all)"
+                        }
+                    }
+                }
+            }
+            @if !s.products_pushed.is_empty() {
+                table id="products-pushed" {
+                    tr { th { "Item" } th { "Product" } th { "Changed" } }
+                    @for p in s.products_pushed.iter().rev().take(10) {
+                        tr {
+                            td { (p["item"].as_str().unwrap_or("")) }
+                            // A WooCommerce product name, HTML-encoded as WordPress keeps it.
+                            td { (woo_text(p["target"].as_str().unwrap_or(""))) }
+                            td class="msg" { (changed(p)) }
+                        }
+                    }
+                }
+            }
+            @if let Some(last) = s.stock_pushed.last() {
+                p class="muted" {
+                    "Last stock pushed: " (last["item"].as_str().unwrap_or("")) " = "
+                    (last["to"].to_string()) " → " (woo_text(last["target"].as_str().unwrap_or("")))
+                }
+            }
+            (crate::jobs::master_orders::status_html(store))
         }
     }
-    h.push_str("</table>");
-    if !s.stock_unmatched.is_empty() || !s.stock_unmanaged.is_empty() {
-        h.push_str("<p>Stock not pushed:</p><ul class=\"notes\">");
-        let all = s.stock_unmatched.len() + s.stock_unmanaged.len();
-        for u in s
-            .stock_unmatched
-            .iter()
-            .chain(&s.stock_unmanaged)
-            .take(LIST_MAX)
-        {
-            let _ = write!(h, "<li>{}</li>", esc(u));
-        }
-        if all > LIST_MAX {
-            let _ = write!(
-                h,
-                "<li>… and {} more (<code>/api/status</code> lists them all)</li>",
-                all - LIST_MAX
-            );
-        }
-        h.push_str("</ul>");
-    }
-    if !s.stock_refused.is_empty() || !s.products_refused.is_empty() {
-        h.push_str("<p>WooCommerce refused:</p><ul class=\"notes\">");
-        for u in s.stock_refused.iter().chain(&s.products_refused) {
-            let _ = write!(h, "<li>{}</li>", esc(u));
-        }
-        h.push_str("</ul>");
-    }
-    if !s.products_unmatched.is_empty() {
-        h.push_str("<p>Items not pushed:</p><ul class=\"notes\">");
-        for u in s.products_unmatched.iter().take(LIST_MAX) {
-            let _ = write!(h, "<li>{}</li>", esc(u));
-        }
-        if s.products_unmatched.len() > LIST_MAX {
-            let _ = write!(
-                h,
-                "<li>… and {} more (<code>/api/status</code> lists them all)</li>",
-                s.products_unmatched.len() - LIST_MAX
-            );
-        }
-        h.push_str("</ul>");
-    }
-    if !s.products_pushed.is_empty() {
-        h.push_str(
-            "<table id=\"products-pushed\"><tr><th>Item</th><th>Product</th><th>Changed</th></tr>",
-        );
-        for p in s.products_pushed.iter().rev().take(10) {
-            let fields = p["fields"]
-                .as_object()
-                .map(|f| {
-                    f.iter()
-                        .map(|(k, v)| format!("{k}: {} → {}", v[0], v[1]))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .unwrap_or_default();
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
-                esc(p["item"].as_str().unwrap_or("")),
-                esc(p["target"].as_str().unwrap_or("")),
-                esc(&fields)
-            );
-        }
-        h.push_str("</table>");
-    }
-    if let Some(last) = s.stock_pushed.last() {
-        let _ = write!(
-            h,
-            "<p class=\"muted\">Last stock pushed: {} = {} → {}</p>",
-            esc(last["item"].as_str().unwrap_or("")),
-            esc(&last["to"].to_string()),
-            esc(last["target"].as_str().unwrap_or(""))
-        );
-    }
-    h.push_str(&crate::jobs::master_orders::status_html(store));
-    h.push_str("</section>");
-    h
 }
 
 #[cfg(test)]
@@ -1229,7 +1208,12 @@ mod tests {
         // A number that only contains another one is not it.
         assert_eq!(store.order_of_document("SOHFR01100000").unwrap(), None);
         assert_eq!(order_json(&store, 5).unwrap()["delivery_status"], 3);
-        assert!(order_html(&store, 5).unwrap().contains("3 (delivered)"));
+        assert!(
+            order_html(&store, 5)
+                .unwrap()
+                .into_string()
+                .contains("3 (delivered)")
+        );
         assert_eq!(order_json(&store, 6).unwrap(), Value::Null);
     }
 }

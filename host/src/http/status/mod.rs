@@ -7,18 +7,17 @@
 //! asset (inline CSS and SVG) and no script, so it reads the same without JavaScript and can be
 //! framed by the WordPress admin; framing is allowed only for `[status] frame-origins`.
 //!
-//! Order data comes from shoppers: every value goes through [`esc`] on its way into HTML. Config
-//! values are never shown except the X3 and store URLs (without any user-info or query) and the
-//! X3 folder.
+//! Order data comes from shoppers: the HTML is written as `maud` templates (`page.rs`, and the
+//! jobs' own sections), which escape every value on its way in. Config values are never shown
+//! except the X3 and store URLs (without any user-info or query) and the X3 folder.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::html::{esc, utc};
+use crate::html::utc;
 use crate::http::Ctx;
 use crate::http::intake::Answer;
 use crate::store::{OrderRow, OrderState, now_ms};
@@ -154,12 +153,14 @@ pub fn page(ctx: &Ctx, path: &str) -> Answer {
     let result = match path.trim_end_matches('/') {
         "/status" => snapshot(ctx).map(|s| {
             // Sections owned by other modules, appended after the core ones.
-            let extra = crate::jobs::x3poll::status_html(&ctx.store)
-                + &crate::jobs::reconcile::status_html(&ctx.store)
-                + &crate::jobs::customer_sync::status_html(
+            let extra = maud::html! {
+                (crate::jobs::x3poll::status_html(&ctx.store))
+                (crate::jobs::reconcile::status_html(&ctx.store))
+                (crate::jobs::customer_sync::status_html(
                     &ctx.store,
                     ctx.config.master_data.customer_addresses,
-                );
+                ))
+            };
             Some(render_status(&s, &extra))
         }),
         p => match p
@@ -177,7 +178,12 @@ pub fn page(ctx: &Ctx, path: &str) -> Answer {
             layout(
                 "Not found",
                 false,
-                "<p>No such page or order. <a href=\"/status\">Back to the status page</a>.</p>",
+                &maud::html! {
+                    p {
+                        "No such page or order. "
+                        a href="/status" { "Back to the status page" } "."
+                    }
+                },
             ),
         ),
         Err(e) => (
@@ -185,10 +191,9 @@ pub fn page(ctx: &Ctx, path: &str) -> Answer {
             layout(
                 "Status unavailable",
                 false,
-                &format!(
-                    "<p class=\"bad\">The store could not be read: {}</p>",
-                    esc(&format!("{e:#}"))
-                ),
+                &maud::html! {
+                    p class="bad" { "The store could not be read: " (format!("{e:#}")) }
+                },
             ),
         ),
     };
@@ -240,12 +245,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shopper_text_is_escaped() {
-        assert_eq!(
-            esc("<script>alert('x') & \"y\"</script>").to_string(),
-            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+    fn a_hostile_product_name_and_message_are_escaped_on_the_page() {
+        let missing = [
+            MissingMapping {
+                line_kind: "product".into(),
+                name: "<script>alert(1)</script>".into(),
+                tried: vec!["sku:<b>\"'&".into()],
+            },
+            MissingMapping {
+                line_kind: "product".into(),
+                // WooCommerce encodes what WordPress stored: decoded, then escaped again.
+                name: "&lt;img src=x onerror=alert(2)&gt;".into(),
+                tried: vec!["product:12".into()],
+            },
+        ];
+        let reasons = ["note: \"'&<>".to_string()];
+        let h = layout("<Status>", false, &missing_list(&missing, &reasons));
+        assert!(
+            !h.contains("<script") && !h.contains("<img") && !h.contains("<b>"),
+            "{h}"
         );
-        assert_eq!(esc("Zoë Ørsted 山田").to_string(), "Zoë Ørsted 山田");
+        assert!(
+            h.contains("<strong>&lt;script&gt;alert(1)&lt;/script&gt;</strong>"),
+            "{h}"
+        );
+        assert!(h.contains("<code>sku:&lt;b&gt;&quot;'&amp;</code>"), "{h}");
+        assert!(
+            h.contains("<strong>&lt;img src=x onerror=alert(2)&gt;</strong>"),
+            "{h}"
+        );
+        assert!(h.contains("<li>note: &quot;'&amp;&lt;&gt;</li>"), "{h}");
+        assert!(
+            h.contains("<title>&lt;Status&gt; · ml-connector</title>"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn woocommerce_encoded_names_show_as_written_not_as_entities() {
+        // Regression (issue 13): a variation's name showed `Ship Your Idea &ndash; Color: Black`.
+        let missing = [MissingMapping {
+            line_kind: "product".into(),
+            name: "Ship Your Idea &ndash; Color: Black &amp; White".into(),
+            tried: vec!["sku:IDEA".into()],
+        }];
+        let h = missing_list(&missing, &[]).into_string();
+        assert!(
+            h.contains("<strong>Ship Your Idea – Color: Black &amp; White</strong>"),
+            "{h}"
+        );
+        assert!(!h.contains("&amp;ndash;"), "{h}");
     }
 
     #[test]
@@ -296,7 +345,7 @@ mod tests {
         // Regression (issue 14): "279777 ms" right-aligned at x = 40 ran off the chart's left edge.
         let mut values = vec![None; WINDOW];
         values[WINDOW - 1] = Some(2_759_999); // the widest text under an hour: "46 min 0 s"
-        let svg = bar_chart("chart-lag", "Lag", 0, &values, lag_text, "#000");
+        let svg = bar_chart("chart-lag", "Lag", 0, &values, lag_text, "#000").into_string();
         let label = "46 min 0 s";
         let at = svg
             .find(&format!(">{label}</text>"))
@@ -333,7 +382,7 @@ mod tests {
     fn a_misconfigured_card_names_what_x3_did_not_know() {
         let mut x = x3("misconfigured");
         x.config_problems = vec!["customer lookup: X3 does not know WEB <b>".into()];
-        let h = x3_card(&x, 3_000);
+        let h = x3_card(&x, 3_000).into_string();
         assert!(h.contains("misconfigured"), "{h}");
         assert!(h.contains("X3 does not know WEB &lt;b&gt;"), "escaped: {h}");
     }
@@ -341,11 +390,11 @@ mod tests {
     #[test]
     fn a_card_marked_ok_shows_no_old_failure_message() {
         // Regression (issue 14): the X3 card said "ok" above the last failure's message.
-        let ok = x3_card(&x3("ok"), 3_000);
+        let ok = x3_card(&x3("ok"), 3_000).into_string();
         assert!(ok.contains("badge ok"));
         assert!(!ok.contains("connection refused"), "{ok}");
         assert!(ok.contains("Last failure"), "the time of the failure stays");
-        let failing = x3_card(&x3("failing"), 3_000);
+        let failing = x3_card(&x3("failing"), 3_000).into_string();
         assert!(failing.contains("connection refused"), "{failing}");
 
         let mut st = StoreHealth {
@@ -366,9 +415,17 @@ mod tests {
             counters: BTreeMap::new(),
             rejected: 0,
         };
-        assert!(!store_card(&st, &d, 3_000).contains("Consumer key is invalid"));
+        assert!(
+            !store_card(&st, &d, 3_000)
+                .0
+                .contains("Consumer key is invalid")
+        );
         st.rest_last_failure_at = Some(2_500);
-        assert!(store_card(&st, &d, 3_000).contains("Consumer key is invalid"));
+        assert!(
+            store_card(&st, &d, 3_000)
+                .0
+                .contains("Consumer key is invalid")
+        );
     }
 
     #[test]

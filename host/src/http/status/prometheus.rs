@@ -1,5 +1,7 @@
 //! `/metrics`: the snapshot in the Prometheus text format.
 
+use std::fmt::Write as _;
+
 use super::*;
 
 pub(super) fn label(v: &str) -> String {

@@ -14,6 +14,7 @@
 //! - [`literal`]: escaping values into SData `where` clauses and GraphQL filter strings.
 //! - [`inventory`]: status changes and refunds become stock intents.
 //! - [`stock`]: the X3 actions after posting: delivery, close/delete, credit notes, restock.
+//! - [`reconcile`]: one order's amounts against the X3 documents carrying its reference.
 //! - [`text`]: fitting text into X3 field lengths, reporting what was shortened.
 //! - [`wire`]: every X3 name the connector uses, with its default and source, and overrides.
 
@@ -26,6 +27,7 @@ pub mod literal;
 pub mod mapping;
 pub mod order;
 pub mod plan;
+pub mod reconcile;
 pub mod stock;
 pub mod text;
 pub mod webhook;

@@ -13,7 +13,7 @@ wit_bindgen::generate!({
 
 use exports::ml::connector::{inventory as wi, mapping as wm, orders as wo, webhook as ww};
 
-use crate::{inventory, literal, mapping, plan, stock, webhook, wire};
+use crate::{inventory, literal, mapping, plan, reconcile, stock, webhook, wire};
 
 struct Component;
 
@@ -417,6 +417,72 @@ impl wo::Guest for Component {
 
     fn graphql_literal(value: String) -> String {
         literal::graphql_literal(&value)
+    }
+
+    fn reconcile(
+        order: Vec<u8>,
+        documents: Vec<wo::ReconcileDocument>,
+        rules: wo::ReconcileRules,
+    ) -> Result<wo::ReconcileVerdict, wo::Error> {
+        let amount = |field: &str, s: &str| {
+            s.trim()
+                .parse::<rust_decimal::Decimal>()
+                .map_err(|_| wo::Error::InvalidSettings(format!("{field}: not a decimal: {s:?}")))
+        };
+        let mut docs = Vec::with_capacity(documents.len());
+        for d in documents {
+            let mut lines = Vec::with_capacity(d.lines.len());
+            for l in d.lines {
+                lines.push(reconcile::DocumentLine {
+                    quantity: amount("quantity", &l.quantity)?,
+                    gross_price: amount("gross-price", &l.gross_price)?,
+                    discounts: l
+                        .discounts
+                        .iter()
+                        .map(|x| amount("discounts", x))
+                        .collect::<Result<_, _>>()?,
+                    item: l.item,
+                });
+            }
+            docs.push(reconcile::Document {
+                net_total: d.net_total.map(|x| amount("net-total", &x)).transpose()?,
+                gross_total: d
+                    .gross_total
+                    .map(|x| amount("gross-total", &x))
+                    .transpose()?,
+                number: d.number,
+                lines,
+            });
+        }
+        let rules = reconcile::Rules {
+            tolerance: amount("tolerance", &rules.tolerance)?,
+            reference: rules.reference,
+            to_post: rules.to_post,
+            shipping_items: rules.shipping_items.into_iter().collect(),
+            decimals: rules.decimals,
+        };
+        let v = reconcile::compare(&order, &docs, &rules).map_err(plan_error)?;
+        Ok(wo::ReconcileVerdict {
+            woo_total_excl_tax: v.woo_total_excl_tax,
+            woo_tax: v.woo_tax,
+            woo_shipping: v.woo_shipping,
+            documents: v.documents,
+            x3_total_excl_tax: v.x3_total_excl_tax,
+            x3_tax: v.x3_tax,
+            x3_shipping: v.x3_shipping,
+            problems: v
+                .problems
+                .into_iter()
+                .map(|p| match p {
+                    reconcile::Problem::Missing => wo::ReconcileProblem::Missing,
+                    reconcile::Problem::Duplicated => wo::ReconcileProblem::Duplicated,
+                    reconcile::Problem::Total => wo::ReconcileProblem::Total,
+                    reconcile::Problem::Tax => wo::ReconcileProblem::Tax,
+                    reconcile::Problem::Shipping => wo::ReconcileProblem::Shipping,
+                })
+                .collect(),
+            detail: v.detail,
+        })
     }
 }
 

@@ -30,7 +30,7 @@ pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/core.compo
 
 /// The WIT package and version this host is written against.
 pub const PACKAGE: &str = "ml:connector";
-pub const VERSION: &str = "0.4.0";
+pub const VERSION: &str = "0.5.0";
 /// The interfaces the component must export.
 pub const INTERFACES: [&str; 4] = ["webhook", "mapping", "orders", "inventory"];
 
@@ -453,6 +453,19 @@ impl OrdersApi<'_> {
     pub fn graphql_literal(&self, value: &str) -> Result<String> {
         self.0
             .call(|c, s| c.ml_connector_orders().call_graphql_literal(s, value))
+    }
+
+    /// One order (REST v3 JSON) against the X3 documents carrying its reference.
+    pub fn reconcile(
+        &self,
+        order: &[u8],
+        documents: &[orders::ReconcileDocument],
+        rules: &orders::ReconcileRules,
+    ) -> Result<Result<orders::ReconcileVerdict, orders::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_orders()
+                .call_reconcile(s, order, documents, rules)
+        })
     }
 }
 

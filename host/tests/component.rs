@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ml_connector::component::{
-    Compiled, CoreRuntime, EMBEDDED, check_export_names, exported_functions, inventory as wi,
-    mapping as wm, orders as wo, webhook as ww,
+    Compiled, CoreRuntime, EMBEDDED, VERSION, check_export_names, exported_functions,
+    inventory as wi, mapping as wm, orders as wo, webhook as ww,
 };
 use wasmtime::component::Component;
 
@@ -50,7 +50,7 @@ fn captured_signature(name: &str) -> String {
 
 /// Every export this file calls. `every_export_has_a_boundary_test` fails when the component
 /// gains an export that is not listed (and so not tested) here.
-const COVERED: [&str; 24] = [
+const COVERED: [&str; 25] = [
     "webhook#verify-signature",
     "webhook#classify",
     "webhook#accept",
@@ -65,6 +65,7 @@ const COVERED: [&str; 24] = [
     "orders#wire-names",
     "orders#sdata-literal",
     "orders#graphql-literal",
+    "orders#reconcile",
     "inventory#default-status-map",
     "inventory#validate-status-map",
     "inventory#transition",
@@ -93,8 +94,9 @@ fn component_imports_nothing_and_exports_the_four_interfaces() {
         .collect();
     let want: BTreeSet<String> = ["webhook", "mapping", "orders", "inventory"]
         .iter()
-        .map(|i| format!("ml:connector/{i}@0.4.0"))
+        .map(|i| format!("ml:connector/{i}@{VERSION}"))
         .collect();
+    assert_eq!(VERSION, "0.5.0");
     assert_eq!(exports, want);
 }
 
@@ -121,7 +123,7 @@ fn component_with_version(version: &str) -> Vec<u8> {
     let mut text = format!("package ml:connector@{version};\n");
     for file in files {
         let body = std::fs::read_to_string(file).unwrap();
-        assert!(body.contains("package ml:connector@0.4.0;"));
+        assert!(body.contains(&format!("package ml:connector@{VERSION};")));
         for line in body.lines().filter(|l| !l.starts_with("package ")) {
             text.push_str(line);
             text.push('\n');
@@ -148,9 +150,9 @@ fn component_with_version(version: &str) -> Vec<u8> {
 
 #[test]
 fn a_component_of_another_wit_version_is_refused() {
-    // The shipped 0.1.0 to 0.3.0 and a future 0.5.0 alike: a frozen version is never loaded
+    // The shipped 0.1.0 to 0.4.0 and a future 0.6.0 alike: a frozen version is never loaded
     // as another.
-    for other in ["0.1.0", "0.2.0", "0.3.0", "0.5.0"] {
+    for other in ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.6.0"] {
         let bytes = component_with_version(other);
         let err = CoreRuntime::load(&bytes, None)
             .err()
@@ -158,18 +160,21 @@ fn a_component_of_another_wit_version_is_refused() {
             .to_string();
         assert!(
             err.contains(&format!("ml:connector@{other}"))
-                && err.contains("supports ml:connector@0.4.0"),
+                && err.contains(&format!("supports ml:connector@{VERSION}")),
             "{err}"
         );
     }
     // The same world at our version passes the check (its functions are dummies, never called).
-    assert!(CoreRuntime::load(&component_with_version("0.4.0"), None).is_ok());
+    assert!(CoreRuntime::load(&component_with_version(VERSION), None).is_ok());
     let missing: BTreeSet<String> = ["webhook", "orders", "inventory"]
         .iter()
-        .map(|i| format!("ml:connector/{i}@0.4.0"))
+        .map(|i| format!("ml:connector/{i}@{VERSION}"))
         .collect();
     let err = check_export_names(&missing).unwrap_err().to_string();
-    assert!(err.contains("ml:connector/mapping@0.4.0"), "{err}");
+    assert!(
+        err.contains(&format!("ml:connector/mapping@{VERSION}")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -334,6 +339,86 @@ fn webhook_classify_each_kind_and_error() {
     assert!(matches!(
         classify(b"{\"name\":1}", "order.updated"),
         Err(ww::Error::Unrecognised(_))
+    ));
+}
+
+#[test]
+fn orders_reconcile_compares_through_the_boundary_and_names_bad_input() {
+    let core = core();
+    let o = core.orders();
+    let order = br#"{"id":7,"status":"processing","total":"26.00","total_tax":"4.00","shipping_total":"5.00"}"#;
+    let line = |item: &str, q: &str, p: &str, discounts: &[&str]| wo::ReconcileLine {
+        item: item.into(),
+        quantity: q.into(),
+        gross_price: p.into(),
+        discounts: discounts.iter().map(|d| d.to_string()).collect(),
+    };
+    let doc = |number: &str, net: Option<&str>, gross: Option<&str>| wo::ReconcileDocument {
+        number: number.into(),
+        net_total: net.map(Into::into),
+        gross_total: gross.map(Into::into),
+        lines: vec![
+            line("MUG", "2", "9", &["0.5", "0"]),
+            line("SHIP", "1", "5", &[]),
+        ],
+    };
+    let rules = wo::ReconcileRules {
+        reference: "WC-7".into(),
+        to_post: true,
+        shipping_items: vec!["SHIP".into()],
+        tolerance: "0.01".into(),
+        decimals: 2,
+    };
+    // Lines: 2 × (9 − 0.5) + 5 = 22.00 excl. tax, shipping 5.00; tax from the header.
+    let v = o
+        .reconcile(
+            order,
+            &[
+                doc("SOH2", None, None),
+                doc("SOH1", Some("22"), Some("26.5")),
+            ],
+            &rules,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.documents, ["SOH1", "SOH2"]);
+    assert_eq!(
+        v.problems,
+        [wo::ReconcileProblem::Duplicated, wo::ReconcileProblem::Tax]
+    );
+    assert_eq!(
+        (
+            v.x3_total_excl_tax.as_deref(),
+            v.x3_tax.as_deref(),
+            v.x3_shipping.as_deref()
+        ),
+        (Some("22.00"), Some("4.50"), Some("5.00"))
+    );
+    assert_eq!(v.woo_total_excl_tax, "22.00");
+    assert!(
+        v.detail.contains("tax 4.00 in WooCommerce, 4.50 in X3"),
+        "{}",
+        v.detail
+    );
+    let missing = o.reconcile(order, &[], &rules).unwrap().unwrap();
+    assert_eq!(missing.problems, [wo::ReconcileProblem::Missing]);
+    assert_eq!(missing.x3_total_excl_tax, None);
+    // Each refusal crosses as its variant.
+    assert!(matches!(
+        o.reconcile(b"{", &[], &rules).unwrap(),
+        Err(wo::Error::InvalidJson(_))
+    ));
+    assert!(matches!(
+        o.reconcile(br#"{"total":"abc"}"#, &[], &rules).unwrap(),
+        Err(wo::Error::InvalidOrder(m)) if m.contains("total")
+    ));
+    let bad = wo::ReconcileRules {
+        tolerance: "0,01".into(),
+        ..rules.clone()
+    };
+    assert!(matches!(
+        o.reconcile(order, &[], &bad).unwrap(),
+        Err(wo::Error::InvalidSettings(m)) if m.contains("tolerance")
     ));
 }
 

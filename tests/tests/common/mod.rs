@@ -661,5 +661,26 @@ fn forward(
     upstream.write_all(&out)?;
     let mut resp = Vec::new();
     upstream.read_to_end(&mut resp)?;
-    client.write_all(&resp)
+    client.write_all(&with_connection_close(&resp))
+}
+
+/// The answer with `Connection: close` in its head: the proxy closes the client's connection
+/// after each answer, and a client that was not told so keeps it for the next request, which
+/// then meets a closed socket (a reset, under load).
+fn with_connection_close(resp: &[u8]) -> Vec<u8> {
+    let Some(head_end) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return resp.to_vec();
+    };
+    let head = String::from_utf8_lossy(&resp[..head_end]);
+    let mut out = Vec::with_capacity(resp.len() + 19);
+    for (i, line) in head.split("\r\n").enumerate() {
+        if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(&resp[head_end + 4..]);
+    out
 }

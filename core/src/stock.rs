@@ -164,6 +164,33 @@ fn key(store_id: &str, order_id: u64, kind: IntentKind) -> String {
     format!("{store_id}/order/{order_id}/{}", kind.slug())
 }
 
+/// Where a posted order stands, from what X3 was asked to do for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostedState {
+    Posted,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Refunded,
+}
+
+/// The state of a posted order from its WooCommerce status and the intents the ledger has done:
+/// a cancel wins (the X3 order is closed whatever came after), then a `refunded` status, then the
+/// furthest stage done.
+pub fn state_after_post(status: &str, done: &[IntentKind]) -> PostedState {
+    if done.contains(&IntentKind::Cancel) {
+        PostedState::Cancelled
+    } else if status == "refunded" {
+        PostedState::Refunded
+    } else if done.contains(&IntentKind::Deliver) {
+        PostedState::Delivered
+    } else if done.contains(&IntentKind::Ship) {
+        PostedState::Shipped
+    } else {
+        PostedState::Posted
+    }
+}
+
 /// What is still to do for an order at `current`, given the actions the ledger has done.
 ///
 /// Unlike [`crate::inventory::transition`] this does not need the previous status: the ledger

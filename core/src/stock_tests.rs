@@ -682,3 +682,22 @@ fn restock_only_what_woocommerce_restocked_once_per_refund_and_line() {
         Err(Error::InvalidRefund(_))
     ));
 }
+
+#[test]
+fn a_posted_orders_state_is_the_furthest_stage_done_unless_cancelled_or_refunded() {
+    use IntentKind::{Cancel, Deliver, Post, Ship};
+    let cases: [(&str, &[IntentKind], PostedState); 7] = [
+        ("processing", &[Post], PostedState::Posted),
+        ("completed", &[Post, Ship], PostedState::Shipped),
+        ("delivered", &[Post, Ship, Deliver], PostedState::Delivered),
+        // The order of the ledger's rows does not matter.
+        ("delivered", &[Deliver, Post, Ship], PostedState::Delivered),
+        ("refunded", &[Post, Ship], PostedState::Refunded),
+        // A cancel wins over a later status: the X3 order is closed.
+        ("refunded", &[Post, Cancel], PostedState::Cancelled),
+        ("processing", &[Post, Ship, Cancel], PostedState::Cancelled),
+    ];
+    for (status, done, want) in cases {
+        assert_eq!(state_after_post(status, done), want, "{status} {done:?}");
+    }
+}

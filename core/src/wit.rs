@@ -688,6 +688,17 @@ impl wi::Guest for Component {
         stock_settings_out(stock::StockSettings::default())
     }
 
+    fn state_after_post(status: String, done: Vec<wi::IntentKind>) -> wi::PostedState {
+        let done: Vec<inventory::IntentKind> = done.into_iter().map(intent_kind_in).collect();
+        match stock::state_after_post(&status, &done) {
+            stock::PostedState::Posted => wi::PostedState::Posted,
+            stock::PostedState::Shipped => wi::PostedState::Shipped,
+            stock::PostedState::Delivered => wi::PostedState::Delivered,
+            stock::PostedState::Cancelled => wi::PostedState::Cancelled,
+            stock::PostedState::Refunded => wi::PostedState::Refunded,
+        }
+    }
+
     fn due_intents(
         store_id: String,
         order_id: u64,

@@ -539,6 +539,18 @@ impl InventoryApi<'_> {
     /// What is still to do for an order at `current`, given the intents the ledger has done:
     /// stages up to `current` not yet done; `cancel` when cancelled after posting and before
     /// shipment; attention when cancelled after shipment or moved on after a cancel.
+    /// Where a posted order stands, from its status and the intents the ledger has done.
+    pub fn state_after_post(
+        &self,
+        status: &str,
+        done: &[inventory::IntentKind],
+    ) -> Result<inventory::PostedState> {
+        self.0.call(|c, s| {
+            c.ml_connector_inventory()
+                .call_state_after_post(s, status, done)
+        })
+    }
+
     pub fn due_intents(
         &self,
         store_id: &str,

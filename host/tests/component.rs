@@ -50,7 +50,7 @@ fn captured_signature(name: &str) -> String {
 
 /// Every export this file calls. `every_export_has_a_boundary_test` fails when the component
 /// gains an export that is not listed (and so not tested) here.
-const COVERED: [&str; 25] = [
+const COVERED: [&str; 26] = [
     "webhook#verify-signature",
     "webhook#classify",
     "webhook#accept",
@@ -72,6 +72,7 @@ const COVERED: [&str; 25] = [
     "inventory#refund-intents",
     "inventory#default-stock-settings",
     "inventory#due-intents",
+    "inventory#state-after-post",
     "inventory#build-delivery",
     "inventory#build-cancel",
     "inventory#build-credit-note",
@@ -420,6 +421,36 @@ fn orders_reconcile_compares_through_the_boundary_and_names_bad_input() {
         o.reconcile(order, &[], &bad).unwrap(),
         Err(wo::Error::InvalidSettings(m)) if m.contains("tolerance")
     ));
+}
+
+#[test]
+fn inventory_state_after_post_crosses_the_boundary() {
+    let core = core();
+    let inv = core.inventory();
+    use wi::IntentKind as K;
+    assert_eq!(
+        inv.state_after_post("completed", &[K::Post, K::Ship])
+            .unwrap(),
+        wi::PostedState::Shipped
+    );
+    assert_eq!(
+        inv.state_after_post("refunded", &[K::Post]).unwrap(),
+        wi::PostedState::Refunded
+    );
+    assert_eq!(
+        inv.state_after_post("refunded", &[K::Post, K::Cancel])
+            .unwrap(),
+        wi::PostedState::Cancelled
+    );
+    assert_eq!(
+        inv.state_after_post("delivered", &[K::Deliver, K::Post])
+            .unwrap(),
+        wi::PostedState::Delivered
+    );
+    assert_eq!(
+        inv.state_after_post("processing", &[]).unwrap(),
+        wi::PostedState::Posted
+    );
 }
 
 /// The intake classifies natively (`mlc_core::webhook`, docs/architecture.md): the component's

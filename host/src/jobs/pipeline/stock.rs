@@ -242,17 +242,15 @@ impl Pipeline {
     /// The state a posted order is in, from what the ledger says was done and its status.
     fn state_after_post(&self, order_id: u64, status: &str) -> Result<OrderState> {
         let done = self.done_intents(order_id)?;
-        Ok(if done.contains(&wi::IntentKind::Cancel) {
-            OrderState::Cancelled
-        } else if status == "refunded" {
-            OrderState::Refunded
-        } else if done.contains(&wi::IntentKind::Deliver) {
-            OrderState::Delivered
-        } else if done.contains(&wi::IntentKind::Ship) {
-            OrderState::Shipped
-        } else {
-            OrderState::Posted
-        })
+        Ok(
+            match self.core.inventory().state_after_post(status, &done)? {
+                wi::PostedState::Posted => OrderState::Posted,
+                wi::PostedState::Shipped => OrderState::Shipped,
+                wi::PostedState::Delivered => OrderState::Delivered,
+                wi::PostedState::Cancelled => OrderState::Cancelled,
+                wi::PostedState::Refunded => OrderState::Refunded,
+            },
+        )
     }
 
     /// What the ledger says was done for the order (posting is, since it has a document).

@@ -89,10 +89,7 @@ impl Pipeline {
             &done,
         ) {
             Ok(Ok(t)) => t,
-            Ok(Err(e)) => return self.needs_person(row, &stock_error(&e)),
-            Err(e) => {
-                return self.needs_person(row, &format!("the core failed on this order: {e:#}"));
-            }
+            other => return self.core_refused(row, other.map(|r| r.map(|_| ()))),
         };
         for intent in &t.intents {
             let ended = match intent.kind {
@@ -134,10 +131,9 @@ impl Pipeline {
             &today,
         ) {
             Ok(Ok(a)) => a,
-            Ok(Err(e)) => return self.needs_person(p.row, &stock_error(&e)).map(Some),
-            Err(e) => {
+            other => {
                 return self
-                    .needs_person(p.row, &format!("the core failed on this order: {e:#}"))
+                    .core_refused(p.row, other.map(|r| r.map(|_| ())))
                     .map(Some);
             }
         };
@@ -202,10 +198,9 @@ impl Pipeline {
                 .build_cancel(order_id, doc, &p.settings, &p.cfg.settings)
             {
                 Ok(Ok(a)) => a,
-                Ok(Err(e)) => return self.needs_person(p.row, &stock_error(&e)).map(Some),
-                Err(e) => {
+                other => {
                     return self
-                        .needs_person(p.row, &format!("the core failed on this order: {e:#}"))
+                        .core_refused(p.row, other.map(|r| r.map(|_| ())))
                         .map(Some);
                 }
             };
@@ -271,6 +266,21 @@ impl Pipeline {
             }
         }
         Ok(done)
+    }
+
+    /// Attention for what the core answered instead of an action: its refusal, or its failure
+    /// (a trap). An `Ok(Ok(()))` is not a refusal; it is never passed.
+    fn core_refused(
+        &self,
+        row: &OrderRow,
+        answer: Result<std::result::Result<(), wi::Error>>,
+    ) -> Result<Step> {
+        let message = match answer {
+            Ok(Ok(())) => "the core gave no answer for this order".to_string(),
+            Ok(Err(e)) => stock_error(&e),
+            Err(e) => format!("the core failed on this order: {e:#}"),
+        };
+        self.needs_person(row, &message)
     }
 
     /// Attention, said once on the timeline however often the order comes back.

@@ -15,6 +15,7 @@
 //! - [`inventory`]: status changes and refunds become stock intents.
 //! - [`stock`]: the X3 actions after posting: delivery, close/delete, credit notes, restock.
 //! - [`reconcile`]: one order's amounts against the X3 documents carrying its reference.
+//! - [`revision`]: which revision of an order or customer is newer, and a delivery's inbox key.
 //! - [`text`]: fitting text into X3 field lengths, reporting what was shortened.
 //! - [`wire`]: every X3 name the connector uses, with its default and source, and overrides.
 
@@ -28,6 +29,7 @@ pub mod mapping;
 pub mod order;
 pub mod plan;
 pub mod reconcile;
+pub mod revision;
 pub mod stock;
 pub mod text;
 pub mod webhook;

@@ -195,25 +195,21 @@ impl Intake {
                 d.modified_gmt = r.date_modified_gmt.clone();
                 d.status = r.status.clone();
                 d.restored = r.event == "restored";
-                // The body's hash too: WooCommerce's modification time has one-second
-                // resolution, and a checkout paid in the same second is a second revision. The
-                // verified HMAC is that hash (one SHA-256 pass over the body, not two); it
-                // depends on the secret as well, so after a secret change a re-delivery of the
-                // same body is stored again, and changes nothing (the same body is not newer).
+                // The body's hash too (`mlc_core::revision`): the verified HMAC is that hash
+                // (one SHA-256 pass over the body, not two); it depends on the secret as well,
+                // so after a secret change a re-delivery of the same body is stored again, and
+                // changes nothing (the same body is not newer).
                 let digest = match verified {
-                    Ok(mac) => hex(&mac[..8]),
-                    Err(_) => hex(&sha2::Sha256::digest(body)[..8]),
+                    Ok(mac) => mac[..8].to_vec(),
+                    Err(_) => sha2::Sha256::digest(body)[..8].to_vec(),
                 };
-                let revision = match &r.date_modified_gmt {
-                    Some(m) => format!("{m}/{digest}"),
-                    None => digest,
-                };
-                d.dedup_key = Some(format!(
-                    "{}/{}/{}/{}/{revision}",
+                d.dedup_key = Some(mlc_core::revision::delivery_key(
                     h.webhook_id.as_deref().unwrap_or("-"),
-                    r.resource,
+                    &r.resource,
                     r.id,
-                    r.event
+                    &r.event,
+                    r.date_modified_gmt.as_deref(),
+                    &digest,
                 ));
             }
             webhook::Delivery::Deleted { resource, id } => {
@@ -324,10 +320,6 @@ fn known_order_topic(resource: &str, event: &str) -> bool {
 /// A body the core may take for a ping (`webhook_id=N`, unsigned): the component decides.
 fn may_be_ping(body: &[u8]) -> bool {
     body.len() < 64 && body.trim_ascii_start().starts_with(b"webhook_id=")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The headers worth keeping with a delivery (the WooCommerce ones and the transport basics).

@@ -255,18 +255,19 @@ pub fn take_in(store: &Store, body: &[u8]) -> Result<bool> {
         return Ok(true);
     }
     let restored = known.as_ref().is_some_and(|k| k.trashed);
-    // The same revision seen again (the overlap, or a webhook was first): nothing to do. The
-    // REST list re-encodes the body, so bytes are not compared — time and status are.
+    // The same revision seen again (the overlap, or a webhook was first): nothing to do.
     if let Some(k) = &known
         && !restored
-        && k.modified_gmt.is_some()
-        && k.modified_gmt == s.modified_gmt
-        && k.status.as_deref() == Some(s.status.as_str())
+        && mlc_core::revision::is_same_listed(
+            k.modified_gmt.as_deref(),
+            k.status.as_deref(),
+            s.modified_gmt.as_deref(),
+            &s.status,
+        )
     {
         return Ok(false);
     }
     let digest = sha2::Sha256::digest(body);
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     let d = NewDelivery {
         kind: "order".into(),
         webhook_id: Some("catch-up".into()),
@@ -274,10 +275,13 @@ pub fn take_in(store: &Store, body: &[u8]) -> Result<bool> {
         resource: Some("order".into()),
         resource_id: Some(s.id),
         modified_gmt: s.modified_gmt.clone(),
-        dedup_key: Some(format!(
-            "catch-up/order/{}/{}/{hash}",
+        dedup_key: Some(mlc_core::revision::delivery_key(
+            "catch-up",
+            "order",
             s.id,
-            s.modified_gmt.as_deref().unwrap_or("-")
+            "updated",
+            s.modified_gmt.as_deref(),
+            &digest[..8],
         )),
         headers_json: "{}".into(),
         body: body.to_vec(),

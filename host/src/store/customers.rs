@@ -38,8 +38,8 @@ CREATE TABLE IF NOT EXISTS woo_customers (
 
 /// A newer `customer.updated` replaces the queued one and queues the customer; an older or
 /// equal one changes nothing: deliveries come late and out of order, and an older address must
-/// never overwrite a newer one in X3. Same rule as orders (`apply_order_body`), same-second
-/// changes included.
+/// never overwrite a newer one in X3. The rule of orders too (`mlc_core::revision::is_newer`),
+/// same-second changes included.
 pub(super) fn apply_customer_revision(
     conn: &Connection,
     customer_id: u64,
@@ -63,11 +63,11 @@ pub(super) fn apply_customer_revision(
         .execute(params![id(customer_id), inbox_id, modified_gmt, now])?;
         return Ok(());
     };
-    let newer = match (stored.as_deref(), modified_gmt) {
-        (None, _) => true,
-        (Some(_), None) => false,
-        (Some(old), Some(new)) => new > old || (new == old && stored_body.as_deref() != Some(body)),
-    };
+    let newer = mlc_core::revision::is_newer(
+        stored.as_deref(),
+        modified_gmt,
+        stored_body.as_deref() == Some(body),
+    );
     if newer {
         conn.prepare_cached(
             "UPDATE customer_updates SET body_inbox_id = ?2, modified_gmt = ?3, rev = rev + 1,

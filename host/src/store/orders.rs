@@ -234,16 +234,10 @@ pub(super) fn apply_order_body(
     let stored = row.as_ref().map(|(m, _)| m.clone());
     // Regression: a status change in the same second as the previous revision (a checkout paid
     // at once) has the same `date_modified_gmt`; it was dropped and the order never posted. A
-    // different body with the same time is a new revision too.
-    let same_second_change = |old: &str, new: &str| {
-        new == old && row.as_ref().and_then(|(_, b)| b.as_deref()) != Some(body)
-    };
-    let newer = match (&stored, modified_gmt) {
-        (None, _) => true,
-        (Some(None), _) => true,
-        (Some(Some(_)), None) => false,
-        (Some(Some(old)), Some(new)) => new > old.as_str() || same_second_change(old, new),
-    };
+    // different body with the same time is a new revision too (`mlc_core::revision`).
+    let same_body = row.as_ref().and_then(|(_, b)| b.as_deref()) == Some(body);
+    let newer =
+        mlc_core::revision::is_newer(stored.clone().flatten().as_deref(), modified_gmt, same_body);
     // A delivered revision is on the order's timeline through its inbox row
     // ([`Store::timeline`]): one row less on the intake's path. A fetched one has no inbox row.
     let received = || {

@@ -45,18 +45,6 @@ pub enum Problem {
     Shipping,
 }
 
-impl Problem {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Problem::Missing => "missing",
-            Problem::Duplicated => "duplicated",
-            Problem::Total => "total",
-            Problem::Tax => "tax",
-            Problem::Shipping => "shipping",
-        }
-    }
-}
-
 /// The settings of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {

@@ -199,9 +199,9 @@ impl Intake {
                 // (one SHA-256 pass over the body, not two); it depends on the secret as well,
                 // so after a secret change a re-delivery of the same body is stored again, and
                 // changes nothing (the same body is not newer).
-                let digest = match verified {
-                    Ok(mac) => mac[..8].to_vec(),
-                    Err(_) => sha2::Sha256::digest(body)[..8].to_vec(),
+                let digest: [u8; 32] = match verified {
+                    Ok(mac) => *mac,
+                    Err(_) => sha2::Sha256::digest(body).into(),
                 };
                 d.dedup_key = Some(mlc_core::revision::delivery_key(
                     h.webhook_id.as_deref().unwrap_or("-"),
@@ -209,7 +209,7 @@ impl Intake {
                     r.id,
                     &r.event,
                     r.date_modified_gmt.as_deref(),
-                    &digest,
+                    &digest[..8],
                 ));
             }
             webhook::Delivery::Deleted { resource, id } => {

@@ -236,8 +236,11 @@ pub(super) fn apply_order_body(
     // at once) has the same `date_modified_gmt`; it was dropped and the order never posted. A
     // different body with the same time is a new revision too (`mlc_core::revision`).
     let same_body = row.as_ref().and_then(|(_, b)| b.as_deref()) == Some(body);
-    let newer =
-        mlc_core::revision::is_newer(stored.clone().flatten().as_deref(), modified_gmt, same_body);
+    let newer = mlc_core::revision::is_newer(
+        stored.as_ref().and_then(|m| m.as_deref()),
+        modified_gmt,
+        same_body,
+    );
     // A delivered revision is on the order's timeline through its inbox row
     // ([`Store::timeline`]): one row less on the intake's path. A fetched one has no inbox row.
     let received = || {

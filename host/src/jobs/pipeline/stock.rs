@@ -81,15 +81,13 @@ impl Pipeline {
         };
 
         let done = self.done_intents(order_id)?;
-        let t = match self.core.inventory().due_intents(
-            &p.settings.store_id,
-            order_id,
-            status,
-            &map,
-            &done,
-        ) {
-            Ok(Ok(t)) => t,
-            other => return self.core_refused(row, other.map(|r| r.map(|_| ()))),
+        let answer =
+            self.core
+                .inventory()
+                .due_intents(&p.settings.store_id, order_id, status, &map, &done);
+        let t = match self.core_answer(row, "this order", answer)? {
+            Ok(t) => t,
+            Err(step) => return Ok(step),
         };
         for intent in &t.intents {
             let ended = match intent.kind {
@@ -121,7 +119,7 @@ impl Pipeline {
     fn ship(&self, p: &Posted, key: &str) -> Result<Option<Step>> {
         let (order_id, doc) = (p.row.order_id, &p.doc);
         let today = crate::html::utc(now_ms());
-        let action = match self.core.inventory().build_delivery(
+        let answer = self.core.inventory().build_delivery(
             &p.body,
             doc,
             &p.customer,
@@ -129,13 +127,10 @@ impl Pipeline {
             &p.settings,
             &p.cfg.settings,
             &today,
-        ) {
-            Ok(Ok(a)) => a,
-            other => {
-                return self
-                    .core_refused(p.row, other.map(|r| r.map(|_| ())))
-                    .map(Some);
-            }
+        );
+        let action = match self.core_answer(p.row, "this order", answer)? {
+            Ok(a) => a,
+            Err(step) => return Ok(Some(step)),
         };
         let Some(action) = action else {
             self.record_only(
@@ -191,19 +186,14 @@ impl Pipeline {
     /// (attention when it says "ignore"). Some: the attempt ends here.
     fn cancel(&self, p: &Posted) -> Result<Option<Step>> {
         let (order_id, doc) = (p.row.order_id, &p.doc);
-        let action =
-            match self
-                .core
+        let answer =
+            self.core
                 .inventory()
-                .build_cancel(order_id, doc, &p.settings, &p.cfg.settings)
-            {
-                Ok(Ok(a)) => a,
-                other => {
-                    return self
-                        .core_refused(p.row, other.map(|r| r.map(|_| ())))
-                        .map(Some);
-                }
-            };
+                .build_cancel(order_id, doc, &p.settings, &p.cfg.settings);
+        let action = match self.core_answer(p.row, "this order", answer)? {
+            Ok(a) => a,
+            Err(step) => return Ok(Some(step)),
+        };
         let Some(action) = action else {
             return self
                 .needs_person(
@@ -268,19 +258,20 @@ impl Pipeline {
         Ok(done)
     }
 
-    /// Attention for what the core answered instead of an action: its refusal, or its failure
-    /// (a trap). An `Ok(Ok(()))` is not a refusal; it is never passed.
-    fn core_refused(
+    /// What the core answered about `what` (`this order`, `refund 900`): its value, or the
+    /// attention its refusal or its failure (a trap) calls for.
+    fn core_answer<T>(
         &self,
         row: &OrderRow,
-        answer: Result<std::result::Result<(), wi::Error>>,
-    ) -> Result<Step> {
+        what: &str,
+        answer: Result<std::result::Result<T, wi::Error>>,
+    ) -> Result<std::result::Result<T, Step>> {
         let message = match answer {
-            Ok(Ok(())) => "the core gave no answer for this order".to_string(),
+            Ok(Ok(v)) => return Ok(Ok(v)),
             Ok(Err(e)) => stock_error(&e),
-            Err(e) => format!("the core failed on this order: {e:#}"),
+            Err(e) => format!("the core failed on {what}: {e:#}"),
         };
-        self.needs_person(row, &message)
+        self.needs_person(row, &message).map(Err)
     }
 
     /// Attention, said once on the timeline however often the order comes back.
@@ -546,21 +537,15 @@ impl Pipeline {
             &p.settings,
             &p.cfg.settings,
         );
-        let action = match outcome {
-            Ok(Ok(wi::CreditOutcome::Ready(a))) => a,
-            Ok(Ok(wi::CreditOutcome::Hold(reasons))) => {
+        let action = match self.core_answer(p.row, &format!("refund {rid}"), outcome)? {
+            Ok(wi::CreditOutcome::Ready(a)) => a,
+            Ok(wi::CreditOutcome::Hold(reasons)) => {
                 return Ok(Some(self.needs_person(
                     p.row,
                     &format!("refund {rid} waits: {}", reasons.join("; ")),
                 )?));
             }
-            Ok(Err(e)) => return Ok(Some(self.needs_person(p.row, &stock_error(&e))?)),
-            Err(e) => {
-                return Ok(Some(self.needs_person(
-                    p.row,
-                    &format!("the core failed on refund {rid}: {e:#}"),
-                )?));
-            }
+            Err(step) => return Ok(Some(step)),
         };
         let fresh = self
             .store
@@ -589,21 +574,16 @@ impl Pipeline {
     /// the stock (only recorded before that). Some: the attempt ends here.
     fn restock(&self, p: &Posted, refunds: &[Vec<u8>]) -> Result<Option<Step>> {
         let order_id = p.row.order_id;
-        let restocks = match self.core.inventory().build_restocks(
+        let answer = self.core.inventory().build_restocks(
             &p.body,
             refunds,
             &p.mapping,
             &p.settings,
             &p.cfg.settings,
-        ) {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Ok(Some(self.needs_person(p.row, &stock_error(&e))?)),
-            Err(e) => {
-                return Ok(Some(self.needs_person(
-                    p.row,
-                    &format!("the core failed on the restock: {e:#}"),
-                )?));
-            }
+        );
+        let restocks = match self.core_answer(p.row, "the restock", answer)? {
+            Ok(r) => r,
+            Err(step) => return Ok(Some(step)),
         };
         // Units restocked before X3 issued any stock never left X3's stock: nothing to put back.
         let shipped = self.done_intents(order_id)?.contains(&wi::IntentKind::Ship);

@@ -11,6 +11,7 @@
 //! - [`mapping`]: the mapping table (CSV/JSON), precedence and coverage.
 //! - [`customer`]: matching customers by e-mail and the X3 customer to create.
 //! - [`plan`]: an order, the mapping and the settings become ordered X3 operations.
+//! - [`decide`]: the order's decision loop: its state and next X3 requests from what the host knows.
 //! - [`literal`]: escaping values into SData `where` clauses and GraphQL filter strings.
 //! - [`inventory`]: status changes and refunds become stock intents.
 //! - [`stock`]: the X3 actions after posting: delivery, close/delete, credit notes, restock.
@@ -23,6 +24,7 @@
 
 pub mod customer;
 pub mod date;
+pub mod decide;
 pub mod inventory;
 pub mod literal;
 pub mod mapping;

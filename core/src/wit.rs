@@ -11,9 +11,11 @@ wit_bindgen::generate!({
     path: "../wit",
 });
 
-use exports::ml::connector::{inventory as wi, mapping as wm, orders as wo, webhook as ww};
+use exports::ml::connector::{
+    decisions as wd, inventory as wi, mapping as wm, orders as wo, webhook as ww,
+};
 
-use crate::{inventory, literal, mapping, plan, reconcile, stock, webhook, wire};
+use crate::{decide, inventory, literal, mapping, plan, reconcile, stock, webhook, wire};
 
 struct Component;
 
@@ -307,11 +309,7 @@ fn lookup_out(l: plan::Lookup) -> wo::Lookup {
 
 fn operation_out(o: plan::Operation) -> wo::Operation {
     wo::Operation {
-        kind: match o.kind {
-            plan::OperationKind::EnsureCustomer => wo::OperationKind::EnsureCustomer,
-            plan::OperationKind::CreateSalesOrder => wo::OperationKind::CreateSalesOrder,
-            plan::OperationKind::CreateSalesInvoice => wo::OperationKind::CreateSalesInvoice,
-        },
+        kind: operation_kind_out(o.kind),
         idempotency_key: o.idempotency_key,
         reference: o.reference,
         rest_class: o.rest_class,
@@ -323,59 +321,26 @@ fn operation_out(o: plan::Operation) -> wo::Operation {
     }
 }
 
-fn outcome_out(o: plan::Outcome) -> wo::PlanOutcome {
-    match o {
-        plan::Outcome::Ready(p) => wo::PlanOutcome::Ready(wo::OrderPlan {
-            order_id: p.order_id,
-            customer_code: p.customer_code,
-            customer_key: p.customer_key,
-            operations: p.operations.into_iter().map(operation_out).collect(),
-            shortened: p
-                .shortened
-                .into_iter()
-                .map(|s| wo::ShortenedField {
-                    field: s.field,
-                    original: s.original,
-                    sent: s.sent,
-                })
-                .collect(),
-            warnings: p.warnings,
-        }),
-        plan::Outcome::Hold(h) => wo::PlanOutcome::Hold(wo::Hold {
-            order_id: h.order_id,
-            missing: h
-                .missing
-                .into_iter()
-                .map(|m| wo::MissingMapping {
-                    line_id: m.line_id,
-                    line_kind: m.line_kind,
-                    name: m.name,
-                    tried: m.tried,
-                })
-                .collect(),
-            reasons: h.reasons,
-        }),
+fn hold_out(h: plan::Hold) -> wo::Hold {
+    wo::Hold {
+        order_id: h.order_id,
+        missing: h
+            .missing
+            .into_iter()
+            .map(|m| wo::MissingMapping {
+                line_id: m.line_id,
+                line_kind: m.line_kind,
+                name: m.name,
+                tried: m.tried,
+            })
+            .collect(),
+        reasons: h.reasons,
     }
 }
 
 impl wo::Guest for Component {
     fn default_settings() -> wo::Settings {
         settings_out(plan::Settings::default())
-    }
-
-    fn plan(
-        order: Vec<u8>,
-        mapping: Vec<wo::MappingRow>,
-        settings: wo::Settings,
-        known: wo::KnownState,
-    ) -> Result<wo::PlanOutcome, wo::Error> {
-        let rows: Vec<_> = mapping.into_iter().map(row_in).collect();
-        let known = plan::Known {
-            customer_code: known.customer_code,
-        };
-        plan::plan(&order, &rows, &settings_in(settings), &known)
-            .map(outcome_out)
-            .map_err(plan_error)
     }
 
     fn check_settings(
@@ -690,13 +655,7 @@ impl wi::Guest for Component {
 
     fn state_after_post(status: String, done: Vec<wi::IntentKind>) -> wi::PostedState {
         let done: Vec<inventory::IntentKind> = done.into_iter().map(intent_kind_in).collect();
-        match stock::state_after_post(&status, &done) {
-            stock::PostedState::Posted => wi::PostedState::Posted,
-            stock::PostedState::Shipped => wi::PostedState::Shipped,
-            stock::PostedState::Delivered => wi::PostedState::Delivered,
-            stock::PostedState::Cancelled => wi::PostedState::Cancelled,
-            stock::PostedState::Refunded => wi::PostedState::Refunded,
-        }
+        posted_state_out(stock::state_after_post(&status, &done))
     }
 
     fn due_intents(
@@ -801,5 +760,166 @@ impl wi::Guest for Component {
                 .collect()
         })
         .map_err(stock_error)
+    }
+}
+
+fn posted_state_out(s: stock::PostedState) -> wi::PostedState {
+    match s {
+        stock::PostedState::Posted => wi::PostedState::Posted,
+        stock::PostedState::Shipped => wi::PostedState::Shipped,
+        stock::PostedState::Delivered => wi::PostedState::Delivered,
+        stock::PostedState::Cancelled => wi::PostedState::Cancelled,
+        stock::PostedState::Refunded => wi::PostedState::Refunded,
+    }
+}
+
+// ---- decisions ----
+
+fn operation_kind_out(k: plan::OperationKind) -> wo::OperationKind {
+    match k {
+        plan::OperationKind::EnsureCustomer => wo::OperationKind::EnsureCustomer,
+        plan::OperationKind::CreateSalesOrder => wo::OperationKind::CreateSalesOrder,
+        plan::OperationKind::CreateSalesInvoice => wo::OperationKind::CreateSalesInvoice,
+    }
+}
+
+fn failure_in(f: wd::Failure) -> decide::Failure {
+    decide::Failure {
+        during: match f.during {
+            wd::Phase::Lookup => decide::Phase::Lookup,
+            wd::Phase::Create => decide::Phase::Create,
+        },
+        kind: match f.kind {
+            wd::FailureKind::Rejected => decide::FailureKind::Rejected,
+            wd::FailureKind::Refused => decide::FailureKind::Refused,
+            wd::FailureKind::Config => decide::FailureKind::Config,
+            wd::FailureKind::Misconfigured => decide::FailureKind::Misconfigured,
+            wd::FailureKind::Transient => decide::FailureKind::Transient,
+            wd::FailureKind::Unknown => decide::FailureKind::Unknown,
+            wd::FailureKind::Auth => decide::FailureKind::Auth,
+        },
+        message: f.message,
+    }
+}
+
+fn outcome_in(o: wd::RequestOutcome) -> decide::RequestOutcome {
+    match o {
+        wd::RequestOutcome::Recorded(k) => decide::RequestOutcome::Recorded(k),
+        wd::RequestOutcome::Cached(k) => decide::RequestOutcome::Cached(k),
+        wd::RequestOutcome::Found(f) => decide::RequestOutcome::Found {
+            records: f
+                .records
+                .into_iter()
+                .map(|r| decide::FoundRecord {
+                    key: r.key,
+                    check: r.check,
+                })
+                .collect(),
+            tried_before: f.tried_before,
+        },
+        wd::RequestOutcome::Created(k) => decide::RequestOutcome::Created(k),
+        wd::RequestOutcome::Failed(f) => decide::RequestOutcome::Failed(failure_in(f)),
+    }
+}
+
+fn facts_in(f: wd::Facts) -> decide::Facts {
+    decide::Facts {
+        order_id: f.order_id,
+        status: f.status,
+        trashed: f.trashed,
+        posted: f.posted.map(|p| decide::PostedAs {
+            document: p.document,
+            customer_code: p.customer_code,
+        }),
+        done: f.done.into_iter().map(intent_kind_in).collect(),
+        outcomes: f
+            .outcomes
+            .into_iter()
+            .map(|r| decide::Reported {
+                idempotency_key: r.idempotency_key,
+                outcome: outcome_in(r.outcome),
+            })
+            .collect(),
+    }
+}
+
+fn request_out(r: decide::Request) -> wd::Request {
+    wd::Request {
+        operation: operation_out(r.operation),
+        lookup_only: r.lookup_only,
+        ledger_first: r.ledger_first,
+        cache_key: r.cache_key,
+        expected_key: r.expected_key,
+    }
+}
+
+fn verdict_out(v: decide::Verdict) -> wd::Verdict {
+    match v {
+        decide::Verdict::Run(r) => wd::Verdict::Run(r.into_iter().map(request_out).collect()),
+        decide::Verdict::Waiting => wd::Verdict::Waiting,
+        decide::Verdict::Trashed => wd::Verdict::Trashed,
+        decide::Verdict::Held(h) => wd::Verdict::Held(hold_out(h)),
+        decide::Verdict::Attention(m) => wd::Verdict::Attention(m),
+        decide::Verdict::Retry(m) => wd::Verdict::Retry(m),
+        decide::Verdict::Posted(p) => wd::Verdict::Posted(wd::Posted {
+            document: p.document,
+            customer_code: p.customer_code,
+            customer_key: p.customer_key,
+            woo_customer_id: p.woo_customer_id,
+            now: p.now,
+            after_post: p.after_post.map(transition_out).map_err(stock_error),
+            state: posted_state_out(p.state),
+        }),
+    }
+}
+
+fn record_out(r: decide::Record) -> wd::Record {
+    match r {
+        decide::Record::Note { event, detail } => wd::Record::Note((event, detail)),
+        decide::Record::Adopted {
+            idempotency_key,
+            kind,
+            reference,
+            document,
+        } => wd::Record::Adopted(wd::Adopted {
+            idempotency_key,
+            kind: operation_kind_out(kind),
+            reference,
+            document,
+        }),
+        decide::Record::LedgerDone {
+            idempotency_key,
+            x3_key,
+        } => wd::Record::LedgerDone((idempotency_key, x3_key)),
+        decide::Record::LedgerFailed {
+            idempotency_key,
+            error,
+        } => wd::Record::LedgerFailed((idempotency_key, error)),
+        decide::Record::CustomerMatch { customer_key, code } => {
+            wd::Record::CustomerMatch((customer_key, code))
+        }
+    }
+}
+
+impl wd::Guest for Component {
+    fn decide(
+        order: Vec<u8>,
+        mapping: Vec<wm::MappingRow>,
+        settings: wo::Settings,
+        status_map: Vec<wi::StatusRule>,
+        facts: wd::Facts,
+    ) -> Result<wd::Decision, wo::Error> {
+        let d = decide::decide(
+            &order,
+            &rows_in(mapping),
+            &settings_in(settings),
+            &rules_in(status_map),
+            &facts_in(facts),
+        )
+        .map_err(plan_error)?;
+        Ok(wd::Decision {
+            verdict: verdict_out(d.verdict),
+            records: d.records.into_iter().map(record_out).collect(),
+        })
     }
 }

@@ -1,13 +1,18 @@
-//! Benchmark: planning an order natively (the core as a Rust library) against the same call
-//! through the WebAssembly component the host runs (`CoreRuntime::call`, pooled instances, as in production).
+//! Benchmark: one new order through the core's decision loop natively (the core as a Rust
+//! library) against the same calls through the WebAssembly component the host runs
+//! (`CoreRuntime::call`, pooled instances, as in production). An order is the two `decide` calls a
+//! new customer's order takes: the first gives the customer and sales order requests, the second
+//! (with both created) the posted verdict.
 //! Run: `cargo bench -p ml-connector --bench core`. Prints one line per case; BENCHMARKS.md
 //! records them with the command. Not a test: no assertion on time.
 
 use std::time::{Duration, Instant};
 
-use ml_connector::component::{CoreRuntime, mapping as wm, orders as wo};
+use ml_connector::component::{CoreRuntime, decisions as wd, mapping as wm};
+use mlc_core::decide::{self, Facts, Reported, RequestOutcome, Verdict};
+use mlc_core::inventory::default_status_map;
 use mlc_core::mapping::parse_csv;
-use mlc_core::plan::{Known, Settings, plan};
+use mlc_core::plan::Settings;
 
 const MAPPING: &str = "key_type,key,item_code,sales_unit,gl_account,dimensions,site
 product,13,TSHIRT,UN,706100,CCT=WEB,
@@ -74,27 +79,81 @@ fn main() {
         .parse_csv(MAPPING, &settings.dimension_types)
         .expect("call")
         .expect("mapping");
-    let known = wo::KnownState {
-        customer_code: None,
+    let native_map = default_status_map();
+    let map = core.inventory().default_status_map().expect("map");
+    let first = Facts {
+        order_id: 39,
+        status: "processing".into(),
+        ..Facts::default()
     };
     for (name, lines) in [
         ("typical order (3 lines + shipping)", 3),
         ("200-line order", 200),
     ] {
         let body = body(lines);
+        // The second call's facts: what the first call asked for, created.
+        let d = decide::decide(&body, &native_rows, &native_settings, &native_map, &first)
+            .expect("decide");
+        let Verdict::Run(reqs) = d.verdict else {
+            panic!("expected requests")
+        };
+        let mut second = first.clone();
+        second.outcomes = reqs
+            .iter()
+            .map(|r| Reported {
+                idempotency_key: r.operation.idempotency_key.clone(),
+                outcome: RequestOutcome::Created(
+                    r.expected_key.clone().unwrap_or_else(|| "SO0001".into()),
+                ),
+            })
+            .collect();
+        let wfacts = |f: &Facts| wd::Facts {
+            order_id: f.order_id,
+            status: f.status.clone(),
+            trashed: false,
+            posted: None,
+            done: vec![],
+            outcomes: f
+                .outcomes
+                .iter()
+                .map(|r| wd::Reported {
+                    idempotency_key: r.idempotency_key.clone(),
+                    outcome: match &r.outcome {
+                        RequestOutcome::Created(k) => wd::RequestOutcome::Created(k.clone()),
+                        _ => unreachable!("only creates are reported here"),
+                    },
+                })
+                .collect(),
+        };
+        let (wfirst, wsecond) = (wfacts(&first), wfacts(&second));
         let (native, n1) = measure(|| {
-            let out = plan(&body, &native_rows, &native_settings, &Known::default()).expect("plan");
-            std::hint::black_box(out);
+            for f in [&first, &second] {
+                let out = decide::decide(&body, &native_rows, &native_settings, &native_map, f)
+                    .expect("decide");
+                std::hint::black_box(out);
+            }
         });
         let (component, n2) = measure(|| {
-            let out = core
-                .orders()
-                .plan(&body, &rows, &settings, &known)
-                .expect("call");
-            std::hint::black_box(out.expect("plan"));
+            for f in [&wfirst, &wsecond] {
+                let out = core
+                    .decisions()
+                    .decide(&body, &rows, &settings, &map, f)
+                    .expect("call");
+                std::hint::black_box(out.expect("decide"));
+            }
         });
+        let end = core
+            .decisions()
+            .decide(&body, &rows, &settings, &map, &wsecond)
+            .expect("call")
+            .expect("decide");
+        assert!(
+            matches!(end.verdict, wd::Verdict::Posted(_)),
+            "the second call posts: {:?}",
+            end.verdict
+        );
         println!(
-            "{name}: native {:.1} µs/plan ({n1} runs), component {:.1} µs/plan ({n2} runs), ratio {:.2}×",
+            "{name}: native {:.1} µs/order ({n1} runs), component {:.1} µs/order ({n2} runs), ratio {:.2}× (2 decide calls per order)",
             native.as_secs_f64() * 1e6,
             component.as_secs_f64() * 1e6,
             component.as_secs_f64() / native.as_secs_f64()

@@ -23,16 +23,16 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq, Eq],
 });
 
-pub use exports::ml::connector::{inventory, mapping, orders, webhook};
+pub use exports::ml::connector::{decisions, inventory, mapping, orders, webhook};
 
 /// The component built from `core/` by `build.rs`.
 pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/core.component.wasm"));
 
 /// The WIT package and version this host is written against.
 pub const PACKAGE: &str = "ml:connector";
-pub const VERSION: &str = "0.5.0";
+pub const VERSION: &str = "0.6.0";
 /// The interfaces the component must export.
-pub const INTERFACES: [&str; 4] = ["webhook", "mapping", "orders", "inventory"];
+pub const INTERFACES: [&str; 5] = ["webhook", "mapping", "orders", "inventory", "decisions"];
 
 /// Fuel for one call. Planning a 500-line order takes well under a tenth of this; the limit only
 /// stops runaway input.
@@ -298,6 +298,11 @@ impl CoreRuntime {
     pub fn inventory(&self) -> InventoryApi<'_> {
         InventoryApi(self)
     }
+
+    /// The `decisions` interface: the order's decision loop.
+    pub fn decisions(&self) -> DecisionsApi<'_> {
+        DecisionsApi(self)
+    }
 }
 
 /// The core's `webhook` interface, each call through the pool ([`CoreRuntime::call`]).
@@ -390,6 +395,25 @@ impl MappingApi<'_> {
 }
 
 /// The core's `orders` interface, each call through the pool ([`CoreRuntime::call`]).
+pub struct DecisionsApi<'a>(&'a CoreRuntime);
+
+impl DecisionsApi<'_> {
+    /// The order's next step from what the host knows: requests to run, or where it ends.
+    pub fn decide(
+        &self,
+        order: &[u8],
+        mapping: &[mapping::MappingRow],
+        settings: &orders::Settings,
+        status_map: &[inventory::StatusRule],
+        facts: &decisions::Facts,
+    ) -> Result<Result<decisions::Decision, orders::Error>> {
+        self.0.call(|c, s| {
+            c.ml_connector_decisions()
+                .call_decide(s, order, mapping, settings, status_map, facts)
+        })
+    }
+}
+
 pub struct OrdersApi<'a>(&'a CoreRuntime);
 
 impl OrdersApi<'_> {
@@ -410,20 +434,6 @@ impl OrdersApi<'_> {
     pub fn default_settings(&self) -> Result<orders::Settings> {
         self.0
             .call(|c, s| c.ml_connector_orders().call_default_settings(s))
-    }
-
-    /// Plans one order body (`GET /orders/<id>` JSON).
-    pub fn plan(
-        &self,
-        order: &[u8],
-        mapping: &[mapping::MappingRow],
-        settings: &orders::Settings,
-        known: &orders::KnownState,
-    ) -> Result<Result<orders::PlanOutcome, orders::Error>> {
-        self.0.call(|c, s| {
-            c.ml_connector_orders()
-                .call_plan(s, order, mapping, settings, known)
-        })
     }
 
     /// The customer match key of an e-mail: trimmed, Unicode lower-cased. Empty stays empty.

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ml_connector::component::{
-    Compiled, CoreRuntime, EMBEDDED, VERSION, check_export_names, exported_functions,
-    inventory as wi, mapping as wm, orders as wo, webhook as ww,
+    Compiled, CoreRuntime, EMBEDDED, VERSION, check_export_names, decisions as wd,
+    exported_functions, inventory as wi, mapping as wm, orders as wo, webhook as ww,
 };
 use wasmtime::component::Component;
 
@@ -51,6 +51,7 @@ fn captured_signature(name: &str) -> String {
 /// Every export this file calls. `every_export_has_a_boundary_test` fails when the component
 /// gains an export that is not listed (and so not tested) here.
 const COVERED: [&str; 26] = [
+    "decisions#decide",
     "webhook#verify-signature",
     "webhook#classify",
     "webhook#accept",
@@ -60,7 +61,6 @@ const COVERED: [&str; 26] = [
     "mapping#coverage",
     "orders#default-settings",
     "orders#check-settings",
-    "orders#plan",
     "orders#customer-key",
     "orders#wire-names",
     "orders#sdata-literal",
@@ -80,7 +80,7 @@ const COVERED: [&str; 26] = [
 ];
 
 #[test]
-fn component_imports_nothing_and_exports_the_four_interfaces() {
+fn component_imports_nothing_and_exports_the_five_interfaces() {
     let core = core();
     let component = Component::new(core.engine(), EMBEDDED).unwrap();
     let ty = component.component_type();
@@ -93,11 +93,11 @@ fn component_imports_nothing_and_exports_the_four_interfaces() {
         .exports(core.engine())
         .map(|(n, _)| n.to_string())
         .collect();
-    let want: BTreeSet<String> = ["webhook", "mapping", "orders", "inventory"]
+    let want: BTreeSet<String> = ["webhook", "mapping", "orders", "inventory", "decisions"]
         .iter()
         .map(|i| format!("ml:connector/{i}@{VERSION}"))
         .collect();
-    assert_eq!(VERSION, "0.5.0");
+    assert_eq!(VERSION, "0.6.0");
     assert_eq!(exports, want);
 }
 
@@ -151,9 +151,9 @@ fn component_with_version(version: &str) -> Vec<u8> {
 
 #[test]
 fn a_component_of_another_wit_version_is_refused() {
-    // The shipped 0.1.0 to 0.4.0 and a future 0.6.0 alike: a frozen version is never loaded
+    // The shipped 0.1.0 to 0.5.0 and a future 0.7.0 alike: a frozen version is never loaded
     // as another.
-    for other in ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.6.0"] {
+    for other in ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.7.0"] {
         let bytes = component_with_version(other);
         let err = CoreRuntime::load(&bytes, None)
             .err()
@@ -203,17 +203,10 @@ fn cache_file_overwritten_under_a_loaded_runtime_does_not_crash_and_is_rebuilt()
 #[test]
 fn runaway_calls_are_stopped_by_fuel_as_an_outer_error() {
     let mut core = core();
-    core.set_fuel(10_000);
     let body = testdata("captures/delivery-order.created.body");
     let settings = core_settings(&core);
-    let result = core.orders().plan(
-        &body,
-        &[],
-        &settings,
-        &wo::KnownState {
-            customer_code: None,
-        },
-    );
+    core.set_fuel(10_000);
+    let result = decide(&core, &body, &[], &settings, &facts(vec![]));
     assert!(
         result.is_err(),
         "a trap is the outer error, not a business outcome"
@@ -225,10 +218,7 @@ fn pooled_instances_answer_as_fresh_ones_and_a_trapped_one_is_not_reused() {
     let mut core = core();
     let body = testdata("captures/delivery-order.created.body");
     let settings = core_settings(&core);
-    let known = wo::KnownState {
-        customer_code: None,
-    };
-    let plan = |core: &CoreRuntime| core.orders().plan(&body, &[], &settings, &known);
+    let plan = |core: &CoreRuntime| decide(core, &body, &[], &settings, &facts(vec![]));
     // A fresh runtime's first answer is the reference.
     let reference = plan(
         &ml_connector::component::CoreRuntime::embedded(None)
@@ -725,18 +715,8 @@ fn orders_check_settings_names_every_problem_under_its_field_and_plan_refuses_th
         "{problems:?}"
     );
     assert!(problems[5].message.contains("NOPE"), "{problems:?}");
-    // `plan` refuses the same settings with the first problem's text.
-    let refused = core
-        .orders()
-        .plan(
-            &body_bytes(),
-            &rows,
-            &bad,
-            &wo::KnownState {
-                customer_code: None,
-            },
-        )
-        .unwrap();
+    // `decide` refuses the same settings with the first problem's text.
+    let refused = decide(&core, &body_bytes(), &rows, &bad, &facts(vec![])).unwrap();
     assert_eq!(
         refused,
         Err(wo::Error::InvalidSettings(problems[0].message.clone()))
@@ -777,51 +757,240 @@ fn orders_wire_names_resolve_overrides_and_name_a_bad_key() {
     }
 }
 
+/// The facts of order 39 in `processing`, with these outcomes reported.
+fn facts(outcomes: Vec<(String, wd::RequestOutcome)>) -> wd::Facts {
+    wd::Facts {
+        order_id: 39,
+        status: "processing".into(),
+        trashed: false,
+        posted: None,
+        done: vec![],
+        outcomes: outcomes
+            .into_iter()
+            .map(|(idempotency_key, outcome)| wd::Reported {
+                idempotency_key,
+                outcome,
+            })
+            .collect(),
+    }
+}
+
+/// `decisions#decide` with the default status map (read once, from a runtime of its own: the
+/// one given may be set to trap).
+fn decide(
+    core: &CoreRuntime,
+    body: &[u8],
+    rows: &[wm::MappingRow],
+    settings: &wo::Settings,
+    facts: &wd::Facts,
+) -> anyhow::Result<Result<wd::Decision, wo::Error>> {
+    static MAP: std::sync::OnceLock<Vec<wi::StatusRule>> = std::sync::OnceLock::new();
+    let map = MAP.get_or_init(|| core_runtime_map());
+    core.decisions().decide(body, rows, settings, map, facts)
+}
+
+fn core_runtime_map() -> Vec<wi::StatusRule> {
+    core().inventory().default_status_map().unwrap()
+}
+
+fn requests(d: &wd::Decision) -> &[wd::Request] {
+    match &d.verdict {
+        wd::Verdict::Run(r) => r,
+        other => panic!("expected requests, got {other:?}"),
+    }
+}
+
 #[test]
-fn orders_plan_a_captured_order_through_the_boundary() {
+fn decisions_decide_a_captured_order_through_the_boundary() {
     let core = core();
     let settings = core_settings(&core);
     let rows = rows(&core);
     let body = testdata("captures/delivery-order.created.body");
-    let none = wo::KnownState {
-        customer_code: None,
-    };
-    let outcome = core.orders().plan(&body, &rows, &settings, &none).unwrap();
+    let first = decide(&core, &body, &rows, &settings, &facts(vec![]))
+        .unwrap()
+        .unwrap();
+    assert!(first.records.is_empty());
     // The hoodie variation maps, the t-shirt by product, the cap by SKU, shipping by method.
-    let wo::PlanOutcome::Ready(plan) = outcome.unwrap() else {
-        panic!("expected a ready plan")
-    };
-    assert_eq!(plan.order_id, 39);
-    assert_eq!(plan.operations.len(), 2);
-    assert_eq!(plan.operations[0].kind, wo::OperationKind::EnsureCustomer);
-    let doc = &plan.operations[1];
+    let reqs = requests(&first).to_vec();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].operation.kind, wo::OperationKind::EnsureCustomer);
+    assert_eq!(reqs[0].cache_key.as_deref(), Some("o'brien+o2@example.com"));
+    let customer = reqs[0].expected_key.clone().unwrap();
+    let doc = &reqs[1].operation;
+    assert!(reqs[1].ledger_first);
     assert_eq!(doc.kind, wo::OperationKind::CreateSalesOrder);
     assert_eq!(doc.reference, "WC-39");
     assert_eq!(doc.idempotency_key, "shop1/order/39/document");
     assert_eq!(doc.lookup.rest_where, "CUSORDREF eq 'WC-39'");
-    let body: serde_json::Value = serde_json::from_str(&doc.rest_body).unwrap();
-    let items: Vec<&str> = body["SOHSOP"]
+    let json: serde_json::Value = serde_json::from_str(&doc.rest_body).unwrap();
+    let items: Vec<&str> = json["SOHSOP"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| l["ITMREF"].as_str().unwrap())
         .collect();
     assert_eq!(items, vec!["TSHIRT", "HOODIE-RED", "CAP01", "CARRIAGE"]);
-    assert_eq!(body["SOHSOP"][1]["GROPRI"], 47);
+    assert_eq!(json["SOHSOP"][1]["GROPRI"], 47);
     let gql: serde_json::Value = serde_json::from_str(&doc.graphql_variables).unwrap();
     assert_eq!(gql["data"]["lines"][1]["grossPrice"], "47");
-    assert!(plan.shortened.is_empty());
-    // Known customer: one operation only.
-    let known = wo::KnownState {
-        customer_code: Some("C1".into()),
+
+    // Every outcome variant crosses the boundary; the second call ends the attempt.
+    let end = decide(
+        &core,
+        &body,
+        &rows,
+        &settings,
+        &facts(vec![
+            (
+                reqs[0].operation.idempotency_key.clone(),
+                wd::RequestOutcome::Created(customer.clone()),
+            ),
+            (
+                doc.idempotency_key.clone(),
+                wd::RequestOutcome::Found(wd::Found {
+                    records: vec![wd::FoundRecord {
+                        key: "SO0001".into(),
+                        check: Some(customer.clone()),
+                    }],
+                    tried_before: false,
+                }),
+            ),
+        ]),
+    )
+    .unwrap()
+    .unwrap();
+    let wd::Verdict::Posted(p) = &end.verdict else {
+        panic!("{:?}", end.verdict)
     };
-    let outcome = core
-        .orders()
-        .plan(&body_bytes(), &rows, &settings, &known)
-        .unwrap();
-    assert!(
-        matches!(outcome, Ok(wo::PlanOutcome::Ready(p)) if p.operations.len() == 1 && p.customer_code == "C1")
+    assert_eq!((p.document.as_str(), p.now), ("SO0001", true));
+    assert_eq!(p.state, wi::PostedState::Posted);
+    assert_eq!(p.woo_customer_id, 2);
+    assert!(end.records.contains(&wd::Record::CustomerMatch((
+        "o'brien+o2@example.com".into(),
+        customer.clone()
+    ))));
+    assert!(end.records.iter().any(|r| matches!(r,
+        wd::Record::Adopted(a) if a.document == "SO0001" && a.kind == wo::OperationKind::CreateSalesOrder)));
+
+    // A cached customer: planned again under its code, the document only.
+    let cached = decide(
+        &core,
+        &body,
+        &rows,
+        &settings,
+        &facts(vec![(
+            reqs[0].operation.idempotency_key.clone(),
+            wd::RequestOutcome::Cached("C1".into()),
+        )]),
+    )
+    .unwrap()
+    .unwrap();
+    let again = requests(&cached);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].operation.lookup.check_value, "C1");
+    assert_eq!(
+        cached.records,
+        vec![wd::Record::Note((
+            "planned".into(),
+            "1 X3 operation(s) for customer C1".into()
+        ))]
     );
+
+    // A refused create: one look-up only; then the ledger hears it failed.
+    let refused = wd::RequestOutcome::Failed(wd::Failure {
+        during: wd::Phase::Create,
+        kind: wd::FailureKind::Refused,
+        message: "locked".into(),
+    });
+    let base = vec![
+        (
+            reqs[0].operation.idempotency_key.clone(),
+            wd::RequestOutcome::Created(customer),
+        ),
+        (doc.idempotency_key.clone(), refused),
+    ];
+    let look = decide(&core, &body, &rows, &settings, &facts(base.clone()))
+        .unwrap()
+        .unwrap();
+    assert!(requests(&look)[0].lookup_only);
+    let mut absent = base;
+    absent.push((
+        doc.idempotency_key.clone(),
+        wd::RequestOutcome::Found(wd::Found {
+            records: vec![],
+            tried_before: true,
+        }),
+    ));
+    let failed = decide(&core, &body, &rows, &settings, &facts(absent))
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.verdict, wd::Verdict::Attention("locked".into()));
+    assert!(failed.records.contains(&wd::Record::LedgerFailed((
+        doc.idempotency_key.clone(),
+        "locked".into()
+    ))));
+}
+
+#[test]
+fn decisions_each_verdict_without_x3() {
+    let core = core();
+    let settings = core_settings(&core);
+    let rows = rows(&core);
+    let mut f = facts(vec![]);
+    f.status = "pending".into();
+    let ask = |f: &wd::Facts| {
+        decide(&core, &body_bytes(), &rows, &settings, f)
+            .unwrap()
+            .unwrap()
+            .verdict
+    };
+    assert_eq!(ask(&f), wd::Verdict::Waiting);
+    f.trashed = true;
+    assert_eq!(ask(&f), wd::Verdict::Trashed);
+    f.posted = Some(wd::PostedAs {
+        document: "SO0001".into(),
+        customer_code: "C1".into(),
+    });
+    assert!(matches!(ask(&f), wd::Verdict::Attention(m) if m.contains("trashed")));
+    f.trashed = false;
+    f.status = "completed".into();
+    let wd::Verdict::Posted(p) = ask(&f) else {
+        panic!()
+    };
+    assert!(!p.now);
+    let due = p.after_post.unwrap();
+    assert_eq!(due.intents.len(), 1);
+    assert_eq!(due.intents[0].kind, wi::IntentKind::Ship);
+    f.done = vec![wi::IntentKind::Post, wi::IntentKind::Ship];
+    let wd::Verdict::Posted(p) = ask(&f) else {
+        panic!()
+    };
+    assert_eq!(p.state, wi::PostedState::Shipped);
+    // A failure X3 did not answer is a retry.
+    let reqs = requests(
+        &decide(&core, &body_bytes(), &rows, &settings, &facts(vec![]))
+            .unwrap()
+            .unwrap(),
+    )
+    .to_vec();
+    let transient = facts(vec![(
+        reqs[0].operation.idempotency_key.clone(),
+        wd::RequestOutcome::Failed(wd::Failure {
+            during: wd::Phase::Lookup,
+            kind: wd::FailureKind::Transient,
+            message: "busy".into(),
+        }),
+    )]);
+    assert_eq!(ask(&transient), wd::Verdict::Retry("busy".into()));
+    let recorded = facts(vec![(
+        reqs[0].operation.idempotency_key.clone(),
+        wd::RequestOutcome::Recorded("C7".into()),
+    )]);
+    // The ledger's code differs from the plan's: planned again under it.
+    let wd::Verdict::Run(r) = ask(&recorded) else {
+        panic!()
+    };
+    assert_eq!(r[0].operation.lookup.check_value, "C7");
 }
 
 fn body_bytes() -> Vec<u8> {
@@ -829,21 +998,19 @@ fn body_bytes() -> Vec<u8> {
 }
 
 #[test]
-fn orders_plan_holds_with_every_missing_key() {
+fn decisions_decide_holds_with_every_missing_key() {
     let core = core();
     let settings = core_settings(&core);
     let rows: Vec<wm::MappingRow> = rows(&core)
         .into_iter()
         .filter(|r| !matches!(r.key, wm::MappingKey::Variation(_)))
         .collect();
-    let none = wo::KnownState {
-        customer_code: None,
-    };
-    let outcome = core
-        .orders()
-        .plan(&body_bytes(), &rows, &settings, &none)
-        .unwrap();
-    let Ok(wo::PlanOutcome::Hold(hold)) = outcome else {
+    let outcome = decide(&core, &body_bytes(), &rows, &settings, &facts(vec![])).unwrap();
+    let Ok(wd::Decision {
+        verdict: wd::Verdict::Held(hold),
+        ..
+    }) = outcome
+    else {
         panic!("{outcome:?}")
     };
     assert_eq!(hold.missing.len(), 1);
@@ -855,14 +1022,15 @@ fn orders_plan_holds_with_every_missing_key() {
 }
 
 #[test]
-fn orders_plan_each_error_variant() {
+fn decisions_decide_each_error_variant() {
     let core = core();
     let good = core_settings(&core);
     let rows = rows(&core);
-    let none = wo::KnownState {
-        customer_code: None,
+    let plan = |body: &[u8], s: &wo::Settings| {
+        decide(&core, body, &rows, s, &facts(vec![]))
+            .unwrap()
+            .map(|d| d.verdict)
     };
-    let plan = |body: &[u8], s: &wo::Settings| core.orders().plan(body, &rows, s, &none).unwrap();
     assert!(matches!(
         plan(b"<html>", &good),
         Err(wo::Error::InvalidJson(_))

@@ -282,7 +282,7 @@ fn the_check_sees_paths_and_resolves_them_to_modules() {
     assert!(references(&m("cli"), "use crate::{a, b};").is_err());
 }
 
-/// The host calls the core only through `component.rs`'s typed wrapper (`core.orders().plan(…)`),
+/// The host calls the core only through `component.rs`'s typed wrapper (`core.decisions().decide(…)`),
 /// never through the generated bindings (`ml_connector_orders().call_plan`) elsewhere.
 #[test]
 fn only_the_component_module_touches_the_generated_bindings() {

@@ -55,8 +55,15 @@ impl Pipeline {
         self.stock.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// A posted order: what its status and its refunds still ask of X3.
-    pub(super) fn after_post(&self, row: &OrderRow, status: &str) -> Result<Step> {
+    /// A posted order: what its status and its refunds still ask of X3. The core's decision
+    /// gave the intents due now (`due`) and the state the order is in when none of them runs.
+    pub(super) fn after_post(
+        &self,
+        row: &OrderRow,
+        status: &str,
+        due: std::result::Result<wi::StockTransition, wi::Error>,
+        state: wi::PostedState,
+    ) -> Result<Step> {
         let done_as = |state: OrderState| {
             Step::Done(Finish {
                 state,
@@ -69,7 +76,6 @@ impl Pipeline {
         };
         let order_id = row.order_id;
         let settings = crate::jobs::pipeline::current(&self.settings);
-        let map = crate::jobs::pipeline::current(&self.status_map);
         let p = Posted {
             row,
             cfg,
@@ -80,12 +86,7 @@ impl Pipeline {
             mapping: crate::jobs::pipeline::current(&self.mapping),
         };
 
-        let done = self.done_intents(order_id)?;
-        let answer =
-            self.core
-                .inventory()
-                .due_intents(&p.settings.store_id, order_id, status, &map, &done);
-        let t = match self.core_answer(row, "this order", answer)? {
+        let t = match self.core_answer(row, "this order", Ok(due))? {
             Ok(t) => t,
             Err(step) => return Ok(step),
         };
@@ -111,7 +112,19 @@ impl Pipeline {
         if let Some(a) = &t.attention {
             return self.needs_person(row, a);
         }
-        Ok(done_as(self.state_after_post(order_id, status)?))
+        // An action that ran moved the order on: where it stands now is the ledger's to say.
+        let acted = t.intents.iter().any(|i| {
+            matches!(
+                i.kind,
+                wi::IntentKind::Ship | wi::IntentKind::Deliver | wi::IntentKind::Cancel
+            )
+        });
+        let state = if acted {
+            self.state_after_post(order_id, status)?
+        } else {
+            posted_state(state)
+        };
+        Ok(done_as(state))
     }
 
     /// The shipment: an X3 delivery (a miscellaneous issue for an invoice) that takes the stock
@@ -227,19 +240,13 @@ impl Pipeline {
     /// The state a posted order is in, from what the ledger says was done and its status.
     fn state_after_post(&self, order_id: u64, status: &str) -> Result<OrderState> {
         let done = self.done_intents(order_id)?;
-        Ok(
-            match self.core.inventory().state_after_post(status, &done)? {
-                wi::PostedState::Posted => OrderState::Posted,
-                wi::PostedState::Shipped => OrderState::Shipped,
-                wi::PostedState::Delivered => OrderState::Delivered,
-                wi::PostedState::Cancelled => OrderState::Cancelled,
-                wi::PostedState::Refunded => OrderState::Refunded,
-            },
-        )
+        Ok(posted_state(
+            self.core.inventory().state_after_post(status, &done)?,
+        ))
     }
 
     /// What the ledger says was done for the order (posting is, since it has a document).
-    fn done_intents(&self, order_id: u64) -> Result<Vec<wi::IntentKind>> {
+    pub(super) fn done_intents(&self, order_id: u64) -> Result<Vec<wi::IntentKind>> {
         let mut done = vec![wi::IntentKind::Post];
         for r in self.store.ledger_for_order(order_id)? {
             if r.state != "done" {
@@ -758,6 +765,17 @@ impl Drop for OrderHold<'_> {
 /// The first expectation an edit's answer does not meet, in words; None when all are met.
 /// The REST answer is the record; the GraphQL answer is the mutation's `data`, where the path
 /// is looked for under the node the mutation answered.
+/// The order row's state for where the core says a posted order stands.
+fn posted_state(s: wi::PostedState) -> OrderState {
+    match s {
+        wi::PostedState::Posted => OrderState::Posted,
+        wi::PostedState::Shipped => OrderState::Shipped,
+        wi::PostedState::Delivered => OrderState::Delivered,
+        wi::PostedState::Cancelled => OrderState::Cancelled,
+        wi::PostedState::Refunded => OrderState::Refunded,
+    }
+}
+
 fn unmet(expect: &[wi::Expectation], answer: &Value) -> Option<String> {
     for e in expect {
         let want: Value = serde_json::from_str(&e.value).unwrap_or(Value::String(e.value.clone()));

@@ -1,6 +1,8 @@
 //! Runs the core component: one [`Engine`], one pre-instantiation, and a small pool of instances,
-//! each call with a fuel limit (a hostile body cannot spin forever) and a memory limit (nor
-//! exhaust memory). An instance is reused only after a call that returned normally and left its
+//! each call with a deadline (a hostile body cannot spin forever) and a memory limit (nor
+//! exhaust memory). The deadline counts the engine's epoch, which a clock thread advances every
+//! 10 ms: checking it costs the core a load and a compare, where counting fuel made every call
+//! about half as slow again (BENCHMARKS.md §3). An instance is reused only after a call that returned normally and left its
 //! memory small; one that trapped is dropped — the core keeps no state between calls, so a reused
 //! instance answers exactly as a fresh one (the boundary tests run through the pool too).
 //!
@@ -34,9 +36,11 @@ pub const VERSION: &str = "0.6.0";
 /// The interfaces the component must export.
 pub const INTERFACES: [&str; 5] = ["webhook", "mapping", "orders", "inventory", "decisions"];
 
-/// Fuel for one call. Planning a 500-line order takes well under a tenth of this; the limit only
-/// stops runaway input.
-pub const DEFAULT_FUEL: u64 = 5_000_000_000;
+/// How often the epoch advances: the unit of a call's deadline.
+const TICK: std::time::Duration = std::time::Duration::from_millis(10);
+/// Ticks one call may run: 10 s. Planning a 500-line order takes a few milliseconds; the limit
+/// only stops runaway input.
+pub const DEFAULT_DEADLINE_TICKS: u64 = 1000;
 /// Linear memory one call may grow to.
 const MEMORY_LIMIT: usize = 512 << 20;
 /// An instance whose memory grew past this (a huge order) is not kept: memory never shrinks.
@@ -78,7 +82,7 @@ impl wasmtime::ResourceLimiter for State {
 pub struct CoreRuntime {
     engine: Engine,
     pre: CorePre<State>,
-    fuel: u64,
+    deadline_ticks: u64,
     /// Instances ready for another call.
     idle: std::sync::Mutex<Vec<(Store<State>, Core)>>,
 }
@@ -92,7 +96,7 @@ pub enum Compiled {
 
 fn engine() -> Result<Engine> {
     let mut config = Config::new();
-    config.consume_fuel(true);
+    config.epoch_interruption(true);
     Ok(Engine::new(&config)?)
 }
 
@@ -158,6 +162,22 @@ fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
         .context("compiling the core component")
 }
 
+/// Advances the engine's epoch every [`TICK`] for as long as the engine lives.
+fn start_clock(engine: &Engine) -> Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("core-clock".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })
+        .context("starting the core's deadline clock")?;
+    Ok(())
+}
+
 fn cache_path(dir: &Path, engine: &Engine, bytes: &[u8]) -> PathBuf {
     // DefaultHasher is stable within one build of the host, which is all a cache key needs:
     // a different host binary may use a different hasher and simply misses the cache.
@@ -198,13 +218,14 @@ impl CoreRuntime {
             None => (compile(&engine, bytes)?, Compiled::Fresh),
         };
         check_interface(&engine, &component)?;
+        start_clock(&engine)?;
         let linker = Linker::<State>::new(&engine);
         let pre = CorePre::new(linker.instantiate_pre(&component)?)?;
         Ok((
             CoreRuntime {
                 engine,
                 pre,
-                fuel: DEFAULT_FUEL,
+                deadline_ticks: DEFAULT_DEADLINE_TICKS,
                 idle: std::sync::Mutex::new(Vec::new()),
             },
             compiled,
@@ -220,12 +241,12 @@ impl CoreRuntime {
         &self.engine
     }
 
-    /// Sets the fuel each call gets.
-    pub fn set_fuel(&mut self, fuel: u64) {
-        self.fuel = fuel;
+    /// Sets how many ticks of the epoch clock (10 ms each) a call may run; 0 traps at once.
+    pub fn set_deadline_ticks(&mut self, ticks: u64) {
+        self.deadline_ticks = ticks;
     }
 
-    /// Runs `f` against an instance from the pool (or a new one) with the full fuel allowance.
+    /// Runs `f` against an instance from the pool (or a new one) with the full deadline.
     /// The outer error is a trap or an infrastructure failure (quarantine the input; the
     /// instance is dropped); business outcomes are the inner `Result` the exports return.
     fn call<R>(
@@ -237,7 +258,7 @@ impl CoreRuntime {
             Some(p) => p,
             None => self.instantiate()?,
         };
-        store.set_fuel(self.fuel)?;
+        store.set_epoch_deadline(self.deadline_ticks);
         let r = f(&instance, &mut store)?;
         if store.data().memory <= REUSE_MEMORY_LIMIT {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());

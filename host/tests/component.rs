@@ -201,11 +201,11 @@ fn cache_file_overwritten_under_a_loaded_runtime_does_not_crash_and_is_rebuilt()
 }
 
 #[test]
-fn runaway_calls_are_stopped_by_fuel_as_an_outer_error() {
+fn runaway_calls_are_stopped_by_the_deadline_as_an_outer_error() {
     let mut core = core();
     let body = testdata("captures/delivery-order.created.body");
     let settings = core_settings(&core);
-    core.set_fuel(10_000);
+    core.set_deadline_ticks(0);
     let result = decide(&core, &body, &[], &settings, &facts(vec![]));
     assert!(
         result.is_err(),
@@ -231,10 +231,10 @@ fn pooled_instances_answer_as_fresh_ones_and_a_trapped_one_is_not_reused() {
         assert_eq!(plan(&core).unwrap(), reference);
         core.orders().customer_key("Zoë@Example.com").unwrap();
     }
-    // A call that runs out of fuel traps; the next call still answers as a fresh instance.
-    core.set_fuel(10_000);
+    // A call past its deadline traps; the next call still answers as a fresh instance.
+    core.set_deadline_ticks(0);
     assert!(plan(&core).is_err());
-    core.set_fuel(ml_connector::component::DEFAULT_FUEL);
+    core.set_deadline_ticks(ml_connector::component::DEFAULT_DEADLINE_TICKS);
     assert_eq!(plan(&core).unwrap(), reference);
     // From several threads at once.
     std::thread::scope(|s| {

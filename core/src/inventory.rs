@@ -6,14 +6,10 @@
 //! stage passed, each keyed per order so that the same webhook arriving three times is one
 //! action in the ledger.
 
-use crate::order::Refund;
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     #[error("invalid status map: {0}")]
     InvalidStatusMap(String),
-    #[error("invalid refund: {0}")]
-    InvalidRefund(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -189,34 +185,6 @@ pub fn transition(
     Ok(t)
 }
 
-/// Restock intents for a refund: one per refunded line with a quantity.
-pub fn refund_intents(store_id: &str, order_id: u64, refund: &[u8]) -> Result<Vec<StockIntent>> {
-    let refund = Refund::parse(refund).map_err(|e| Error::InvalidRefund(e.to_string()))?;
-    refund
-        .line_items
-        .iter()
-        .filter(|l| l.quantity < 0)
-        .map(|l| {
-            let line = l.refunded_item_id.unwrap_or(l.id);
-            let quantity = u32::try_from(l.quantity.unsigned_abs()).map_err(|_| {
-                Error::InvalidRefund(format!(
-                    "line {}: quantity {} is out of range",
-                    l.id, l.quantity
-                ))
-            })?;
-            Ok(StockIntent {
-                kind: IntentKind::Restock,
-                idempotency_key: format!(
-                    "{store_id}/order/{order_id}/refund/{}/restock/{line}",
-                    refund.id
-                ),
-                line_id: Some(line),
-                quantity: Some(quantity),
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,38 +285,5 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-    }
-
-    #[test]
-    fn refunds_restock_each_refunded_line_once() {
-        let body = br#"{"id":900,"amount":"34.99","line_items":[
-            {"id":901,"product_id":13,"quantity":-1,"total":"-19.99","meta_data":[{"key":"_refunded_item_id","value":"69"}]},
-            {"id":902,"product_id":14,"quantity":-2,"total":"-15.00","meta_data":[]},
-            {"id":903,"product_id":15,"quantity":0,"total":"0.00"}]}"#;
-        let intents = refund_intents("s1", 39, body).unwrap();
-        assert_eq!(intents.len(), 2);
-        assert_eq!(
-            intents[0].idempotency_key,
-            "s1/order/39/refund/900/restock/69"
-        );
-        assert_eq!(
-            (intents[0].line_id, intents[0].quantity),
-            (Some(69), Some(1))
-        );
-        assert_eq!(
-            (intents[1].line_id, intents[1].quantity),
-            (Some(902), Some(2))
-        );
-        // An amount-only refund restocks nothing.
-        let sample = crate::testdata::sample("refund.wc-v3.json");
-        assert_eq!(refund_intents("s1", 723, &sample).unwrap(), vec![]);
-        assert!(matches!(
-            refund_intents("s1", 1, b"{}"),
-            Err(Error::InvalidRefund(_))
-        ));
-        assert!(matches!(
-            refund_intents("s1", 1, b"[]"),
-            Err(Error::InvalidRefund(_))
-        ));
     }
 }

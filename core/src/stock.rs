@@ -38,7 +38,6 @@ impl From<crate::inventory::Error> for Error {
     fn from(e: crate::inventory::Error) -> Self {
         match e {
             crate::inventory::Error::InvalidStatusMap(m) => Error::InvalidStatusMap(m),
-            crate::inventory::Error::InvalidRefund(m) => Error::InvalidRefund(m),
         }
     }
 }

@@ -11,87 +11,13 @@ wit_bindgen::generate!({
     path: "../wit",
 });
 
-use exports::ml::connector::{
-    decisions as wd, inventory as wi, mapping as wm, orders as wo, webhook as ww,
-};
+use exports::ml::connector::{decisions as wd, inventory as wi, mapping as wm, orders as wo};
 
-use crate::{decide, inventory, literal, mapping, plan, reconcile, stock, webhook, wire};
+use crate::{decide, inventory, literal, mapping, plan, reconcile, stock, wire};
 
 struct Component;
 
 export!(Component);
-
-// ---- webhook ----
-
-fn webhook_error(e: webhook::Error) -> ww::Error {
-    match e {
-        webhook::Error::MissingSignature => ww::Error::MissingSignature,
-        webhook::Error::MalformedSignature(m) => ww::Error::MalformedSignature(m),
-        webhook::Error::SignatureMismatch => ww::Error::SignatureMismatch,
-        webhook::Error::EmptySecret => ww::Error::EmptySecret,
-        webhook::Error::InvalidJson(m) => ww::Error::InvalidJson(m),
-        webhook::Error::LegacyPayload => ww::Error::LegacyPayload,
-        webhook::Error::Unrecognised(m) => ww::Error::Unrecognised(m),
-    }
-}
-
-fn headers(h: ww::Headers) -> webhook::Headers {
-    webhook::Headers {
-        topic: h.topic,
-        resource: h.resource,
-        event: h.event,
-        signature: h.signature,
-        webhook_id: h.webhook_id,
-        delivery_id: h.delivery_id,
-        content_type: h.content_type,
-    }
-}
-
-fn delivery(d: webhook::Delivery) -> ww::Delivery {
-    match d {
-        webhook::Delivery::Ping(id) => ww::Delivery::Ping(id),
-        webhook::Delivery::Resource(r) => ww::Delivery::Resource(ww::ResourceEvent {
-            resource: r.resource,
-            event: r.event,
-            id: r.id,
-            status: r.status,
-            date_modified_gmt: r.date_modified_gmt,
-        }),
-        webhook::Delivery::Deleted { resource, id } => {
-            ww::Delivery::Deleted(ww::DeletedEvent { resource, id })
-        }
-        webhook::Delivery::Action { hook, arg } => {
-            ww::Delivery::Action(ww::ActionEvent { hook, arg })
-        }
-        webhook::Delivery::RestError(e) => ww::Delivery::RestError(ww::RestError {
-            code: e.code,
-            message: e.message,
-            status: e.status,
-        }),
-    }
-}
-
-impl ww::Guest for Component {
-    fn verify_signature(
-        body: Vec<u8>,
-        signature: Option<String>,
-        secret: String,
-    ) -> Result<(), ww::Error> {
-        webhook::verify_signature(&body, signature.as_deref(), &secret).map_err(webhook_error)
-    }
-
-    fn classify(body: Vec<u8>, h: ww::Headers) -> Result<ww::Delivery, ww::Error> {
-        webhook::classify(&body, &headers(h))
-            .map(delivery)
-            .map_err(webhook_error)
-    }
-
-    fn accept(body: Vec<u8>, h: ww::Headers, secret: String) -> Result<ww::Delivery, ww::Error> {
-        webhook::accept(&body, &headers(h), &secret)
-            .map(delivery)
-            .map_err(webhook_error)
-    }
-}
 
 // ---- mapping ----
 
@@ -456,7 +382,6 @@ impl wo::Guest for Component {
 fn inventory_error(e: inventory::Error) -> wi::Error {
     match e {
         inventory::Error::InvalidStatusMap(m) => wi::Error::InvalidStatusMap(m),
-        inventory::Error::InvalidRefund(m) => wi::Error::InvalidRefund(m),
     }
 }
 
@@ -637,16 +562,6 @@ impl wi::Guest for Component {
             attention: t.attention,
         })
         .map_err(inventory_error)
-    }
-
-    fn refund_intents(
-        store_id: String,
-        order_id: u64,
-        refund: Vec<u8>,
-    ) -> Result<Vec<wi::StockIntent>, wi::Error> {
-        inventory::refund_intents(&store_id, order_id, &refund)
-            .map(|v| v.into_iter().map(intent_out).collect())
-            .map_err(inventory_error)
     }
 
     fn default_stock_settings() -> wi::StockSettings {

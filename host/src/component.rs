@@ -25,7 +25,7 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq, Eq],
 });
 
-pub use exports::ml::connector::{decisions, inventory, mapping, orders, webhook};
+pub use exports::ml::connector::{decisions, inventory, mapping, orders};
 
 /// The component built from `core/` by `build.rs`.
 pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/core.component.wasm"));
@@ -34,7 +34,7 @@ pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/core.compo
 pub const PACKAGE: &str = "ml:connector";
 pub const VERSION: &str = "0.6.0";
 /// The interfaces the component must export.
-pub const INTERFACES: [&str; 5] = ["webhook", "mapping", "orders", "inventory", "decisions"];
+pub const INTERFACES: [&str; 4] = ["mapping", "orders", "inventory", "decisions"];
 
 /// How often the epoch advances: the unit of a call's deadline.
 const TICK: std::time::Duration = std::time::Duration::from_millis(10);
@@ -300,11 +300,6 @@ fn write_cache(dir: &Path, path: &Path, component: &Component) {
 // The typed wrapper: the only way the host calls the core.
 
 impl CoreRuntime {
-    /// The `webhook` interface: signatures and what a delivery is.
-    pub fn webhook(&self) -> WebhookApi<'_> {
-        WebhookApi(self)
-    }
-
     /// The `mapping` interface: the mapping table.
     pub fn mapping(&self) -> MappingApi<'_> {
         MappingApi(self)
@@ -323,49 +318,6 @@ impl CoreRuntime {
     /// The `decisions` interface: the order's decision loop.
     pub fn decisions(&self) -> DecisionsApi<'_> {
         DecisionsApi(self)
-    }
-}
-
-/// The core's `webhook` interface, each call through the pool ([`CoreRuntime::call`]).
-pub struct WebhookApi<'a>(&'a CoreRuntime);
-
-impl WebhookApi<'_> {
-    /// Checks `signature` = base64(HMAC-SHA256(body, secret with HTML entities decoded)) in
-    /// constant time. `ok` only for an exact match.
-    pub fn verify_signature(
-        &self,
-        body: &[u8],
-        signature: Option<&str>,
-        secret: &str,
-    ) -> Result<Result<(), webhook::Error>> {
-        self.0.call(|c, s| {
-            c.ml_connector_webhook()
-                .call_verify_signature(s, body, signature, secret)
-        })
-    }
-
-    /// Classifies a delivery without checking its signature.
-    pub fn classify(
-        &self,
-        body: &[u8],
-        headers: &webhook::Headers,
-    ) -> Result<Result<webhook::Delivery, webhook::Error>> {
-        self.0
-            .call(|c, s| c.ml_connector_webhook().call_classify(s, body, headers))
-    }
-
-    /// The intake's one call: a ping is accepted unsigned (it carries no data); anything else must
-    /// carry a valid signature for `secret` and is then classified.
-    pub fn accept(
-        &self,
-        body: &[u8],
-        headers: &webhook::Headers,
-        secret: &str,
-    ) -> Result<Result<webhook::Delivery, webhook::Error>> {
-        self.0.call(|c, s| {
-            c.ml_connector_webhook()
-                .call_accept(s, body, headers, secret)
-        })
     }
 }
 
@@ -415,7 +367,7 @@ impl MappingApi<'_> {
     }
 }
 
-/// The core's `orders` interface, each call through the pool ([`CoreRuntime::call`]).
+/// The core's `decisions` interface, each call through the pool ([`CoreRuntime::call`]).
 pub struct DecisionsApi<'a>(&'a CoreRuntime);
 
 impl DecisionsApi<'_> {
@@ -435,6 +387,7 @@ impl DecisionsApi<'_> {
     }
 }
 
+/// The core's `orders` interface, each call through the pool ([`CoreRuntime::call`]).
 pub struct OrdersApi<'a>(&'a CoreRuntime);
 
 impl OrdersApi<'_> {
@@ -544,20 +497,6 @@ impl InventoryApi<'_> {
                 rules,
                 allocate_on_post,
             )
-        })
-    }
-
-    /// Restock intents for a refund (`/orders/<id>/refunds/<rid>` JSON): one per refunded line
-    /// with a quantity, keyed by refund and line.
-    pub fn refund_intents(
-        &self,
-        store_id: &str,
-        order_id: u64,
-        refund: &[u8],
-    ) -> Result<Result<Vec<inventory::StockIntent>, inventory::Error>> {
-        self.0.call(|c, s| {
-            c.ml_connector_inventory()
-                .call_refund_intents(s, store_id, order_id, refund)
         })
     }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use ml_connector::component::{
     Compiled, CoreRuntime, EMBEDDED, VERSION, check_export_names, decisions as wd,
-    exported_functions, inventory as wi, mapping as wm, orders as wo, webhook as ww,
+    exported_functions, inventory as wi, mapping as wm, orders as wo,
 };
 use wasmtime::component::Component;
 
@@ -26,35 +26,10 @@ fn testdata(rel: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn headers(topic: &str, signature: Option<&str>) -> ww::Headers {
-    ww::Headers {
-        topic: Some(topic.into()),
-        resource: None,
-        event: None,
-        signature: signature.map(Into::into),
-        webhook_id: Some("15".into()),
-        delivery_id: None,
-        content_type: Some("application/json".into()),
-    }
-}
-
-/// The signature header of a captured delivery.
-fn captured_signature(name: &str) -> String {
-    let http = String::from_utf8(testdata(&format!("captures/{name}.http"))).unwrap();
-    http.lines()
-        .find_map(|l| l.strip_prefix("X-WC-Webhook-Signature: "))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
 /// Every export this file calls. `every_export_has_a_boundary_test` fails when the component
 /// gains an export that is not listed (and so not tested) here.
-const COVERED: [&str; 26] = [
+const COVERED: [&str; 22] = [
     "decisions#decide",
-    "webhook#verify-signature",
-    "webhook#classify",
-    "webhook#accept",
     "mapping#parse-csv",
     "mapping#parse-json",
     "mapping#to-csv",
@@ -69,7 +44,6 @@ const COVERED: [&str; 26] = [
     "inventory#default-status-map",
     "inventory#validate-status-map",
     "inventory#transition",
-    "inventory#refund-intents",
     "inventory#default-stock-settings",
     "inventory#due-intents",
     "inventory#state-after-post",
@@ -80,7 +54,7 @@ const COVERED: [&str; 26] = [
 ];
 
 #[test]
-fn component_imports_nothing_and_exports_the_five_interfaces() {
+fn component_imports_nothing_and_exports_the_four_interfaces() {
     let core = core();
     let component = Component::new(core.engine(), EMBEDDED).unwrap();
     let ty = component.component_type();
@@ -93,7 +67,7 @@ fn component_imports_nothing_and_exports_the_five_interfaces() {
         .exports(core.engine())
         .map(|(n, _)| n.to_string())
         .collect();
-    let want: BTreeSet<String> = ["webhook", "mapping", "orders", "inventory", "decisions"]
+    let want: BTreeSet<String> = ["mapping", "orders", "inventory", "decisions"]
         .iter()
         .map(|i| format!("ml:connector/{i}@{VERSION}"))
         .collect();
@@ -167,7 +141,7 @@ fn a_component_of_another_wit_version_is_refused() {
     }
     // The same world at our version passes the check (its functions are dummies, never called).
     assert!(CoreRuntime::load(&component_with_version(VERSION), None).is_ok());
-    let missing: BTreeSet<String> = ["webhook", "orders", "inventory"]
+    let missing: BTreeSet<String> = ["orders", "inventory", "decisions"]
         .iter()
         .map(|i| format!("ml:connector/{i}@{VERSION}"))
         .collect();
@@ -246,91 +220,6 @@ fn pooled_instances_answer_as_fresh_ones_and_a_trapped_one_is_not_reused() {
             });
         }
     });
-}
-
-// ---- webhook ----
-
-#[test]
-fn webhook_verify_signature_each_outcome() {
-    let core = core();
-    let body = testdata("captures/delivery-order.created.body");
-    let sig = captured_signature("delivery-order.created");
-    let verify = |sig: Option<&str>, secret: &str| {
-        core.webhook().verify_signature(&body, sig, secret).unwrap()
-    };
-    assert_eq!(verify(Some(&sig), "realwoo-secret-A"), Ok(()));
-    assert_eq!(
-        verify(Some(&sig), "realwoo-secret-B"),
-        Err(ww::Error::SignatureMismatch)
-    );
-    assert_eq!(
-        verify(None, "realwoo-secret-A"),
-        Err(ww::Error::MissingSignature)
-    );
-    assert_eq!(verify(Some(&sig), ""), Err(ww::Error::EmptySecret));
-    assert!(matches!(
-        verify(Some("%%%"), "realwoo-secret-A"),
-        Err(ww::Error::MalformedSignature(_))
-    ));
-    // The entity-encoded secret of the second capture.
-    let body = testdata("captures/delivery-order.updated.body");
-    let sig = captured_signature("delivery-order.updated");
-    let ok = core
-        .webhook()
-        .verify_signature(&body, Some(&sig), "rw&amp;<\"'>B-secret")
-        .unwrap();
-    assert_eq!(ok, Ok(()));
-}
-
-#[test]
-fn webhook_classify_each_kind_and_error() {
-    let core = core();
-    let classify = |body: &[u8], topic: &str| {
-        core.webhook()
-            .classify(body, &headers(topic, None))
-            .unwrap()
-    };
-    match classify(
-        &testdata("captures/delivery-order.created.body"),
-        "order.created",
-    ) {
-        Ok(ww::Delivery::Resource(r)) => {
-            assert_eq!(
-                (r.resource.as_str(), r.event.as_str(), r.id),
-                ("order", "created", 39)
-            );
-            assert_eq!(r.status.as_deref(), Some("processing"));
-            assert_eq!(r.date_modified_gmt.as_deref(), Some("2026-11-27T08:59:07"));
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(
-        matches!(classify(b"{\"id\":38}", "order.deleted"), Ok(ww::Delivery::Deleted(d)) if d.id == 38 && d.resource == "order")
-    );
-    assert!(matches!(
-        classify(b"webhook_id=19", "order.created"),
-        Ok(ww::Delivery::Ping(19))
-    ));
-    assert!(matches!(
-        classify(br#"{"action":"woocommerce_x","arg":7}"#, "action.woocommerce_x"),
-        Ok(ww::Delivery::Action(a)) if a.hook == "woocommerce_x" && a.arg == "7"
-    ));
-    assert!(matches!(
-        classify(br#"{"code":"woocommerce_rest_shop_order_invalid_id","message":"Invalid ID.","data":{"status":404}}"#, "order.updated"),
-        Ok(ww::Delivery::RestError(e)) if e.status == Some(404) && e.code == "woocommerce_rest_shop_order_invalid_id"
-    ));
-    assert_eq!(
-        classify(&testdata("samples/order.legacy-v3.json"), "order.updated"),
-        Err(ww::Error::LegacyPayload)
-    );
-    assert!(matches!(
-        classify(b"{\"id\":", "order.updated"),
-        Err(ww::Error::InvalidJson(_))
-    ));
-    assert!(matches!(
-        classify(b"{\"name\":1}", "order.updated"),
-        Err(ww::Error::Unrecognised(_))
-    ));
 }
 
 #[test]
@@ -441,128 +330,6 @@ fn inventory_state_after_post_crosses_the_boundary() {
         inv.state_after_post("processing", &[]).unwrap(),
         wi::PostedState::Posted
     );
-}
-
-/// The intake classifies natively (`mlc_core::webhook`, docs/architecture.md): the component's
-/// export must answer every body exactly as the native function does.
-#[test]
-fn webhook_classify_through_the_component_agrees_with_the_native_function() {
-    use mlc_core::webhook as nw;
-    fn native(d: Result<nw::Delivery, nw::Error>) -> String {
-        match d {
-            Ok(nw::Delivery::Ping(id)) => format!("ping {id}"),
-            Ok(nw::Delivery::Resource(r)) => format!(
-                "resource {} {} {} {:?} {:?}",
-                r.resource, r.event, r.id, r.status, r.date_modified_gmt
-            ),
-            Ok(nw::Delivery::Deleted { resource, id }) => format!("deleted {resource} {id}"),
-            Ok(nw::Delivery::Action { hook, arg }) => format!("action {hook} {arg}"),
-            Ok(nw::Delivery::RestError(e)) => {
-                format!("rest-error {} {} {:?}", e.code, e.message, e.status)
-            }
-            Err(e) => format!("error {e:?}"),
-        }
-    }
-    fn component(d: Result<ww::Delivery, ww::Error>) -> String {
-        match d {
-            Ok(ww::Delivery::Ping(id)) => format!("ping {id}"),
-            Ok(ww::Delivery::Resource(r)) => format!(
-                "resource {} {} {} {:?} {:?}",
-                r.resource, r.event, r.id, r.status, r.date_modified_gmt
-            ),
-            Ok(ww::Delivery::Deleted(d)) => format!("deleted {} {}", d.resource, d.id),
-            Ok(ww::Delivery::Action(a)) => format!("action {} {}", a.hook, a.arg),
-            Ok(ww::Delivery::RestError(e)) => {
-                format!("rest-error {} {} {:?}", e.code, e.message, e.status)
-            }
-            Err(e) => format!("error {e:?}").replacen("Error::", "", 1),
-        }
-    }
-    let core = core();
-    let mut bodies: Vec<Vec<u8>> = Vec::new();
-    for dir in ["captures", "samples"] {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../core/testdata")
-            .join(dir);
-        for entry in std::fs::read_dir(path).unwrap() {
-            let path = entry.unwrap().path();
-            if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("json" | "body")
-            ) {
-                bodies.push(std::fs::read(path).unwrap());
-            }
-        }
-    }
-    let deep = format!("{{\"id\":1,\"x\":{}{}}}", "[".repeat(200), "]".repeat(200));
-    for extra in [
-        &b"{\"id\":"[..],
-        b"{\"id\":-3}",
-        b"{\"id\":\"12\"}",
-        b"[1,2]",
-        b"webhook_id=",
-        b"webhook_id=19",
-        &[0xff, 0xfe, b'{'],
-        br#"{"action":"woocommerce_x","arg":{"a":[1]}}"#,
-        deep.as_bytes(),
-    ] {
-        bodies.push(extra.to_vec());
-    }
-    let mut compared = 0;
-    for body in &bodies {
-        for topic in [
-            "order.created",
-            "order.updated",
-            "order.deleted",
-            "order.restored",
-            "customer.updated",
-            "product.updated",
-            "action.woocommerce_x",
-        ] {
-            let h = headers(topic, None);
-            let nh = nw::Headers {
-                topic: h.topic.clone(),
-                resource: h.resource.clone(),
-                event: h.event.clone(),
-                signature: h.signature.clone(),
-                webhook_id: h.webhook_id.clone(),
-                delivery_id: h.delivery_id.clone(),
-                content_type: h.content_type.clone(),
-            };
-            let through = component(core.webhook().classify(body, &h).unwrap());
-            assert_eq!(
-                native(nw::classify(body, &nh)),
-                through,
-                "topic {topic}, body {:?}",
-                String::from_utf8_lossy(&body[..body.len().min(80)])
-            );
-            compared += 1;
-        }
-    }
-    assert!(compared > 100, "{compared} comparisons");
-}
-
-#[test]
-fn webhook_accept_pings_unsigned_and_verifies_the_rest() {
-    let core = core();
-    let body = testdata("captures/delivery-order.created.body");
-    let sig = captured_signature("delivery-order.created");
-    let accept = |body: &[u8], sig: Option<&str>, secret: &str| {
-        core.webhook()
-            .accept(body, &headers("order.created", sig), secret)
-            .unwrap()
-    };
-    assert!(
-        matches!(accept(&body, Some(&sig), "realwoo-secret-A"), Ok(ww::Delivery::Resource(r)) if r.id == 39)
-    );
-    assert_eq!(
-        accept(&body, Some(&sig), "secret-e"),
-        Err(ww::Error::SignatureMismatch)
-    );
-    assert!(matches!(
-        accept(b"webhook_id=5", None, "realwoo-secret-A"),
-        Ok(ww::Delivery::Ping(5))
-    ));
 }
 
 // ---- mapping ----
@@ -1105,23 +872,6 @@ fn inventory_status_map_transition_and_refunds_through_the_boundary() {
             .transition("shop1", 39, None, "x", &dup, false)
             .unwrap(),
         Err(wi::Error::InvalidStatusMap(_))
-    ));
-    let refund = br#"{"id":900,"amount":"19.99","line_items":[{"id":901,"quantity":-1,"total":"-19.99","meta_data":[{"key":"_refunded_item_id","value":69}]}]}"#;
-    let intents = core
-        .inventory()
-        .refund_intents("shop1", 39, refund)
-        .unwrap()
-        .unwrap();
-    assert_eq!(intents.len(), 1);
-    assert_eq!(
-        (intents[0].kind, intents[0].line_id, intents[0].quantity),
-        (wi::IntentKind::Restock, Some(69), Some(1))
-    );
-    assert!(matches!(
-        core.inventory()
-            .refund_intents("shop1", 39, b"nope")
-            .unwrap(),
-        Err(wi::Error::InvalidRefund(_))
     ));
 }
 

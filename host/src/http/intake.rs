@@ -129,9 +129,9 @@ impl Intake {
     /// unsigned delivery is refused for the price of one HMAC. A verified body is classified by
     /// the core's own `classify`; the one exception is a body that looks like a ping
     /// (`webhook_id=N`, which WooCommerce sends unsigned), which the core's `accept` decides. Both
-    /// run natively: they are pure functions of the request, the same code the component exports
-    /// (`wit/webhook.wit`), and a component call costs more than the function itself
-    /// (BENCHMARKS.md §1, docs/architecture.md). A panic in them is answered 500 by the server,
+    /// run natively: they are pure functions of the request (`core/src/webhook.rs`), and a
+    /// component call costs more than the function itself (BENCHMARKS.md §1,
+    /// docs/architecture.md). A panic in them is answered 500 by the server,
     /// nothing stored.
     pub fn deliver(&self, headers: &[(String, String)], body: &[u8]) -> Answer {
         let h = webhook_headers(headers);

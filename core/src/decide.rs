@@ -250,7 +250,7 @@ pub fn decide(
         status_map,
         false,
     )
-    .map_err(|e| Error::InvalidSettings(format!("the status map: {e}")))?
+    .map_err(|e| Error::InvalidSettings(e.to_string()))?
     .intents
     .iter()
     .any(|i| i.kind == IntentKind::Post);

@@ -542,3 +542,14 @@ fn an_unmapped_line_holds_and_an_outcome_nobody_asked_for_is_refused() {
         d.verdict
     );
 }
+
+#[test]
+fn a_broken_status_map_refuses_the_order_naming_the_rule() {
+    let mut map = default_status_map();
+    map.push(map[0].clone());
+    let e = decide(&body(), &rows(), &settings(), &map, &facts(vec![])).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidSettings(m) if m.starts_with("invalid status map: rule") && m.contains("mapped twice")),
+        "{e:?}"
+    );
+}

@@ -17,8 +17,9 @@ use crate::clients::x3::{CreateRequest, Found, X3Error};
 use crate::component::{decisions as wd, orders};
 use crate::store::{OrderRow, OrderState};
 
-/// More calls than any order needs (two is usual, four the most a customer found by e-mail
-/// and a refused create take): past it the attempt is retried, not looped.
+/// More calls than any order needs (two is usual; five when the customer create fails, the
+/// look-up finds the customer under another code and the document's create is refused): past
+/// it the attempt is retried, not looped.
 const MAX_CALLS: usize = 12;
 
 /// What the loop carries between calls: the facts so far, the records written, and the floor

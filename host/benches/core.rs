@@ -43,18 +43,40 @@ fn body(lines: usize) -> Vec<u8> {
     v.to_string().into_bytes()
 }
 
-fn measure(mut f: impl FnMut()) -> (Duration, u32) {
-    // Warm up, then run for about a second.
-    for _ in 0..20 {
+/// Rounds of each side, interleaved, and how long each round runs: a slow moment of the machine
+/// then hits both sides, not one.
+const ROUNDS: usize = 9;
+const ROUND: Duration = Duration::from_millis(300);
+
+/// Mean time per run of `f` over one round (after a short warm-up).
+fn measure(f: &mut impl FnMut()) -> Duration {
+    for _ in 0..5 {
         f();
     }
     let start = Instant::now();
     let mut n = 0u32;
-    while start.elapsed() < Duration::from_secs(1) {
+    while start.elapsed() < ROUND {
         f();
         n += 1;
     }
-    (start.elapsed() / n, n)
+    start.elapsed() / n
+}
+
+/// Native and component rounds taken in turn: the median of each, and the median of the
+/// rounds' ratios.
+fn compare(mut native: impl FnMut(), mut component: impl FnMut()) -> (Duration, Duration, f64) {
+    let (mut n, mut c, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let a = measure(&mut native);
+        let b = measure(&mut component);
+        r.push(b.as_secs_f64() / a.as_secs_f64());
+        n.push(a);
+        c.push(b);
+    }
+    n.sort();
+    c.sort();
+    r.sort_by(f64::total_cmp);
+    (n[ROUNDS / 2], c[ROUNDS / 2], r[ROUNDS / 2])
 }
 
 fn main() {
@@ -126,22 +148,24 @@ fn main() {
                 .collect(),
         };
         let (wfirst, wsecond) = (wfacts(&first), wfacts(&second));
-        let (native, n1) = measure(|| {
-            for f in [&first, &second] {
-                let out = decide::decide(&body, &native_rows, &native_settings, &native_map, f)
-                    .expect("decide");
-                std::hint::black_box(out);
-            }
-        });
-        let (component, n2) = measure(|| {
-            for f in [&wfirst, &wsecond] {
-                let out = core
-                    .decisions()
-                    .decide(&body, &rows, &settings, &map, f)
-                    .expect("call");
-                std::hint::black_box(out.expect("decide"));
-            }
-        });
+        let (native, component, ratio) = compare(
+            || {
+                for f in [&first, &second] {
+                    let out = decide::decide(&body, &native_rows, &native_settings, &native_map, f)
+                        .expect("decide");
+                    std::hint::black_box(out);
+                }
+            },
+            || {
+                for f in [&wfirst, &wsecond] {
+                    let out = core
+                        .decisions()
+                        .decide(&body, &rows, &settings, &map, f)
+                        .expect("call");
+                    std::hint::black_box(out.expect("decide"));
+                }
+            },
+        );
         let end = core
             .decisions()
             .decide(&body, &rows, &settings, &map, &wsecond)
@@ -153,10 +177,10 @@ fn main() {
             end.verdict
         );
         println!(
-            "{name}: native {:.1} µs/order ({n1} runs), component {:.1} µs/order ({n2} runs), ratio {:.2}× (2 decide calls per order)",
+            "{name}: native {:.1} µs/order, component {:.1} µs/order (medians of {ROUNDS} interleaved rounds of {} ms), ratio {ratio:.2}× (median of the rounds' ratios; 2 decide calls per order)",
             native.as_secs_f64() * 1e6,
             component.as_secs_f64() * 1e6,
-            component.as_secs_f64() / native.as_secs_f64()
+            ROUND.as_millis()
         );
     }
 }

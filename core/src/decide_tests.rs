@@ -101,6 +101,24 @@ fn failed(during: Phase, kind: FailureKind, message: &str) -> RequestOutcome {
     })
 }
 
+/// The first call's requests: the customer's, then the document's.
+fn first_requests() -> Vec<Request> {
+    run(&ask(&facts(vec![]))).to_vec()
+}
+
+/// The new customer created, then this outcome for the document, walked call by call.
+fn after_new_customer(document: RequestOutcome) -> (Vec<Request>, Decision) {
+    let reqs = first_requests();
+    let d = walk(vec![
+        (
+            reqs[0].operation.idempotency_key.clone(),
+            RequestOutcome::Created(derived()),
+        ),
+        (reqs[1].operation.idempotency_key.clone(), document),
+    ]);
+    (reqs, d)
+}
+
 /// Asks once per prefix of the outcomes and checks each answer's records extend the last's:
 /// the property the host relies on to write each record once.
 fn walk(outcomes: Vec<(String, RequestOutcome)>) -> Decision {
@@ -271,24 +289,13 @@ fn a_customer_code_that_keeps_changing_is_retried_not_followed_forever() {
 
 #[test]
 fn a_document_already_in_x3_is_adopted_and_duplicates_are_said() {
-    let first = ask(&facts(vec![]));
-    let reqs = run(&first).to_vec();
-    let end = walk(vec![
-        (
-            reqs[0].operation.idempotency_key.clone(),
-            RequestOutcome::Created(derived()),
-        ),
-        (
-            reqs[1].operation.idempotency_key.clone(),
-            found(
-                &[
-                    ("SO0009", Some(derived().as_str())),
-                    ("SO0007", Some(derived().as_str())),
-                ],
-                false,
-            ),
-        ),
-    ]);
+    let (reqs, end) = after_new_customer(found(
+        &[
+            ("SO0009", Some(derived().as_str())),
+            ("SO0007", Some(derived().as_str())),
+        ],
+        false,
+    ));
     assert_eq!(posted(&end).document, "SO0007", "the lowest number");
     let n = notes(&end);
     assert!(
@@ -307,18 +314,7 @@ fn a_document_already_in_x3_is_adopted_and_duplicates_are_said() {
 
 #[test]
 fn another_customers_document_under_our_reference_needs_a_person() {
-    let first = ask(&facts(vec![]));
-    let reqs = run(&first).to_vec();
-    let end = walk(vec![
-        (
-            reqs[0].operation.idempotency_key.clone(),
-            RequestOutcome::Created(derived()),
-        ),
-        (
-            reqs[1].operation.idempotency_key.clone(),
-            found(&[("SO0100", Some("OTHER"))], true),
-        ),
-    ]);
+    let (_, end) = after_new_customer(found(&[("SO0100", Some("OTHER"))], true));
     let Verdict::Attention(m) = &end.verdict else {
         panic!("{:?}", end.verdict)
     };
@@ -335,8 +331,7 @@ fn another_customers_document_under_our_reference_needs_a_person() {
 
 #[test]
 fn a_refused_create_is_looked_up_once_then_adopted_or_failed() {
-    let first = ask(&facts(vec![]));
-    let reqs = run(&first).to_vec();
+    let reqs = first_requests();
     let (ckey, dkey) = (
         reqs[0].operation.idempotency_key.clone(),
         reqs[1].operation.idempotency_key.clone(),
@@ -379,8 +374,7 @@ fn a_refused_create_is_looked_up_once_then_adopted_or_failed() {
 
 #[test]
 fn failures_x3_answered_need_a_person_and_the_rest_are_retried() {
-    let first = ask(&facts(vec![]));
-    let reqs = run(&first).to_vec();
+    let reqs = first_requests();
     let ckey = reqs[0].operation.idempotency_key.clone();
     for (kind, person) in [
         (FailureKind::Rejected, true),
@@ -411,8 +405,7 @@ fn failures_x3_answered_need_a_person_and_the_rest_are_retried() {
 
 #[test]
 fn a_failed_customer_create_finds_the_customer_another_worker_made() {
-    let first = ask(&facts(vec![]));
-    let reqs = run(&first).to_vec();
+    let reqs = first_requests();
     let ckey = reqs[0].operation.idempotency_key.clone();
     let refused = failed(
         Phase::Create,

@@ -51,7 +51,10 @@ fn run() -> anyhow::Result<()> {
         // through the component went from 1.56x to 1.40x native (BENCHMARKS.md §3).
         .env("CARGO_PROFILE_RELEASE_LTO", "true")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
-        .env("CARGO_ENCODED_RUSTFLAGS", "-Cllvm-args=-inline-threshold=1000")
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            "-Cllvm-args=-inline-threshold=1000",
+        )
         .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
         .output()?;
     if !output.status.success() {

@@ -354,23 +354,6 @@ impl Fold {
         }
     }
 
-    /// Plans the order with a known customer code (or none), or the verdict without a plan.
-    fn plan(
-        &mut self,
-        order: &Order,
-        mapping: &[MappingRow],
-        settings: &Settings,
-        known: Option<String>,
-    ) -> Result<Result<Plan, Verdict>, Error> {
-        let known = Known {
-            customer_code: known,
-        };
-        Ok(match plan::plan_order(order, mapping, settings, &known)? {
-            plan::Outcome::Ready(p) => Ok(p),
-            plan::Outcome::Hold(h) => Err(Verdict::Held(h)),
-        })
-    }
-
     fn plan_notes(&mut self, plan: &Plan) {
         self.note(
             "planned",
@@ -400,7 +383,7 @@ impl Fold {
         status_map: &[StatusRule],
         facts: &Facts,
     ) -> Result<Verdict, Error> {
-        let plan = match self.plan(order, mapping, settings, None)? {
+        let plan = match plan_with(order, mapping, settings, None)? {
             Ok(p) => p,
             Err(v) => return Ok(v),
         };
@@ -444,7 +427,7 @@ impl Fold {
                         }
                         w.replans += 1;
                     }
-                    let plan = match self.plan(order, mapping, settings, Some(code.clone()))? {
+                    let plan = match plan_with(order, mapping, settings, Some(code.clone()))? {
                         Ok(p) => p,
                         Err(v) => return Ok(v),
                     };
@@ -712,6 +695,22 @@ impl Fold {
     }
 }
 
+/// Plans the order with a known customer code (or none), or the verdict without a plan.
+fn plan_with(
+    order: &Order,
+    mapping: &[MappingRow],
+    settings: &Settings,
+    known: Option<String>,
+) -> Result<Result<Plan, Verdict>, Error> {
+    let known = Known {
+        customer_code: known,
+    };
+    Ok(match plan::plan_order(order, mapping, settings, &known)? {
+        plan::Outcome::Ready(p) => Ok(p),
+        plan::Outcome::Hold(h) => Err(Verdict::Held(h)),
+    })
+}
+
 /// The requests still to run: the rest of the plan, or the one look-up a recheck waits for.
 fn requests(w: &Walk) -> Vec<Request> {
     let ops = &w.plan.operations[w.next..];
@@ -731,6 +730,11 @@ fn requests(w: &Walk) -> Vec<Request> {
     ops.iter()
         .map(|op| {
             let customer = op.kind == OperationKind::EnsureCustomer;
+            // A document the ledger records done is not looked up; any other is looked up in
+            // X3 before its create, the first one too (the ledger may be a restored backup,
+            // lost, or another host's: X3 is what counts). A customer is looked up in X3 even
+            // when the ledger says we created it (it may have been merged or re-addressed since),
+            // and the ledger is asked only when X3 has none under the e-mail.
             Request {
                 operation: op.clone(),
                 lookup_only: false,
@@ -744,7 +748,7 @@ fn requests(w: &Walk) -> Vec<Request> {
 }
 
 /// The document an operation creates, in words.
-pub fn kind_name(kind: OperationKind) -> &'static str {
+fn kind_name(kind: OperationKind) -> &'static str {
     match kind {
         OperationKind::EnsureCustomer => "customer",
         OperationKind::CreateSalesOrder => "sales order",

@@ -552,7 +552,7 @@ fn decide(
     facts: &wd::Facts,
 ) -> anyhow::Result<Result<wd::Decision, wo::Error>> {
     static MAP: std::sync::OnceLock<Vec<wi::StatusRule>> = std::sync::OnceLock::new();
-    let map = MAP.get_or_init(|| core_runtime_map());
+    let map = MAP.get_or_init(core_runtime_map);
     core.decisions().decide(body, rows, settings, map, facts)
 }
 

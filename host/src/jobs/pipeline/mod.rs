@@ -532,7 +532,29 @@ impl Pipeline {
         }
     }
 
+    /// The attempt's step for a failed X3 call of the after-post stage (`stock`): attention
+    /// when X3 answered, a retry when it did not — the rule the core's decision loop applies
+    /// to the documents (`decide.rs`, `FailureKind::needs_person`), until that stage is folded
+    /// into it.
     fn failure_step(&self, what: &str, e: &X3Error) -> Step {
+        self.note_failure(what, e);
+        match e {
+            X3Error::Rejected { .. }
+            | X3Error::Refused { .. }
+            | X3Error::Config(_)
+            | X3Error::Misconfigured { .. } => Step::Done(Finish {
+                state: OrderState::Attention,
+                last_error: Some(e.to_string()),
+                ..Finish::default()
+            }),
+            X3Error::Transient { retry_after, .. } => Step::Retry(e.to_string(), *retry_after),
+            X3Error::Unknown { .. } | X3Error::Auth { .. } => Step::Retry(e.to_string(), None),
+        }
+    }
+
+    /// What a failed X3 call tells the breaker and the status page: a refusal is an answer (X3
+    /// is up), a configuration problem is named once, no answer counts towards the breaker.
+    fn note_failure(&self, what: &str, e: &X3Error) {
         match e {
             X3Error::Rejected { .. } | X3Error::Refused { .. } | X3Error::Config(_) => {
                 // X3 answered; it is not down.
@@ -541,11 +563,6 @@ impl Pipeline {
                     &self.health.x3,
                     matches!(e, X3Error::Config(_)).then(|| e.to_string()),
                 );
-                Step::Done(Finish {
-                    state: OrderState::Attention,
-                    last_error: Some(e.to_string()),
-                    ..Finish::default()
-                })
             }
             X3Error::Misconfigured { message } => {
                 // X3 is up and says what it does not know: the status page and the log name it.
@@ -554,21 +571,10 @@ impl Pipeline {
                 if self.health.record_x3_config(what, message) {
                     warn!("X3 configuration: {what}: {message}");
                 }
-                Step::Done(Finish {
-                    state: OrderState::Attention,
-                    last_error: Some(e.to_string()),
-                    ..Finish::default()
-                })
             }
-            X3Error::Transient { retry_after, .. } => {
+            X3Error::Transient { .. } | X3Error::Unknown { .. } | X3Error::Auth { .. } => {
                 Health::record(&self.health.x3, Some(e.to_string()));
                 self.breaker.failure(now_ms());
-                Step::Retry(e.to_string(), *retry_after)
-            }
-            X3Error::Unknown { .. } | X3Error::Auth { .. } => {
-                Health::record(&self.health.x3, Some(e.to_string()));
-                self.breaker.failure(now_ms());
-                Step::Retry(e.to_string(), None)
             }
         }
     }

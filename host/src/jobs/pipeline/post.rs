@@ -50,6 +50,8 @@ impl Pipeline {
                     document: d.clone(),
                     customer_code: row.customer_code.clone().unwrap_or_default(),
                 }),
+                // Read for a new order too: a crash after its shipment but before its row was
+                // finished leaves the shipment done in the ledger, and it must not be due again.
                 done: self.done_intents(order_id)?,
                 outcomes: Vec::new(),
             },
@@ -323,8 +325,8 @@ impl Pipeline {
         self.health.clear_x3_config(what);
     }
 
-    /// A failed X3 call for the core: counted by the breaker and the status page as
-    /// [`Pipeline::failure_step`] counts it, classified, its `Retry-After` kept.
+    /// A failed X3 call for the core: told to the breaker and the status page
+    /// ([`Pipeline::note_failure`]), classified, its `Retry-After` kept.
     fn failure(
         &self,
         what: &str,
@@ -341,8 +343,13 @@ impl Pipeline {
             X3Error::Unknown { .. } => wd::FailureKind::Unknown,
             X3Error::Auth { .. } => wd::FailureKind::Auth,
         };
-        if let Step::Retry(_, Some(after)) = self.failure_step(what, e) {
-            *retry_after = Some(after);
+        self.note_failure(what, e);
+        if let X3Error::Transient {
+            retry_after: Some(after),
+            ..
+        } = e
+        {
+            *retry_after = Some(*after);
         }
         wd::Failure {
             during,

@@ -215,9 +215,6 @@ pub struct Decision {
     pub records: Vec<Record>,
 }
 
-/// How many times the X3 customer may differ from the plan's before the attempt gives up.
-const MAX_REPLANS: usize = 1;
-
 /// The order's next step from what the host knows. An error is the body or the settings
 /// refused (what `plan` refuses them for), never a fact of X3.
 pub fn decide(
@@ -321,7 +318,6 @@ struct Walk {
     refused: Option<Failure>,
     customer_code: String,
     document: Option<String>,
-    replans: usize,
 }
 
 /// What reading one outcome did to the walk.
@@ -395,7 +391,6 @@ impl Fold {
             mode: Mode::Ensure,
             refused: None,
             document: None,
-            replans: 0,
         };
         for reported in &facts.outcomes {
             let due = w.plan.operations.get(w.next).cloned();
@@ -419,14 +414,8 @@ impl Fold {
                 Step::Go => {}
                 Step::End(v) => return Ok(v),
                 Step::Replan(code) => {
-                    if !cached {
-                        if w.replans >= MAX_REPLANS {
-                            return Ok(Verdict::Retry(
-                                "the customer code kept changing between plans".into(),
-                            ));
-                        }
-                        w.replans += 1;
-                    }
+                    // At most once: a plan made with a known code has no customer step, so no
+                    // later outcome can name another customer.
                     let plan = match plan_with(order, mapping, settings, Some(code.clone()))? {
                         Ok(p) => p,
                         Err(v) => return Ok(v),

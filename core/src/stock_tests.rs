@@ -5,7 +5,7 @@
 use super::*;
 use crate::inventory::default_status_map;
 use crate::mapping::parse_csv;
-use crate::testdata;
+use crate::testdata::{self, refund};
 use serde_json::Value;
 
 const MAPPING: &str = "key_type,key,item_code,sales_unit,gl_account,dimensions,site
@@ -49,27 +49,6 @@ fn order_with(edit: impl FnOnce(&mut Value)) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(&order()).unwrap();
     edit(&mut v);
     v.to_string().into_bytes()
-}
-
-/// A refund as WooCommerce renders it: negative quantities/totals, `_refunded_item_id` meta.
-fn refund(id: u64, amount: &str, lines: &[(u64, i64, &str, &str)]) -> Vec<u8> {
-    let items: Vec<Value> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, (item, qty, total, tax))| {
-            serde_json::json!({
-                "id": id + 1 + i as u64, "product_id": 0, "variation_id": 0,
-                "quantity": -qty, "total": format!("-{total}"), "total_tax": format!("-{tax}"),
-                "meta_data": [{"id": 1, "key": "_refunded_item_id", "value": item.to_string()}],
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "id": id, "date_created": "2026-11-20T10:00:00", "amount": amount, "reason": "damaged",
-        "line_items": items,
-    })
-    .to_string()
-    .into_bytes()
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Fixtures for the native tests: WooCommerce's documented samples and deliveries captured from a
 //! running WooCommerce 10 (copied from `shared/reference/` into `core/testdata/`).
 
+use serde_json::{Value, json};
+
 use crate::webhook::Headers;
 
 fn dir() -> std::path::PathBuf {
@@ -36,4 +38,25 @@ pub fn capture(name: &str) -> (Headers, Vec<u8>) {
         }
     }
     (h, body)
+}
+
+/// A refund as WooCommerce renders it: negative quantities/totals, `_refunded_item_id` meta.
+pub fn refund(id: u64, amount: &str, lines: &[(u64, i64, &str, &str)]) -> Vec<u8> {
+    let items: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (item, qty, total, tax))| {
+            json!({
+                "id": id + 1 + i as u64, "product_id": 0, "variation_id": 0,
+                "quantity": -qty, "total": format!("-{total}"), "total_tax": format!("-{tax}"),
+                "meta_data": [{"id": 1, "key": "_refunded_item_id", "value": item.to_string()}],
+            })
+        })
+        .collect();
+    json!({
+        "id": id, "date_created": "2026-11-20T10:00:00", "amount": amount, "reason": "damaged",
+        "line_items": items,
+    })
+    .to_string()
+    .into_bytes()
 }

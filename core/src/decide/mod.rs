@@ -9,6 +9,8 @@
 //!
 //! The host runs the requests, appends their outcomes and calls again, until the verdict is not
 //! `Run`. A new order's attempt usually takes two calls: the plan's requests, then `Posted`.
+//! A posted order's after-post stage (a delivery, a cancel, credit notes and restocks, the
+//! refunds read from WooCommerce) goes through the same loop ([`after_post`]).
 //!
 //! [`decide`] is a fold over the outcomes: the same facts give the same decision, and since each
 //! call's outcomes extend the last call's, so do its records. The host writes the records past
@@ -20,11 +22,13 @@
 //! `shortened`) are recorded once the plan is the one in use: at its first outcome, or at once
 //! when it is made from an outcome.
 
-use crate::inventory::{self, IntentKind, StatusRule, Transition};
+use crate::inventory::{self, IntentKind, StatusRule};
 use crate::mapping::MappingRow;
 use crate::order::Order;
 use crate::plan::{self, Error, Hold, Known, Operation, OperationKind, Plan, Settings};
-use crate::stock::{self, PostedState};
+use crate::stock::{Action, PostedState, StockSettings};
+
+mod after_post;
 
 /// What the host knows of the order when it asks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,10 +41,28 @@ pub struct Facts {
     pub trashed: bool,
     /// The X3 document the order was posted as, and its customer; none: not posted yet.
     pub posted: Option<PostedAs>,
-    /// The after-post intents the ledger has done for the order (ship, deliver, cancel).
-    pub done: Vec<IntentKind>,
+    /// The order's ledger rows as the attempt began: which writes were tried, which are done.
+    pub ledger: Vec<LedgerEntry>,
+    /// Today (UTC, `YYYY-MM-DD…`): the date of a delivery made now. One value per attempt.
+    pub today: String,
+    /// The order's refund ids whose credit notes and restocks were all handled.
+    pub refunds_handled: Vec<u64>,
+    /// The reason the order row is waiting for a person, when it is: said once on the timeline.
+    pub attention: Option<String>,
     /// Every request of this attempt that ran, with how it ended, in the order they ran.
     pub outcomes: Vec<Reported>,
+}
+
+/// One row of the order's ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub idempotency_key: String,
+    /// The ledger's kind column (`sales order`, `delivery`, `credit note`, …).
+    pub kind: String,
+    /// Done: X3 has it (else an intent, unknown or failed).
+    pub done: bool,
+    /// The X3 key it is done with.
+    pub x3_key: Option<String>,
 }
 
 /// A posted order's X3 document and customer (the order row's).
@@ -70,10 +92,12 @@ pub enum RequestOutcome {
         records: Vec<FoundRecord>,
         tried_before: bool,
     },
-    /// X3 created it: its key (document number, customer code).
+    /// X3 created it: its key (document number, customer code); for an edit, the reference.
     Created(String),
-    /// The look-up or the create got no usable answer, or a refusal.
+    /// The look-up or the write got no usable answer, or a refusal.
     Failed(Failure),
+    /// The order's refund bodies WooCommerce listed, or why reading them failed.
+    Refunds(Result<Vec<Vec<u8>>, String>),
 }
 
 /// One record a look-up found: its key and the value of the lookup's check field, if read.
@@ -95,6 +119,7 @@ pub struct Failure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Lookup,
+    /// The write: a create, or an after-post edit.
     Create,
 }
 
@@ -130,9 +155,28 @@ impl FailureKind {
     }
 }
 
-/// One thing for the host to run against X3.
+/// One thing for the host to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub enum Request {
+    /// A document of the plan, or its customer.
+    Document(DocumentRequest),
+    /// An X3 write after posting, run exactly once.
+    Action(ActionRequest),
+    /// Read the order's refunds from WooCommerce; reported under this key.
+    ReadRefunds(String),
+}
+
+/// An after-post write and the ledger kind it is recorded under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRequest {
+    /// The ledger's kind column (`delivery`, `cancel`, `credit note`, `restock`).
+    pub kind: String,
+    pub action: Action,
+}
+
+/// One document (or customer) to look up and create in X3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRequest {
     pub operation: Operation,
     /// Only look up (the check after a refused create); never create.
     pub lookup_only: bool,
@@ -142,14 +186,15 @@ pub struct Request {
     /// The e-mail match key the host's customer cache may answer this request by.
     pub cache_key: Option<String>,
     /// The host goes past this request to the next only when it ended `Created`, `Recorded`
-    /// or `Cached` with this key (when set) — otherwise it stops and asks again.
+    /// or `Cached` with this key (when set) — otherwise it stops and asks again. (An action
+    /// goes on after `Created`, `Recorded` or a `Found` with records.)
     pub expected_key: Option<String>,
 }
 
 /// Where the order ends this attempt, or what to run first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Run these in order, stopping as [`Request::expected_key`] says, then ask again.
+    /// Run these in order, stopping as [`DocumentRequest::expected_key`] says, then ask again.
     Run(Vec<Request>),
     /// The status asks for no post (yet).
     Waiting,
@@ -176,10 +221,19 @@ pub struct Posted {
     pub woo_customer_id: u64,
     /// Posted by this attempt (not before it).
     pub now: bool,
-    /// The after-post intents due now (`inventory#due-intents` with the ledger's done ones).
-    pub after_post: stock::Result<Transition>,
-    /// Where the order stands if none of those intents runs.
-    pub state: PostedState,
+    /// How the after-post stage ended.
+    pub end: AfterPost,
+}
+
+/// How a posted order's after-post stage ends this attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterPost {
+    /// Where the order stands: everything its status and refunds ask is done.
+    Done(PostedState),
+    /// A person must look; why (said on the timeline when new).
+    Attention(String),
+    /// Failed for now; why.
+    Retry(String),
 }
 
 /// Something the host writes for the outcomes: in order, each once.
@@ -206,6 +260,14 @@ pub enum Record {
     },
     /// The X3 customer matched to an e-mail key, for the host's cache.
     CustomerMatch { customer_key: String, code: String },
+    /// An after-post step that writes nothing to X3, done once: ledger intent and done.
+    Recorded {
+        idempotency_key: String,
+        kind: String,
+        x3_key: String,
+    },
+    /// These refund ids (sorted) are all handled: credit notes and restocks.
+    RefundsHandled(Vec<u64>),
 }
 
 /// One answer of [`decide`].
@@ -222,8 +284,17 @@ pub fn decide(
     mapping: &[MappingRow],
     settings: &Settings,
     status_map: &[StatusRule],
+    stock: Option<&StockSettings>,
     facts: &Facts,
 ) -> Result<Decision, Error> {
+    let input = Input {
+        body,
+        mapping,
+        settings,
+        status_map,
+        stock,
+        facts,
+    };
     let mut fold = Fold::default();
     if facts.trashed {
         let verdict = match &facts.posted {
@@ -236,8 +307,8 @@ pub fn decide(
         return Ok(fold.end(verdict));
     }
     if let Some(p) = &facts.posted {
-        let posted = after_post(settings, status_map, facts, p.clone(), "", 0, false);
-        return Ok(fold.end(Verdict::Posted(posted)));
+        let verdict = fold.after_post(&input, p.clone(), &facts.outcomes, ("", 0), false);
+        return Ok(fold.end(verdict));
     }
     let to_post = inventory::transition(
         &settings.store_id,
@@ -255,41 +326,18 @@ pub fn decide(
         return Ok(fold.end(Verdict::Waiting));
     }
     let order = Order::parse(body)?;
-    let verdict = fold.run(&order, mapping, settings, status_map, facts)?;
+    let verdict = fold.run(&order, &input)?;
     Ok(fold.end(verdict))
 }
 
-/// The after-post part of a posted verdict: the intents due and the state without them.
-fn after_post(
-    settings: &Settings,
-    status_map: &[StatusRule],
-    facts: &Facts,
-    p: PostedAs,
-    customer_key: &str,
-    woo_customer_id: u64,
-    now: bool,
-) -> Posted {
-    let mut done = vec![IntentKind::Post];
-    for k in &facts.done {
-        if !done.contains(k) {
-            done.push(*k);
-        }
-    }
-    Posted {
-        after_post: stock::due_intents(
-            &settings.store_id,
-            facts.order_id,
-            &facts.status,
-            status_map,
-            &done,
-        ),
-        state: stock::state_after_post(&facts.status, &done),
-        document: p.document,
-        customer_code: p.customer_code,
-        customer_key: customer_key.to_string(),
-        woo_customer_id,
-        now,
-    }
+/// What `decide` was given, for the stages of the walk.
+struct Input<'a> {
+    body: &'a [u8],
+    mapping: &'a [MappingRow],
+    settings: &'a Settings,
+    status_map: &'a [StatusRule],
+    stock: Option<&'a StockSettings>,
+    facts: &'a Facts,
 }
 
 /// What one operation of the plan in use is waiting for.
@@ -371,14 +419,8 @@ impl Fold {
     }
 
     /// Reads every outcome against the plan in use; the verdict once they are all read.
-    fn run(
-        &mut self,
-        order: &Order,
-        mapping: &[MappingRow],
-        settings: &Settings,
-        status_map: &[StatusRule],
-        facts: &Facts,
-    ) -> Result<Verdict, Error> {
+    fn run(&mut self, order: &Order, input: &Input) -> Result<Verdict, Error> {
+        let (mapping, settings, facts) = (input.mapping, input.settings, input.facts);
         let plan = match plan_with(order, mapping, settings, None)? {
             Ok(p) => p,
             Err(v) => return Ok(v),
@@ -392,7 +434,13 @@ impl Fold {
             refused: None,
             document: None,
         };
+        let mut read = 0;
         for reported in &facts.outcomes {
+            if w.next >= w.plan.operations.len() {
+                // The plan is done: the rest are the after-post stage's.
+                break;
+            }
+            read += 1;
             let due = w.plan.operations.get(w.next).cloned();
             let Some(op) = due.filter(|op| op.idempotency_key == reported.idempotency_key) else {
                 return Ok(self.attention(format!(
@@ -439,15 +487,9 @@ impl Fold {
             document,
             customer_code: w.customer_code.clone(),
         };
-        Ok(Verdict::Posted(after_post(
-            settings,
-            status_map,
-            facts,
-            posted,
-            &w.plan.customer_key,
-            order.customer_id,
-            true,
-        )))
+        let customer = (w.plan.customer_key.as_str(), order.customer_id);
+        let rest = &facts.outcomes[read..];
+        Ok(self.after_post(input, posted, rest, customer, true))
     }
 
     /// The plan's customer step.
@@ -506,6 +548,9 @@ impl Fold {
                 Step::Go
             }
             RequestOutcome::Failed(f) => Step::End(self.failed(f)),
+            RequestOutcome::Refunds(_) => {
+                Step::End(self.bad_fact(op, "an answer a customer request cannot give"))
+            }
         }
     }
 
@@ -577,7 +622,9 @@ impl Fold {
                 records,
                 tried_before,
             } if !records.is_empty() => self.adopt_found(w, op, records, *tried_before),
-            RequestOutcome::Found { .. } | RequestOutcome::Cached(_) => {
+            RequestOutcome::Found { .. }
+            | RequestOutcome::Cached(_)
+            | RequestOutcome::Refunds(_) => {
                 Step::End(self.bad_fact(op, "an answer a document request cannot give"))
             }
             RequestOutcome::Failed(f) if f.during == Phase::Create => {
@@ -702,11 +749,18 @@ fn plan_with(
 
 /// The requests still to run: the rest of the plan, or the one look-up a recheck waits for.
 fn requests(w: &Walk) -> Vec<Request> {
+    document_requests(w)
+        .into_iter()
+        .map(Request::Document)
+        .collect()
+}
+
+fn document_requests(w: &Walk) -> Vec<DocumentRequest> {
     let ops = &w.plan.operations[w.next..];
     if w.mode == Mode::Recheck {
         return ops
             .first()
-            .map(|op| Request {
+            .map(|op| DocumentRequest {
                 operation: op.clone(),
                 lookup_only: true,
                 ledger_first: false,
@@ -724,7 +778,7 @@ fn requests(w: &Walk) -> Vec<Request> {
             // lost, or another host's: X3 is what counts). A customer is looked up in X3 even
             // when the ledger says we created it (it may have been merged or re-addressed since),
             // and the ledger is asked only when X3 has none under the e-mail.
-            Request {
+            DocumentRequest {
                 operation: op.clone(),
                 lookup_only: false,
                 ledger_first: !customer,
@@ -746,5 +800,4 @@ fn kind_name(kind: OperationKind) -> &'static str {
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
 mod tests;

@@ -48,17 +48,24 @@ fn facts(outcomes: Vec<(String, RequestOutcome)>) -> Facts {
 }
 
 fn ask(f: &Facts) -> Decision {
-    decide(&body(), &rows(), &settings(), &default_status_map(), f).unwrap()
+    let stock = StockSettings::default();
+    decide(&body(), &rows(), &settings(), &default_status_map(), Some(&stock), f).unwrap()
 }
 
 fn derived() -> String {
     crate::customer::customer_code("W", "o'brien+o2@example.com")
 }
 
-/// The requests of a `Run` verdict.
-fn run(d: &Decision) -> &[Request] {
+/// The document requests of a `Run` verdict.
+fn run(d: &Decision) -> Vec<DocumentRequest> {
     match &d.verdict {
-        Verdict::Run(r) => r,
+        Verdict::Run(r) => r
+            .iter()
+            .map(|r| match r {
+                Request::Document(d) => d.clone(),
+                other => panic!("expected a document request, got {other:?}"),
+            })
+            .collect(),
         other => panic!("expected requests, got {other:?}"),
     }
 }
@@ -102,12 +109,12 @@ fn failed(during: Phase, kind: FailureKind, message: &str) -> RequestOutcome {
 }
 
 /// The first call's requests: the customer's, then the document's.
-fn first_requests() -> Vec<Request> {
-    run(&ask(&facts(vec![]))).to_vec()
+fn first_requests() -> Vec<DocumentRequest> {
+    run(&ask(&facts(vec![])))
 }
 
 /// The new customer created, then this outcome for the document, walked call by call.
-fn after_new_customer(document: RequestOutcome) -> (Vec<Request>, Decision) {
+fn after_new_customer(document: RequestOutcome) -> (Vec<DocumentRequest>, Decision) {
     let reqs = first_requests();
     let d = walk(vec![
         (
@@ -168,9 +175,9 @@ fn a_new_customers_order_is_two_calls_customer_then_sales_order() {
     assert_eq!(p.customer_key, "o'brien+o2@example.com");
     assert_eq!(p.woo_customer_id, 2);
     assert!(p.now);
-    assert_eq!(p.state, PostedState::Posted);
-    assert!(
-        p.after_post.as_ref().unwrap().intents.is_empty(),
+    assert_eq!(
+        p.end,
+        AfterPost::Done(PostedState::Posted),
         "processing asks nothing more"
     );
     assert_eq!(
@@ -449,7 +456,7 @@ fn the_status_decides_before_the_body_and_trash_before_both() {
     let mut f = facts(vec![]);
     f.status = "pending".into();
     assert_eq!(ask(&f).verdict, Verdict::Waiting);
-    let junk = decide(b"not json", &rows(), &settings(), &default_status_map(), &f).unwrap();
+    let junk = decide(b"not json", &rows(), &settings(), &default_status_map(), None, &f).unwrap();
     assert_eq!(
         junk.verdict,
         Verdict::Waiting,
@@ -477,48 +484,11 @@ fn the_status_decides_before_the_body_and_trash_before_both() {
             &rows(),
             &settings(),
             &default_status_map(),
+            None,
             &facts(vec![])
         ),
         Err(Error::InvalidJson(_))
     ));
-}
-
-#[test]
-fn a_posted_order_gets_its_due_after_post_intents_from_the_ledger() {
-    let mut f = facts(vec![]);
-    f.status = "completed".into();
-    f.posted = Some(PostedAs {
-        document: "SO0001".into(),
-        customer_code: "C1".into(),
-    });
-    let d = ask(&f);
-    let p = posted(&d);
-    assert!(!p.now);
-    let kinds: Vec<_> = p
-        .after_post
-        .as_ref()
-        .unwrap()
-        .intents
-        .iter()
-        .map(|i| i.kind)
-        .collect();
-    assert_eq!(kinds, [IntentKind::Ship]);
-    assert_eq!(p.state, PostedState::Posted, "nothing shipped yet");
-    f.done = vec![IntentKind::Ship];
-    let d = ask(&f);
-    assert!(posted(&d).after_post.as_ref().unwrap().intents.is_empty());
-    assert_eq!(posted(&d).state, PostedState::Shipped);
-    // The same keys the inventory interface gives.
-    let direct = stock::due_intents(
-        "shop1",
-        39,
-        "completed",
-        &default_status_map(),
-        &[IntentKind::Post],
-    )
-    .unwrap();
-    f.done.clear();
-    assert_eq!(posted(&ask(&f)).after_post, Ok(direct));
 }
 
 #[test]
@@ -532,6 +502,7 @@ fn an_unmapped_line_holds_and_an_outcome_nobody_asked_for_is_refused() {
         .unwrap(),
         &settings(),
         &default_status_map(),
+        None,
         &facts(vec![]),
     )
     .unwrap();
@@ -554,7 +525,7 @@ fn an_unmapped_line_holds_and_an_outcome_nobody_asked_for_is_refused() {
 fn a_broken_status_map_refuses_the_order_naming_the_rule() {
     let mut map = default_status_map();
     map.push(map[0].clone());
-    let e = decide(&body(), &rows(), &settings(), &map, &facts(vec![])).unwrap_err();
+    let e = decide(&body(), &rows(), &settings(), &map, None, &facts(vec![])).unwrap_err();
     assert!(
         matches!(&e, Error::InvalidSettings(m) if m.starts_with("invalid status map: rule") && m.contains("mapped twice")),
         "{e:?}"

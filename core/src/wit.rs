@@ -568,11 +568,6 @@ impl wi::Guest for Component {
         stock_settings_out(stock::StockSettings::default())
     }
 
-    fn state_after_post(status: String, done: Vec<wi::IntentKind>) -> wi::PostedState {
-        let done: Vec<inventory::IntentKind> = done.into_iter().map(intent_kind_in).collect();
-        posted_state_out(stock::state_after_post(&status, &done))
-    }
-
     fn due_intents(
         store_id: String,
         order_id: u64,
@@ -584,97 +579,6 @@ impl wi::Guest for Component {
         stock::due_intents(&store_id, order_id, &current, &rules_in(rules), &done)
             .map(transition_out)
             .map_err(stock_error)
-    }
-
-    fn build_delivery(
-        order: Vec<u8>,
-        document: String,
-        customer_code: String,
-        mapping: Vec<wm::MappingRow>,
-        settings: wi::Settings,
-        stock: wi::StockSettings,
-        date: String,
-    ) -> Result<Option<wi::Action>, wi::Error> {
-        stock::delivery(
-            &order,
-            &document,
-            &customer_code,
-            &rows_in(mapping),
-            &settings_in(settings),
-            &stock_settings_in(stock),
-            &date,
-        )
-        .map(|a| a.map(action_out))
-        .map_err(stock_error)
-    }
-
-    fn build_cancel(
-        order_id: u64,
-        sales_order: String,
-        settings: wi::Settings,
-        stock: wi::StockSettings,
-    ) -> Result<Option<wi::Action>, wi::Error> {
-        stock::cancel(
-            order_id,
-            &sales_order,
-            &settings_in(settings),
-            &stock_settings_in(stock),
-        )
-        .map(|a| a.map(action_out))
-        .map_err(stock_error)
-    }
-
-    fn build_credit_note(
-        order: Vec<u8>,
-        refund: Vec<u8>,
-        customer_code: String,
-        mapping: Vec<wm::MappingRow>,
-        settings: wi::Settings,
-        stock: wi::StockSettings,
-    ) -> Result<wi::CreditOutcome, wi::Error> {
-        stock::credit_note(
-            &order,
-            &refund,
-            &customer_code,
-            &rows_in(mapping),
-            &settings_in(settings),
-            &stock_settings_in(stock),
-        )
-        .map(|o| match o {
-            stock::CreditOutcome::Ready(a) => wi::CreditOutcome::Ready(action_out(a)),
-            stock::CreditOutcome::Hold(r) => wi::CreditOutcome::Hold(r),
-        })
-        .map_err(stock_error)
-    }
-
-    fn build_restocks(
-        order: Vec<u8>,
-        refunds: Vec<Vec<u8>>,
-        mapping: Vec<wm::MappingRow>,
-        settings: wi::Settings,
-        stock: wi::StockSettings,
-    ) -> Result<Vec<wi::Restock>, wi::Error> {
-        stock::restocks(
-            &order,
-            &refunds,
-            &rows_in(mapping),
-            &settings_in(settings),
-            &stock_settings_in(stock),
-        )
-        .map(|v| {
-            v.into_iter()
-                .map(|r| wi::Restock {
-                    idempotency_key: r.idempotency_key,
-                    refund_id: r.refund_id,
-                    line_id: r.line_id,
-                    item_code: r.item_code,
-                    site: r.site,
-                    quantity: r.quantity,
-                    action: action_out(r.action),
-                })
-                .collect()
-        })
-        .map_err(stock_error)
     }
 }
 
@@ -734,6 +638,7 @@ fn outcome_in(o: wd::RequestOutcome) -> decide::RequestOutcome {
         },
         wd::RequestOutcome::Created(k) => decide::RequestOutcome::Created(k),
         wd::RequestOutcome::Failed(f) => decide::RequestOutcome::Failed(failure_in(f)),
+        wd::RequestOutcome::Refunds(r) => decide::RequestOutcome::Refunds(r),
     }
 }
 
@@ -746,7 +651,19 @@ fn facts_in(f: wd::Facts) -> decide::Facts {
             document: p.document,
             customer_code: p.customer_code,
         }),
-        done: f.done.into_iter().map(intent_kind_in).collect(),
+        ledger: f
+            .ledger
+            .into_iter()
+            .map(|e| decide::LedgerEntry {
+                idempotency_key: e.idempotency_key,
+                kind: e.kind,
+                done: e.done,
+                x3_key: e.x3_key,
+            })
+            .collect(),
+        today: f.today,
+        refunds_handled: f.refunds_handled,
+        attention: f.attention,
         outcomes: f
             .outcomes
             .into_iter()
@@ -759,12 +676,19 @@ fn facts_in(f: wd::Facts) -> decide::Facts {
 }
 
 fn request_out(r: decide::Request) -> wd::Request {
-    wd::Request {
-        operation: operation_out(r.operation),
-        lookup_only: r.lookup_only,
-        ledger_first: r.ledger_first,
-        cache_key: r.cache_key,
-        expected_key: r.expected_key,
+    match r {
+        decide::Request::Document(r) => wd::Request::Document(wd::DocumentRequest {
+            operation: operation_out(r.operation),
+            lookup_only: r.lookup_only,
+            ledger_first: r.ledger_first,
+            cache_key: r.cache_key,
+            expected_key: r.expected_key,
+        }),
+        decide::Request::Action(a) => wd::Request::Action(wd::ActionRequest {
+            kind: a.kind,
+            action: action_out(a.action),
+        }),
+        decide::Request::ReadRefunds(key) => wd::Request::ReadRefunds(key),
     }
 }
 
@@ -782,8 +706,11 @@ fn verdict_out(v: decide::Verdict) -> wd::Verdict {
             customer_key: p.customer_key,
             woo_customer_id: p.woo_customer_id,
             now: p.now,
-            after_post: p.after_post.map(transition_out).map_err(stock_error),
-            state: posted_state_out(p.state),
+            end: match p.end {
+                decide::AfterPost::Done(s) => wd::AfterPost::Done(posted_state_out(s)),
+                decide::AfterPost::Attention(m) => wd::AfterPost::Attention(m),
+                decide::AfterPost::Retry(m) => wd::AfterPost::Retry(m),
+            },
         }),
     }
 }
@@ -813,6 +740,16 @@ fn record_out(r: decide::Record) -> wd::Record {
         decide::Record::CustomerMatch { customer_key, code } => {
             wd::Record::CustomerMatch((customer_key, code))
         }
+        decide::Record::Recorded {
+            idempotency_key,
+            kind,
+            x3_key,
+        } => wd::Record::Recorded(wd::RecordedStep {
+            idempotency_key,
+            kind,
+            x3_key,
+        }),
+        decide::Record::RefundsHandled(ids) => wd::Record::RefundsHandled(ids),
     }
 }
 
@@ -822,13 +759,16 @@ impl wd::Guest for Component {
         mapping: Vec<wm::MappingRow>,
         settings: wo::Settings,
         status_map: Vec<wi::StatusRule>,
+        stock: Option<wi::StockSettings>,
         facts: wd::Facts,
     ) -> Result<wd::Decision, wo::Error> {
+        let stock = stock.map(stock_settings_in);
         let d = decide::decide(
             &order,
             &rows_in(mapping),
             &settings_in(settings),
             &rules_in(status_map),
+            stock.as_ref(),
             &facts_in(facts),
         )
         .map_err(plan_error)?;

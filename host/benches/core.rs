@@ -9,10 +9,11 @@
 use std::time::{Duration, Instant};
 
 use ml_connector::component::{CoreRuntime, decisions as wd, mapping as wm};
-use mlc_core::decide::{self, Facts, Reported, RequestOutcome, Verdict};
+use mlc_core::decide::{self, Facts, Reported, Request, RequestOutcome, Verdict};
 use mlc_core::inventory::default_status_map;
 use mlc_core::mapping::parse_csv;
 use mlc_core::plan::Settings;
+use mlc_core::stock::StockSettings;
 
 const MAPPING: &str = "key_type,key,item_code,sales_unit,gl_account,dimensions,site
 product,13,TSHIRT,UN,706100,CCT=WEB,
@@ -103,9 +104,13 @@ fn main() {
         .expect("mapping");
     let native_map = default_status_map();
     let map = core.inventory().default_status_map().expect("map");
+    // The after-post stage on, as `[stock]` is by default.
+    let native_stock = StockSettings::default();
+    let stock = core.inventory().default_stock_settings().expect("stock");
     let first = Facts {
         order_id: 39,
         status: "processing".into(),
+        today: "2026-12-04".into(),
         ..Facts::default()
     };
     for (name, lines) in [
@@ -114,19 +119,31 @@ fn main() {
     ] {
         let body = body(lines);
         // The second call's facts: what the first call asked for, created.
-        let d = decide::decide(&body, &native_rows, &native_settings, &native_map, &first)
-            .expect("decide");
+        let d = decide::decide(
+            &body,
+            &native_rows,
+            &native_settings,
+            &native_map,
+            Some(&native_stock),
+            &first,
+        )
+        .expect("decide");
         let Verdict::Run(reqs) = d.verdict else {
             panic!("expected requests")
         };
         let mut second = first.clone();
         second.outcomes = reqs
             .iter()
-            .map(|r| Reported {
-                idempotency_key: r.operation.idempotency_key.clone(),
-                outcome: RequestOutcome::Created(
-                    r.expected_key.clone().unwrap_or_else(|| "SO0001".into()),
-                ),
+            .map(|r| {
+                let Request::Document(r) = r else {
+                    panic!("a new order asks for its documents")
+                };
+                Reported {
+                    idempotency_key: r.operation.idempotency_key.clone(),
+                    outcome: RequestOutcome::Created(
+                        r.expected_key.clone().unwrap_or_else(|| "SO0001".into()),
+                    ),
+                }
             })
             .collect();
         let wfacts = |f: &Facts| wd::Facts {
@@ -134,7 +151,10 @@ fn main() {
             status: f.status.clone(),
             trashed: false,
             posted: None,
-            done: vec![],
+            ledger: vec![],
+            today: f.today.clone(),
+            refunds_handled: vec![],
+            attention: None,
             outcomes: f
                 .outcomes
                 .iter()
@@ -151,8 +171,15 @@ fn main() {
         let (native, component, ratio) = compare(
             || {
                 for f in [&first, &second] {
-                    let out = decide::decide(&body, &native_rows, &native_settings, &native_map, f)
-                        .expect("decide");
+                    let out = decide::decide(
+                        &body,
+                        &native_rows,
+                        &native_settings,
+                        &native_map,
+                        Some(&native_stock),
+                        f,
+                    )
+                    .expect("decide");
                     std::hint::black_box(out);
                 }
             },
@@ -160,7 +187,7 @@ fn main() {
                 for f in [&wfirst, &wsecond] {
                     let out = core
                         .decisions()
-                        .decide(&body, &rows, &settings, &map, f)
+                        .decide(&body, &rows, &settings, &map, Some(&stock), f)
                         .expect("call");
                     std::hint::black_box(out.expect("decide"));
                 }
@@ -168,7 +195,7 @@ fn main() {
         );
         let end = core
             .decisions()
-            .decide(&body, &rows, &settings, &map, &wsecond)
+            .decide(&body, &rows, &settings, &map, Some(&stock), &wsecond)
             .expect("call")
             .expect("decide");
         assert!(

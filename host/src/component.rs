@@ -32,7 +32,7 @@ pub const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/core.compo
 
 /// The WIT package and version this host is written against.
 pub const PACKAGE: &str = "ml:connector";
-pub const VERSION: &str = "0.6.0";
+pub const VERSION: &str = "0.7.0";
 /// The interfaces the component must export.
 pub const INTERFACES: [&str; 4] = ["mapping", "orders", "inventory", "decisions"];
 
@@ -372,17 +372,19 @@ pub struct DecisionsApi<'a>(&'a CoreRuntime);
 
 impl DecisionsApi<'_> {
     /// The order's next step from what the host knows: requests to run, or where it ends.
+    /// `stock`: the after-post settings, none when `[stock]` is off.
     pub fn decide(
         &self,
         order: &[u8],
         mapping: &[mapping::MappingRow],
         settings: &orders::Settings,
         status_map: &[inventory::StatusRule],
+        stock: Option<&inventory::StockSettings>,
         facts: &decisions::Facts,
     ) -> Result<Result<decisions::Decision, orders::Error>> {
         self.0.call(|c, s| {
             c.ml_connector_decisions()
-                .call_decide(s, order, mapping, settings, status_map, facts)
+                .call_decide(s, order, mapping, settings, status_map, stock, facts)
         })
     }
 }
@@ -509,18 +511,6 @@ impl InventoryApi<'_> {
     /// What is still to do for an order at `current`, given the intents the ledger has done:
     /// stages up to `current` not yet done; `cancel` when cancelled after posting and before
     /// shipment; attention when cancelled after shipment or moved on after a cancel.
-    /// Where a posted order stands, from its status and the intents the ledger has done.
-    pub fn state_after_post(
-        &self,
-        status: &str,
-        done: &[inventory::IntentKind],
-    ) -> Result<inventory::PostedState> {
-        self.0.call(|c, s| {
-            c.ml_connector_inventory()
-                .call_state_after_post(s, status, done)
-        })
-    }
-
     pub fn due_intents(
         &self,
         store_id: &str,
@@ -532,89 +522,6 @@ impl InventoryApi<'_> {
         self.0.call(|c, s| {
             c.ml_connector_inventory()
                 .call_due_intents(s, store_id, order_id, current, rules, done)
-        })
-    }
-
-    /// What a shipped order does to X3 stock: the delivery of each line of sales order
-    /// `document` in full, or for an order posted as invoice `document`, a miscellaneous issue of
-    /// its product lines (none when `invoice-stock-issue` is off). `date` is `YYYY-MM-DD…`.
-    #[allow(clippy::too_many_arguments)] // the WIT function's own parameters
-    pub fn build_delivery(
-        &self,
-        order: &[u8],
-        document: &str,
-        customer_code: &str,
-        mapping: &[mapping::MappingRow],
-        settings: &orders::Settings,
-        stock: &inventory::StockSettings,
-        date: &str,
-    ) -> Result<Result<Option<inventory::Action>, inventory::Error>> {
-        self.0.call(|c, s| {
-            c.ml_connector_inventory().call_build_delivery(
-                s,
-                order,
-                document,
-                customer_code,
-                mapping,
-                settings,
-                stock,
-                date,
-            )
-        })
-    }
-
-    /// Closing or deleting `sales-order` for an order cancelled before shipment; none when the
-    /// setting is `ignore`.
-    pub fn build_cancel(
-        &self,
-        order_id: u64,
-        sales_order: &str,
-        settings: &orders::Settings,
-        stock: &inventory::StockSettings,
-    ) -> Result<Result<Option<inventory::Action>, inventory::Error>> {
-        self.0.call(|c, s| {
-            c.ml_connector_inventory()
-                .call_build_cancel(s, order_id, sales_order, settings, stock)
-        })
-    }
-
-    /// The credit note of one refund (`/orders/<id>/refunds/<rid>` JSON): line-level, shipping
-    /// through its mapping, the rest on `refund-amount-item`.
-    pub fn build_credit_note(
-        &self,
-        order: &[u8],
-        refund: &[u8],
-        customer_code: &str,
-        mapping: &[mapping::MappingRow],
-        settings: &orders::Settings,
-        stock: &inventory::StockSettings,
-    ) -> Result<Result<inventory::CreditOutcome, inventory::Error>> {
-        self.0.call(|c, s| {
-            c.ml_connector_inventory().call_build_credit_note(
-                s,
-                order,
-                refund,
-                customer_code,
-                mapping,
-                settings,
-                stock,
-            )
-        })
-    }
-
-    /// The units to put back for all the order's refunds, from the order lines'
-    /// `_restock_refunded_items`, each keyed by refund and line.
-    pub fn build_restocks(
-        &self,
-        order: &[u8],
-        refunds: &[Vec<u8>],
-        mapping: &[mapping::MappingRow],
-        settings: &orders::Settings,
-        stock: &inventory::StockSettings,
-    ) -> Result<Result<Vec<inventory::Restock>, inventory::Error>> {
-        self.0.call(|c, s| {
-            c.ml_connector_inventory()
-                .call_build_restocks(s, order, refunds, mapping, settings, stock)
         })
     }
 }

@@ -77,6 +77,8 @@ struct Stage<'a, 'f> {
     input: &'a Input<'a>,
     stock: &'a StockSettings,
     posted: &'a PostedAs,
+    /// The order, when the plan's walk parsed it already.
+    order: Option<&'a Order>,
     outcomes: std::slice::Iter<'a, Reported>,
     /// Requests whose outcomes are missing; once one is here no record is written.
     batch: Vec<Request>,
@@ -87,12 +89,14 @@ struct Stage<'a, 'f> {
 }
 
 impl Fold {
-    /// The posted verdict for `p`, or the after-post requests to run first. `customer` is the
+    /// The posted verdict for `p`, or the after-post requests to run first. `order`: the order
+    /// as parsed by the plan's walk (none when posted before this attempt). `customer` is the
     /// plan's e-mail match key and WooCommerce customer id (empty and 0 when posted before).
     pub(super) fn after_post(
         &mut self,
         input: &Input,
         p: PostedAs,
+        order: Option<&Order>,
         outcomes: &[Reported],
         customer: (&str, u64),
         now: bool,
@@ -110,6 +114,7 @@ impl Fold {
                     input,
                     stock,
                     posted: &p,
+                    order,
                     outcomes: outcomes.iter(),
                     batch: Vec::new(),
                     done: done_intents(facts),
@@ -220,7 +225,14 @@ impl<'a> Stage<'a, '_> {
     }
 
     /// A step that writes nothing to X3, recorded so it happens once.
-    fn record_only(&mut self, key: &str, kind: &str, x3_key: &str, event: &str, detail: String) -> Flow<()> {
+    fn record_only(
+        &mut self,
+        key: &str,
+        kind: &str,
+        x3_key: &str,
+        event: &str,
+        detail: String,
+    ) -> Flow<()> {
         self.settle()?;
         if self.ledger_done(key).is_some() {
             return Ok(());
@@ -284,7 +296,10 @@ impl<'a> Stage<'a, '_> {
                 // Not "adopted": that event counts as a posted order in the throughput chart.
                 self.note(
                     "found",
-                    format!("found X3 {kind} {k} ({}) from an earlier attempt", a.reference),
+                    format!(
+                        "found X3 {kind} {k} ({}) from an earlier attempt",
+                        a.reference
+                    ),
                 );
                 Ok(Some((k, true)))
             }
@@ -304,7 +319,9 @@ impl<'a> Stage<'a, '_> {
                 };
                 Err(Halt::End(end))
             }
-            RequestOutcome::Found { .. } | RequestOutcome::Cached(_) | RequestOutcome::Refunds(_) => {
+            RequestOutcome::Found { .. }
+            | RequestOutcome::Cached(_)
+            | RequestOutcome::Refunds(_) => {
                 let m = format!(
                     "the host reported an answer a {kind} cannot give ({}); nothing more was sent",
                     a.idempotency_key
@@ -411,9 +428,13 @@ impl<'a> Stage<'a, '_> {
 
     /// Credit notes and restocks for the order's refunds, when they are not the ones handled.
     fn refunds(&mut self) -> Flow<()> {
-        let mut ids: Vec<u64> = Order::parse(self.input.body)
-            .map(|o| o.refunds.iter().map(|r| r.id).collect())
-            .unwrap_or_default();
+        let refund_ids = |o: &Order| o.refunds.iter().map(|r| r.id).collect();
+        let mut ids: Vec<u64> = match self.order {
+            Some(o) => refund_ids(o),
+            None => Order::parse(self.input.body)
+                .map(|o| refund_ids(&o))
+                .unwrap_or_default(),
+        };
         ids.sort_unstable();
         if ids.is_empty() || ids == self.facts().refunds_handled {
             return Ok(());
@@ -481,7 +502,10 @@ impl<'a> Stage<'a, '_> {
         if let Some((number, true)) = self.action(&action, CREDIT_NOTE)? {
             self.note(
                 "refunded",
-                format!("refund {rid}: X3 credit note {number} ({})", action.reference),
+                format!(
+                    "refund {rid}: X3 credit note {number} ({})",
+                    action.reference
+                ),
             );
         }
         Ok(())

@@ -307,7 +307,7 @@ pub fn decide(
         return Ok(fold.end(verdict));
     }
     if let Some(p) = &facts.posted {
-        let verdict = fold.after_post(&input, p.clone(), &facts.outcomes, ("", 0), false);
+        let verdict = fold.after_post(&input, p.clone(), None, &facts.outcomes, ("", 0), false);
         return Ok(fold.end(verdict));
     }
     let to_post = inventory::transition(
@@ -489,7 +489,7 @@ impl Fold {
         };
         let customer = (w.plan.customer_key.as_str(), order.customer_id);
         let rest = &facts.outcomes[read..];
-        Ok(self.after_post(input, posted, rest, customer, true))
+        Ok(self.after_post(input, posted, Some(order), rest, customer, true))
     }
 
     /// The plan's customer step.

@@ -49,7 +49,15 @@ fn facts(outcomes: Vec<(String, RequestOutcome)>) -> Facts {
 
 fn ask(f: &Facts) -> Decision {
     let stock = StockSettings::default();
-    decide(&body(), &rows(), &settings(), &default_status_map(), Some(&stock), f).unwrap()
+    decide(
+        &body(),
+        &rows(),
+        &settings(),
+        &default_status_map(),
+        Some(&stock),
+        f,
+    )
+    .unwrap()
 }
 
 fn derived() -> String {
@@ -456,7 +464,15 @@ fn the_status_decides_before_the_body_and_trash_before_both() {
     let mut f = facts(vec![]);
     f.status = "pending".into();
     assert_eq!(ask(&f).verdict, Verdict::Waiting);
-    let junk = decide(b"not json", &rows(), &settings(), &default_status_map(), None, &f).unwrap();
+    let junk = decide(
+        b"not json",
+        &rows(),
+        &settings(),
+        &default_status_map(),
+        None,
+        &f,
+    )
+    .unwrap();
     assert_eq!(
         junk.verdict,
         Verdict::Waiting,

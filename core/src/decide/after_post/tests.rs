@@ -157,7 +157,10 @@ fn a_shipment_is_one_delivery_and_the_ledger_remembers_it() {
     let f = facts("completed");
     let first = ask(&body, &f);
     assert!(first.records.is_empty());
-    assert_eq!(actions(&first), [("delivery".to_string(), SHIP.to_string())]);
+    assert_eq!(
+        actions(&first),
+        [("delivery".to_string(), SHIP.to_string())]
+    );
     let Request::Action(a) = &requests(&first)[0] else {
         unreachable!()
     };
@@ -218,7 +221,10 @@ fn cancelling_before_shipment_closes_or_asks_a_person_once() {
     let Request::Action(a) = &requests(&first)[0] else {
         panic!("{first:?}")
     };
-    assert_eq!((a.kind.as_str(), a.action.kind), ("cancel", ActionKind::CloseOrder));
+    assert_eq!(
+        (a.kind.as_str(), a.action.kind),
+        ("cancel", ActionKind::CloseOrder)
+    );
     let key = a.action.idempotency_key.clone();
     let d = walk(&body, &f, &[(&key, created("SO1"))]);
     assert_eq!(end(&d), AfterPost::Done(PostedState::Cancelled));
@@ -314,7 +320,10 @@ fn refunds_are_read_then_credited_and_restocked_in_one_batch() {
     let mut f = facts("completed");
     f.ledger = vec![done(SHIP, "delivery", "DLV1")];
     let read = "shop1/order/727/refunds";
-    assert_eq!(requests(&ask(&body, &f)), [Request::ReadRefunds(read.into())]);
+    assert_eq!(
+        requests(&ask(&body, &f)),
+        [Request::ReadRefunds(read.into())]
+    );
 
     let r900 = refund(900, "3.23", &[(315, 1, "3.00", "0.23")]);
     let r910 = refund(910, "3.23", &[(315, 1, "3.00", "0.23")]);
@@ -335,7 +344,10 @@ fn refunds_are_read_then_credited_and_restocked_in_one_batch() {
         .iter()
         .map(|(k, key)| ((*k).to_string(), (*key).to_string()))
         .collect();
-    assert_eq!(batch, want, "oldest refund first, restocks after the credit notes");
+    assert_eq!(
+        batch, want,
+        "oldest refund first, restocks after the credit notes"
+    );
 
     let mut outcomes = vec![(read, bodies.clone())];
     let numbers = ["AVO1", "AVO2", "RCP1", "RCP2"];
@@ -344,23 +356,39 @@ fn refunds_are_read_then_credited_and_restocked_in_one_batch() {
     }
     let d = walk(&body, &f, &outcomes);
     assert_eq!(end(&d), AfterPost::Done(PostedState::Shipped));
-    assert_eq!(d.records.last(), Some(&Record::RefundsHandled(vec![900, 910])));
+    assert_eq!(
+        d.records.last(),
+        Some(&Record::RefundsHandled(vec![900, 910]))
+    );
     let said = notes(&d);
     assert_eq!(said.len(), 4, "{said:?}");
-    assert!(said[0].starts_with("refunded: refund 900: X3 credit note AVO1"), "{said:?}");
+    assert!(
+        said[0].starts_with("refunded: refund 900: X3 credit note AVO1"),
+        "{said:?}"
+    );
     assert!(said[3].starts_with("restocked: refund 910: 1 × SINGLE1 back in X3 stock at FR011 (miscellaneous receipt RCP2)"), "{said:?}");
 
     // A refusal in the middle ends the attempt there; the refunds are not marked handled.
     let mut broken = outcomes[..2].to_vec();
-    broken.push((want[1].1.as_str(), failed(Phase::Create, FailureKind::Rejected)));
+    broken.push((
+        want[1].1.as_str(),
+        failed(Phase::Create, FailureKind::Rejected),
+    ));
     let d = walk(&body, &f, &broken);
     assert_eq!(end(&d), AfterPost::Attention("X3 said no".into()));
-    assert!(!d.records.iter().any(|r| matches!(r, Record::RefundsHandled(_))));
+    assert!(
+        !d.records
+            .iter()
+            .any(|r| matches!(r, Record::RefundsHandled(_)))
+    );
 
     // Handled: not read again. A failed read is retried.
     let mut handled = f.clone();
     handled.refunds_handled = vec![900, 910];
-    assert_eq!(end(&ask(&body, &handled)), AfterPost::Done(PostedState::Shipped));
+    assert_eq!(
+        end(&ask(&body, &handled)),
+        AfterPost::Done(PostedState::Shipped)
+    );
     let down = RequestOutcome::Refunds(Err("WooCommerce is down".into()));
     let d = walk(&body, &f, &[(read, down)]);
     assert_eq!(end(&d), AfterPost::Retry("WooCommerce is down".into()));
@@ -388,7 +416,9 @@ fn units_restocked_before_shipment_are_only_recorded() {
         x3_key: String::new(),
     }));
     assert!(
-        notes(&d).iter().any(|n| n.contains("restocked in WooCommerce before X3 delivered")),
+        notes(&d)
+            .iter()
+            .any(|n| n.contains("restocked in WooCommerce before X3 delivered")),
         "{:?}",
         notes(&d)
     );
@@ -405,7 +435,10 @@ fn a_held_refund_asks_a_person_and_stock_off_leaves_the_order_posted() {
     let d = walk(
         &body,
         &f,
-        &[("shop1/order/727/refunds", RequestOutcome::Refunds(Ok(vec![r])))],
+        &[(
+            "shop1/order/727/refunds",
+            RequestOutcome::Refunds(Ok(vec![r])),
+        )],
     );
     let AfterPost::Attention(m) = end(&d) else {
         panic!("{d:?}")
@@ -413,7 +446,14 @@ fn a_held_refund_asks_a_person_and_stock_off_leaves_the_order_posted() {
     assert!(m.starts_with("refund 901 waits: "), "{m}");
 
     let rows = parse_csv(MAPPING, &settings().dimension_types).unwrap();
-    let off = decide(&body, &rows, &settings(), &default_status_map(), None, &facts("completed"));
+    let off = decide(
+        &body,
+        &rows,
+        &settings(),
+        &default_status_map(),
+        None,
+        &facts("completed"),
+    );
     assert_eq!(end(&off.unwrap()), AfterPost::Done(PostedState::Posted));
 }
 

@@ -514,44 +514,6 @@ impl Pipeline {
         })
     }
 
-    /// One X3 read through the breaker; a failure becomes the step to take. `what` names the
-    /// query for the status page when X3 cannot run it as configured.
-    // The step is moved once per call and returned as it is: boxing it would buy nothing.
-    #[allow(clippy::result_large_err)]
-    fn x3_call<T>(
-        &self,
-        what: &str,
-        f: impl FnOnce() -> Result<T, X3Error>,
-    ) -> std::result::Result<T, Step> {
-        match f() {
-            Ok(v) => {
-                self.x3_answered(what);
-                Ok(v)
-            }
-            Err(e) => Err(self.failure_step(what, &e)),
-        }
-    }
-
-    /// The attempt's step for a failed X3 call of the after-post stage (`stock`): attention
-    /// when X3 answered, a retry when it did not — the rule the core's decision loop applies
-    /// to the documents (`decide.rs`, `FailureKind::needs_person`), until that stage is folded
-    /// into it.
-    fn failure_step(&self, what: &str, e: &X3Error) -> Step {
-        self.note_failure(what, e);
-        match e {
-            X3Error::Rejected { .. }
-            | X3Error::Refused { .. }
-            | X3Error::Config(_)
-            | X3Error::Misconfigured { .. } => Step::Done(Finish {
-                state: OrderState::Attention,
-                last_error: Some(e.to_string()),
-                ..Finish::default()
-            }),
-            X3Error::Transient { retry_after, .. } => Step::Retry(e.to_string(), *retry_after),
-            X3Error::Unknown { .. } | X3Error::Auth { .. } => Step::Retry(e.to_string(), None),
-        }
-    }
-
     /// What a failed X3 call tells the breaker and the status page: a refusal is an answer (X3
     /// is up), a configuration problem is named once, no answer counts towards the breaker.
     fn note_failure(&self, what: &str, e: &X3Error) {

@@ -1,6 +1,7 @@
 //! One attempt at an order through the core's decision loop (`decisions#decide`): the core says
-//! where the order stands and what to ask of X3; this module runs the requests, reports how each
-//! ended, writes what the core records, and turns the verdict into the order row's state.
+//! where the order stands and what to ask of X3 (and of WooCommerce, for the refunds); this
+//! module runs the requests, reports how each ended, writes what the core records, and turns the
+//! verdict into the order row's state. The after-post writes are run by `stock.rs`.
 //!
 //! What stays here is the exactly-once protocol, not a business rule: an intent row committed
 //! before a create leaves, `done` with the X3 key after it, `unknown` when the answer was lost
@@ -12,15 +13,17 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::json;
 
+use super::stock::{posted_state, refunds_marker};
 use super::{Finish, Health, Pipeline, Step, current, lookup_request, plan_error};
 use crate::clients::x3::{CreateRequest, Found, X3Error};
 use crate::component::{decisions as wd, orders};
-use crate::store::{OrderRow, OrderState};
+use crate::store::{OrderRow, OrderState, now_ms};
 
 /// More calls than any order needs (two is usual; five when the customer create fails, the
-/// look-up finds the customer under another code and the document's create is refused): past
-/// it the attempt is retried, not looped.
-const MAX_CALLS: usize = 12;
+/// look-up finds the customer under another code and the document's create is refused; three
+/// more for a shipment and refunds, whose writes run in batches): past it the attempt is
+/// retried, not looped, and the next attempt starts from what the ledger then records done.
+const MAX_CALLS: usize = 16;
 
 /// What the loop carries between calls: the facts so far, the records written, and the floor
 /// X3's `Retry-After` put under the backoff.
@@ -41,6 +44,7 @@ impl Pipeline {
             current(&self.status_map),
         );
         let body = row.body.clone().unwrap_or_default();
+        let stock = self.stock_config().map(|c| c.settings);
         let mut a = Attempt {
             facts: wd::Facts {
                 order_id,
@@ -52,17 +56,30 @@ impl Pipeline {
                 }),
                 // Read for a new order too: a crash after its shipment but before its row was
                 // finished leaves the shipment done in the ledger, and it must not be due again.
-                done: self.done_intents(order_id)?,
+                ledger: self.ledger_facts(order_id)?,
+                today: crate::html::utc(now_ms()),
+                refunds_handled: self
+                    .store
+                    .kv_get(&refunds_marker(order_id))?
+                    .and_then(|v| serde_json::from_str(&v).ok())
+                    .unwrap_or_default(),
+                attention: (row.state == OrderState::Attention)
+                    .then(|| row.last_error.clone())
+                    .flatten(),
                 outcomes: Vec::new(),
             },
             written: 0,
             retry_after: None,
         };
         for _ in 0..MAX_CALLS {
-            let answer = self
-                .core
-                .decisions()
-                .decide(&body, &mapping, &settings, &map, &a.facts);
+            let answer = self.core.decisions().decide(
+                &body,
+                &mapping,
+                &settings,
+                &map,
+                stock.as_ref(),
+                &a.facts,
+            );
             let d = match answer {
                 Ok(Ok(d)) => d,
                 Ok(Err(e)) => return super::attention(&self.store, order_id, &plan_error(&e)),
@@ -100,7 +117,7 @@ impl Pipeline {
                     ..Finish::default()
                 }),
                 wd::Verdict::Retry(message) => Step::Retry(message, a.retry_after),
-                wd::Verdict::Posted(p) => self.posted(row, p, &status)?,
+                wd::Verdict::Posted(p) => self.posted(row, p, &status, a.retry_after),
             };
             return Ok(step);
         }
@@ -125,24 +142,51 @@ impl Pipeline {
         }))
     }
 
-    /// In X3: links a registered customer when this attempt posted it, then the after-post
-    /// stage, keeping the new document and customer in the outcome.
-    fn posted(&self, row: &OrderRow, p: wd::Posted, status: &str) -> Result<Step> {
-        let mut r = row.clone();
-        r.document_no = Some(p.document.clone());
-        r.customer_code = Some(p.customer_code.clone());
-        if !p.now {
-            return self.after_post(&r, status, p.after_post, p.state);
+    /// In X3: where the after-post stage left it, with the new document and customer when this
+    /// attempt posted it (and a registered customer linked).
+    fn posted(
+        &self,
+        row: &OrderRow,
+        p: wd::Posted,
+        status: &str,
+        retry_after: Option<Duration>,
+    ) -> Step {
+        if p.now {
+            self.link_registered_customer(row.order_id, &p);
         }
-        self.link_registered_customer(row.order_id, &p);
-        Ok(match self.after_post(&r, status, p.after_post, p.state)? {
-            Step::Done(f) => Step::Done(Finish {
-                document_no: Some(p.document),
-                customer_code: Some(p.customer_code),
-                ..f
-            }),
-            retry => retry,
+        let (state, last_error) = match p.end {
+            wd::AfterPost::Done(s) => (posted_state(s), None),
+            wd::AfterPost::Attention(m) => (OrderState::Attention, Some(m)),
+            wd::AfterPost::Retry(m) => return Step::Retry(m, retry_after),
+        };
+        let (document_no, customer_code) = if p.now {
+            (Some(p.document), Some(p.customer_code))
+        } else {
+            (None, None)
+        };
+        Step::Done(Finish {
+            state,
+            last_error,
+            document_no,
+            customer_code,
+            processed_status: Some(status.to_string()),
+            ..Finish::default()
         })
+    }
+
+    /// The order's ledger rows, as the core reads them.
+    fn ledger_facts(&self, order_id: u64) -> Result<Vec<wd::LedgerEntry>> {
+        Ok(self
+            .store
+            .ledger_for_order(order_id)?
+            .into_iter()
+            .map(|r| wd::LedgerEntry {
+                done: r.state == "done",
+                idempotency_key: r.idempotency_key,
+                kind: r.kind,
+                x3_key: r.x3_key,
+            })
+            .collect())
     }
 
     /// A registered customer's order is posted: which X3 customer that WooCommerce customer is,
@@ -167,7 +211,8 @@ impl Pipeline {
                 wd::Record::Note((event, detail)) => {
                     match event.as_str() {
                         "attention" => warn!("order {order_id}: {detail}"),
-                        "posted" | "adopted" | "customer" => {
+                        "posted" | "adopted" | "customer" | "shipped" | "cancelled"
+                        | "refunded" => {
                             info!("order {order_id}: {event}: {detail}");
                         }
                         _ => {}
@@ -187,6 +232,22 @@ impl Pipeline {
                 wd::Record::CustomerMatch((key, code)) => {
                     self.store.remember_customer(key, code)?;
                 }
+                wd::Record::Recorded(r) => {
+                    let done = self.store.ledger_get(&r.idempotency_key)?;
+                    if done.is_none_or(|l| l.state != "done") {
+                        self.store.ledger_intent(
+                            &r.idempotency_key,
+                            order_id,
+                            &r.kind,
+                            &r.x3_key,
+                        )?;
+                        self.store.ledger_done(&r.idempotency_key, &r.x3_key)?;
+                    }
+                }
+                wd::Record::RefundsHandled(ids) => {
+                    let seen = json!(ids).to_string();
+                    self.store.kv_set(&refunds_marker(order_id), &seen)?;
+                }
             }
         }
         Ok(())
@@ -196,15 +257,32 @@ impl Pipeline {
     /// end as the core expects.
     fn run_requests(&self, order_id: u64, requests: &[wd::Request], a: &mut Attempt) -> Result<()> {
         for req in requests {
-            let outcome = self.run_request(order_id, req, &mut a.retry_after)?;
-            let go_on = match &outcome {
-                wd::RequestOutcome::Created(k)
-                | wd::RequestOutcome::Recorded(k)
-                | wd::RequestOutcome::Cached(k) => req.expected_key.as_ref().is_none_or(|e| e == k),
-                _ => false,
+            let (key, outcome, go_on) = match req {
+                wd::Request::Document(req) => {
+                    let outcome = self.run_request(order_id, req, &mut a.retry_after)?;
+                    let go_on = match &outcome {
+                        wd::RequestOutcome::Created(k)
+                        | wd::RequestOutcome::Recorded(k)
+                        | wd::RequestOutcome::Cached(k) => {
+                            req.expected_key.as_ref().is_none_or(|e| e == k)
+                        }
+                        _ => false,
+                    };
+                    (&req.operation.idempotency_key, outcome, go_on)
+                }
+                wd::Request::Action(req) => {
+                    let outcome = self.run_action(order_id, req, &mut a.retry_after)?;
+                    let go_on = match &outcome {
+                        wd::RequestOutcome::Created(_) | wd::RequestOutcome::Recorded(_) => true,
+                        wd::RequestOutcome::Found(f) => !f.records.is_empty(),
+                        _ => false,
+                    };
+                    (&req.action.idempotency_key, outcome, go_on)
+                }
+                wd::Request::ReadRefunds(key) => (key, self.read_refunds(order_id), false),
             };
             a.facts.outcomes.push(wd::Reported {
-                idempotency_key: req.operation.idempotency_key.clone(),
+                idempotency_key: key.clone(),
                 outcome,
             });
             if !go_on {
@@ -219,7 +297,7 @@ impl Pipeline {
     fn run_request(
         &self,
         order_id: u64,
-        req: &wd::Request,
+        req: &wd::DocumentRequest,
         retry_after: &mut Option<Duration>,
     ) -> Result<wd::RequestOutcome> {
         let op = &req.operation;
@@ -327,7 +405,7 @@ impl Pipeline {
 
     /// A failed X3 call for the core: told to the breaker and the status page
     /// ([`Pipeline::note_failure`]), classified, its `Retry-After` kept.
-    fn failure(
+    pub(super) fn failure(
         &self,
         what: &str,
         during: wd::Phase,
@@ -368,7 +446,7 @@ fn ledger_kind(kind: orders::OperationKind) -> &'static str {
     }
 }
 
-fn found_out(found: Vec<Found>, tried_before: bool) -> wd::Found {
+pub(super) fn found_out(found: Vec<Found>, tried_before: bool) -> wd::Found {
     wd::Found {
         records: found
             .into_iter()

@@ -1,370 +1,114 @@
-//! The X3 actions after posting, run by the workers: a delivery when the order ships, delivery
-//! recorded, the sales order closed (or deleted) when it is cancelled before shipment, a credit
-//! note per WooCommerce refund and the units a refund put back in stock.
+//! The X3 writes after posting, run for the core's decision loop: a delivery when the order
+//! ships, the sales order closed (or deleted) when it is cancelled before shipment, a credit note
+//! per WooCommerce refund and the units a refund put back in stock; and the order's refunds read
+//! from WooCommerce.
 //!
-//! The core decides (`inventory#due-intents`, `#build-delivery`, `#build-cancel`,
-//! `#build-credit-note`, `#build-restocks`); this module runs each decision through the same
-//! ledger as the documents: intent row committed before the request leaves, `done` with the X3
-//! key after, and after an unknown outcome X3 is looked up before anything is sent again. The
-//! ledger, not the previous status, says what happened, so the same webhook three times,
-//! deliveries out of order and restarts do each action once. See docs/stock-and-refunds.md.
+//! The core decides which write is due and renders it (`decisions#decide`, its after-post
+//! stage); this module runs each through the same ledger as the documents: intent row committed
+//! before the request leaves, `done` with the X3 key after, and after an earlier attempt X3 is
+//! looked up before anything is sent again. It also records a delivery validated in X3 (the
+//! X3 poll) as the order's shipment. See docs/stock-and-refunds.md.
+
+use std::time::Duration;
 
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{Finish, Health, Pipeline, Step, lookup_request};
+use super::post::found_out;
+use super::{Health, Pipeline, lookup_request};
 use crate::clients::x3::{CreateRequest, EditRequest, X3Error};
-use crate::component::{inventory as wi, orders};
-use crate::store::{OrderRow, OrderState, now_ms};
+use crate::component::{decisions as wd, inventory as wi};
+use crate::store::OrderState;
 
-/// The ledger's `kind` column for each action: what the order's ledger is read back by.
+/// The ledger's `kind` of a shipment: the name the core's after-post stage gives a delivery
+/// (`core/src/decide/after_post.rs`, `DELIVERY`), for a delivery the X3 poll records.
 const DELIVERY: &str = "delivery";
-const DELIVERED: &str = "delivered";
-const CANCEL: &str = "cancel";
-const CREDIT_NOTE: &str = "credit note";
-const RESTOCK: &str = "restock";
 
 /// The kv key remembering which refunds were fully handled (credit notes and restock).
-fn refunds_marker(order_id: u64) -> String {
+pub(super) fn refunds_marker(order_id: u64) -> String {
     format!("stock/refunds-done/{order_id}")
 }
 
-fn stock_error(e: &wi::Error) -> String {
-    match e {
-        wi::Error::InvalidStatusMap(m) => format!("the status map: {m}"),
-        wi::Error::InvalidRefund(m) => format!("the refund cannot be credited: {m}"),
-        wi::Error::InvalidOrder(m) => format!("the order cannot go further in X3: {m}"),
-        wi::Error::InvalidSettings(m) => format!("the [stock] settings: {m}"),
-    }
-}
-
-/// What the after-post steps of one order read: the order, its X3 document and customer, and the
-/// settings in force when the attempt began.
-struct Posted<'a> {
-    row: &'a OrderRow,
-    cfg: crate::config::stock::StockConfig,
-    doc: String,
-    customer: String,
-    body: Vec<u8>,
-    settings: orders::Settings,
-    mapping: Vec<crate::component::mapping::MappingRow>,
-}
-
 impl Pipeline {
-    fn stock_config(&self) -> Option<crate::config::stock::StockConfig> {
+    pub(super) fn stock_config(&self) -> Option<crate::config::stock::StockConfig> {
         self.stock.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// A posted order: what its status and its refunds still ask of X3. The core's decision
-    /// gave the intents due now (`due`) and the state the order is in when none of them runs.
-    pub(super) fn after_post(
-        &self,
-        row: &OrderRow,
-        status: &str,
-        due: std::result::Result<wi::StockTransition, wi::Error>,
-        state: wi::PostedState,
-    ) -> Result<Step> {
-        let done_as = |state: OrderState| {
-            Step::Done(Finish {
-                state,
-                processed_status: Some(status.to_string()),
-                ..Finish::default()
-            })
-        };
-        let Some(cfg) = self.stock_config() else {
-            return Ok(done_as(OrderState::Posted));
-        };
-        let order_id = row.order_id;
-        let settings = crate::jobs::pipeline::current(&self.settings);
-        let p = Posted {
-            row,
-            cfg,
-            doc: row.document_no.clone().unwrap_or_default(),
-            customer: row.customer_code.clone().unwrap_or_default(),
-            body: row.body.clone().unwrap_or_default(),
-            settings,
-            mapping: crate::jobs::pipeline::current(&self.mapping),
-        };
-
-        let t = match self.core_answer(row, "this order", Ok(due))? {
-            Ok(t) => t,
-            Err(step) => return Ok(step),
-        };
-        for intent in &t.intents {
-            let ended = match intent.kind {
-                wi::IntentKind::Ship => self.ship(&p, &intent.idempotency_key)?,
-                wi::IntentKind::Deliver => {
-                    self.record_delivered(&p, &intent.idempotency_key)?;
-                    None
-                }
-                wi::IntentKind::Cancel => self.cancel(&p)?,
-                // Posting is the document path's; allocation is not modelled.
-                wi::IntentKind::Post | wi::IntentKind::Allocate | wi::IntentKind::Restock => None,
-            };
-            if let Some(step) = ended {
-                return Ok(step);
-            }
-        }
-
-        if let Some(step) = self.refunds(&p)? {
-            return Ok(step);
-        }
-        if let Some(a) = &t.attention {
-            return self.needs_person(row, a);
-        }
-        // An action that ran moved the order on: where it stands now is the ledger's to say.
-        let acted = t.intents.iter().any(|i| {
-            matches!(
-                i.kind,
-                wi::IntentKind::Ship | wi::IntentKind::Deliver | wi::IntentKind::Cancel
-            )
-        });
-        let state = if acted {
-            self.state_after_post(order_id, status)?
-        } else {
-            posted_state(state)
-        };
-        Ok(done_as(state))
-    }
-
-    /// The shipment: an X3 delivery (a miscellaneous issue for an invoice) that takes the stock
-    /// out, or only recorded when the settings move no stock. Some: the attempt ends here.
-    fn ship(&self, p: &Posted, key: &str) -> Result<Option<Step>> {
-        let (order_id, doc) = (p.row.order_id, &p.doc);
-        let today = crate::html::utc(now_ms());
-        let answer = self.core.inventory().build_delivery(
-            &p.body,
-            doc,
-            &p.customer,
-            &p.mapping,
-            &p.settings,
-            &p.cfg.settings,
-            &today,
-        );
-        let action = match self.core_answer(p.row, "this order", answer)? {
-            Ok(a) => a,
-            Err(step) => return Ok(Some(step)),
-        };
-        let Some(action) = action else {
-            self.record_only(
-                order_id,
-                key,
-                DELIVERY,
-                doc,
-                "shipped",
-                &format!(
-                    "shipped; {doc} is an invoice and [stock] invoice-stock-issue is \
-                     off, so X3 stock is not moved"
-                ),
-            )?;
-            return Ok(None);
-        };
-        match self.run_action(order_id, &action, DELIVERY)? {
-            Ok(number) => {
-                let what = if action.kind == wi::ActionKind::CreateIssue {
-                    format!("X3 miscellaneous issue {number} for invoice {doc}")
-                } else {
-                    format!("X3 delivery {number} for sales order {doc}")
-                };
-                info!("order {order_id}: {what}");
-                self.store
-                    .timeline_add(order_id, "shipped", &format!("{what}: stock issued"))?;
-                Ok(None)
-            }
-            Err(step) => Ok(Some(step)),
-        }
-    }
-
-    /// Delivered to the customer: recorded once, against the delivery X3 already holds.
-    fn record_delivered(&self, p: &Posted, key: &str) -> Result<()> {
-        let order_id = p.row.order_id;
-        let delivery = self
-            .store
-            .ledger_for_order(order_id)?
-            .into_iter()
-            .find(|r| r.kind == DELIVERY && r.state == "done")
-            .and_then(|r| r.x3_key)
-            .unwrap_or_default();
-        self.record_only(
-            order_id,
-            key,
-            DELIVERED,
-            &delivery,
-            "delivered",
-            &format!("delivered to the customer; X3 already holds it as delivery {delivery}"),
-        )
-    }
-
-    /// Cancelled before shipment: the X3 sales order closed or deleted, as [stock] cancel says
-    /// (attention when it says "ignore"). Some: the attempt ends here.
-    fn cancel(&self, p: &Posted) -> Result<Option<Step>> {
-        let (order_id, doc) = (p.row.order_id, &p.doc);
-        let answer =
-            self.core
-                .inventory()
-                .build_cancel(order_id, doc, &p.settings, &p.cfg.settings);
-        let action = match self.core_answer(p.row, "this order", answer)? {
-            Ok(a) => a,
-            Err(step) => return Ok(Some(step)),
-        };
-        let Some(action) = action else {
-            return self
-                .needs_person(
-                    p.row,
-                    &format!(
-                        "cancelled in WooCommerce; [stock] cancel = \"ignore\": \
-                         close or delete {doc} in X3 by hand"
-                    ),
-                )
-                .map(Some);
-        };
-        match self.run_action(order_id, &action, CANCEL)? {
-            Ok(_) => {
-                let how = if action.kind == wi::ActionKind::DeleteOrder {
-                    "deleted"
-                } else {
-                    "closed"
-                };
-                info!("order {order_id}: X3 sales order {doc} {how}");
-                self.store.timeline_add(
-                    order_id,
-                    "cancelled",
-                    &format!("X3 sales order {doc} {how}: cancelled before shipment"),
-                )?;
-                Ok(None)
-            }
-            Err(step) => Ok(Some(step)),
-        }
-    }
-
-    /// The state a posted order is in, from what the ledger says was done and its status.
-    fn state_after_post(&self, order_id: u64, status: &str) -> Result<OrderState> {
-        let done = self.done_intents(order_id)?;
-        Ok(posted_state(
-            self.core.inventory().state_after_post(status, &done)?,
-        ))
-    }
-
-    /// What the ledger says was done for the order (posting is, since it has a document).
-    pub(super) fn done_intents(&self, order_id: u64) -> Result<Vec<wi::IntentKind>> {
-        let mut done = vec![wi::IntentKind::Post];
-        for r in self.store.ledger_for_order(order_id)? {
-            if r.state != "done" {
-                continue;
-            }
-            let k = match r.kind.as_str() {
-                DELIVERY => wi::IntentKind::Ship,
-                DELIVERED => wi::IntentKind::Deliver,
-                CANCEL => wi::IntentKind::Cancel,
-                _ => continue,
-            };
-            if !done.contains(&k) {
-                done.push(k);
-            }
-        }
-        Ok(done)
-    }
-
-    /// What the core answered about `what` (`this order`, `refund 900`): its value, or the
-    /// attention its refusal or its failure (a trap) calls for.
-    fn core_answer<T>(
-        &self,
-        row: &OrderRow,
-        what: &str,
-        answer: Result<std::result::Result<T, wi::Error>>,
-    ) -> Result<std::result::Result<T, Step>> {
-        let message = match answer {
-            Ok(Ok(v)) => return Ok(Ok(v)),
-            Ok(Err(e)) => stock_error(&e),
-            Err(e) => format!("the core failed on {what}: {e:#}"),
-        };
-        self.needs_person(row, &message).map(Err)
-    }
-
-    /// Attention, said once on the timeline however often the order comes back.
-    fn needs_person(&self, row: &OrderRow, message: &str) -> Result<Step> {
-        if row.state != OrderState::Attention || row.last_error.as_deref() != Some(message) {
-            self.store
-                .timeline_add(row.order_id, "attention", message)?;
-        }
-        Ok(Step::Done(Finish {
-            state: OrderState::Attention,
-            last_error: Some(message.to_string()),
-            processed_status: row.status.clone(),
-            ..Finish::default()
-        }))
-    }
-
-    /// An action that changes nothing in X3 (recorded so it happens once).
-    fn record_only(
+    /// Runs one after-post write exactly once: done already → `recorded`; an earlier attempt
+    /// that may have reached X3 → looked up first (`found`); else intent, send, record. An
+    /// edit's answer must show what the write expects, or nothing is taken as done.
+    pub(super) fn run_action(
         &self,
         order_id: u64,
-        key: &str,
-        kind: &str,
-        x3_key: &str,
-        event: &str,
-        detail: &str,
-    ) -> Result<()> {
-        if self
-            .store
-            .ledger_get(key)?
-            .is_some_and(|r| r.state == "done")
-        {
-            return Ok(());
-        }
-        self.store.ledger_intent(key, order_id, kind, x3_key)?;
-        self.store.ledger_done(key, x3_key)?;
-        self.store.timeline_add(order_id, event, detail)?;
-        Ok(())
-    }
-
-    /// Runs one action exactly once: done already → its key; an earlier attempt that may have
-    /// reached X3 → look it up first; else intent, send, record. An edit's answer must show
-    /// what the action expects, or nothing is taken as done.
-    fn run_action(
-        &self,
-        order_id: u64,
-        a: &wi::Action,
-        what: &str,
-    ) -> Result<std::result::Result<String, Step>> {
+        req: &wd::ActionRequest,
+        retry_after: &mut Option<Duration>,
+    ) -> Result<wd::RequestOutcome> {
+        let (a, what) = (&req.action, req.kind.as_str());
         let existing = self.store.ledger_get(&a.idempotency_key)?;
         if let Some(r) = &existing
             && r.state == "done"
         {
-            return Ok(Ok(r.x3_key.clone().unwrap_or_default()));
+            return Ok(wd::RequestOutcome::Recorded(
+                r.x3_key.clone().unwrap_or_default(),
+            ));
         }
         if existing.is_some()
             && let Some(l) = &a.lookup
         {
-            let found = match self.x3_call(&format!("{what} lookup"), || {
-                self.x3().lookup(&lookup_request(l))
-            }) {
-                Ok(found) => found,
-                Err(step) => return Ok(Err(step)),
-            };
-            if let Some(k) = found.first().map(|f| f.key.clone()) {
-                self.store.ledger_done(&a.idempotency_key, &k)?;
-                info!("order {order_id}: adopted X3 {what} {k} from an earlier attempt");
-                // Not "adopted": that event counts as a posted order in the throughput chart.
-                self.store.timeline_add(
-                    order_id,
-                    "found",
-                    &format!(
-                        "found X3 {what} {k} ({}) from an earlier attempt",
-                        a.reference
-                    ),
-                )?;
-                return Ok(Ok(k));
-            }
-        }
-        if existing.is_none() {
-            for w in &a.warnings {
-                self.store.timeline_add(order_id, "warning", w)?;
+            let query = format!("{what} lookup");
+            match self.x3().lookup(&lookup_request(l)) {
+                Ok(found) => {
+                    self.x3_answered(&query);
+                    if let Some(k) = found.first().map(|f| f.key.clone()) {
+                        info!("order {order_id}: adopted X3 {what} {k} from an earlier attempt");
+                        return Ok(wd::RequestOutcome::Found(found_out(found, true)));
+                    }
+                }
+                Err(e) => {
+                    let f = self.failure(&query, wd::Phase::Lookup, &e, retry_after);
+                    return Ok(wd::RequestOutcome::Failed(f));
+                }
             }
         }
         self.store
             .ledger_intent(&a.idempotency_key, order_id, what, &a.reference)?;
-        let r = match a.kind {
+        let r = self.write(a);
+        let r = match r {
+            // A delete whose earlier attempt went through: the order is gone, as asked.
+            Err(X3Error::Rejected { status: 404, .. })
+                if a.kind == wi::ActionKind::DeleteOrder && existing.is_some() =>
+            {
+                Ok(a.reference.clone())
+            }
+            other => other,
+        };
+        match r {
+            Ok(k) => {
+                self.breaker.success();
+                Health::record(&self.health.x3, None);
+                self.store.ledger_done(&a.idempotency_key, &k)?;
+                Ok(wd::RequestOutcome::Created(k))
+            }
+            Err(e) => {
+                let state = if matches!(e, X3Error::Unknown { .. }) {
+                    "unknown"
+                } else {
+                    "failed"
+                };
+                self.store
+                    .ledger_not_done(&a.idempotency_key, state, &e.to_string())?;
+                if let X3Error::Rejected { .. } = e {
+                    warn!("order {order_id}: X3 refused the {what}: {e}");
+                }
+                let f = self.failure(what, wd::Phase::Create, &e, retry_after);
+                Ok(wd::RequestOutcome::Failed(f))
+            }
+        }
+    }
+
+    /// Sends the write: a create, or an edit whose answer is checked against its expectations.
+    fn write(&self, a: &wi::Action) -> std::result::Result<String, X3Error> {
+        match a.kind {
             wi::ActionKind::CreateDelivery
             | wi::ActionKind::CreateCreditNote
             | wi::ActionKind::CreateReceipt
@@ -406,231 +150,22 @@ impl Pipeline {
                         })
                     })
                 }),
-        };
-        let r = match r {
-            // A delete whose earlier attempt went through: the order is gone, as asked.
-            Err(X3Error::Rejected { status: 404, .. })
-                if a.kind == wi::ActionKind::DeleteOrder && existing.is_some() =>
-            {
-                Ok(a.reference.clone())
-            }
-            other => other,
-        };
-        self.finish_write(order_id, &a.idempotency_key, what, &a.reference, r)
-    }
-
-    /// Records a write's outcome in the ledger, the breaker and the health.
-    fn finish_write(
-        &self,
-        order_id: u64,
-        key: &str,
-        what: &str,
-        reference: &str,
-        r: std::result::Result<String, X3Error>,
-    ) -> Result<std::result::Result<String, Step>> {
-        match r {
-            Ok(k) => {
-                self.breaker.success();
-                Health::record(&self.health.x3, None);
-                self.store.ledger_done(key, &k)?;
-                Ok(Ok(k))
-            }
-            Err(e) => {
-                let state = if matches!(e, X3Error::Unknown { .. }) {
-                    "unknown"
-                } else {
-                    "failed"
-                };
-                self.store.ledger_not_done(key, state, &e.to_string())?;
-                let event = if state == "unknown" {
-                    "unknown"
-                } else {
-                    "error"
-                };
-                self.store
-                    .timeline_add(order_id, event, &format!("{what} {reference}: {e}"))?;
-                if let X3Error::Rejected { .. } = e {
-                    warn!("order {order_id}: X3 refused the {what}: {e}");
-                }
-                Ok(Err(self.failure_step(what, &e)))
-            }
         }
     }
 
-    /// Credit notes and restock for the order's refunds not yet handled. None: carry on.
-    fn refunds(&self, p: &Posted) -> Result<Option<Step>> {
-        let order_id = p.row.order_id;
-        let Some(seen) = self.unhandled_refunds(order_id, &p.body)? else {
-            return Ok(None);
-        };
-        let sorted = match self.read_refunds(order_id) {
-            Ok(sorted) => sorted,
-            Err(msg) => return Ok(Some(Step::Retry(msg, None))),
-        };
-        for (rid, refund) in &sorted {
-            if let Some(step) = self.credit_note(p, *rid, refund)? {
-                return Ok(Some(step));
-            }
-        }
-        let bodies: Vec<Vec<u8>> = sorted.into_iter().map(|(_, b)| b).collect();
-        if let Some(step) = self.restock(p, &bodies)? {
-            return Ok(Some(step));
-        }
-        self.store.kv_set(&refunds_marker(order_id), &seen)?;
-        Ok(None)
-    }
-
-    /// The order's refund ids as the marker records them, when the order has refunds and they
-    /// are not the ones already handled; None: nothing to do.
-    fn unhandled_refunds(&self, order_id: u64, body: &[u8]) -> Result<Option<String>> {
-        let v: Value = serde_json::from_slice(body).unwrap_or_default();
-        let mut ids: Vec<u64> = v
-            .get("refunds")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|r| r.get("id").and_then(Value::as_u64))
-                    .collect()
-            })
-            .unwrap_or_default();
-        ids.sort_unstable();
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        let seen = json!(ids).to_string();
-        if self.store.kv_get(&refunds_marker(order_id))?.as_deref() == Some(seen.as_str()) {
-            return Ok(None);
-        }
-        Ok(Some(seen))
-    }
-
-    /// The order's refunds read from WooCommerce, by id, oldest first; what went wrong when the
-    /// read fails (the attempt is retried).
-    fn read_refunds(&self, order_id: u64) -> std::result::Result<Vec<(u64, Vec<u8>)>, String> {
-        let refunds = match self.woo().list_refunds(order_id) {
+    /// The order's refunds read from WooCommerce (their JSON bodies), or what went wrong.
+    pub(super) fn read_refunds(&self, order_id: u64) -> wd::RequestOutcome {
+        wd::RequestOutcome::Refunds(match self.woo().list_refunds(order_id) {
             Ok(r) => {
                 Health::record(&self.health.woo, None);
-                r
+                Ok(r)
             }
             Err(e) => {
                 let msg = format!("reading the order's refunds from WooCommerce failed: {e}");
                 Health::record(&self.health.woo, Some(msg.clone()));
-                return Err(msg);
+                Err(msg)
             }
-        };
-        let mut sorted: Vec<(u64, Vec<u8>)> = refunds
-            .into_iter()
-            .map(|b| {
-                let id = serde_json::from_slice::<Value>(&b)
-                    .ok()
-                    .and_then(|v| v.get("id").and_then(Value::as_u64))
-                    .unwrap_or(0);
-                (id, b)
-            })
-            .collect();
-        sorted.sort_by_key(|(id, _)| *id);
-        Ok(sorted)
-    }
-
-    /// One refund's X3 credit note, once (attention when the core holds or refuses it). Some:
-    /// the attempt ends here.
-    fn credit_note(&self, p: &Posted, rid: u64, refund: &[u8]) -> Result<Option<Step>> {
-        let order_id = p.row.order_id;
-        let outcome = self.core.inventory().build_credit_note(
-            &p.body,
-            refund,
-            &p.customer,
-            &p.mapping,
-            &p.settings,
-            &p.cfg.settings,
-        );
-        let action = match self.core_answer(p.row, &format!("refund {rid}"), outcome)? {
-            Ok(wi::CreditOutcome::Ready(a)) => a,
-            Ok(wi::CreditOutcome::Hold(reasons)) => {
-                return Ok(Some(self.needs_person(
-                    p.row,
-                    &format!("refund {rid} waits: {}", reasons.join("; ")),
-                )?));
-            }
-            Err(step) => return Ok(Some(step)),
-        };
-        let fresh = self
-            .store
-            .ledger_get(&action.idempotency_key)?
-            .is_none_or(|r| r.state != "done");
-        match self.run_action(order_id, &action, CREDIT_NOTE)? {
-            Ok(number) => {
-                if fresh {
-                    info!("order {order_id}: refund {rid} credited as X3 {number}");
-                    self.store.timeline_add(
-                        order_id,
-                        "refunded",
-                        &format!(
-                            "refund {rid}: X3 credit note {number} ({})",
-                            action.reference
-                        ),
-                    )?;
-                }
-                Ok(None)
-            }
-            Err(step) => Ok(Some(step)),
-        }
-    }
-
-    /// The units the refunds put back in stock, as X3 miscellaneous receipts once X3 has issued
-    /// the stock (only recorded before that). Some: the attempt ends here.
-    fn restock(&self, p: &Posted, refunds: &[Vec<u8>]) -> Result<Option<Step>> {
-        let order_id = p.row.order_id;
-        let answer = self.core.inventory().build_restocks(
-            &p.body,
-            refunds,
-            &p.mapping,
-            &p.settings,
-            &p.cfg.settings,
-        );
-        let restocks = match self.core_answer(p.row, "the restock", answer)? {
-            Ok(r) => r,
-            Err(step) => return Ok(Some(step)),
-        };
-        // Units restocked before X3 issued any stock never left X3's stock: nothing to put back.
-        let shipped = self.done_intents(order_id)?.contains(&wi::IntentKind::Ship);
-        for r in &restocks {
-            if !shipped {
-                self.record_only(
-                    order_id,
-                    &r.idempotency_key,
-                    RESTOCK,
-                    "",
-                    "restocked",
-                    &format!(
-                        "refund {}: {} × {} restocked in WooCommerce before X3 delivered: \
-                         X3 stock unchanged",
-                        r.refund_id, r.quantity, r.item_code
-                    ),
-                )?;
-                continue;
-            }
-            let fresh = self
-                .store
-                .ledger_get(&r.idempotency_key)?
-                .is_none_or(|l| l.state != "done");
-            match self.run_action(order_id, &r.action, RESTOCK)? {
-                Ok(number) => {
-                    if fresh {
-                        self.store.timeline_add(
-                            order_id,
-                            "restocked",
-                            &format!(
-                                "refund {}: {} × {} back in X3 stock at {} (miscellaneous receipt {number})",
-                                r.refund_id, r.quantity, r.item_code, r.site
-                            ),
-                        )?;
-                    }
-                }
-                Err(step) => return Ok(Some(step)),
-            }
-        }
-        Ok(None)
+        })
     }
 
     /// The ledger key of the order's shipment (`<store>/order/<id>/ship`), as the core names it
@@ -651,7 +186,7 @@ impl Pipeline {
                 &rules,
                 &[wi::IntentKind::Post],
             )?
-            .map_err(|e| anyhow::anyhow!("{}", stock_error(&e)))?;
+            .map_err(|e| anyhow::anyhow!("the status map: {e:?}"))?;
         t.intents
             .into_iter()
             .find(|i| i.kind == wi::IntentKind::Ship)
@@ -762,11 +297,8 @@ impl Drop for OrderHold<'_> {
     }
 }
 
-/// The first expectation an edit's answer does not meet, in words; None when all are met.
-/// The REST answer is the record; the GraphQL answer is the mutation's `data`, where the path
-/// is looked for under the node the mutation answered.
 /// The order row's state for where the core says a posted order stands.
-fn posted_state(s: wi::PostedState) -> OrderState {
+pub(super) fn posted_state(s: wi::PostedState) -> OrderState {
     match s {
         wi::PostedState::Posted => OrderState::Posted,
         wi::PostedState::Shipped => OrderState::Shipped,
@@ -776,6 +308,9 @@ fn posted_state(s: wi::PostedState) -> OrderState {
     }
 }
 
+/// The first expectation an edit's answer does not meet, in words; None when all are met.
+/// The REST answer is the record; the GraphQL answer is the mutation's `data`, where the path
+/// is looked for under the node the mutation answered.
 fn unmet(expect: &[wi::Expectation], answer: &Value) -> Option<String> {
     for e in expect {
         let want: Value = serde_json::from_str(&e.value).unwrap_or(Value::String(e.value.clone()));
@@ -825,6 +360,7 @@ fn find_path(v: &Value, path: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn close() -> Vec<wi::Expectation> {
         vec![wi::Expectation {

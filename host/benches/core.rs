@@ -1,8 +1,9 @@
-//! Benchmark: one new order through the core's decision loop natively (the core as a Rust
-//! library) against the same calls through the WebAssembly component the host runs
-//! (`CoreRuntime::call`, pooled instances, as in production). An order is the two `decide` calls a
-//! new customer's order takes: the first gives the customer and sales order requests, the second
-//! (with both created) the posted verdict.
+//! Benchmark: one order through the core's decision loop natively (the core as a Rust library)
+//! against the same calls through the WebAssembly component the host runs (`CoreRuntime::call`,
+//! pooled instances, as in production). A new order is the two `decide` calls a new customer's
+//! order takes: the first gives the customer and sales order requests, the second (with both
+//! created) the posted verdict. A shipment is the two calls a posted order takes when it is
+//! completed: the delivery asked for, then (created) the shipped verdict.
 //! Run: `cargo bench -p ml-connector --bench core`. Prints one line per case; BENCHMARKS.md
 //! records them with the command. Not a test: no assertion on time.
 
@@ -107,15 +108,25 @@ fn main() {
     // The after-post stage on, as `[stock]` is by default.
     let native_stock = StockSettings::default();
     let stock = core.inventory().default_stock_settings().expect("stock");
-    let first = Facts {
+    let new = Facts {
         order_id: 39,
         status: "processing".into(),
         today: "2026-12-04".into(),
         ..Facts::default()
     };
-    for (name, lines) in [
-        ("typical order (3 lines + shipping)", 3),
-        ("200-line order", 200),
+    let shipment = Facts {
+        status: "completed".into(),
+        posted: Some(decide::PostedAs {
+            document: "SO0001".into(),
+            customer_code: "C1".into(),
+        }),
+        ..new.clone()
+    };
+    for (name, lines, first) in [
+        ("typical order (3 lines + shipping)", 3, &new),
+        ("200-line order", 200, &new),
+        ("shipment of the typical order", 3, &shipment),
+        ("shipment of the 200-line order", 200, &shipment),
     ] {
         let body = body(lines);
         // The second call's facts: what the first call asked for, created.
@@ -125,7 +136,7 @@ fn main() {
             &native_settings,
             &native_map,
             Some(&native_stock),
-            &first,
+            first,
         )
         .expect("decide");
         let Verdict::Run(reqs) = d.verdict else {
@@ -134,23 +145,28 @@ fn main() {
         let mut second = first.clone();
         second.outcomes = reqs
             .iter()
-            .map(|r| {
-                let Request::Document(r) = r else {
-                    panic!("a new order asks for its documents")
-                };
-                Reported {
+            .map(|r| match r {
+                Request::Document(r) => Reported {
                     idempotency_key: r.operation.idempotency_key.clone(),
                     outcome: RequestOutcome::Created(
                         r.expected_key.clone().unwrap_or_else(|| "SO0001".into()),
                     ),
-                }
+                },
+                Request::Action(a) => Reported {
+                    idempotency_key: a.action.idempotency_key.clone(),
+                    outcome: RequestOutcome::Created("DLV1".into()),
+                },
+                Request::ReadRefunds(_) => panic!("these orders have no refunds"),
             })
             .collect();
         let wfacts = |f: &Facts| wd::Facts {
             order_id: f.order_id,
             status: f.status.clone(),
             trashed: false,
-            posted: None,
+            posted: f.posted.as_ref().map(|p| wd::PostedAs {
+                document: p.document.clone(),
+                customer_code: p.customer_code.clone(),
+            }),
             ledger: vec![],
             today: f.today.clone(),
             refunds_handled: vec![],
@@ -167,10 +183,10 @@ fn main() {
                 })
                 .collect(),
         };
-        let (wfirst, wsecond) = (wfacts(&first), wfacts(&second));
+        let (wfirst, wsecond) = (wfacts(first), wfacts(&second));
         let (native, component, ratio) = compare(
             || {
-                for f in [&first, &second] {
+                for f in [first, &second] {
                     let out = decide::decide(
                         &body,
                         &native_rows,
@@ -198,9 +214,14 @@ fn main() {
             .decide(&body, &rows, &settings, &map, Some(&stock), &wsecond)
             .expect("call")
             .expect("decide");
+        let want = if first.posted.is_some() {
+            wd::AfterPost::Done(ml_connector::component::inventory::PostedState::Shipped)
+        } else {
+            wd::AfterPost::Done(ml_connector::component::inventory::PostedState::Posted)
+        };
         assert!(
-            matches!(end.verdict, wd::Verdict::Posted(_)),
-            "the second call posts: {:?}",
+            matches!(&end.verdict, wd::Verdict::Posted(p) if p.end == want),
+            "the second call ends the attempt: {:?}",
             end.verdict
         );
         println!(

@@ -428,6 +428,9 @@ impl<'a> Stage<'a, '_> {
 
     /// Credit notes and restocks for the order's refunds, when they are not the ones handled.
     fn refunds(&mut self) -> Flow<()> {
+        // Writes before it wait for their outcomes: nothing here can be asked for yet (and the
+        // body need not be read for its refunds).
+        self.settle()?;
         let refund_ids = |o: &Order| o.refunds.iter().map(|r| r.id).collect();
         let mut ids: Vec<u64> = match self.order {
             Some(o) => refund_ids(o),
@@ -439,7 +442,6 @@ impl<'a> Stage<'a, '_> {
         if ids.is_empty() || ids == self.facts().refunds_handled {
             return Ok(());
         }
-        self.settle()?;
         let key = format!(
             "{}/order/{}/refunds",
             self.input.settings.store_id,

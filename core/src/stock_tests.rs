@@ -8,30 +8,7 @@ use crate::mapping::parse_csv;
 use crate::testdata::{self, refund};
 use serde_json::Value;
 
-const MAPPING: &str = "key_type,key,item_code,sales_unit,gl_account,dimensions,site
-product,93,SINGLE1,UN,706100,CCT=WEB,
-sku,Bar3,BAR3,,,,FR012
-shipping,flat_rate,CARRIAGE,,708500,,
-";
-
-fn settings() -> Settings {
-    Settings {
-        store_id: "shop1".into(),
-        sales_site: "FR011".into(),
-        shipment_site: "FR011".into(),
-        order_type: "WEB".into(),
-        customer_category: "WEBCU".into(),
-        dimension_types: vec!["CCT".into()],
-        ..Settings::default()
-    }
-}
-
-fn stock() -> StockSettings {
-    StockSettings {
-        credit_note_type: "AVO".into(),
-        ..StockSettings::default()
-    }
-}
+use crate::testdata::sample_727::{MAPPING, settings, stock};
 
 fn rows() -> Vec<MappingRow> {
     parse_csv(MAPPING, &settings().dimension_types).unwrap()

@@ -60,3 +60,36 @@ pub fn refund(id: u64, amount: &str, lines: &[(u64, i64, &str, &str)]) -> Vec<u8
     .to_string()
     .into_bytes()
 }
+
+/// The settings, mapping and stock settings the docs sample order 727 (`order.wc-v3.json`: two
+/// product lines and flat-rate shipping) is tested with.
+pub mod sample_727 {
+    use crate::plan::Settings;
+    use crate::stock::StockSettings;
+
+    pub const MAPPING: &str = "key_type,key,item_code,sales_unit,gl_account,dimensions,site
+product,93,SINGLE1,UN,706100,CCT=WEB,
+sku,Bar3,BAR3,,,,FR012
+shipping,flat_rate,CARRIAGE,,708500,,
+";
+
+    pub fn settings() -> Settings {
+        Settings {
+            store_id: "shop1".into(),
+            sales_site: "FR011".into(),
+            shipment_site: "FR011".into(),
+            order_type: "WEB".into(),
+            customer_category: "WEBCU".into(),
+            dimension_types: vec!["CCT".into()],
+            ..Settings::default()
+        }
+    }
+
+    /// Credit notes of type `AVO`, the rest the defaults.
+    pub fn stock() -> StockSettings {
+        StockSettings {
+            credit_note_type: "AVO".into(),
+            ..StockSettings::default()
+        }
+    }
+}

@@ -85,7 +85,8 @@ fn posted(d: &Decision) -> &Posted {
     }
 }
 
-fn notes(d: &Decision) -> Vec<String> {
+/// The timeline notes of a decision, `event: detail`.
+pub(super) fn notes(d: &Decision) -> Vec<String> {
     d.records
         .iter()
         .filter_map(|r| match r {

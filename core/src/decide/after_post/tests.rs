@@ -2,37 +2,14 @@
 //! flat-rate shipping) posted as SO1, walked through the outcomes X3 and WooCommerce can give,
 //! asserting the requests, the records and how the stage ends.
 
+use super::super::tests::notes;
 use super::super::*;
 use crate::inventory::default_status_map;
 use crate::mapping::parse_csv;
 use crate::stock::ActionKind;
+use crate::testdata::sample_727::{MAPPING, settings, stock};
 use crate::testdata::{self, refund};
 use serde_json::{Value, json};
-
-const MAPPING: &str = "key_type,key,item_code,sales_unit,gl_account,dimensions,site
-product,93,SINGLE1,UN,706100,CCT=WEB,
-sku,Bar3,BAR3,,,,FR012
-shipping,flat_rate,CARRIAGE,,708500,,
-";
-
-fn settings() -> Settings {
-    Settings {
-        store_id: "shop1".into(),
-        sales_site: "FR011".into(),
-        shipment_site: "FR011".into(),
-        order_type: "WEB".into(),
-        customer_category: "WEBCU".into(),
-        dimension_types: vec!["CCT".into()],
-        ..Settings::default()
-    }
-}
-
-fn stock() -> StockSettings {
-    StockSettings {
-        credit_note_type: "AVO".into(),
-        ..StockSettings::default()
-    }
-}
 
 /// Order 727 with these refunds listed, and `restocked` units of line 315 put back.
 fn order(refunds: &[u64], restocked: i64) -> Vec<u8> {
@@ -125,16 +102,6 @@ fn end(d: &Decision) -> AfterPost {
         Verdict::Posted(p) => p.end.clone(),
         other => panic!("expected posted, got {other:?}"),
     }
-}
-
-fn notes(d: &Decision) -> Vec<String> {
-    d.records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Note { event, detail } => Some(format!("{event}: {detail}")),
-            _ => None,
-        })
-        .collect()
 }
 
 fn created(k: &str) -> RequestOutcome {

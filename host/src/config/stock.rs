@@ -1,6 +1,6 @@
 //! `[stock]`: the settings of the X3 actions after posting (deliveries, cancellations, credit
-//! notes, restock). The decisions are the core's (`inventory#build-*`); the pipeline runs them
-//! (`jobs::pipeline::stock`). See docs/stock-and-refunds.md.
+//! notes, restock). The decisions are the core's (`decisions#decide`, its after-post stage); the
+//! pipeline runs them (`jobs::pipeline::stock`). See docs/stock-and-refunds.md.
 
 use anyhow::{Result, bail};
 use serde::Deserialize;

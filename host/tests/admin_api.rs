@@ -412,6 +412,81 @@ fn settings_show_secrets_as_set_refuse_invalid_fields_whole_and_apply_valid_ones
 }
 
 #[test]
+fn stock_settings_are_shown_checked_field_by_field_applied_live_and_kept() {
+    let env = Env::new("admin-stock", Options::default());
+    let host = start(&env);
+    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+
+    // Every field in force, the core's defaults included.
+    let before = api.get("/api/admin/settings").json();
+    assert_eq!(
+        before["stock"],
+        json!({
+            "enabled": true, "credit-note-type": "", "refund-amount-item": null,
+            "cancel": "close", "restock": true, "deliver-charges": true,
+            "restock-status": "A", "invoice-stock-issue": true,
+        })
+    );
+
+    // Each wrong field named; nothing applied.
+    let r = api.json(
+        "PUT",
+        "/api/admin/settings",
+        &json!({ "stock": {
+            "cancel": "shred", "restock": "yes", "credit-note-type": 5, "colour": "blue",
+        } }),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    let errors = r.json()["errors"].clone();
+    for field in [
+        "stock.cancel",
+        "stock.restock",
+        "stock.credit-note-type",
+        "stock.colour",
+    ] {
+        assert!(
+            errors.get(field).is_some(),
+            "{field} missing from {errors:#}"
+        );
+    }
+    assert_eq!(api.get("/api/admin/settings").json(), before);
+
+    // Applied live: with cancel = "ignore" a cancelled order is left open in X3 for a person.
+    let r = api.json(
+        "PUT",
+        "/api/admin/settings",
+        &json!({ "stock": { "cancel": "ignore", "credit-note-type": "AVO" } }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["stock"]["cancel"], "ignore");
+    assert_eq!(r.json()["stock"]["credit-note-type"], "AVO");
+    let placed = env
+        .woo
+        .place_order(&tshirt_order("stock@example.com"))
+        .unwrap();
+    let id = order_id(&placed);
+    api.wait_state(id, "posted");
+    env.put_status(id, "cancelled");
+    let row = api.wait_state(id, "attention");
+    assert!(
+        row["last-error"].as_str().unwrap_or("").contains("by hand"),
+        "{row:#}"
+    );
+    let so = &env.x3_orders_by_reference()[&format!("WC-{id}")][0];
+    assert_eq!(so["ORDSTA"], 1, "left open in X3: {so:#}");
+
+    // Kept across a restart.
+    host.shutdown();
+    let host = start(&env);
+    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+    let after = api.get("/api/admin/settings").json();
+    assert_eq!(after["stock"]["cancel"], "ignore");
+    assert_eq!(after["stock"]["credit-note-type"], "AVO");
+    assert_eq!(after["stock"]["restock"], true, "not set: the default");
+    host.shutdown();
+}
+
+#[test]
 fn a_mapping_import_lists_bad_rows_and_a_good_one_releases_held_orders() {
     let env = Env::new("admin-mapping", Options::default());
     let host = start(&env);

@@ -2,12 +2,14 @@
 //! (every field, with the core and a connection check) and the overlay kept in the store.
 
 use super::*;
+use crate::config::stock::StockConfig;
 
 /// The settings as GET shows them: secrets only as `{"set": bool}`.
 pub(super) fn settings_document(
     cfg: &Config,
     s: &orders::Settings,
     map: &[inventory::StatusRule],
+    stock: &StockConfig,
 ) -> Value {
     let set = |v: &Secret| json!({ "set": !v.is_empty() });
     let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
@@ -77,6 +79,26 @@ pub(super) fn settings_document(
                 "stage": stage_name(r.stage),
             })).collect::<Vec<_>>(),
         },
+        "stock": stock_document(stock),
+    })
+}
+
+/// `[stock]` as GET shows it: every field in force, defaults included.
+fn stock_document(c: &StockConfig) -> Value {
+    let s = &c.settings;
+    json!({
+        "enabled": c.enabled,
+        "credit-note-type": s.credit_note_type,
+        "refund-amount-item": s.refund_amount_item,
+        "cancel": match s.cancel {
+            inventory::CancelMode::Close => "close",
+            inventory::CancelMode::Delete => "delete",
+            inventory::CancelMode::Ignore => "ignore",
+        },
+        "restock": s.restock,
+        "deliver-charges": s.deliver_charges,
+        "restock-status": s.restock_status,
+        "invoice-stock-issue": s.invoice_stock_issue,
     })
 }
 
@@ -115,7 +137,11 @@ pub(super) fn get_settings(ctx: &Ctx) -> Result<Answer> {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    Ok(Answer::json(200, &settings_document(&cfg, &s, &map)))
+    let stock = StockConfig::from_file(&ctx.core, &cfg.stock)?;
+    Ok(Answer::json(
+        200,
+        &settings_document(&cfg, &s, &map, &stock),
+    ))
 }
 
 /// `GET /api/admin/wire`: every X3 name in force, with its default, where the default comes
@@ -243,7 +269,7 @@ pub(super) fn apply(
     let Some(doc) = doc.as_object() else {
         errors.add(
             "settings",
-            "a JSON object with orders, x3, woocommerce or inventory",
+            "a JSON object with orders, x3, woocommerce, x3-wire, inventory or stock",
         );
         return None;
     };
@@ -260,6 +286,7 @@ pub(super) fn apply(
                 "x3" => apply_x3(cfg, name, v),
                 "woocommerce" => apply_woo(cfg, name, v),
                 "x3-wire" => apply_wire(cfg, name, v),
+                "stock" => apply_stock(cfg, name, v),
                 "inventory" if name == "status-map" => {
                     status_map_of(v).map(|m| status_map = Some(m))
                 }
@@ -339,6 +366,28 @@ pub(super) fn apply_orders(
                 _ => return Err(Invalid("a list of X3 dimension type codes expected".into())),
             }
         }
+        _ => return Err(Unknown),
+    }
+    Ok(())
+}
+
+/// One `[stock]` field, kept as the config file's would be (`StockConfig::from_file` reads it).
+pub(super) fn apply_stock(cfg: &mut Config, name: &str, v: &Value) -> Result<(), Refusal> {
+    let flag = |v: &Value| {
+        v.as_bool()
+            .ok_or_else(|| "true or false expected".to_string())
+    };
+    let s = &mut cfg.stock;
+    match name {
+        "enabled" => s.enabled = Some(flag(v)?),
+        // Empty: refunds wait on the order page until it is set.
+        "credit-note-type" => s.credit_note_type = Some(text(v)?),
+        "refund-amount-item" => s.refund_amount_item = opt_text(v)?,
+        "cancel" => s.cancel = Some(one_of(v, &["close", "delete", "ignore"])?.to_string()),
+        "restock" => s.restock = Some(flag(v)?),
+        "deliver-charges" => s.deliver_charges = Some(flag(v)?),
+        "restock-status" => s.restock_status = Some(text(v)?),
+        "invoice-stock-issue" => s.invoice_stock_issue = Some(flag(v)?),
         _ => return Err(Unknown),
     }
     Ok(())
@@ -566,6 +615,8 @@ pub(super) struct Candidate {
     status_map: Option<Vec<inventory::StatusRule>>,
     x3: Option<crate::clients::x3::X3Client>,
     woo: Option<crate::clients::woo::WooClient>,
+    /// `[stock]`, when the document sets any of it.
+    stock: Option<StockConfig>,
 }
 
 /// Applies `doc` to the configuration in force and validates the result with every rule there
@@ -608,6 +659,13 @@ pub(super) fn validate(ctx: &Ctx, doc: &Value) -> Result<std::result::Result<Can
                 };
                 errors.add(field, m);
             }
+        }
+    }
+    let mut stock = None;
+    if !errors.has("stock") && touched("stock") {
+        match StockConfig::from_file(&ctx.core, &config.stock) {
+            Ok(s) => stock = Some(s),
+            Err(e) => errors.add("stock", format!("{e:#}")),
         }
     }
     if let Some(map) = &status_map {
@@ -661,6 +719,7 @@ pub(super) fn validate(ctx: &Ctx, doc: &Value) -> Result<std::result::Result<Can
         status_map,
         x3,
         woo,
+        stock,
     }))
 }
 
@@ -749,6 +808,9 @@ pub(super) fn put_settings(ctx: &Ctx, doc: &Value) -> Result<Answer> {
     }
     if let Some(woo) = cand.woo {
         p.set_woo(Arc::new(woo));
+    }
+    if let Some(stock) = cand.stock {
+        p.set_stock(stock);
     }
     ctx.lifecycle.set_delivery_url(cand.config.delivery_url());
     ctx.lifecycle.set_secret(cand.config.webhook_secret.clone());

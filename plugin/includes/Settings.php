@@ -203,7 +203,8 @@ class Settings
 
     /**
      * The host settings the form edits: section → field → [label, type, extra].
-     * Types: text, url, select (with `options`), secret, int, list (comma-separated), statusmap.
+     * Types: text, url, select (with `options`), bool, secret, int, list (comma-separated),
+     * statusmap, wiremap. `optional`: shown only when the host has the field (older hosts lack it).
      */
     public static function fields(): array
     {
@@ -255,6 +256,17 @@ class Settings
                 '_title' => __('Order status → stock', 'ml-connector'),
                 'status-map' => ['label' => __('Status map', 'ml-connector'), 'type' => 'statusmap', 'help' => __('One rule a line: status=stage, stage one of none, posted, shipped, delivered, cancelled', 'ml-connector')],
             ],
+            'stock' => [
+                '_title' => __('After posting: deliveries, cancellations, refunds', 'ml-connector'),
+                'enabled' => ['label' => __('Act in X3 after posting', 'ml-connector'), 'type' => 'bool', 'optional' => true, 'help' => __('No: orders are posted and nothing more is done in X3 for them.', 'ml-connector')],
+                'credit-note-type' => ['label' => __('Credit note type', 'ml-connector'), 'type' => 'text', 'optional' => true, 'help' => __('The invoice type (SIVTYP) of credit notes on this X3 site. Empty: refunds wait on the order page until it is set.', 'ml-connector')],
+                'refund-amount-item' => ['label' => __('Item for refunded amounts', 'ml-connector'), 'type' => 'text', 'optional' => true, 'help' => __('X3 item for amounts refunded on no product line. Empty: such refunds wait for a person.', 'ml-connector')],
+                'cancel' => ['label' => __('Cancelled before shipment', 'ml-connector'), 'type' => 'select', 'optional' => true, 'options' => ['close' => __('Close the X3 sales order', 'ml-connector'), 'delete' => __('Delete the X3 sales order', 'ml-connector'), 'ignore' => __('Leave it; ask a person', 'ml-connector')]],
+                'restock' => ['label' => __('Put restocked units back in X3', 'ml-connector'), 'type' => 'bool', 'optional' => true],
+                'restock-status' => ['label' => __('Stock status of units put back', 'ml-connector'), 'type' => 'text', 'optional' => true],
+                'deliver-charges' => ['label' => __('Deliver shipping and fee lines too', 'ml-connector'), 'type' => 'bool', 'optional' => true],
+                'invoice-stock-issue' => ['label' => __('Invoiced orders leave X3 stock when they ship', 'ml-connector'), 'type' => 'bool', 'optional' => true],
+            ],
         ];
     }
 
@@ -294,6 +306,8 @@ class Settings
             return '';
         }
         switch ($def['type']) {
+            case 'bool':
+                return is_bool($value) ? ($value ? 'true' : 'false') : (is_scalar($value) ? (string) $value : '');
             case 'list':
                 return is_array($value) ? implode(', ', array_map('strval', $value)) : (string) $value;
             case 'statusmap':
@@ -334,6 +348,11 @@ class Settings
         switch ($def['type']) {
             case 'secret':
                 return [$raw, null];
+            case 'bool':
+                if (!in_array($raw, ['true', 'false'], true)) {
+                    return [null, __('choose yes or no', 'ml-connector')];
+                }
+                return ['true' === $raw, null];
             case 'int':
                 $raw = trim($raw);
                 return [preg_match('/^\d+$/', $raw) ? (int) $raw : $raw, null];
@@ -648,6 +667,13 @@ class Settings
             case 'select':
                 printf('<select id="%s" name="%s"%s>', esc_attr($id), esc_attr($input), $described); // phpcs:ignore -- $described is built from esc_attr() above.
                 foreach ($def['options'] as $option => $label) {
+                    printf('<option value="%s"%s>%s</option>', esc_attr($option), selected($value, $option, false), esc_html($label));
+                }
+                echo '</select>';
+                break;
+            case 'bool':
+                printf('<select id="%s" name="%s"%s>', esc_attr($id), esc_attr($input), $described); // phpcs:ignore -- $described is built from esc_attr() above.
+                foreach (['true' => __('Yes', 'ml-connector'), 'false' => __('No', 'ml-connector')] as $option => $label) {
                     printf('<option value="%s"%s>%s</option>', esc_attr($option), selected($value, $option, false), esc_html($label));
                 }
                 echo '</select>';

@@ -135,8 +135,13 @@ try {
   check(s.x3['base-url'] === 'http://127.0.0.1:9', 'testing did not save');
   await shot(page, '03-test-connection');
 
-  // Save for real.
+  // Save for real, with the after-posting settings: a credit-note type, a cancel mode, a yes/no.
   await page.fill('#mlc-x3-password', X3_PASSWORD);
+  check((await page.inputValue('#mlc-stock-cancel')) === 'close', 'the cancel mode in force is shown (close)');
+  check((await page.inputValue('#mlc-stock-restock')) === 'true', 'a yes/no in force is shown (restock: yes)');
+  await page.fill('#mlc-stock-credit-note-type', 'AVO');
+  await page.selectOption('#mlc-stock-cancel', 'delete');
+  await page.selectOption('#mlc-stock-restock', 'false');
   await submit(page, '#ml-connector-save-host');
   check(
     ((await page.locator('#ml-connector-result').innerText().catch(() => '')) || '').includes('saved on the host'),
@@ -146,6 +151,11 @@ try {
   check(s.x3['base-url'] === X3_URL, `the host now has X3 at ${s.x3['base-url']}`);
   check(s.orders['order-type'] === 'WEB' && s.orders['customer-category'] === 'WEBCU', 'and the document settings');
   check(s.x3.password.set === true, 'the password is set (write-only)');
+  check(
+    s.stock['credit-note-type'] === 'AVO' && s.stock.cancel === 'delete' && s.stock.restock === false,
+    `and the after-posting settings: ${JSON.stringify(s.stock)}`,
+  );
+  check((await page.inputValue('#mlc-stock-restock')) === 'false', 'the saved no is shown as no');
 
   // Mapping: a CSV with one bad row (row 2 has no X3 item).
   const bad = path.join(outDir, 'mapping-bad.csv');

@@ -148,6 +148,32 @@ class SettingsTest extends TestCase
         $this->assertSame(['inventory.status-map' => 'line 2: write status=stage'], $errors);
     }
 
+    public function testStockSettingsAreSentTypedAndOnlyWhenChanged(): void
+    {
+        $current = ['stock' => [
+            'enabled' => true, 'credit-note-type' => '', 'refund-amount-item' => null, 'cancel' => 'close',
+            'restock' => true, 'deliver-charges' => true, 'restock-status' => 'A', 'invoice-stock-issue' => true,
+        ]];
+        $this->assertSame('true', Settings::display(Settings::fields()['stock']['restock'], true));
+        $submitted = ['stock' => [
+            'enabled' => 'true', 'credit-note-type' => 'AVO', 'refund-amount-item' => '', 'cancel' => 'ignore',
+            'restock' => 'false', 'deliver-charges' => 'true', 'restock-status' => 'A', 'invoice-stock-issue' => 'true',
+        ]];
+        [$doc, $errors] = Settings::buildDocument($submitted, $current);
+        $this->assertSame([], $errors);
+        $this->assertSame(
+            ['stock' => ['credit-note-type' => 'AVO', 'cancel' => 'ignore', 'restock' => false]],
+            $doc,
+            'booleans as JSON booleans; an empty item the host has as none is not sent'
+        );
+        $submitted['stock']['restock'] = 'maybe';
+        [, $errors] = Settings::buildDocument($submitted, $current);
+        $this->assertSame(['stock.restock' => 'choose yes or no'], $errors);
+        // A host without the section (an older version) gets none of it.
+        [$doc] = Settings::buildDocument($submitted, []);
+        $this->assertSame([], $doc);
+    }
+
     public function testX3NamesAreSentAsTheirChangesAndAKeyLeftOutGoesBackToItsDefault(): void
     {
         $current = ['x3-wire' => ['rest.order.class' => 'YSORDER', 'rest.order.representation' => 'YSOH']];

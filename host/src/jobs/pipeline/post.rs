@@ -19,11 +19,13 @@ use crate::clients::x3::{CreateRequest, Found, X3Error};
 use crate::component::{decisions as wd, orders};
 use crate::store::{OrderRow, OrderState, now_ms};
 
-/// More calls than any order needs (two is usual; five when the customer create fails, the
-/// look-up finds the customer under another code and the document's create is refused; three
-/// more for a shipment and refunds, whose writes run in batches): past it the attempt is
-/// retried, not looped, and the next attempt starts from what the ledger then records done.
-const MAX_CALLS: usize = 16;
+/// A guard against a core that never stops asking, far above what an order needs: two calls is
+/// usual, five when the customer create fails, the look-up finds the customer under another code
+/// and the document's create is refused, and one more per write after posting (the host asks
+/// again after each, see [`Pipeline::run_requests`]). Every call adds an outcome and the core asks
+/// for each write once per attempt, so only a core bug reaches it: the attempt is then retried,
+/// and the next one starts from what the ledger records done.
+const MAX_CALLS: usize = 256;
 
 /// What the loop carries between calls: the facts so far, the records written, and the floor
 /// X3's `Retry-After` put under the backoff.
@@ -254,7 +256,9 @@ impl Pipeline {
     }
 
     /// Runs the requests in order, each outcome into the facts; stops after one that did not
-    /// end as the core expects.
+    /// end as the core expects, and after every write after posting: the core's records for a
+    /// write (its timeline note) are then written at once, as they were before the core
+    /// batched them, and a crash in the rest of a batch cannot lose them.
     fn run_requests(&self, order_id: u64, requests: &[wd::Request], a: &mut Attempt) -> Result<()> {
         for req in requests {
             let (key, outcome, go_on) = match req {
@@ -272,12 +276,7 @@ impl Pipeline {
                 }
                 wd::Request::Action(req) => {
                     let outcome = self.run_action(order_id, req, &mut a.retry_after)?;
-                    let go_on = match &outcome {
-                        wd::RequestOutcome::Created(_) | wd::RequestOutcome::Recorded(_) => true,
-                        wd::RequestOutcome::Found(f) => !f.records.is_empty(),
-                        _ => false,
-                    };
-                    (&req.action.idempotency_key, outcome, go_on)
+                    (&req.action.idempotency_key, outcome, false)
                 }
                 wd::Request::ReadRefunds(key) => (key, self.read_refunds(order_id), false),
             };

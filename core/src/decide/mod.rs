@@ -1,9 +1,9 @@
 //! The order's decision loop: where one order stands, and what to ask of X3 next.
 //!
 //! The host calls [`decide`] with the order body, the settings, the mapping, the status map and
-//! the [`Facts`] it holds: the order row (status, trashed, the X3 document once posted, the
-//! after-post actions its ledger has done) and the outcome of every request it ran in this
-//! attempt, in the order it ran them. The answer is a [`Verdict`] (requests to run, or where the
+//! the [`Facts`] it holds: the order row (status, trashed, the X3 document once posted, why it
+//! waits for a person), its ledger rows, today's date, the refunds handled, and the outcome of
+//! every request it ran in this attempt, in the order it ran them. The answer is a [`Verdict`] (requests to run, or where the
 //! order ends this attempt) and the [`Record`]s the outcomes call for: timeline notes, ledger rows
 //! of adopted documents, customer matches to cache.
 //!
@@ -186,8 +186,8 @@ pub struct DocumentRequest {
     /// The e-mail match key the host's customer cache may answer this request by.
     pub cache_key: Option<String>,
     /// The host goes past this request to the next only when it ended `Created`, `Recorded`
-    /// or `Cached` with this key (when set) — otherwise it stops and asks again. (An action
-    /// goes on after `Created`, `Recorded` or a `Found` with records.)
+    /// or `Cached` with this key (when set) — otherwise it stops and asks again. (The host may
+    /// stop after any request; it does after every action.)
     pub expected_key: Option<String>,
 }
 
@@ -206,11 +206,11 @@ pub enum Verdict {
     Attention(String),
     /// Failed for now; the sentence says why. The host's backoff says when.
     Retry(String),
-    /// In X3 (before this attempt or by it): what the after-post stage needs.
+    /// In X3 (before this attempt or by it), and where the after-post stage left it.
     Posted(Posted),
 }
 
-/// A posted order and what its status asks of the after-post stage now.
+/// A posted order and how its after-post stage ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posted {
     pub document: String,

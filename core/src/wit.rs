@@ -709,6 +709,7 @@ fn verdict_out(v: decide::Verdict) -> wd::Verdict {
             end: match p.end {
                 decide::AfterPost::Done(s) => wd::AfterPost::Done(posted_state_out(s)),
                 decide::AfterPost::Attention(m) => wd::AfterPost::Attention(m),
+                decide::AfterPost::Waits(m) => wd::AfterPost::Waits(m),
                 decide::AfterPost::Retry(m) => wd::AfterPost::Retry(m),
             },
         }),

@@ -487,6 +487,50 @@ fn stock_settings_are_shown_checked_field_by_field_applied_live_and_kept() {
 }
 
 #[test]
+fn a_refund_waiting_for_the_credit_note_type_goes_to_x3_once_it_is_set() {
+    let env = Env::new("admin-credit-type", Options::default());
+    let host = start(&env);
+    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+    let placed = env
+        .woo
+        .place_order(&tshirt_order("refund@example.com"))
+        .unwrap();
+    let id = order_id(&placed);
+    api.wait_state(id, "posted");
+    let line = &placed["line_items"][0];
+    env.woo
+        .refund(
+            id,
+            &json!({"line_items": [{"id": line["id"], "quantity": 1}]}),
+        )
+        .unwrap();
+    let row = api.wait_state(id, "attention");
+    let why = row["last-error"].as_str().unwrap_or("").to_string();
+    assert!(why.contains("credit-note-type"), "{row:#}");
+    assert!(env.x3_records("SINVOICE").is_empty(), "nothing sent yet");
+
+    // Setting it is enough: the order is queued again and the credit note goes.
+    let r = api.json(
+        "PUT",
+        "/api/admin/settings",
+        &json!({ "stock": { "credit-note-type": "AVO" } }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    api.wait_state(id, "posted");
+    let notes = env.x3_records("SINVOICE");
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert_eq!(notes[0]["SIVTYP"], "AVO");
+    assert!(
+        notes[0]["CUSORDREF"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("WC-{id}R")),
+        "{notes:#?}"
+    );
+    host.shutdown();
+}
+
+#[test]
 fn a_mapping_import_lists_bad_rows_and_a_good_one_releases_held_orders() {
     let env = Env::new("admin-mapping", Options::default());
     let host = start(&env);

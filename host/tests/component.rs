@@ -1114,7 +1114,7 @@ fn inventory_actions_after_posting_through_the_boundary() {
     };
     let held = ask(&refunded, &st, &with_refunds(vec![refund.to_vec()]));
     assert!(
-        matches!(end(&held), wd::AfterPost::Attention(m) if m.starts_with("refund 900 waits") && m.contains("credit-note-type"))
+        matches!(end(&held), wd::AfterPost::Waits(m) if m.starts_with("refund 900 waits") && m.contains("credit-note-type"))
     );
     st.credit_note_type = "AVO".into();
     let batch = after_post_requests(&ask(&refunded, &st, &with_refunds(vec![refund.to_vec()])));

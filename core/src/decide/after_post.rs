@@ -203,13 +203,22 @@ impl<'a> Stage<'a, '_> {
 
     /// Attention, said once on the timeline however often the order comes back.
     fn attention(&mut self, message: String) -> Halt {
+        self.for_a_person(message, AfterPost::Attention)
+    }
+
+    /// Attention until a setting or a mapping row is given, said once.
+    fn waits(&mut self, message: String) -> Halt {
+        self.for_a_person(message, AfterPost::Waits)
+    }
+
+    fn for_a_person(&mut self, message: String, end: fn(String) -> AfterPost) -> Halt {
         if !self.batch.is_empty() {
             return Halt::Run;
         }
         if self.facts().attention.as_deref() != Some(message.as_str()) {
             self.fold.note("attention", message.clone());
         }
-        Halt::End(AfterPost::Attention(message))
+        Halt::End(end(message))
     }
 
     fn note(&mut self, event: &str, detail: String) {
@@ -497,7 +506,7 @@ impl<'a> Stage<'a, '_> {
         let action = match built {
             Ok(CreditOutcome::Ready(a)) => a,
             Ok(CreditOutcome::Hold(reasons)) => {
-                return Err(self.attention(format!("refund {rid} waits: {}", reasons.join("; "))));
+                return Err(self.waits(format!("refund {rid} waits: {}", reasons.join("; "))));
             }
             Err(e) => return Err(self.attention(stock_error(&e))),
         };

@@ -232,6 +232,9 @@ pub enum AfterPost {
     Done(PostedState),
     /// A person must look; why (said on the timeline when new).
     Attention(String),
+    /// A person must set something (a setting, a mapping row); why. Tried again when the
+    /// settings or the mapping change.
+    Waits(String),
     /// Failed for now; why.
     Retry(String),
 }

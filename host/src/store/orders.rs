@@ -483,10 +483,13 @@ impl Store {
         Ok(n)
     }
 
-    /// Every held order back in the queue (after the mapping changed).
+    /// Every held order back in the queue (after the mapping or the settings changed).
     pub fn requeue_held(&self) -> Result<usize> {
+        // Held orders, and posted orders waiting in attention for a setting (a refund without
+        // a credit-note type): the only attention rows that carry a hold.
         Ok(self.conn().execute(
-            "UPDATE orders SET dirty = 1, next_attempt_at = 0, rev = rev + 1 WHERE state = 'held'",
+            "UPDATE orders SET dirty = 1, next_attempt_at = 0, rev = rev + 1 \
+             WHERE state = 'held' OR (state = 'attention' AND hold IS NOT NULL)",
             [],
         )?)
     }

@@ -407,10 +407,11 @@ fn a_held_refund_asks_a_person_and_stock_off_leaves_the_order_posted() {
             RequestOutcome::Refunds(Ok(vec![r])),
         )],
     );
-    let AfterPost::Attention(m) = end(&d) else {
+    let AfterPost::Waits(m) = end(&d) else {
         panic!("{d:?}")
     };
     assert!(m.starts_with("refund 901 waits: "), "{m}");
+    assert_eq!(notes(&d), [format!("attention: {m}")]);
 
     let rows = parse_csv(MAPPING, &settings().dimension_types).unwrap();
     let off = decide(

@@ -156,9 +156,15 @@ impl Pipeline {
         if p.now {
             self.link_registered_customer(row.order_id, &p);
         }
-        let (state, last_error) = match p.end {
-            wd::AfterPost::Done(s) => (posted_state(s), None),
-            wd::AfterPost::Attention(m) => (OrderState::Attention, Some(m)),
+        let (state, last_error, hold) = match p.end {
+            wd::AfterPost::Done(s) => (posted_state(s), None, None),
+            wd::AfterPost::Attention(m) => (OrderState::Attention, Some(m), None),
+            // Kept as a hold's reasons: a settings or mapping change queues the order again
+            // (`Store::requeue_held`), and the order page shows what it waits for.
+            wd::AfterPost::Waits(m) => {
+                let hold = json!({ "missing": [], "reasons": [m] }).to_string();
+                (OrderState::Attention, Some(m), Some(hold))
+            }
             wd::AfterPost::Retry(m) => return Step::Retry(m, retry_after),
         };
         let (document_no, customer_code) = if p.now {
@@ -169,6 +175,7 @@ impl Pipeline {
         Step::Done(Finish {
             state,
             last_error,
+            hold,
             document_no,
             customer_code,
             processed_status: Some(status.to_string()),

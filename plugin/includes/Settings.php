@@ -602,6 +602,14 @@ class Settings
         echo '<form method="post" action="' . esc_url(admin_url('admin-post.php')) . '" id="ml-connector-host-form" novalidate>';
         Plugin::formFields(self::ACTION_HOST);
         foreach (self::fields() as $section => $defs) {
+            $shown = array_filter(
+                $defs,
+                fn($def, $name) => '_title' !== $name && (empty($def['optional']) || array_key_exists($section . '.' . $name, $now)),
+                ARRAY_FILTER_USE_BOTH
+            );
+            if (!$shown) {
+                continue; // a section the host does not have (an older version): no empty heading.
+            }
             echo '<h3>' . esc_html($defs['_title']) . '</h3><table class="form-table" role="presentation"><tbody>';
             foreach ($defs as $name => $def) {
                 if ('_title' === $name) {

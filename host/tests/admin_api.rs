@@ -508,6 +508,22 @@ fn a_refund_waiting_for_the_credit_note_type_goes_to_x3_once_it_is_set() {
     let why = row["last-error"].as_str().unwrap_or("").to_string();
     assert!(why.contains("credit-note-type"), "{row:#}");
     assert!(env.x3_records("SINVOICE").is_empty(), "nothing sent yet");
+    // It counts as held: it may be released by id (and waits again, still without a type).
+    let r = api.json(
+        "POST",
+        "/api/admin/holds/release",
+        &json!({ "orders": [id] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["released"], 1);
+    let mut row = Value::Null;
+    let again = wait_until(Duration::from_secs(30), || {
+        row = api.get(&format!("/api/admin/orders/{id}")).json();
+        row["queued"] == false
+    });
+    assert!(again, "the released order was never worked on: {row:#}");
+    assert_eq!(row["state"], "attention", "{row:#}");
+    assert_eq!(row["last-error"].as_str(), Some(why.as_str()));
 
     // Setting it is enough: the order is queued again and the credit note goes.
     let r = api.json(

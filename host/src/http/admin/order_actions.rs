@@ -71,8 +71,10 @@ pub(super) fn release_holds(ctx: &Ctx, body: &Value) -> Result<Answer> {
             let unknown = unknown_orders(&ctx.store, &ids)?;
             let mut not_held = Vec::new();
             for id in &ids {
+                // Held, or posted and waiting in attention for a setting (it carries a hold).
                 if let Some(row) = ctx.store.load_order(*id)?
                     && row.state != OrderState::Held
+                    && !(row.state == OrderState::Attention && row.hold.is_some())
                 {
                     not_held.push(format!("{id} ({})", row.state));
                 }

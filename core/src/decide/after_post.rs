@@ -4,11 +4,11 @@
 //! The stage is a script read against the outcomes the host reports, like the plan's walk: the
 //! intents due (a delivery when the order ships, delivery recorded, the sales order closed or
 //! deleted when it is cancelled before shipment), then the refunds not handled yet (read from
-//! WooCommerce, a credit note each, the units they put back in stock). A write whose outcome is
-//! not reported yet becomes a request; writes that follow it and need no answer of it are asked
-//! for in the same batch, and the first step that needs an answer (a record, a decision, the
-//! refunds) ends the batch. Records are written only for steps whose outcomes are known, so each
-//! call's records extend the previous call's.
+//! WooCommerce, a credit note each, the units they put back in stock). The first write (or the
+//! refunds read) whose outcome is not reported yet is the one request of the answer: one at a
+//! time, so the host writes each write's records (its timeline note) right after it, and a crash
+//! cannot lose them. Records are written only for steps whose outcomes are known, so each call's
+//! records extend the previous call's.
 //!
 //! The ledger is the memory (`Facts::ledger`): a write it records done is not asked for again,
 //! so the same webhook three times, deliveries out of order and restarts do each action once.
@@ -63,8 +63,9 @@ pub fn stock_error(e: &stock::Error) -> String {
 
 /// Why the script stopped before its end.
 enum Halt {
-    /// Outcomes are missing: the batch is the verdict.
-    Run,
+    /// This request's outcome is missing: it is the verdict (boxed: a rendered write is large,
+    /// and the script passes `Halt` up through every step).
+    Run(Box<Request>),
     /// The stage ends here.
     End(AfterPost),
 }
@@ -80,8 +81,6 @@ struct Stage<'a, 'f> {
     /// The order, when the plan's walk parsed it already.
     order: Option<&'a Order>,
     outcomes: std::slice::Iter<'a, Reported>,
-    /// Requests whose outcomes are missing; once one is here no record is written.
-    batch: Vec<Request>,
     /// The intents done, the ledger's and this attempt's.
     done: Vec<IntentKind>,
     /// The X3 delivery of the order's shipment, once there is one.
@@ -116,7 +115,6 @@ impl Fold {
                     posted: &p,
                     order,
                     outcomes: outcomes.iter(),
-                    batch: Vec::new(),
                     done: done_intents(facts),
                     shipment: facts
                         .ledger
@@ -126,7 +124,7 @@ impl Fold {
                 };
                 match stage.script() {
                     Ok(end) | Err(Halt::End(end)) => end,
-                    Err(Halt::Run) => return Verdict::Run(stage.batch),
+                    Err(Halt::Run(request)) => return Verdict::Run(vec![*request]),
                 }
             }
         };
@@ -178,7 +176,6 @@ impl<'a> Stage<'a, '_> {
             }
         }
         self.refunds()?;
-        self.settle()?;
         if let Some(rest) = self.outcomes.next() {
             let m = self.fold.unasked(&rest.idempotency_key);
             return Err(Halt::End(AfterPost::Attention(m)));
@@ -192,15 +189,6 @@ impl<'a> Stage<'a, '_> {
         )))
     }
 
-    /// Stops the script when requests wait for their outcomes: what follows needs them.
-    fn settle(&self) -> Flow<()> {
-        if self.batch.is_empty() {
-            Ok(())
-        } else {
-            Err(Halt::Run)
-        }
-    }
-
     /// Attention, said once on the timeline however often the order comes back.
     fn attention(&mut self, message: String) -> Halt {
         self.for_a_person(message, AfterPost::Attention)
@@ -212,9 +200,6 @@ impl<'a> Stage<'a, '_> {
     }
 
     fn for_a_person(&mut self, message: String, end: fn(String) -> AfterPost) -> Halt {
-        if !self.batch.is_empty() {
-            return Halt::Run;
-        }
         if self.facts().attention.as_deref() != Some(message.as_str()) {
             self.fold.note("attention", message.clone());
         }
@@ -242,7 +227,6 @@ impl<'a> Stage<'a, '_> {
         event: &str,
         detail: String,
     ) -> Flow<()> {
-        self.settle()?;
         if self.ledger_done(key).is_some() {
             return Ok(());
         }
@@ -256,28 +240,17 @@ impl<'a> Stage<'a, '_> {
     }
 
     /// One write, exactly once: done in the ledger → its key; its outcome reported → what it
-    /// says; else asked for. Some((key, fresh)): done, and `fresh` when this attempt did it.
-    /// None: waiting for its outcome (and for every step after it).
-    fn action(&mut self, a: &Action, kind: &str) -> Flow<Option<(String, bool)>> {
-        let done = self.ledger_done(&a.idempotency_key);
-        let request = || {
-            Request::Action(ActionRequest {
-                kind: kind.to_string(),
-                action: a.clone(),
-            })
-        };
-        if !self.batch.is_empty() {
-            if done.is_none() {
-                self.batch.push(request());
-            }
-            return Ok(None);
-        }
-        if let Some(k) = done {
-            return Ok(Some((k, false)));
+    /// says; else asked for (the script stops here). (key, fresh): done, and `fresh` when this
+    /// attempt did it.
+    fn action(&mut self, a: &Action, kind: &str) -> Flow<(String, bool)> {
+        if let Some(k) = self.ledger_done(&a.idempotency_key) {
+            return Ok((k, false));
         }
         let Some(reported) = self.outcomes.next() else {
-            self.batch.push(request());
-            return Ok(None);
+            return Err(Halt::Run(Box::new(Request::Action(ActionRequest {
+                kind: kind.to_string(),
+                action: a.clone(),
+            }))));
         };
         if reported.idempotency_key != a.idempotency_key {
             let m = self.fold.unasked(&reported.idempotency_key);
@@ -294,8 +267,8 @@ impl<'a> Stage<'a, '_> {
             }
         }
         match &reported.outcome {
-            RequestOutcome::Recorded(k) => Ok(Some((k.clone(), false))),
-            RequestOutcome::Created(k) => Ok(Some((k.clone(), true))),
+            RequestOutcome::Recorded(k) => Ok((k.clone(), false)),
+            RequestOutcome::Created(k) => Ok((k.clone(), true)),
             RequestOutcome::Found { records, .. } if !records.is_empty() => {
                 let k = records[0].key.clone();
                 self.fold.records.push(Record::LedgerDone {
@@ -310,7 +283,7 @@ impl<'a> Stage<'a, '_> {
                         a.reference
                     ),
                 );
-                Ok(Some((k, true)))
+                Ok((k, true))
             }
             RequestOutcome::Failed(f) => {
                 if f.during == super::Phase::Create {
@@ -373,15 +346,14 @@ impl<'a> Stage<'a, '_> {
             self.shipped(doc);
             return Ok(());
         };
-        if let Some((number, _)) = self.action(&action, DELIVERY)? {
-            let what = if action.kind == ActionKind::CreateIssue {
-                format!("X3 miscellaneous issue {number} for invoice {doc}")
-            } else {
-                format!("X3 delivery {number} for sales order {doc}")
-            };
-            self.note("shipped", format!("{what}: stock issued"));
-            self.shipped(number);
-        }
+        let (number, _) = self.action(&action, DELIVERY)?;
+        let what = if action.kind == ActionKind::CreateIssue {
+            format!("X3 miscellaneous issue {number} for invoice {doc}")
+        } else {
+            format!("X3 delivery {number} for sales order {doc}")
+        };
+        self.note("shipped", format!("{what}: stock issued"));
+        self.shipped(number);
         Ok(())
     }
 
@@ -392,7 +364,6 @@ impl<'a> Stage<'a, '_> {
 
     /// Delivered to the customer: recorded once, against the delivery X3 already holds.
     fn deliver(&mut self, key: &str) -> Flow<()> {
-        self.settle()?;
         let delivery = self.shipment.clone().unwrap_or_default();
         self.record_only(
             key,
@@ -420,26 +391,22 @@ impl<'a> Stage<'a, '_> {
             }
             Err(e) => return Err(self.attention(stock_error(&e))),
         };
-        if self.action(&action, CANCEL)?.is_some() {
-            let how = if action.kind == ActionKind::DeleteOrder {
-                "deleted"
-            } else {
-                "closed"
-            };
-            self.note(
-                "cancelled",
-                format!("X3 sales order {doc} {how}: cancelled before shipment"),
-            );
-            self.done.push(IntentKind::Cancel);
-        }
+        self.action(&action, CANCEL)?;
+        let how = if action.kind == ActionKind::DeleteOrder {
+            "deleted"
+        } else {
+            "closed"
+        };
+        self.note(
+            "cancelled",
+            format!("X3 sales order {doc} {how}: cancelled before shipment"),
+        );
+        self.done.push(IntentKind::Cancel);
         Ok(())
     }
 
     /// Credit notes and restocks for the order's refunds, when they are not the ones handled.
     fn refunds(&mut self) -> Flow<()> {
-        // Writes before it wait for their outcomes: nothing here can be asked for yet (and the
-        // body need not be read for its refunds).
-        self.settle()?;
         let refund_ids = |o: &Order| o.refunds.iter().map(|r| r.id).collect();
         let mut ids: Vec<u64> = match self.order {
             Some(o) => refund_ids(o),
@@ -457,8 +424,7 @@ impl<'a> Stage<'a, '_> {
             self.facts().order_id
         );
         let Some(reported) = self.outcomes.next() else {
-            self.batch.push(Request::ReadRefunds(key));
-            return Err(Halt::Run);
+            return Err(Halt::Run(Box::new(Request::ReadRefunds(key))));
         };
         let bodies = match &reported.outcome {
             _ if reported.idempotency_key != key => {
@@ -487,7 +453,6 @@ impl<'a> Stage<'a, '_> {
         }
         let bodies: Vec<Vec<u8>> = sorted.into_iter().map(|(_, b)| b.clone()).collect();
         self.restock(&bodies)?;
-        self.settle()?;
         self.fold.records.push(Record::RefundsHandled(ids));
         Ok(())
     }
@@ -510,7 +475,7 @@ impl<'a> Stage<'a, '_> {
             }
             Err(e) => return Err(self.attention(stock_error(&e))),
         };
-        if let Some((number, true)) = self.action(&action, CREDIT_NOTE)? {
+        if let (number, true) = self.action(&action, CREDIT_NOTE)? {
             self.note(
                 "refunded",
                 format!(
@@ -548,7 +513,7 @@ impl<'a> Stage<'a, '_> {
                 )?;
                 continue;
             }
-            if let Some((number, true)) = self.action(&r.action, RESTOCK)? {
+            if let (number, true) = self.action(&r.action, RESTOCK)? {
                 self.note(
                     "restocked",
                     format!(

@@ -186,8 +186,8 @@ pub struct DocumentRequest {
     /// The e-mail match key the host's customer cache may answer this request by.
     pub cache_key: Option<String>,
     /// The host goes past this request to the next only when it ended `Created`, `Recorded`
-    /// or `Cached` with this key (when set) — otherwise it stops and asks again. (The host may
-    /// stop after any request; it does after every action.)
+    /// or `Cached` with this key (when set) — otherwise it stops and asks again. (Writes after
+    /// posting are asked one a call.)
     pub expected_key: Option<String>,
 }
 

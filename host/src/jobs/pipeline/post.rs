@@ -21,8 +21,8 @@ use crate::store::{OrderRow, OrderState, now_ms};
 
 /// A guard against a core that never stops asking, far above what an order needs: two calls is
 /// usual, five when the customer create fails, the look-up finds the customer under another code
-/// and the document's create is refused, and one more per write after posting (the host asks
-/// again after each, see [`Pipeline::run_requests`]). Every call adds an outcome and the core asks
+/// and the document's create is refused, and one more per write after posting (the core asks
+/// for them one a call). Every call adds an outcome and the core asks
 /// for each write once per attempt, so only a core bug reaches it: the attempt is then retried,
 /// and the next one starts from what the ledger records done.
 const MAX_CALLS: usize = 256;
@@ -263,9 +263,7 @@ impl Pipeline {
     }
 
     /// Runs the requests in order, each outcome into the facts; stops after one that did not
-    /// end as the core expects, and after every write after posting: the core's records for a
-    /// write (its timeline note) are then written at once, as they were before the core
-    /// batched them, and a crash in the rest of a batch cannot lose them.
+    /// end as the core expects. (A write after posting, or the refunds read, comes alone.)
     fn run_requests(&self, order_id: u64, requests: &[wd::Request], a: &mut Attempt) -> Result<()> {
         for req in requests {
             let (key, outcome, go_on) = match req {

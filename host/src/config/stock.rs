@@ -33,6 +33,21 @@ pub struct StockFile {
     pub invoice_stock_issue: Option<bool>,
 }
 
+/// The names of `cancel` (the config file's and the admin API's), each with its mode.
+pub const CANCEL_MODES: [(&str, inventory::CancelMode); 3] = [
+    ("close", inventory::CancelMode::Close),
+    ("delete", inventory::CancelMode::Delete),
+    ("ignore", inventory::CancelMode::Ignore),
+];
+
+/// The name of a cancel mode, as `cancel` takes it.
+pub fn cancel_name(mode: inventory::CancelMode) -> &'static str {
+    CANCEL_MODES
+        .iter()
+        .find(|(_, m)| *m == mode)
+        .map_or("close", |(name, _)| name)
+}
+
 /// What the pipeline needs: the core's settings plus the host-side ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StockConfig {
@@ -80,14 +95,14 @@ impl StockConfig {
         if f.refund_amount_item.is_some() {
             s.refund_amount_item.clone_from(&f.refund_amount_item);
         }
-        s.cancel = match f.cancel.as_deref() {
-            None | Some("close") => inventory::CancelMode::Close,
-            Some("delete") => inventory::CancelMode::Delete,
-            Some("ignore") => inventory::CancelMode::Ignore,
-            Some(other) => {
-                bail!("stock.cancel: {other:?} is not one of \"close\", \"delete\", \"ignore\"")
-            }
-        };
+        if let Some(name) = f.cancel.as_deref() {
+            s.cancel = match CANCEL_MODES.iter().find(|(n, _)| *n == name) {
+                Some((_, mode)) => *mode,
+                None => {
+                    bail!("stock.cancel: {name:?} is not one of \"close\", \"delete\", \"ignore\"")
+                }
+            };
+        }
         if let Some(r) = f.restock {
             s.restock = r;
         }

@@ -2,7 +2,7 @@
 //! (every field, with the core and a connection check) and the overlay kept in the store.
 
 use super::*;
-use crate::config::stock::StockConfig;
+use crate::config::stock::{CANCEL_MODES, StockConfig, cancel_name};
 
 /// The settings as GET shows them: secrets only as `{"set": bool}`.
 pub(super) fn settings_document(
@@ -90,11 +90,7 @@ fn stock_document(c: &StockConfig) -> Value {
         "enabled": c.enabled,
         "credit-note-type": s.credit_note_type,
         "refund-amount-item": s.refund_amount_item,
-        "cancel": match s.cancel {
-            inventory::CancelMode::Close => "close",
-            inventory::CancelMode::Delete => "delete",
-            inventory::CancelMode::Ignore => "ignore",
-        },
+        "cancel": cancel_name(s.cancel),
         "restock": s.restock,
         "deliver-charges": s.deliver_charges,
         "restock-status": s.restock_status,
@@ -383,7 +379,10 @@ pub(super) fn apply_stock(cfg: &mut Config, name: &str, v: &Value) -> Result<(),
         // Empty: refunds wait on the order page until it is set.
         "credit-note-type" => s.credit_note_type = Some(text(v)?),
         "refund-amount-item" => s.refund_amount_item = opt_text(v)?,
-        "cancel" => s.cancel = Some(one_of(v, &["close", "delete", "ignore"])?.to_string()),
+        "cancel" => {
+            let names = CANCEL_MODES.map(|(name, _)| name);
+            s.cancel = Some(one_of(v, &names)?.to_string());
+        }
         "restock" => s.restock = Some(flag(v)?),
         "deliver-charges" => s.deliver_charges = Some(flag(v)?),
         "restock-status" => s.restock_status = Some(text(v)?),

@@ -60,6 +60,13 @@ fn start(env: &Env) -> Host {
     serve::start(&cfg).unwrap()
 }
 
+/// A host started in-process ([`start`]) and an API client with its admin token.
+fn connect(env: &Env) -> (Host, Api) {
+    let host = start(env);
+    let api = Api::new(&host.http.addr().to_string(), Some(token(env)));
+    (host, api)
+}
+
 fn token_path(env: &Env) -> PathBuf {
     env.dir.join("data").join("admin.token")
 }
@@ -403,8 +410,7 @@ fn settings_show_secrets_as_set_refuse_invalid_fields_whole_and_apply_valid_ones
 
     // Kept across a restart: the stored settings override the config file.
     host.shutdown();
-    let host = start(&env);
-    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+    let (host, api) = connect(&env);
     let after = api.get("/api/admin/settings").json();
     assert_eq!(after["orders"]["order-type"], "WEB2");
     assert_eq!(after["orders"]["sales-site"], "FR011");
@@ -414,8 +420,7 @@ fn settings_show_secrets_as_set_refuse_invalid_fields_whole_and_apply_valid_ones
 #[test]
 fn stock_settings_are_shown_checked_field_by_field_applied_live_and_kept() {
     let env = Env::new("admin-stock", Options::default());
-    let host = start(&env);
-    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+    let (host, api) = connect(&env);
 
     // Every field in force, the core's defaults included.
     let before = api.get("/api/admin/settings").json();
@@ -477,8 +482,7 @@ fn stock_settings_are_shown_checked_field_by_field_applied_live_and_kept() {
 
     // Kept across a restart.
     host.shutdown();
-    let host = start(&env);
-    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+    let (host, api) = connect(&env);
     let after = api.get("/api/admin/settings").json();
     assert_eq!(after["stock"]["cancel"], "ignore");
     assert_eq!(after["stock"]["credit-note-type"], "AVO");
@@ -489,8 +493,7 @@ fn stock_settings_are_shown_checked_field_by_field_applied_live_and_kept() {
 #[test]
 fn a_refund_waiting_for_the_credit_note_type_goes_to_x3_once_it_is_set() {
     let env = Env::new("admin-credit-type", Options::default());
-    let host = start(&env);
-    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+    let (host, api) = connect(&env);
     let placed = env
         .woo
         .place_order(&tshirt_order("refund@example.com"))
@@ -549,8 +552,7 @@ fn a_refund_waiting_for_the_credit_note_type_goes_to_x3_once_it_is_set() {
 #[test]
 fn a_mapping_import_lists_bad_rows_and_a_good_one_releases_held_orders() {
     let env = Env::new("admin-mapping", Options::default());
-    let host = start(&env);
-    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+    let (host, api) = connect(&env);
 
     woo_basic_auth(&api);
     let r = api.csv("/api/admin/mapping", &mapping_without_mug());
@@ -669,8 +671,7 @@ fn a_mapping_import_lists_bad_rows_and_a_good_one_releases_held_orders() {
 #[test]
 fn replay_posts_an_attention_order_once_its_cause_is_fixed() {
     let env = Env::new("admin-replay", Options::default());
-    let host = start(&env);
-    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+    let (host, api) = connect(&env);
 
     // The mug mapped to an item X3 does not have: X3 refuses, the order needs attention.
     let table = MAPPING.replace("sku,WOO-MUG,MUG,", "sku,WOO-MUG,MUG2,");
@@ -762,8 +763,7 @@ fn replay_posts_an_attention_order_once_its_cause_is_fixed() {
 #[test]
 fn the_connection_test_reports_each_side_and_a_wrong_x3_password() {
     let env = Env::new("admin-ping", Options::default());
-    let host = start(&env);
-    let api = Api::new(&host.http.addr().to_string(), Some(token(&env)));
+    let (host, api) = connect(&env);
     woo_basic_auth(&api);
 
     let r = api.json("POST", "/api/admin/test-connection", &json!({}));
